@@ -1,0 +1,20 @@
+//! latchkey's domain rules, in plain Rust with no I/O.
+//!
+//! Everything that decides *whether* something is allowed lives here: roles and
+//! their scope sets, how a credential's effective scopes are computed, the token
+//! format, the keyed hash that is all latchkey ever stores of a token, and the
+//! expiry and rotation rules. Time is always a parameter, never read here.
+
+pub mod access;
+pub mod audit;
+pub mod limits;
+pub mod policy;
+pub mod role;
+pub mod scope;
+pub mod token;
+
+pub use access::{Access, CredentialKind};
+pub use audit::{Actor, ActorKind, AuditEvent, CredentialRef, Target};
+pub use role::{Plan, Role};
+pub use scope::{Scope, ScopeCatalog, ScopeSet};
+pub use token::{TokenHash, TokenHasher, TokenKind, TokenSecret};

@@ -1,0 +1,151 @@
+//! Expiry and rotation rules for every kind of credential.
+
+use time::{Duration, OffsetDateTime};
+
+/// A credential may be rotated at most once in this long.
+pub const ROTATION_COOLDOWN: Duration = Duration::hours(1);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CredentialState {
+    Active,
+    Expired,
+    Revoked,
+}
+
+pub fn credential_state(
+    expires_at: Option<OffsetDateTime>,
+    revoked_at: Option<OffsetDateTime>,
+    now: OffsetDateTime,
+) -> CredentialState {
+    if revoked_at.is_some() {
+        CredentialState::Revoked
+    } else if expires_at.is_some_and(|e| e <= now) {
+        CredentialState::Expired
+    } else {
+        CredentialState::Active
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    #[error("the expiry must be in the future")]
+    ExpiryNotInFuture,
+    #[error("the expiry may be brought forward, never pushed back or added")]
+    ExpiryExtension,
+    #[error("a credential without an expiry cannot be rotated")]
+    RotationRequiresExpiry,
+    #[error("a credential can be rotated at most once per hour")]
+    RotationTooSoon { retry_after_secs: u64 },
+}
+
+/// An expiry given at creation.
+pub fn check_new_expiry(
+    expires_at: Option<OffsetDateTime>,
+    now: OffsetDateTime,
+) -> Result<(), PolicyError> {
+    match expires_at {
+        Some(e) if e <= now => Err(PolicyError::ExpiryNotInFuture),
+        _ => Ok(()),
+    }
+}
+
+/// An expiry given in an edit: only ever earlier than the current one, and
+/// never on a credential that has none (API.md: `expiry_extension_not_allowed`).
+pub fn check_expiry_change(
+    current: Option<OffsetDateTime>,
+    requested: OffsetDateTime,
+    now: OffsetDateTime,
+) -> Result<(), PolicyError> {
+    match current {
+        None => Err(PolicyError::ExpiryExtension),
+        Some(c) if requested > c => Err(PolicyError::ExpiryExtension),
+        Some(_) if requested <= now => Err(PolicyError::ExpiryNotInFuture),
+        Some(_) => Ok(()),
+    }
+}
+
+/// Rotation: the credential must have an expiry, the new one must be in the
+/// future, and the previous rotation (if any) at least an hour ago.
+pub fn check_rotation(
+    current_expiry: Option<OffsetDateTime>,
+    last_rotated: Option<OffsetDateTime>,
+    new_expiry: OffsetDateTime,
+    now: OffsetDateTime,
+) -> Result<(), PolicyError> {
+    if current_expiry.is_none() {
+        return Err(PolicyError::RotationRequiresExpiry);
+    }
+    if let Some(last) = last_rotated {
+        let next_allowed = last + ROTATION_COOLDOWN;
+        if next_allowed > now {
+            let wait = (next_allowed - now).whole_seconds().max(1) as u64;
+            return Err(PolicyError::RotationTooSoon {
+                retry_after_secs: wait,
+            });
+        }
+    }
+    check_new_expiry(Some(new_expiry), now)
+}
+
+/// The latest previous rotation that still allows a rotation at `now`;
+/// storage makes the rotation conditional on it so two racing replicas
+/// cannot both rotate within the hour.
+pub fn rotation_allowed_if_last_before(now: OffsetDateTime) -> OffsetDateTime {
+    now - ROTATION_COOLDOWN
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    const NOW: OffsetDateTime = datetime!(2026-11-23 12:00 UTC);
+
+    #[test]
+    fn state_follows_revocation_then_expiry() {
+        use CredentialState::*;
+        assert_eq!(credential_state(None, None, NOW), Active);
+        assert_eq!(credential_state(Some(NOW), None, NOW), Expired);
+        assert_eq!(credential_state(Some(NOW + Duration::SECOND), None, NOW), Active);
+        assert_eq!(credential_state(Some(NOW - Duration::DAY), Some(NOW), NOW), Revoked);
+    }
+
+    #[test]
+    fn expiry_can_only_come_forward() {
+        let current = Some(NOW + Duration::days(30));
+        assert_eq!(check_expiry_change(current, NOW + Duration::days(7), NOW), Ok(()));
+        assert_eq!(check_expiry_change(current, NOW + Duration::days(30), NOW), Ok(()));
+        assert_eq!(
+            check_expiry_change(current, NOW + Duration::days(31), NOW),
+            Err(PolicyError::ExpiryExtension)
+        );
+        assert_eq!(
+            check_expiry_change(None, NOW + Duration::days(1), NOW),
+            Err(PolicyError::ExpiryExtension)
+        );
+        assert_eq!(
+            check_expiry_change(current, NOW - Duration::SECOND, NOW),
+            Err(PolicyError::ExpiryNotInFuture)
+        );
+    }
+
+    #[test]
+    fn rotation_rules() {
+        let exp = Some(NOW + Duration::days(1));
+        let next = NOW + Duration::days(30);
+        assert_eq!(check_rotation(None, None, next, NOW), Err(PolicyError::RotationRequiresExpiry));
+        assert_eq!(check_rotation(exp, None, next, NOW), Ok(()));
+        assert_eq!(
+            check_rotation(exp, None, NOW, NOW),
+            Err(PolicyError::ExpiryNotInFuture)
+        );
+        assert_eq!(
+            check_rotation(exp, Some(NOW - Duration::minutes(59)), next, NOW),
+            Err(PolicyError::RotationTooSoon { retry_after_secs: 60 })
+        );
+        assert_eq!(check_rotation(exp, Some(NOW - Duration::HOUR), next, NOW), Ok(()));
+        // An expired credential may still be rotated back to life by its owner.
+        assert_eq!(check_rotation(Some(NOW - Duration::DAY), None, next, NOW), Ok(()));
+        assert_eq!(rotation_allowed_if_last_before(NOW), NOW - Duration::HOUR);
+    }
+}
