@@ -85,6 +85,16 @@ impl Access {
         self.narrow(self.base.union(all_project_roles))
     }
 
+    /// Scopes on a project before the token's narrowing: whether the
+    /// principal can see the project at all (a narrowed token that lacks a
+    /// scope there is told `missing_scope`, not `not_found`).
+    pub const fn project_scopes_unnarrowed(&self, project_role: Option<ScopeSet>) -> ScopeSet {
+        match project_role {
+            Some(p) => self.base.union(p),
+            None => self.base,
+        }
+    }
+
     pub const fn narrowing(&self) -> Option<ScopeSet> {
         self.narrowing
     }

@@ -35,10 +35,16 @@ pub fn name(field: &'static str, value: &str, max_chars: usize) -> Result<String
         return Err(FieldError::new(field, "must not be empty"));
     }
     if trimmed.chars().count() > max_chars {
-        return Err(FieldError::new(field, format!("must be at most {max_chars} characters")));
+        return Err(FieldError::new(
+            field,
+            format!("must be at most {max_chars} characters"),
+        ));
     }
     if trimmed.chars().any(char::is_control) {
-        return Err(FieldError::new(field, "must not contain control characters"));
+        return Err(FieldError::new(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(trimmed.to_string())
 }
@@ -47,7 +53,10 @@ pub fn name(field: &'static str, value: &str, max_chars: usize) -> Result<String
 pub fn email(field: &'static str, value: &str) -> Result<String, FieldError> {
     let e = value.trim().to_lowercase();
     let shaped = matches!(e.split_once('@'), Some((l, d)) if !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.'));
-    if e.chars().count() > MAX_EMAIL_CHARS || !shaped || e.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if e.chars().count() > MAX_EMAIL_CHARS
+        || !shaped
+        || e.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
         return Err(FieldError::new(field, "must be an email address"));
     }
     Ok(e)
@@ -79,8 +88,19 @@ mod tests {
 
     #[test]
     fn emails_are_lowercased_and_shaped() {
-        assert_eq!(email("email", " Ada@Example.COM "), Ok("ada@example.com".into()));
-        for bad in ["", "ada", "@example.com", "ada@", "ada@example", "a da@example.com", "ada@.com"] {
+        assert_eq!(
+            email("email", " Ada@Example.COM "),
+            Ok("ada@example.com".into())
+        );
+        for bad in [
+            "",
+            "ada",
+            "@example.com",
+            "ada@",
+            "ada@example",
+            "a da@example.com",
+            "ada@.com",
+        ] {
             assert!(email("email", bad).is_err(), "{bad}");
         }
     }

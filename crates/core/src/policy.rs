@@ -106,15 +106,27 @@ mod tests {
         use CredentialState::*;
         assert_eq!(credential_state(None, None, NOW), Active);
         assert_eq!(credential_state(Some(NOW), None, NOW), Expired);
-        assert_eq!(credential_state(Some(NOW + Duration::SECOND), None, NOW), Active);
-        assert_eq!(credential_state(Some(NOW - Duration::DAY), Some(NOW), NOW), Revoked);
+        assert_eq!(
+            credential_state(Some(NOW + Duration::SECOND), None, NOW),
+            Active
+        );
+        assert_eq!(
+            credential_state(Some(NOW - Duration::DAY), Some(NOW), NOW),
+            Revoked
+        );
     }
 
     #[test]
     fn expiry_can_only_come_forward() {
         let current = Some(NOW + Duration::days(30));
-        assert_eq!(check_expiry_change(current, NOW + Duration::days(7), NOW), Ok(()));
-        assert_eq!(check_expiry_change(current, NOW + Duration::days(30), NOW), Ok(()));
+        assert_eq!(
+            check_expiry_change(current, NOW + Duration::days(7), NOW),
+            Ok(())
+        );
+        assert_eq!(
+            check_expiry_change(current, NOW + Duration::days(30), NOW),
+            Ok(())
+        );
         assert_eq!(
             check_expiry_change(current, NOW + Duration::days(31), NOW),
             Err(PolicyError::ExpiryExtension)
@@ -133,7 +145,10 @@ mod tests {
     fn rotation_rules() {
         let exp = Some(NOW + Duration::days(1));
         let next = NOW + Duration::days(30);
-        assert_eq!(check_rotation(None, None, next, NOW), Err(PolicyError::RotationRequiresExpiry));
+        assert_eq!(
+            check_rotation(None, None, next, NOW),
+            Err(PolicyError::RotationRequiresExpiry)
+        );
         assert_eq!(check_rotation(exp, None, next, NOW), Ok(()));
         assert_eq!(
             check_rotation(exp, None, NOW, NOW),
@@ -141,11 +156,19 @@ mod tests {
         );
         assert_eq!(
             check_rotation(exp, Some(NOW - Duration::minutes(59)), next, NOW),
-            Err(PolicyError::RotationTooSoon { retry_after_secs: 60 })
+            Err(PolicyError::RotationTooSoon {
+                retry_after_secs: 60
+            })
         );
-        assert_eq!(check_rotation(exp, Some(NOW - Duration::HOUR), next, NOW), Ok(()));
+        assert_eq!(
+            check_rotation(exp, Some(NOW - Duration::HOUR), next, NOW),
+            Ok(())
+        );
         // An expired credential may still be rotated back to life by its owner.
-        assert_eq!(check_rotation(Some(NOW - Duration::DAY), None, next, NOW), Ok(()));
+        assert_eq!(
+            check_rotation(Some(NOW - Duration::DAY), None, next, NOW),
+            Ok(())
+        );
         assert_eq!(rotation_allowed_if_last_before(NOW), NOW - Duration::HOUR);
     }
 }

@@ -4,7 +4,19 @@ use crate::scope::{Scope, ScopeSet};
 use serde::{Deserialize, Serialize};
 
 /// System roles, lowest to highest; each holds every scope of the one below it.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Debug,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Belongs to the organization but reaches projects only through project roles.
@@ -81,7 +93,7 @@ impl Role {
 }
 
 /// An organization's plan; service accounts and custom roles need `enterprise`.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Plan {
     Free,
@@ -127,12 +139,21 @@ mod tests {
         assert_eq!(names(Role::Viewer), ["projects:read", "content:read"]);
         assert_eq!(
             names(Role::InteractiveViewer),
-            ["projects:read", "content:read", "content:export", "comments:write", "schedules:write"]
+            [
+                "projects:read",
+                "content:read",
+                "content:export",
+                "comments:write",
+                "schedules:write"
+            ]
         );
         assert_eq!(names(Role::Editor).len(), 6);
         assert!(names(Role::Editor).contains(&"content:write".to_string()));
         assert_eq!(names(Role::Developer).len(), 9);
-        assert_eq!(catalog.names(Role::Admin.scopes()), catalog.names(catalog.all()));
+        assert_eq!(
+            catalog.names(Role::Admin.scopes()),
+            catalog.names(catalog.all())
+        );
     }
 
     #[test]

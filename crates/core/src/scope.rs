@@ -97,7 +97,9 @@ impl ScopeSet {
     }
 
     pub fn iter(self) -> impl Iterator<Item = Scope> {
-        (0..MAX_SCOPES as u8).filter(move |i| self.0 & (1u128 << i) != 0).map(Scope)
+        (0..MAX_SCOPES as u8)
+            .filter(move |i| self.0 & (1u128 << i) != 0)
+            .map(Scope)
     }
 
     /// The raw bits, for storage and caches; only meaningful with the same catalog.
@@ -252,7 +254,10 @@ mod tests {
             CatalogError::Duplicate("content:read".into())
         );
         let too_many = (0..MAX_SCOPES).map(|i| (format!("x{i}:read"), String::new()));
-        assert_eq!(ScopeCatalog::with_custom(too_many).unwrap_err(), CatalogError::TooMany);
+        assert_eq!(
+            ScopeCatalog::with_custom(too_many).unwrap_err(),
+            CatalogError::TooMany
+        );
     }
 
     #[test]

@@ -284,7 +284,10 @@ mod tests {
         assert!(!ha.ct_eq(&b.hash("lkpat_x")));
         assert_eq!(TokenHash::from_hex(&ha.to_hex()), Some(ha));
         assert!(!format!("{ha:?}").contains(&ha.to_hex()));
-        assert_ne!(a.hash_parts(&[b"session", b"x"]), a.hash_parts(&[b"invite", b"x"]));
+        assert_ne!(
+            a.hash_parts(&[b"session", b"x"]),
+            a.hash_parts(&[b"invite", b"x"])
+        );
     }
 
     proptest! {

@@ -1,1 +1,16 @@
+//! latchkey's HTTP server: the JSON API, authentication and operations.
 
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod last_used;
+pub mod operator;
+pub mod passwords;
+pub mod rate_limit;
+pub mod state;
+
+pub use app::{router, serve, start, RunningServer, StartupError};
+pub use config::{DatabaseConfig, ServeConfig};

@@ -1,1 +1,175 @@
+//! latchkey's storage: one [`Store`] interface, implemented over SQL for the
+//! embedded SQLite file and for PostgreSQL.
+//!
+//! Both backends run the same statements (written in the subset of SQL the
+//! two share, with `$n` placeholders); what differs between them (connecting,
+//! pragmas, migrations folder) lives in `sqlite.rs` and `postgres.rs`. Every
+//! mutation takes the audit event that records it and writes both in one
+//! transaction.
 
+mod models;
+mod postgres;
+mod sql;
+mod sqlite;
+
+pub use models::*;
+pub use sql::{Backend, PoolSettings, SqlStore};
+/// The database driver's error, for callers that tell an outage from a bug.
+pub use sqlx::Error as SqlxError;
+
+use async_trait::async_trait;
+use latchkey_core::{Actor, AuditEvent, Plan, Role, TokenHash};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness rule was broken; the text names what was duplicated.
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the cursor is not one this server gave out")]
+    InvalidCursor,
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is not what latchkey wrote: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// A round trip to the database, for readiness.
+    async fn ping(&self) -> Result<()>;
+    /// No organization exists yet (first start).
+    async fn is_empty(&self) -> Result<bool>;
+
+    // Organizations
+    async fn create_org(&self, org: &Org, admin: &NewAdmin, audit: &AuditEvent) -> Result<()>;
+    async fn org(&self, uuid: Uuid) -> Result<Option<Org>>;
+    async fn org_by_name(&self, name: &str) -> Result<Option<Org>>;
+    async fn set_plan(&self, org: Uuid, plan: Plan, audit: &AuditEvent) -> Result<()>;
+
+    // Users and memberships
+    async fn user_by_email(&self, email: &str) -> Result<Option<UserLogin>>;
+    async fn memberships_of(&self, user: Uuid) -> Result<Vec<(Org, Membership)>>;
+    async fn member(&self, org: Uuid, user: Uuid) -> Result<Option<Member>>;
+    async fn members(&self, org: Uuid) -> Result<Vec<Member>>;
+    /// `Conflict` when the user is a member already.
+    async fn add_member(
+        &self,
+        new: &NewMember,
+        invite: Option<&NewInvite>,
+        audit: &AuditEvent,
+    ) -> Result<()>;
+    /// `Conflict` when the change would leave the organization without an
+    /// active admin.
+    async fn update_member(
+        &self,
+        org: Uuid,
+        user: Uuid,
+        change: &MemberChange,
+        audit: &AuditEvent,
+    ) -> Result<()>;
+    /// Deletes the membership, its project roles and sessions, and revokes the
+    /// member's personal access tokens for this organization.
+    async fn remove_member(
+        &self,
+        org: Uuid,
+        user: Uuid,
+        now: OffsetDateTime,
+        audit: &AuditEvent,
+    ) -> Result<()>;
+    /// Uses an invite once; `NotFound` when unknown, used or expired.
+    async fn accept_invite(
+        &self,
+        code_hash: &TokenHash,
+        password_hash: &str,
+        name: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<(User, Uuid)>;
+
+    // Web sessions
+    async fn create_session(&self, session: &NewSession) -> Result<()>;
+    async fn session(&self, id_hash: &TokenHash) -> Result<Option<SessionRecord>>;
+    async fn set_session_org(&self, id_hash: &TokenHash, org: Uuid) -> Result<()>;
+    async fn delete_session(&self, id_hash: &TokenHash) -> Result<()>;
+
+    // Projects
+    async fn create_project(&self, project: &Project, audit: &AuditEvent) -> Result<()>;
+    async fn project(&self, org: Uuid, uuid: Uuid) -> Result<Option<Project>>;
+    async fn projects(&self, org: Uuid) -> Result<Vec<Project>>;
+    async fn rename_project(
+        &self,
+        org: Uuid,
+        uuid: Uuid,
+        name: &str,
+        by: &Actor,
+        now: OffsetDateTime,
+        audit: &AuditEvent,
+    ) -> Result<()>;
+    async fn delete_project(&self, org: Uuid, uuid: Uuid, audit: &AuditEvent) -> Result<()>;
+    /// Every project role the user holds in the organization.
+    async fn project_roles_of(&self, org: Uuid, user: Uuid) -> Result<Vec<(Uuid, Role)>>;
+    async fn project_role(&self, project: Uuid, user: Uuid) -> Result<Option<Role>>;
+    async fn project_access(&self, project: Uuid) -> Result<Vec<ProjectGrant>>;
+    async fn set_project_role(
+        &self,
+        org: Uuid,
+        project: Uuid,
+        user: Uuid,
+        role: Role,
+        now: OffsetDateTime,
+        audit: &AuditEvent,
+    ) -> Result<()>;
+    async fn remove_project_role(
+        &self,
+        project: Uuid,
+        user: Uuid,
+        audit: &AuditEvent,
+    ) -> Result<()>;
+
+    // Credentials
+    async fn insert_credential(
+        &self,
+        credential: &Credential,
+        token_hash: &TokenHash,
+        audit: &AuditEvent,
+    ) -> Result<()>;
+    /// The request path: one indexed lookup by hash, with the organization and,
+    /// for a personal access token, its owner's membership.
+    async fn authenticate(&self, token_hash: &TokenHash) -> Result<TokenLookup>;
+    /// A credential that has not been revoked.
+    async fn credential(&self, org: Uuid, uuid: Uuid) -> Result<Option<Credential>>;
+    async fn pats_of(&self, org: Uuid, owner: Uuid) -> Result<Vec<Credential>>;
+    async fn org_pats(&self, org: Uuid, page: &PageRequest) -> Result<Page<(Credential, User)>>;
+    async fn update_pat(&self, uuid: Uuid, change: &PatChange, audit: &AuditEvent) -> Result<()>;
+    async fn revoke_credential(
+        &self,
+        uuid: Uuid,
+        now: OffsetDateTime,
+        audit: &AuditEvent,
+    ) -> Result<()>;
+    /// Replaces the secret unless the credential was rotated after
+    /// `rotation.last_rotated_before`; `Ok(false)` when another rotation won.
+    async fn rotate_credential(
+        &self,
+        uuid: Uuid,
+        rotation: &Rotation,
+        audit: &AuditEvent,
+    ) -> Result<bool>;
+    async fn record_last_used(&self, uses: &[(Uuid, OffsetDateTime)]) -> Result<()>;
+
+    // Audit log
+    async fn append_audit(&self, event: &AuditEvent) -> Result<()>;
+    async fn audit_events(
+        &self,
+        org: Uuid,
+        filter: &AuditFilter,
+        page: &PageRequest,
+    ) -> Result<Page<StoredAuditEvent>>;
+}

@@ -1,0 +1,56 @@
+//! The scope catalog and the roles built from it.
+
+use super::{ok, JsonOk};
+use crate::auth::Caller;
+use crate::state::AppState;
+use axum::extract::State;
+use latchkey_core::Role;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+#[derive(Serialize, ToSchema)]
+pub struct ScopeView {
+    scope: String,
+    description: String,
+}
+
+/// Every scope this instance knows.
+#[utoipa::path(get, path = "/api/v1/org/scopes", tag = "roles", responses((status = 200, body = Vec<ScopeView>)))]
+pub async fn scopes(State(state): State<AppState>, _caller: Caller) -> JsonOk<Vec<ScopeView>> {
+    ok(state
+        .catalog
+        .entries()
+        .map(|(scope, description)| ScopeView {
+            scope: scope.to_string(),
+            description: description.to_string(),
+        })
+        .collect())
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SystemRoleView {
+    role: Role,
+    scopes: Vec<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RolesView {
+    system_roles: Vec<SystemRoleView>,
+    custom_roles: Vec<serde_json::Value>,
+}
+
+/// System roles with their scopes, and the organization's custom roles.
+#[utoipa::path(get, path = "/api/v1/org/roles", tag = "roles", responses((status = 200, body = RolesView)))]
+pub async fn roles(State(state): State<AppState>, _caller: Caller) -> JsonOk<RolesView> {
+    ok(RolesView {
+        system_roles: Role::ALL
+            .into_iter()
+            .map(|role| SystemRoleView {
+                role,
+                scopes: state.catalog.names(role.scopes()),
+            })
+            .collect(),
+        custom_roles: Vec::new(),
+    })
+}

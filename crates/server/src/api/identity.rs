@@ -1,0 +1,182 @@
+//! Who am I, and which organizations.
+
+use super::{created, ok, JsonOk, OrgView};
+use crate::auth::{Caller, Principal};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::ApiJson;
+use crate::state::{now, AppState};
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use latchkey_core::{limits, Actor, CredentialKind, Plan, Role, Target};
+use latchkey_store::{NewAdmin, Org};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PrincipalView {
+    #[serde(flatten)]
+    pub actor: Actor,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+impl PrincipalView {
+    pub fn of(caller: &Caller) -> PrincipalView {
+        let email = match &caller.principal {
+            Principal::User(u) => Some(u.email.clone()),
+            _ => None,
+        };
+        PrincipalView {
+            actor: caller.actor(),
+            email,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CredentialView {
+    pub kind: CredentialKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uuid: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub display_prefix: Option<String>,
+    #[serde(
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+impl CredentialView {
+    pub fn of(caller: &Caller) -> CredentialView {
+        CredentialView {
+            kind: caller.credential.kind,
+            uuid: caller.credential.uuid,
+            name: caller.credential.name.clone(),
+            display_prefix: caller.credential.display_prefix.clone(),
+            expires_at: caller.credential_expires_at,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CurrentUser {
+    principal: PrincipalView,
+    org: OrgView,
+    role: Option<Role>,
+    custom_role: Option<serde_json::Value>,
+    /// Organization-wide effective scopes, after any token narrowing.
+    scopes: Vec<String>,
+    credential: CredentialView,
+}
+
+/// The principal behind this credential, its organization and what it may do there.
+#[utoipa::path(get, path = "/api/v1/user", tag = "identity", responses((status = 200, body = CurrentUser), (status = 401)))]
+pub async fn current_user(State(state): State<AppState>, caller: Caller) -> JsonOk<CurrentUser> {
+    ok(CurrentUser {
+        principal: PrincipalView::of(&caller),
+        org: OrgView::of(&caller.org),
+        role: caller.role,
+        custom_role: None,
+        scopes: state.catalog.names(caller.access.org_scopes()),
+        credential: CredentialView::of(&caller),
+    })
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrgDetail {
+    uuid: Uuid,
+    name: String,
+    plan: Plan,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+}
+
+/// The organization the credential or session is bound to.
+#[utoipa::path(get, path = "/api/v1/org", tag = "identity", responses((status = 200, body = OrgDetail)))]
+pub async fn current_org(caller: Caller) -> JsonOk<OrgDetail> {
+    let o = &caller.org;
+    ok(OrgDetail {
+        uuid: o.uuid,
+        name: o.name.clone(),
+        plan: o.plan,
+        created_at: o.created_at,
+    })
+}
+
+/// A token sees its own organization; a session every organization of its user.
+#[utoipa::path(get, path = "/api/v1/orgs", tag = "identity", responses((status = 200, body = Vec<OrgView>)))]
+pub async fn list_orgs(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<JsonOk<Vec<OrgView>>> {
+    let views = match (&caller.session, &caller.principal) {
+        (Some(_), Principal::User(user)) => state
+            .store
+            .memberships_of(user.uuid)
+            .await?
+            .iter()
+            .filter(|(_, m)| m.suspended_at.is_none())
+            .map(|(org, m)| OrgView {
+                role: Some(m.role),
+                ..OrgView::of(org)
+            })
+            .collect(),
+        _ => vec![OrgView {
+            role: caller.role,
+            ..OrgView::of(&caller.org)
+        }],
+    };
+    Ok(ok(views))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct CreateOrgRequest {
+    name: String,
+}
+
+/// Create an organization (plan `free`) with the signed-in user as its admin.
+#[utoipa::path(post, path = "/api/v1/orgs", tag = "identity", request_body = CreateOrgRequest,
+    responses((status = 201, body = OrgView), (status = 403), (status = 409)))]
+pub async fn create_org(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<CreateOrgRequest>,
+) -> ApiResult<Response> {
+    caller.session()?;
+    let user = caller.user()?;
+    let name = limits::name("name", &req.name, limits::MAX_NAME_CHARS)
+        .map_err(|e| ApiError::invalid(e.field, e.message))?;
+    let at = now();
+    let org = Org {
+        uuid: Uuid::new_v4(),
+        name,
+        plan: Plan::Free,
+        created_at: at,
+    };
+    let target = Target {
+        kind: "org".into(),
+        uuid: org.uuid,
+        name: org.name.clone(),
+    };
+    let mut event = caller.audit("org.created", Some(target), serde_json::json!({}), at);
+    // The event belongs to the new organization's log.
+    event.org_uuid = org.uuid;
+    state
+        .store
+        .create_org(&org, &NewAdmin::Existing(user.uuid), &event)
+        .await?;
+    Ok(created(OrgView {
+        role: Some(Role::Admin),
+        ..OrgView::of(&org)
+    })
+    .into_response())
+}

@@ -1,0 +1,242 @@
+//! Members of the organization: list, add (with an invite for new users),
+//! change role, suspend, remove.
+
+use super::{created, ok, system_role, JsonOk};
+use crate::api::session::INVITE_LIFETIME;
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, PathUuid};
+use crate::state::{now, AppState};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use latchkey_core::{limits, token, Role, Scope, Target};
+use latchkey_store::{Member, MemberChange, MemberUser, NewInvite, NewMember, User};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberView {
+    user_uuid: Uuid,
+    email: String,
+    name: Option<String>,
+    role: Role,
+    custom_role: Option<serde_json::Value>,
+    suspended: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    /// Only when the member was just added as a new user: where they set a password.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    invite_url: Option<String>,
+}
+
+impl MemberView {
+    fn of(m: &Member) -> MemberView {
+        MemberView {
+            user_uuid: m.user.uuid,
+            email: m.user.email.clone(),
+            name: m.user.name.clone(),
+            role: m.membership.role,
+            custom_role: None,
+            suspended: m.membership.suspended_at.is_some(),
+            created_at: m.membership.created_at,
+            invite_url: None,
+        }
+    }
+}
+
+fn member_target(user: &User) -> Target {
+    Target {
+        kind: "user".into(),
+        uuid: user.uuid,
+        name: user.display_name().to_string(),
+    }
+}
+
+/// The role given must not hold a scope the giver lacks.
+fn check_role_grant(caller: &Caller, role: Role) -> ApiResult<()> {
+    if role.scopes().is_subset_of(caller.access.org_scopes()) {
+        Ok(())
+    } else {
+        Err(ApiError::RoleTooHigh)
+    }
+}
+
+/// Members with their roles.
+#[utoipa::path(get, path = "/api/v1/org/users", tag = "members", responses((status = 200, body = Vec<MemberView>), (status = 403)))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<JsonOk<Vec<MemberView>>> {
+    caller.require(Scope::MEMBERS_WRITE, &state.catalog)?;
+    let members = state.store.members(caller.org.uuid).await?;
+    Ok(ok(members.iter().map(MemberView::of).collect()))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AddMemberRequest {
+    email: String,
+    name: Option<String>,
+    role: Option<Role>,
+    custom_role_uuid: Option<Uuid>,
+}
+
+/// Add a member; a user new to latchkey gets an `inviteUrl` to set a password.
+#[utoipa::path(post, path = "/api/v1/org/users", tag = "members", request_body = AddMemberRequest,
+    responses((status = 201, body = MemberView), (status = 403), (status = 409)))]
+pub async fn add(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<AddMemberRequest>,
+) -> ApiResult<Response> {
+    caller.require(Scope::MEMBERS_WRITE, &state.catalog)?;
+    let email =
+        limits::email("email", &req.email).map_err(|e| ApiError::invalid(e.field, e.message))?;
+    let name = req
+        .name
+        .as_deref()
+        .map(|n| limits::name("name", n, limits::MAX_NAME_CHARS))
+        .transpose()
+        .map_err(|e| ApiError::invalid(e.field, e.message))?;
+    let role = system_role(req.role, req.custom_role_uuid)?
+        .ok_or_else(|| ApiError::invalid("role", "give a role or a customRoleUuid"))?;
+    check_role_grant(&caller, role)?;
+    let at = now();
+    let existing = state.store.user_by_email(&email).await?;
+    let (member_user, user, needs_invite) = match existing {
+        Some(login) => (
+            MemberUser::Existing(login.user.uuid),
+            login.user.clone(),
+            login.password_hash.is_none(),
+        ),
+        None => {
+            let user = User {
+                uuid: Uuid::new_v4(),
+                email,
+                name,
+                created_at: at,
+            };
+            (MemberUser::New(user.clone()), user, true)
+        }
+    };
+    let code = needs_invite.then(|| token::random_secret(&mut rand::thread_rng()));
+    let invite = code.as_ref().map(|code| NewInvite {
+        code_hash: state.hasher.hash_parts(&[b"invite\0", code.as_bytes()]),
+        created_at: at,
+        expires_at: at + INVITE_LIFETIME,
+    });
+    let event = caller.audit(
+        "member.added",
+        Some(member_target(&user)),
+        json!({ "role": role }),
+        at,
+    );
+    let new = NewMember {
+        org_uuid: caller.org.uuid,
+        user: member_user,
+        role,
+        now: at,
+    };
+    state
+        .store
+        .add_member(&new, invite.as_ref(), &event)
+        .await?;
+    let member = state
+        .store
+        .member(caller.org.uuid, user.uuid)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let mut view = MemberView::of(&member);
+    view.invite_url = code.map(|c| format!("/invite/{c}"));
+    Ok(created(view).into_response())
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateMemberRequest {
+    role: Option<Role>,
+    custom_role_uuid: Option<Uuid>,
+    suspended: Option<bool>,
+}
+
+/// Change a member's role or suspend them; takes effect on their next request.
+#[utoipa::path(patch, path = "/api/v1/org/users/{userUuid}", tag = "members", request_body = UpdateMemberRequest,
+    params(("userUuid" = Uuid, Path)), responses((status = 200, body = MemberView), (status = 404), (status = 409)))]
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathUuid(user_uuid): PathUuid,
+    ApiJson(req): ApiJson<UpdateMemberRequest>,
+) -> ApiResult<JsonOk<MemberView>> {
+    caller.require(Scope::MEMBERS_WRITE, &state.catalog)?;
+    let role = system_role(req.role, req.custom_role_uuid)?;
+    let member = state
+        .store
+        .member(caller.org.uuid, user_uuid)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    if let Some(role) = role {
+        check_role_grant(&caller, role)?;
+    }
+    // Nobody changes someone above themself.
+    check_role_grant(&caller, member.membership.role)?;
+    let at = now();
+    let change = MemberChange {
+        role,
+        suspended_at: req.suspended.map(|s| s.then_some(at)),
+    };
+    let action = match (role, req.suspended) {
+        (Some(_), None) => "member.role_changed",
+        (None, Some(true)) => "member.suspended",
+        (None, Some(false)) => "member.unsuspended",
+        (None, None) => return Ok(ok(MemberView::of(&member))),
+        (Some(_), Some(_)) => "member.updated",
+    };
+    let details =
+        json!({ "role": role, "previousRole": member.membership.role, "suspended": req.suspended });
+    let event = caller.audit(action, Some(member_target(&member.user)), details, at);
+    state
+        .store
+        .update_member(caller.org.uuid, user_uuid, &change, &event)
+        .await?;
+    let member = state
+        .store
+        .member(caller.org.uuid, user_uuid)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(ok(MemberView::of(&member)))
+}
+
+/// Remove a member; their personal access tokens for this organization are revoked.
+#[utoipa::path(delete, path = "/api/v1/org/users/{userUuid}", tag = "members",
+    params(("userUuid" = Uuid, Path)), responses((status = 204), (status = 404), (status = 409)))]
+pub async fn remove(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathUuid(user_uuid): PathUuid,
+) -> ApiResult<StatusCode> {
+    caller.require(Scope::MEMBERS_WRITE, &state.catalog)?;
+    let member = state
+        .store
+        .member(caller.org.uuid, user_uuid)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    check_role_grant(&caller, member.membership.role)?;
+    let at = now();
+    let event = caller.audit(
+        "member.removed",
+        Some(member_target(&member.user)),
+        json!({}),
+        at,
+    );
+    state
+        .store
+        .remove_member(caller.org.uuid, user_uuid, at, &event)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,403 @@
+//! Personal access tokens: a user's own, and the admin view of everyone's.
+
+use super::{created, ok, reveal, JsonOk, PageQuery, Paged};
+use crate::auth::{Caller, Principal};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, ApiQuery, PathUuid};
+use crate::state::{now, AppState};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use latchkey_core::access::check_grant;
+use latchkey_core::policy::{self, PolicyError};
+use latchkey_core::{
+    limits, Actor, ActorKind, CredentialKind, Scope, ScopeSet, Target, TokenKind, TokenSecret,
+};
+use latchkey_store::{Credential, PatChange, Rotation, User};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// A credential object (API.md), with a PAT's own scope list.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PatView {
+    uuid: Uuid,
+    name: String,
+    display_prefix: String,
+    #[serde(with = "time::serde::rfc3339::option")]
+    expires_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    rotated_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    last_used_at: Option<OffsetDateTime>,
+    /// `null` is the owner's full role.
+    scopes: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    owner: Option<Actor>,
+    /// The secret: only in the response that creates or rotates the token.
+    #[serde(serialize_with = "reveal", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    token: Option<TokenSecret>,
+}
+
+impl PatView {
+    fn of(c: &Credential) -> PatView {
+        PatView {
+            uuid: c.uuid,
+            name: c.name.clone(),
+            display_prefix: c.display_prefix.clone(),
+            expires_at: c.expires_at,
+            created_at: c.created_at,
+            rotated_at: c.rotated_at,
+            last_used_at: c.last_used_at,
+            scopes: c.scopes.clone(),
+            owner: None,
+            token: None,
+        }
+    }
+}
+
+fn target(c: &Credential) -> Target {
+    Target {
+        kind: "pat".into(),
+        uuid: c.uuid,
+        name: c.name.clone(),
+    }
+}
+
+fn pat_name(name: &str) -> ApiResult<String> {
+    limits::name("name", name, limits::MAX_NAME_CHARS)
+        .map_err(|e| ApiError::invalid(e.field, e.message))
+}
+
+fn policy_error(e: PolicyError) -> ApiError {
+    match e {
+        PolicyError::ExpiryNotInFuture => ApiError::invalid("expiresAt", "must be in the future"),
+        PolicyError::ExpiryExtension => ApiError::BadRequest {
+            code: "expiry_extension_not_allowed",
+            message: "the expiry may only be brought forward".into(),
+        },
+        PolicyError::RotationRequiresExpiry => ApiError::BadRequest {
+            code: "rotation_requires_expiry",
+            message: "a token without an expiry cannot be rotated".into(),
+        },
+        PolicyError::RotationTooSoon { retry_after_secs } => ApiError::RateLimited {
+            retry_after: retry_after_secs,
+        },
+    }
+}
+
+/// Scope names to a set; unknown names are a `400` naming them.
+fn parse_scopes(state: &AppState, names: &[String]) -> ApiResult<ScopeSet> {
+    if names.len() > limits::MAX_SCOPES_PER_REQUEST {
+        return Err(ApiError::invalid(
+            "scopes",
+            format!("at most {} scopes", limits::MAX_SCOPES_PER_REQUEST),
+        ));
+    }
+    state
+        .catalog
+        .parse_all(names.iter().map(String::as_str))
+        .map_err(|unknown| {
+            ApiError::invalid("scopes", format!("unknown scopes: {}", unknown.join(", ")))
+        })
+}
+
+/// The scope list a new or edited token may carry: a subset of what the
+/// caller holds now, anywhere in the organization.
+async fn checked_scopes(
+    state: &AppState,
+    caller: &Caller,
+    user: &User,
+    requested: Option<&[String]>,
+) -> ApiResult<Option<Vec<String>>> {
+    let project_roles = state
+        .store
+        .project_roles_of(caller.org.uuid, user.uuid)
+        .await?;
+    let held = project_roles
+        .iter()
+        .fold(ScopeSet::EMPTY, |s, (_, r)| s.union(r.scopes()));
+    let grantable = caller.access.grantable(held);
+    match requested {
+        Some(names) => {
+            let set = parse_scopes(state, names)?;
+            check_grant(set, grantable)
+                .map_err(|refused| ApiError::ScopesNotGrantable(state.catalog.names(refused)))?;
+            Ok(Some(state.catalog.names(set)))
+        }
+        // A narrowed token mints only narrowed tokens: no credential mints
+        // one more powerful than itself.
+        None => Ok(caller.access.narrowing().map(|n| state.catalog.names(n))),
+    }
+}
+
+/// One of the caller's own tokens in this organization.
+async fn own_pat(state: &AppState, caller: &Caller, uuid: Uuid) -> ApiResult<Credential> {
+    let user = caller.user()?;
+    state
+        .store
+        .credential(caller.org.uuid, uuid)
+        .await?
+        .filter(|c| c.kind == CredentialKind::Pat && c.owner_uuid == Some(user.uuid))
+        .ok_or(ApiError::NotFound)
+}
+
+#[utoipa::path(get, path = "/api/v1/user/me/personal-access-tokens", tag = "personal access tokens",
+    responses((status = 200, body = Vec<PatView>), (status = 403)))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<JsonOk<Vec<PatView>>> {
+    let user = caller.user()?;
+    let pats = state.store.pats_of(caller.org.uuid, user.uuid).await?;
+    Ok(ok(pats.iter().map(PatView::of).collect()))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatePatRequest {
+    name: String,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    expires_at: Option<OffsetDateTime>,
+    /// A subset of the caller's scopes; absent or `null` is the full role.
+    scopes: Option<Vec<String>>,
+}
+
+/// Create a token for yourself; the response holds the secret, once.
+#[utoipa::path(post, path = "/api/v1/user/me/personal-access-tokens", tag = "personal access tokens", request_body = CreatePatRequest,
+    responses((status = 201, body = PatView), (status = 400), (status = 403, description = "scopes_not_grantable, or not a user")))]
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<CreatePatRequest>,
+) -> ApiResult<Response> {
+    let user = caller.user()?;
+    let name = pat_name(&req.name)?;
+    let at = now();
+    policy::check_new_expiry(req.expires_at, at).map_err(policy_error)?;
+    let scopes = checked_scopes(&state, &caller, user, req.scopes.as_deref()).await?;
+    let secret = TokenSecret::generate(TokenKind::PersonalAccessToken, &mut rand::thread_rng());
+    let credential = Credential {
+        uuid: Uuid::new_v4(),
+        kind: CredentialKind::Pat,
+        org_uuid: caller.org.uuid,
+        owner_uuid: Some(user.uuid),
+        name,
+        display_prefix: secret.display_prefix().to_string(),
+        scopes,
+        role: None,
+        expires_at: req.expires_at,
+        created_at: at,
+        rotated_at: None,
+        last_used_at: None,
+        revoked_at: None,
+        created_by: caller.actor(),
+    };
+    let details = json!({ "scopes": credential.scopes, "expiresAt": credential.expires_at.map(|t| t.unix_timestamp()), "displayPrefix": credential.display_prefix });
+    let event = caller.audit("pat.created", Some(target(&credential)), details, at);
+    state
+        .store
+        .insert_credential(&credential, &state.hasher.hash(secret.expose()), &event)
+        .await?;
+    let mut view = PatView::of(&credential);
+    view.token = Some(secret);
+    Ok(created(view).into_response())
+}
+
+#[utoipa::path(get, path = "/api/v1/user/me/personal-access-tokens/{uuid}", tag = "personal access tokens",
+    params(("uuid" = Uuid, Path)), responses((status = 200, body = PatView), (status = 404)))]
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathUuid(uuid): PathUuid,
+) -> ApiResult<JsonOk<PatView>> {
+    Ok(ok(PatView::of(&own_pat(&state, &caller, uuid).await?)))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdatePatRequest {
+    name: Option<String>,
+    scopes: Option<Vec<String>>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    expires_at: Option<OffsetDateTime>,
+}
+
+/// Rename, re-scope (within what you hold), or bring the expiry forward.
+#[utoipa::path(patch, path = "/api/v1/user/me/personal-access-tokens/{uuid}", tag = "personal access tokens", request_body = UpdatePatRequest,
+    params(("uuid" = Uuid, Path)), responses((status = 200, body = PatView), (status = 400), (status = 403), (status = 404)))]
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathUuid(uuid): PathUuid,
+    ApiJson(req): ApiJson<UpdatePatRequest>,
+) -> ApiResult<JsonOk<PatView>> {
+    let user = caller.user()?;
+    let pat = own_pat(&state, &caller, uuid).await?;
+    let at = now();
+    let name = req.name.as_deref().map(pat_name).transpose()?;
+    if let Some(expires_at) = req.expires_at {
+        policy::check_expiry_change(pat.expires_at, expires_at, at).map_err(policy_error)?;
+    }
+    let scopes = match &req.scopes {
+        Some(names) => checked_scopes(&state, &caller, user, Some(names)).await?,
+        None => None,
+    };
+    let change = PatChange {
+        name,
+        scopes,
+        expires_at: req.expires_at,
+    };
+    let details = json!({ "name": change.name, "scopes": change.scopes, "expiresAt": change.expires_at.map(|t| t.unix_timestamp()) });
+    let event = caller.audit("pat.updated", Some(target(&pat)), details, at);
+    state.store.update_pat(uuid, &change, &event).await?;
+    Ok(ok(PatView::of(&own_pat(&state, &caller, uuid).await?)))
+}
+
+/// Revoke one of your tokens, at once.
+#[utoipa::path(delete, path = "/api/v1/user/me/personal-access-tokens/{uuid}", tag = "personal access tokens",
+    params(("uuid" = Uuid, Path)), responses((status = 204), (status = 404)))]
+pub async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathUuid(uuid): PathUuid,
+) -> ApiResult<StatusCode> {
+    let pat = own_pat(&state, &caller, uuid).await?;
+    let at = now();
+    let event = caller.audit("pat.revoked", Some(target(&pat)), json!({}), at);
+    state.store.revoke_credential(uuid, at, &event).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RotateRequest {
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
+/// Replaces a credential's secret in place; shared by every kind.
+pub async fn rotate_credential(
+    state: &AppState,
+    caller: &Caller,
+    credential: &Credential,
+    expires_at: OffsetDateTime,
+    action: &'static str,
+    target: Target,
+) -> ApiResult<TokenSecret> {
+    let at = now();
+    policy::check_rotation(credential.expires_at, credential.rotated_at, expires_at, at)
+        .map_err(policy_error)?;
+    let kind = match credential.kind {
+        CredentialKind::ApiKey => TokenKind::ApiKey,
+        CredentialKind::ServiceAccount => TokenKind::ServiceAccount,
+        _ => TokenKind::PersonalAccessToken,
+    };
+    let secret = TokenSecret::generate(kind, &mut rand::thread_rng());
+    let rotation = Rotation {
+        token_hash: state.hasher.hash(secret.expose()),
+        display_prefix: secret.display_prefix().to_string(),
+        expires_at,
+        now: at,
+        last_rotated_before: policy::rotation_allowed_if_last_before(at),
+    };
+    let details = json!({ "expiresAt": expires_at.unix_timestamp(), "previousDisplayPrefix": credential.display_prefix, "displayPrefix": rotation.display_prefix });
+    let event = caller.audit(action, Some(target), details, at);
+    if !state
+        .store
+        .rotate_credential(credential.uuid, &rotation, &event)
+        .await?
+    {
+        // Another rotation (on any replica) won the race.
+        return Err(ApiError::RateLimited {
+            retry_after: policy::ROTATION_COOLDOWN.whole_seconds() as u64,
+        });
+    }
+    Ok(secret)
+}
+
+/// New secret, same token; the old secret stops working at once.
+#[utoipa::path(patch, path = "/api/v1/user/me/personal-access-tokens/{uuid}/rotate", tag = "personal access tokens", request_body = RotateRequest,
+    params(("uuid" = Uuid, Path)), responses((status = 200, body = PatView), (status = 400, description = "rotation_requires_expiry"), (status = 404), (status = 429)))]
+pub async fn rotate(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathUuid(uuid): PathUuid,
+    ApiJson(req): ApiJson<RotateRequest>,
+) -> ApiResult<JsonOk<PatView>> {
+    let pat = own_pat(&state, &caller, uuid).await?;
+    let secret = rotate_credential(
+        &state,
+        &caller,
+        &pat,
+        req.expires_at,
+        "pat.rotated",
+        target(&pat),
+    )
+    .await?;
+    let mut view = PatView::of(&own_pat(&state, &caller, uuid).await?);
+    view.token = Some(secret);
+    Ok(ok(view))
+}
+
+/// Every member's tokens (`tokens:admin`), newest first, paged.
+#[utoipa::path(get, path = "/api/v1/org/personal-access-tokens", tag = "personal access tokens", params(PageQuery),
+    responses((status = 200, body = Paged<PatView>), (status = 403)))]
+pub async fn admin_list(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> ApiResult<JsonOk<Paged<PatView>>> {
+    caller.require(Scope::TOKENS_ADMIN, &state.catalog)?;
+    let page = state.store.org_pats(caller.org.uuid, &q.page()?).await?;
+    let items = page
+        .items
+        .iter()
+        .map(|(c, owner)| PatView {
+            owner: Some(Actor {
+                kind: ActorKind::User,
+                uuid: owner.uuid,
+                name: owner.display_name().to_string(),
+            }),
+            ..PatView::of(c)
+        })
+        .collect();
+    Ok(ok(Paged {
+        items,
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// Revoke any member's token (`tokens:admin`).
+#[utoipa::path(delete, path = "/api/v1/org/personal-access-tokens/{uuid}", tag = "personal access tokens",
+    params(("uuid" = Uuid, Path)), responses((status = 204), (status = 403), (status = 404)))]
+pub async fn admin_revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathUuid(uuid): PathUuid,
+) -> ApiResult<StatusCode> {
+    caller.require(Scope::TOKENS_ADMIN, &state.catalog)?;
+    let pat = state
+        .store
+        .credential(caller.org.uuid, uuid)
+        .await?
+        .filter(|c| c.kind == CredentialKind::Pat)
+        .ok_or(ApiError::NotFound)?;
+    let at = now();
+    let by_owner =
+        matches!(&caller.principal, Principal::User(u) if Some(u.uuid) == pat.owner_uuid);
+    let event = caller.audit(
+        "pat.revoked",
+        Some(target(&pat)),
+        json!({ "byAdmin": !by_owner, "owner": pat.owner_uuid }),
+        at,
+    );
+    state.store.revoke_credential(uuid, at, &event).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,341 @@
+//! Projects and the project roles given on them.
+
+use super::{created, ok, system_role, JsonOk};
+use crate::auth::{require_in, Caller, Principal};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, PathUuid, PathUuids};
+use crate::state::{now, AppState};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use latchkey_core::{limits, Actor, Role, Scope, ScopeSet, Target};
+use latchkey_store::Project;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::collections::HashMap;
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectView {
+    project_uuid: Uuid,
+    name: String,
+    /// The caller's effective role on the project.
+    role: Option<Role>,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    created_by: Actor,
+    updated_by: Actor,
+}
+
+impl ProjectView {
+    fn of(p: &Project, role: Option<Role>) -> ProjectView {
+        ProjectView {
+            project_uuid: p.uuid,
+            name: p.name.clone(),
+            role,
+            created_at: p.created_at,
+            created_by: p.created_by.clone(),
+            updated_by: p.updated_by.clone(),
+        }
+    }
+}
+
+fn project_target(p: &Project) -> Target {
+    Target {
+        kind: "project".into(),
+        uuid: p.uuid,
+        name: p.name.clone(),
+    }
+}
+
+/// The caller's standing on one project.
+struct OnProject {
+    project: Project,
+    scopes: ScopeSet,
+    role: Option<Role>,
+}
+
+fn effective_role(org_role: Option<Role>, project_role: Option<Role>) -> Option<Role> {
+    match (org_role.filter(|r| *r != Role::Member), project_role) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Loads a project of the caller's organization. A project the caller cannot
+/// see at all (another organization's, or no role on it) is `404`.
+async fn on_project(state: &AppState, caller: &Caller, uuid: Uuid) -> ApiResult<OnProject> {
+    let project = state
+        .store
+        .project(caller.org.uuid, uuid)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let project_role = match &caller.principal {
+        Principal::User(u) => state.store.project_role(uuid, u.uuid).await?,
+        _ => None,
+    };
+    let role_scopes = project_role.map(Role::scopes);
+    if !caller
+        .access
+        .project_scopes_unnarrowed(role_scopes)
+        .contains(Scope::PROJECTS_READ)
+    {
+        return Err(ApiError::NotFound);
+    }
+    Ok(OnProject {
+        project,
+        scopes: caller.access.project_scopes(role_scopes),
+        role: effective_role(caller.role, project_role),
+    })
+}
+
+/// Projects the caller can read.
+#[utoipa::path(get, path = "/api/v1/org/projects", tag = "projects", responses((status = 200, body = Vec<ProjectView>)))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<JsonOk<Vec<ProjectView>>> {
+    let project_roles: HashMap<Uuid, Role> = match &caller.principal {
+        Principal::User(u) => state
+            .store
+            .project_roles_of(caller.org.uuid, u.uuid)
+            .await?
+            .into_iter()
+            .collect(),
+        _ => HashMap::new(),
+    };
+    let projects = state.store.projects(caller.org.uuid).await?;
+    let views = projects
+        .iter()
+        .filter_map(|p| {
+            let project_role = project_roles.get(&p.uuid).copied();
+            let scopes = caller.access.project_scopes(project_role.map(Role::scopes));
+            scopes
+                .contains(Scope::PROJECTS_READ)
+                .then(|| ProjectView::of(p, effective_role(caller.role, project_role)))
+        })
+        .collect();
+    Ok(ok(views))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ProjectRequest {
+    name: String,
+}
+
+fn project_name(name: &str) -> ApiResult<String> {
+    limits::name("name", name, limits::MAX_NAME_CHARS)
+        .map_err(|e| ApiError::invalid(e.field, e.message))
+}
+
+#[utoipa::path(post, path = "/api/v1/org/projects", tag = "projects", request_body = ProjectRequest,
+    responses((status = 201, body = ProjectView), (status = 403), (status = 409)))]
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<ProjectRequest>,
+) -> ApiResult<Response> {
+    caller.require(Scope::PROJECTS_WRITE, &state.catalog)?;
+    let name = project_name(&req.name)?;
+    let at = now();
+    let actor = caller.actor();
+    let project = Project {
+        uuid: Uuid::new_v4(),
+        org_uuid: caller.org.uuid,
+        name,
+        created_at: at,
+        created_by: actor.clone(),
+        updated_at: at,
+        updated_by: actor,
+    };
+    let event = caller.audit(
+        "project.created",
+        Some(project_target(&project)),
+        json!({}),
+        at,
+    );
+    state.store.create_project(&project, &event).await?;
+    Ok(created(ProjectView::of(&project, effective_role(caller.role, None))).into_response())
+}
+
+#[utoipa::path(get, path = "/api/v1/projects/{projectUuid}", tag = "projects",
+    params(("projectUuid" = Uuid, Path)), responses((status = 200, body = ProjectView), (status = 404)))]
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathUuid(uuid): PathUuid,
+) -> ApiResult<JsonOk<ProjectView>> {
+    let on = on_project(&state, &caller, uuid).await?;
+    require_in(on.scopes, Scope::PROJECTS_READ, &state.catalog)?;
+    Ok(ok(ProjectView::of(&on.project, on.role)))
+}
+
+#[utoipa::path(patch, path = "/api/v1/projects/{projectUuid}", tag = "projects", request_body = ProjectRequest,
+    params(("projectUuid" = Uuid, Path)), responses((status = 200, body = ProjectView), (status = 403), (status = 404), (status = 409)))]
+pub async fn rename(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathUuid(uuid): PathUuid,
+    ApiJson(req): ApiJson<ProjectRequest>,
+) -> ApiResult<JsonOk<ProjectView>> {
+    let on = on_project(&state, &caller, uuid).await?;
+    require_in(on.scopes, Scope::PROJECTS_WRITE, &state.catalog)?;
+    let name = project_name(&req.name)?;
+    let at = now();
+    let details = json!({ "previousName": on.project.name, "name": name });
+    let event = caller.audit(
+        "project.updated",
+        Some(project_target(&on.project)),
+        details,
+        at,
+    );
+    state
+        .store
+        .rename_project(caller.org.uuid, uuid, &name, &caller.actor(), at, &event)
+        .await?;
+    let project = state
+        .store
+        .project(caller.org.uuid, uuid)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(ok(ProjectView::of(&project, on.role)))
+}
+
+#[utoipa::path(delete, path = "/api/v1/projects/{projectUuid}", tag = "projects",
+    params(("projectUuid" = Uuid, Path)), responses((status = 204), (status = 403), (status = 404)))]
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathUuid(uuid): PathUuid,
+) -> ApiResult<StatusCode> {
+    let on = on_project(&state, &caller, uuid).await?;
+    require_in(on.scopes, Scope::PROJECTS_WRITE, &state.catalog)?;
+    let event = caller.audit(
+        "project.deleted",
+        Some(project_target(&on.project)),
+        json!({}),
+        now(),
+    );
+    state
+        .store
+        .delete_project(caller.org.uuid, uuid, &event)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectAccessView {
+    user_uuid: Uuid,
+    email: String,
+    name: Option<String>,
+    role: Role,
+    custom_role: Option<serde_json::Value>,
+}
+
+/// Project roles given on the project.
+#[utoipa::path(get, path = "/api/v1/projects/{projectUuid}/access", tag = "projects",
+    params(("projectUuid" = Uuid, Path)), responses((status = 200, body = Vec<ProjectAccessView>), (status = 403), (status = 404)))]
+pub async fn access(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathUuid(uuid): PathUuid,
+) -> ApiResult<JsonOk<Vec<ProjectAccessView>>> {
+    let on = on_project(&state, &caller, uuid).await?;
+    require_in(on.scopes, Scope::MEMBERS_WRITE, &state.catalog)?;
+    let grants = state.store.project_access(uuid).await?;
+    Ok(ok(grants
+        .into_iter()
+        .map(|g| ProjectAccessView {
+            user_uuid: g.user.uuid,
+            email: g.user.email,
+            name: g.user.name,
+            role: g.role,
+            custom_role: None,
+        })
+        .collect()))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectRoleRequest {
+    role: Option<Role>,
+    custom_role_uuid: Option<Uuid>,
+}
+
+/// Give or change a member's project role.
+#[utoipa::path(put, path = "/api/v1/projects/{projectUuid}/access/{userUuid}", tag = "projects", request_body = ProjectRoleRequest,
+    params(("projectUuid" = Uuid, Path), ("userUuid" = Uuid, Path)),
+    responses((status = 200, body = ProjectAccessView), (status = 403), (status = 404)))]
+pub async fn grant(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathUuids(uuid, user_uuid): PathUuids,
+    ApiJson(req): ApiJson<ProjectRoleRequest>,
+) -> ApiResult<JsonOk<ProjectAccessView>> {
+    let on = on_project(&state, &caller, uuid).await?;
+    require_in(on.scopes, Scope::MEMBERS_WRITE, &state.catalog)?;
+    let role = system_role(req.role, req.custom_role_uuid)?
+        .ok_or_else(|| ApiError::invalid("role", "give a role or a customRoleUuid"))?;
+    if !role.is_project_role() {
+        return Err(ApiError::invalid(
+            "role",
+            "a project role is viewer or above",
+        ));
+    }
+    if !role.scopes().is_subset_of(on.scopes) {
+        return Err(ApiError::RoleTooHigh);
+    }
+    let member = state
+        .store
+        .member(caller.org.uuid, user_uuid)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let at = now();
+    let details =
+        json!({ "role": role, "user": { "uuid": member.user.uuid, "email": member.user.email } });
+    let event = caller.audit(
+        "project_access.granted",
+        Some(project_target(&on.project)),
+        details,
+        at,
+    );
+    state
+        .store
+        .set_project_role(caller.org.uuid, uuid, user_uuid, role, at, &event)
+        .await?;
+    Ok(ok(ProjectAccessView {
+        user_uuid,
+        email: member.user.email,
+        name: member.user.name,
+        role,
+        custom_role: None,
+    }))
+}
+
+/// Take a project role away.
+#[utoipa::path(delete, path = "/api/v1/projects/{projectUuid}/access/{userUuid}", tag = "projects",
+    params(("projectUuid" = Uuid, Path), ("userUuid" = Uuid, Path)), responses((status = 204), (status = 403), (status = 404)))]
+pub async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathUuids(uuid, user_uuid): PathUuids,
+) -> ApiResult<StatusCode> {
+    let on = on_project(&state, &caller, uuid).await?;
+    require_in(on.scopes, Scope::MEMBERS_WRITE, &state.catalog)?;
+    let details = json!({ "user": { "uuid": user_uuid } });
+    let event = caller.audit(
+        "project_access.revoked",
+        Some(project_target(&on.project)),
+        details,
+        now(),
+    );
+    state
+        .store
+        .remove_project_role(uuid, user_uuid, &event)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,227 @@
+//! Web sessions: login, logout, switching organization, accepting invites.
+
+use super::{ok, OrgView, UserView};
+use crate::auth::{csrf_token, session_hash, Caller, Client, SESSION_COOKIE};
+use crate::error::{ApiError, ApiResult, AuthFailure};
+use crate::extract::ApiJson;
+use crate::passwords;
+use crate::state::{now, AppState};
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use latchkey_core::{limits, token};
+use latchkey_store::{NewSession, StoreError};
+use serde::{Deserialize, Serialize};
+use time::Duration;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+pub const SESSION_LIFETIME: Duration = Duration::days(7);
+/// Invites are good for a week.
+pub const INVITE_LIFETIME: Duration = Duration::days(7);
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginRequest {
+    email: String,
+    password: String,
+    org_uuid: Option<Uuid>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginResult {
+    user: UserView,
+    org: OrgView,
+    /// Send back as `X-CSRF-Token` on every session request that changes anything.
+    csrf_token: String,
+}
+
+fn session_cookie(
+    state: &AppState,
+    headers: &HeaderMap,
+    value: &str,
+    max_age: Duration,
+) -> HeaderValue {
+    let behind_https = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|p| p.eq_ignore_ascii_case("https"));
+    let cookie = cookie::Cookie::build((SESSION_COOKIE, value.to_string()))
+        .http_only(true)
+        .same_site(cookie::SameSite::Lax)
+        .secure(state.secure_cookies || behind_https)
+        .path("/")
+        .max_age(cookie::time::Duration::seconds(max_age.whole_seconds()))
+        .build();
+    HeaderValue::from_str(&cookie.to_string()).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// Sign in with email and password; sets the session cookie.
+#[utoipa::path(post, path = "/api/v1/login", tag = "session", request_body = LoginRequest,
+    responses((status = 200, body = LoginResult), (status = 401, description = "invalid_login or account_suspended"), (status = 429)))]
+pub async fn login(
+    State(state): State<AppState>,
+    client: Client,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> ApiResult<Response> {
+    let at = now();
+    if req.email.chars().count() > limits::MAX_EMAIL_CHARS {
+        return Err(ApiError::invalid("email", "too long"));
+    }
+    if req.password.chars().count() > limits::MAX_PASSWORD_CHARS {
+        return Err(ApiError::invalid("password", "too long"));
+    }
+    let email = req.email.trim().to_lowercase();
+    let email_key = format!("email:{email}");
+    let ip_key = format!("ip:{}", client.ip.as_deref().unwrap_or("-"));
+    for key in [&email_key, &ip_key] {
+        state
+            .login_failures
+            .check(key, at)
+            .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
+    }
+    let login = state.store.user_by_email(&email).await?;
+    let stored_hash = login.as_ref().and_then(|l| l.password_hash.clone());
+    let verified = passwords::verify(req.password, stored_hash).await;
+    let Some(login) = login.filter(|_| verified) else {
+        state.login_failures.record_failure(&email_key, at);
+        state.login_failures.record_failure(&ip_key, at);
+        return Err(ApiError::InvalidLogin);
+    };
+    state.login_failures.clear(&email_key);
+    let memberships = state.store.memberships_of(login.user.uuid).await?;
+    let chosen = match req.org_uuid {
+        Some(org) => memberships
+            .into_iter()
+            .find(|(o, _)| o.uuid == org)
+            .ok_or(ApiError::NotFound)?,
+        None => {
+            let any = !memberships.is_empty();
+            memberships
+                .into_iter()
+                .find(|(_, m)| m.suspended_at.is_none())
+                .ok_or(if any {
+                    ApiError::Unauthenticated(AuthFailure::AccountSuspended)
+                } else {
+                    ApiError::InvalidLogin
+                })?
+        }
+    };
+    let (org, membership) = chosen;
+    if membership.suspended_at.is_some() {
+        return Err(ApiError::Unauthenticated(AuthFailure::AccountSuspended));
+    }
+    let session_id = token::random_secret(&mut rand::thread_rng());
+    state
+        .store
+        .create_session(&NewSession {
+            id_hash: session_hash(&state, &session_id),
+            user_uuid: login.user.uuid,
+            org_uuid: org.uuid,
+            created_at: at,
+            expires_at: at + SESSION_LIFETIME,
+        })
+        .await?;
+    let mut org_view = OrgView::of(&org);
+    org_view.role = Some(membership.role);
+    let body = LoginResult {
+        user: UserView::of(&login.user),
+        org: org_view,
+        csrf_token: csrf_token(&state, &session_id),
+    };
+    let cookie = session_cookie(&state, &headers, &session_id, SESSION_LIFETIME);
+    Ok(([(header::SET_COOKIE, cookie)], ok(body)).into_response())
+}
+
+/// End the session.
+#[utoipa::path(post, path = "/api/v1/logout", tag = "session", responses((status = 204)))]
+pub async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    caller: Caller,
+) -> ApiResult<Response> {
+    state.store.delete_session(caller.session()?).await?;
+    let cookie = session_cookie(&state, &headers, "", Duration::ZERO);
+    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ActiveOrgRequest {
+    org_uuid: Uuid,
+}
+
+/// Switch the session to another of the user's organizations.
+#[utoipa::path(post, path = "/api/v1/user/me/active-org", tag = "session", request_body = ActiveOrgRequest,
+    responses((status = 200, body = OrgView), (status = 404)))]
+pub async fn set_active_org(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<ActiveOrgRequest>,
+) -> ApiResult<Response> {
+    let id_hash = caller.session()?;
+    let user = caller.user()?;
+    let (org, membership) = state
+        .store
+        .memberships_of(user.uuid)
+        .await?
+        .into_iter()
+        .find(|(o, m)| o.uuid == req.org_uuid && m.suspended_at.is_none())
+        .ok_or(ApiError::NotFound)?;
+    state.store.set_session_org(id_hash, org.uuid).await?;
+    let mut view = OrgView::of(&org);
+    view.role = Some(membership.role);
+    Ok(ok(view).into_response())
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AcceptInviteRequest {
+    password: String,
+    name: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AcceptInviteResult {
+    user: UserView,
+    org_uuid: Uuid,
+}
+
+/// Set the invited user's password. A code works once, for 7 days.
+#[utoipa::path(post, path = "/api/v1/invites/{code}", tag = "session", request_body = AcceptInviteRequest,
+    params(("code" = String, Path)), responses((status = 200, body = AcceptInviteResult), (status = 404)))]
+pub async fn accept_invite(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+    ApiJson(req): ApiJson<AcceptInviteRequest>,
+) -> ApiResult<Response> {
+    if code.len() > 64 {
+        return Err(ApiError::NotFound);
+    }
+    limits::password("password", &req.password)
+        .map_err(|e| ApiError::invalid(e.field, e.message))?;
+    let name = req
+        .name
+        .as_deref()
+        .map(|n| limits::name("name", n, limits::MAX_NAME_CHARS))
+        .transpose()
+        .map_err(|e| ApiError::invalid(e.field, e.message))?;
+    let password_hash = passwords::hash(req.password).await?;
+    let code_hash = state.hasher.hash_parts(&[b"invite\0", code.as_bytes()]);
+    let (user, org_uuid) = match state
+        .store
+        .accept_invite(&code_hash, &password_hash, name.as_deref(), now())
+        .await
+    {
+        Err(StoreError::NotFound) => return Err(ApiError::NotFound),
+        other => other?,
+    };
+    Ok(ok(AcceptInviteResult {
+        user: UserView::of(&user),
+        org_uuid,
+    })
+    .into_response())
+}

@@ -1,0 +1,124 @@
+//! `POST /api/v1/auth/verify`: any backend asks latchkey about a token.
+
+use super::{ok, JsonOk};
+use crate::api::identity::{CredentialView, PrincipalView};
+use crate::auth::{audit_refusal, verify_token, Client, Principal};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::ApiJson;
+use crate::state::{now, AppState};
+use axum::extract::State;
+use latchkey_core::{Role, Scope};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VerifyRequest {
+    token: String,
+    /// Ask whether this scope is allowed…
+    scope: Option<String>,
+    /// …on this project (organization-wide when absent).
+    project_uuid: Option<Uuid>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct VerifyOrg {
+    uuid: Uuid,
+    name: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum VerifyResult {
+    Valid {
+        valid: bool,
+        principal: PrincipalView,
+        org: VerifyOrg,
+        credential: CredentialView,
+        scopes: Vec<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        allowed: Option<bool>,
+    },
+    Invalid {
+        valid: bool,
+        code: &'static str,
+    },
+}
+
+/// More failed verifications than this per minute from one address are refused.
+pub const MAX_FAILED_VERIFICATIONS_PER_MINUTE: u32 = 60;
+
+/// Valid or not, why not, who, which organization, which scopes, and
+/// whether a scope is allowed (on a project). Always `200` when well formed.
+#[utoipa::path(post, path = "/api/v1/auth/verify", tag = "verification", request_body = VerifyRequest,
+    responses((status = 200, body = VerifyResult), (status = 400), (status = 429)))]
+pub async fn verify(
+    State(state): State<AppState>,
+    client: Client,
+    ApiJson(req): ApiJson<VerifyRequest>,
+) -> ApiResult<JsonOk<VerifyResult>> {
+    let at = now();
+    let ip_key = client.ip.clone().unwrap_or_default();
+    state
+        .verify_failures
+        .check(&ip_key, at)
+        .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
+    if req.token.len() > 1024 {
+        return Err(ApiError::invalid("token", "too long"));
+    }
+    let scope: Option<Scope> = req
+        .scope
+        .as_deref()
+        .map(|s| {
+            state
+                .catalog
+                .parse(s)
+                .ok_or_else(|| ApiError::invalid("scope", "unknown scope"))
+        })
+        .transpose()?;
+    let caller = match verify_token(&state, &req.token, at).await {
+        Ok(caller) => caller,
+        Err(refusal) => {
+            state.verify_failures.record_failure(&ip_key, at);
+            audit_refusal(&state, &refusal, &client, at).await;
+            return Ok(ok(VerifyResult::Invalid {
+                valid: false,
+                code: refusal.failure.code(),
+            }));
+        }
+    };
+    let allowed = match (scope, req.project_uuid) {
+        (None, _) => None,
+        (Some(scope), None) => Some(caller.access.org_scopes().contains(scope)),
+        (Some(scope), Some(project)) => {
+            let in_org = state
+                .store
+                .project(caller.org.uuid, project)
+                .await?
+                .is_some();
+            let project_role = match (&caller.principal, in_org) {
+                (Principal::User(u), true) => state.store.project_role(project, u.uuid).await?,
+                _ => None,
+            };
+            Some(
+                in_org
+                    && caller
+                        .access
+                        .project_scopes(project_role.map(Role::scopes))
+                        .contains(scope),
+            )
+        }
+    };
+    Ok(ok(VerifyResult::Valid {
+        valid: true,
+        principal: PrincipalView::of(&caller),
+        org: VerifyOrg {
+            uuid: caller.org.uuid,
+            name: caller.org.name.clone(),
+        },
+        credential: CredentialView::of(&caller),
+        scopes: state.catalog.names(caller.access.org_scopes()),
+        allowed,
+    }))
+}

@@ -1,0 +1,268 @@
+//! The router, and starting and stopping the server.
+
+use crate::api::{self, catalog, identity, members, ops, pats, projects, session, verify};
+use crate::config::ServeConfig;
+use crate::error::ApiError;
+use crate::last_used::LastUsed;
+use crate::operator::{self, SetupOutcome};
+use crate::rate_limit::FailureLimiter;
+use crate::state::{AppState, Inner};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use latchkey_core::{limits, ScopeCatalog};
+use latchkey_store::{SqlStore, Store, StoreError};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("LATCHKEY_SECRET_KEY is required with PostgreSQL: every replica must hash tokens with the same key")]
+    SecretKeyRequired,
+    #[error("LATCHKEY_SECRET_KEY must be at least 32 bytes")]
+    SecretKeyTooShort,
+    #[error("cannot read or create the secret key file {0}: {1}")]
+    SecretKeyFile(String, std::io::Error),
+    #[error("cannot create the data directory {0}: {1}")]
+    DataDir(String, std::io::Error),
+    #[error("LATCHKEY_DATABASE_URL must start with postgres://, postgresql:// or sqlite://")]
+    DatabaseUrl,
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    #[error("setup: {0}")]
+    Setup(String),
+    #[error("cannot listen on {0}: {1}")]
+    Bind(SocketAddr, std::io::Error),
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "latchkey", description = "Credentials for multi-tenant software: personal access tokens, API keys, service accounts.\n\nEvery success body is `{\"status\": \"ok\", \"results\": <the schema shown>}`; every failure is `{\"status\": \"error\", \"error\": {statusCode, code, message, details?}}`. Authenticate with `Authorization: ApiKey <token>` or `Bearer <token>`, or the `latchkey_session` cookie plus `X-CSRF-Token` on changes."),
+    tags((name = "session"), (name = "identity"), (name = "members"), (name = "projects"), (name = "roles"), (name = "personal access tokens"), (name = "verification"), (name = "operations"))
+)]
+struct ApiDoc;
+
+/// Every route, with its OpenAPI description gathered from the handlers.
+pub fn router(state: AppState) -> Router {
+    let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(session::login))
+        .routes(routes!(session::logout))
+        .routes(routes!(session::set_active_org))
+        .routes(routes!(session::accept_invite))
+        .routes(routes!(identity::current_user))
+        .routes(routes!(identity::current_org))
+        .routes(routes!(identity::list_orgs, identity::create_org))
+        .routes(routes!(members::list, members::add))
+        .routes(routes!(members::update, members::remove))
+        .routes(routes!(projects::list, projects::create))
+        .routes(routes!(projects::get, projects::rename, projects::delete))
+        .routes(routes!(projects::access))
+        .routes(routes!(projects::grant, projects::revoke))
+        .routes(routes!(catalog::scopes))
+        .routes(routes!(catalog::roles))
+        .routes(routes!(pats::list, pats::create))
+        .routes(routes!(pats::get, pats::update, pats::revoke))
+        .routes(routes!(pats::rotate))
+        .routes(routes!(pats::admin_list))
+        .routes(routes!(pats::admin_revoke))
+        .routes(routes!(verify::verify))
+        .routes(routes!(ops::healthz))
+        .routes(routes!(ops::readyz))
+        .split_for_parts();
+    let openapi = Arc::new(openapi);
+    router
+        .route(
+            "/api/v1/openapi.json",
+            get(move || {
+                let doc = openapi.clone();
+                async move { axum::Json(doc.as_ref().clone()) }
+            }),
+        )
+        .fallback(|| async { ApiError::NotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(limits::MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ))
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::internal("a handler panicked").into_response()
+        }))
+        .layer(
+            // The span names the route template, never the raw path: an
+            // invite code is part of its path.
+            TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                let route = req
+                    .extensions()
+                    .get::<MatchedPath>()
+                    .map(MatchedPath::as_str)
+                    .unwrap_or("unmatched");
+                let request_id = req
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                tracing::info_span!("request", method = %req.method(), route, request_id)
+            }),
+        )
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// A server listening on its socket.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub store: Arc<dyn Store>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// Graceful stop: finish requests, write pending `lastUsedAt`, close the pool.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+
+    /// Resolves when the server stops by itself.
+    pub async fn wait(mut self) {
+        let _ = (&mut self.task).await;
+    }
+}
+
+/// Opens the database, runs first-start setup, binds, and serves in the background.
+pub async fn start(config: ServeConfig) -> Result<RunningServer, StartupError> {
+    let hasher = operator::load_secret_key(&config)?;
+    let sql_store = operator::open_store(&config.database).await?;
+    let store: Arc<dyn Store> = Arc::new(sql_store.clone());
+    first_start(store.as_ref(), &config).await?;
+    let state = AppState::new(Inner {
+        store: store.clone(),
+        hasher,
+        catalog: ScopeCatalog::default(),
+        last_used: LastUsed::default(),
+        login_failures: FailureLimiter::new(10, time::Duration::minutes(15)),
+        verify_failures: FailureLimiter::new(
+            verify::MAX_FAILED_VERIFICATIONS_PER_MINUTE,
+            time::Duration::minutes(1),
+        ),
+        secure_cookies: config.secure_cookies,
+    });
+    let listener = tokio::net::TcpListener::bind(config.bind)
+        .await
+        .map_err(|e| StartupError::Bind(config.bind, e))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| StartupError::Bind(config.bind, e))?;
+    let (tx, rx) = oneshot::channel::<()>();
+    let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let flush_every = Duration::from_secs(config.last_used_flush_secs.max(1));
+    let task = tokio::spawn(async move {
+        let flusher = {
+            let state = state.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(flush_every);
+                loop {
+                    tick.tick().await;
+                    state.last_used.flush(state.store.as_ref()).await;
+                }
+            })
+        };
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await;
+        if let Err(error) = served {
+            tracing::error!(%error, "server stopped");
+        }
+        flusher.abort();
+        state.last_used.flush(state.store.as_ref()).await;
+        sql_store.close().await;
+    });
+    tracing::info!(%addr, backend = ?config.database.is_postgres().then_some("postgres").unwrap_or("sqlite"), "latchkey listening");
+    Ok(RunningServer {
+        addr,
+        store,
+        shutdown: Some(tx),
+        task,
+    })
+}
+
+/// `latchkey serve`: runs until Ctrl-C or SIGTERM.
+pub async fn serve(config: ServeConfig) -> Result<(), StartupError> {
+    let server = start(config).await?;
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    server.stop().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+/// On a first start with an empty database, the `LATCHKEY_SETUP_*` variables
+/// create the first organization and its admin.
+async fn first_start(store: &dyn Store, config: &ServeConfig) -> Result<(), StartupError> {
+    let given = [
+        &config.setup_org_name,
+        &config.setup_admin_email,
+        &config.setup_admin_password,
+    ];
+    if given.iter().all(|v| v.is_none()) || !store.is_empty().await? {
+        return Ok(());
+    }
+    let (Some(org), Some(email), Some(password)) = (
+        &config.setup_org_name,
+        &config.setup_admin_email,
+        &config.setup_admin_password,
+    ) else {
+        return Err(StartupError::Setup(
+            "LATCHKEY_SETUP_ORG_NAME, LATCHKEY_SETUP_ADMIN_EMAIL and LATCHKEY_SETUP_ADMIN_PASSWORD go together".into(),
+        ));
+    };
+    if let SetupOutcome::Created { org_uuid } =
+        operator::setup(store, org, email, password.clone()).await?
+    {
+        tracing::info!(%org_uuid, "created the first organization and its admin");
+    }
+    Ok(())
+}
+
+// Keep `api` referenced for the docs of what the router serves.
+#[allow(unused_imports)]
+use api as _;
+#[allow(unused_imports)]
+use SqlStore as _;

@@ -1,0 +1,427 @@
+//! Authentication: turn a request's `Authorization` header or session cookie
+//! into a [`Caller`]. It only parses and looks up; each handler states what it
+//! needs with one visible call (`caller.require(Scope::…)`).
+
+use crate::error::{ApiError, AuthFailure};
+use crate::state::{now, AppState};
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{header, Method};
+use latchkey_core::policy::{credential_state, CredentialState};
+use latchkey_core::{
+    token, Access, Actor, ActorKind, AuditEvent, CredentialKind, CredentialRef, Role, Scope,
+    ScopeSet, Target, TokenHash,
+};
+use latchkey_store::{AuthRecord, Org, TokenLookup, User};
+use std::net::SocketAddr;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+pub const SESSION_COOKIE: &str = "latchkey_session";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+#[derive(Clone, Debug)]
+pub enum Principal {
+    User(User),
+    ApiKey { uuid: Uuid, name: String },
+    ServiceAccount { uuid: Uuid, name: String },
+}
+
+/// Where a request came from, for audit events.
+#[derive(Clone, Debug, Default)]
+pub struct Client {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(client_of(parts))
+    }
+}
+
+fn client_of(parts: &Parts) -> Client {
+    let ip = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip().to_string());
+    let user_agent = parts
+        .headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|ua| ua.chars().take(256).collect());
+    Client { ip, user_agent }
+}
+
+/// An authenticated principal in one organization, as of this request.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub org: Org,
+    pub principal: Principal,
+    pub credential: CredentialRef,
+    pub credential_expires_at: Option<OffsetDateTime>,
+    /// The organization role of a user, or the fixed role of an API key.
+    pub role: Option<Role>,
+    pub access: Access,
+    /// Set for cookie sessions: the hash of the session id.
+    pub session: Option<TokenHash>,
+    pub client: Client,
+}
+
+impl Caller {
+    pub fn actor(&self) -> Actor {
+        match &self.principal {
+            Principal::User(u) => Actor {
+                kind: ActorKind::User,
+                uuid: u.uuid,
+                name: u.display_name().to_string(),
+            },
+            Principal::ApiKey { uuid, name } => Actor {
+                kind: ActorKind::ApiKey,
+                uuid: *uuid,
+                name: name.clone(),
+            },
+            Principal::ServiceAccount { uuid, name } => Actor {
+                kind: ActorKind::ServiceAccount,
+                uuid: *uuid,
+                name: name.clone(),
+            },
+        }
+    }
+
+    /// An organization-wide scope, or `403 missing_scope` naming it.
+    pub fn require(
+        &self,
+        scope: Scope,
+        catalog: &latchkey_core::ScopeCatalog,
+    ) -> Result<(), ApiError> {
+        require_in(self.access.org_scopes(), scope, catalog)
+    }
+
+    /// Personal access tokens are managed by a user, with a session or a PAT.
+    pub fn user(&self) -> Result<&User, ApiError> {
+        match &self.principal {
+            Principal::User(u) => Ok(u),
+            _ => Err(ApiError::Forbidden(
+                "only a user (session or personal access token) may do this".into(),
+            )),
+        }
+    }
+
+    pub fn session(&self) -> Result<&TokenHash, ApiError> {
+        self.session
+            .as_ref()
+            .ok_or_else(|| ApiError::Forbidden("this needs a web session".into()))
+    }
+
+    /// An audit event of this caller in its organization.
+    pub fn audit(
+        &self,
+        action: &'static str,
+        target: Option<Target>,
+        details: serde_json::Value,
+        at: OffsetDateTime,
+    ) -> AuditEvent {
+        AuditEvent {
+            org_uuid: self.org.uuid,
+            at,
+            action,
+            actor: Some(self.actor()),
+            credential: Some(self.credential.clone()),
+            target,
+            ip: self.client.ip.clone(),
+            user_agent: self.client.user_agent.clone(),
+            details,
+        }
+    }
+}
+
+pub fn require_in(
+    scopes: ScopeSet,
+    scope: Scope,
+    catalog: &latchkey_core::ScopeCatalog,
+) -> Result<(), ApiError> {
+    if scopes.contains(scope) {
+        Ok(())
+    } else {
+        Err(ApiError::MissingScope(catalog.name(scope).to_string()))
+    }
+}
+
+/// A refusal, with what is known of the credential for the audit log.
+pub struct Refusal {
+    pub failure: AuthFailure,
+    pub known: Option<(Uuid, CredentialRef)>,
+}
+
+impl From<AuthFailure> for Refusal {
+    fn from(failure: AuthFailure) -> Refusal {
+        Refusal {
+            failure,
+            known: None,
+        }
+    }
+}
+
+fn credential_ref(c: &latchkey_store::Credential) -> CredentialRef {
+    CredentialRef {
+        kind: c.kind,
+        uuid: Some(c.uuid),
+        name: Some(c.name.clone()),
+        display_prefix: Some(c.display_prefix.clone()),
+    }
+}
+
+/// Checks a token and resolves what it may do now. Shared by every
+/// authenticated route and by `POST /auth/verify`.
+pub async fn verify_token(
+    state: &AppState,
+    text: &str,
+    at: OffsetDateTime,
+) -> Result<Caller, Refusal> {
+    // The checksum is checked before any database work.
+    let parsed = token::parse(text).map_err(|_| AuthFailure::MalformedToken)?;
+    let hash = state.hasher.hash(parsed.expose());
+    let record = match state.store.authenticate(&hash).await {
+        Ok(TokenLookup::Found(record)) => record,
+        Ok(TokenLookup::Retired { credential }) => {
+            return Err(Refusal {
+                failure: AuthFailure::TokenRevoked,
+                known: Some((credential.org_uuid, credential_ref(&credential))),
+            })
+        }
+        Ok(TokenLookup::Unknown) => return Err(AuthFailure::InvalidToken.into()),
+        Err(error) => {
+            tracing::error!(%error, "token lookup failed");
+            return Err(AuthFailure::InvalidToken.into());
+        }
+    };
+    // The index found it; compare again in constant time where the secret's
+    // hash meets the stored one.
+    if !record.token_hash.ct_eq(&hash) {
+        return Err(AuthFailure::InvalidToken.into());
+    }
+    let caller = resolve(state, *record, at);
+    if let Ok(c) = &caller {
+        if let Some(uuid) = c.credential.uuid {
+            state.last_used.record(uuid, at);
+        }
+    }
+    caller
+}
+
+fn resolve(state: &AppState, record: AuthRecord, at: OffsetDateTime) -> Result<Caller, Refusal> {
+    let AuthRecord {
+        credential: c,
+        org,
+        owner,
+        membership,
+        ..
+    } = record;
+    let refuse = |failure| Refusal {
+        failure,
+        known: Some((c.org_uuid, credential_ref(&c))),
+    };
+    match credential_state(c.expires_at, c.revoked_at, at) {
+        CredentialState::Revoked => return Err(refuse(AuthFailure::TokenRevoked)),
+        CredentialState::Expired => return Err(refuse(AuthFailure::TokenExpired)),
+        CredentialState::Active => {}
+    }
+    let (principal, role, access) = match c.kind {
+        CredentialKind::Pat => {
+            let (Some(owner), Some(membership)) = (owner, membership) else {
+                return Err(refuse(AuthFailure::TokenRevoked));
+            };
+            if membership.suspended_at.is_some() {
+                return Err(refuse(AuthFailure::AccountSuspended));
+            }
+            // Scopes no longer in the catalog simply drop out.
+            let narrowing = c.scopes.as_ref().map(|names| {
+                names.iter().filter_map(|n| state.catalog.parse(n)).fold(
+                    ScopeSet::EMPTY,
+                    |mut s, scope| {
+                        s.insert(scope);
+                        s
+                    },
+                )
+            });
+            let access = Access::new(membership.role.scopes(), narrowing);
+            (Principal::User(owner), Some(membership.role), access)
+        }
+        CredentialKind::ApiKey | CredentialKind::ServiceAccount => {
+            let role = c.role.unwrap_or(Role::Member);
+            let principal = if c.kind == CredentialKind::ApiKey {
+                Principal::ApiKey {
+                    uuid: c.uuid,
+                    name: c.name.clone(),
+                }
+            } else {
+                Principal::ServiceAccount {
+                    uuid: c.uuid,
+                    name: c.name.clone(),
+                }
+            };
+            (principal, Some(role), Access::new(role.scopes(), None))
+        }
+        CredentialKind::Session => return Err(refuse(AuthFailure::InvalidToken)),
+    };
+    Ok(Caller {
+        org,
+        principal,
+        credential: credential_ref(&c),
+        credential_expires_at: c.expires_at,
+        role,
+        access,
+        session: None,
+        client: Client::default(),
+    })
+}
+
+/// Records a refused credential of a known organization.
+pub async fn audit_refusal(
+    state: &AppState,
+    refusal: &Refusal,
+    client: &Client,
+    at: OffsetDateTime,
+) {
+    let Some((org_uuid, credential)) = &refusal.known else {
+        return;
+    };
+    let event = AuditEvent {
+        org_uuid: *org_uuid,
+        at,
+        action: "auth.refused",
+        actor: None,
+        credential: Some(credential.clone()),
+        target: None,
+        ip: client.ip.clone(),
+        user_agent: client.user_agent.clone(),
+        details: serde_json::json!({ "code": refusal.failure.code() }),
+    };
+    if let Err(error) = state.store.append_audit(&event).await {
+        tracing::warn!(%error, "could not record a refused credential");
+    }
+}
+
+/// `ApiKey <token>` or `Bearer <token>`, scheme case-insensitive.
+fn token_from_header(value: &header::HeaderValue) -> Result<&str, AuthFailure> {
+    let value = value.to_str().map_err(|_| AuthFailure::MalformedToken)?;
+    let (scheme, token) = value
+        .trim()
+        .split_once(' ')
+        .ok_or(AuthFailure::MalformedToken)?;
+    if scheme.eq_ignore_ascii_case("apikey") || scheme.eq_ignore_ascii_case("bearer") {
+        Ok(token.trim())
+    } else {
+        Err(AuthFailure::MalformedToken)
+    }
+}
+
+pub fn session_cookie(parts: &Parts) -> Option<String> {
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(cookie::Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == SESSION_COOKIE)
+        .map(|c| c.value().to_string())
+}
+
+pub fn session_hash(state: &AppState, session_id: &str) -> TokenHash {
+    state
+        .hasher
+        .hash_parts(&[b"session\0", session_id.as_bytes()])
+}
+
+/// The CSRF token of a session, derived from its id so nothing more is stored.
+pub fn csrf_token(state: &AppState, session_id: &str) -> String {
+    state
+        .hasher
+        .hash_parts(&[b"csrf\0", session_id.as_bytes()])
+        .to_hex()
+}
+
+async fn from_session(
+    state: &AppState,
+    parts: &Parts,
+    session_id: &str,
+    at: OffsetDateTime,
+) -> Result<Caller, ApiError> {
+    let id_hash = session_hash(state, session_id);
+    let session = state
+        .store
+        .session(&id_hash)
+        .await?
+        .filter(|s| s.id_hash.ct_eq(&id_hash))
+        .ok_or(ApiError::Unauthenticated(AuthFailure::InvalidToken))?;
+    if session.expires_at <= at {
+        return Err(ApiError::Unauthenticated(AuthFailure::TokenExpired));
+    }
+    let membership = session
+        .membership
+        .ok_or(ApiError::Unauthenticated(AuthFailure::TokenRevoked))?;
+    if membership.suspended_at.is_some() {
+        return Err(ApiError::Unauthenticated(AuthFailure::AccountSuspended));
+    }
+    let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+    if !safe {
+        let expected = csrf_token(state, session_id);
+        let given = parts
+            .headers
+            .get(CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let matches: bool =
+            subtle::ConstantTimeEq::ct_eq(given.as_bytes(), expected.as_bytes()).into();
+        if !matches {
+            return Err(ApiError::Forbidden(
+                "a session request that changes anything needs the X-CSRF-Token header from login"
+                    .into(),
+            ));
+        }
+    }
+    Ok(Caller {
+        org: session.org,
+        principal: Principal::User(session.user),
+        credential: CredentialRef {
+            kind: CredentialKind::Session,
+            uuid: None,
+            name: None,
+            display_prefix: None,
+        },
+        credential_expires_at: None,
+        role: Some(membership.role),
+        access: Access::new(membership.role.scopes(), None),
+        session: Some(id_hash),
+        client: client_of(parts),
+    })
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Caller, ApiError> {
+        let at = now();
+        if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
+            let text = token_from_header(value).map_err(ApiError::Unauthenticated)?;
+            return match verify_token(state, text, at).await {
+                Ok(mut caller) => {
+                    caller.client = client_of(parts);
+                    Ok(caller)
+                }
+                Err(refusal) => {
+                    audit_refusal(state, &refusal, &client_of(parts), at).await;
+                    Err(ApiError::Unauthenticated(refusal.failure))
+                }
+            };
+        }
+        match session_cookie(parts) {
+            Some(id) => from_session(state, parts, &id, at).await,
+            None => Err(ApiError::Unauthenticated(AuthFailure::MissingCredentials)),
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! Configuration: every flag has a `LATCHKEY_*` environment twin, defaults
+//! work on a fresh machine, and `Debug` never prints a secret.
+
+use clap::Args;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Where the data lives; shared by `serve` and the operator commands.
+#[derive(Args, Clone)]
+pub struct DatabaseConfig {
+    /// Directory for the SQLite file and the generated server key.
+    #[arg(long, env = "LATCHKEY_DATA_DIR", default_value = "./latchkey-data")]
+    pub data_dir: PathBuf,
+    /// `postgres://…` for PostgreSQL; SQLite in the data directory when unset.
+    #[arg(long, env = "LATCHKEY_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Most database connections this process opens.
+    #[arg(long, env = "LATCHKEY_DB_MAX_CONNECTIONS", default_value_t = 8)]
+    pub db_max_connections: u32,
+    /// Seconds to wait for a database connection before answering 503.
+    #[arg(long, env = "LATCHKEY_DB_ACQUIRE_TIMEOUT_SECS", default_value_t = 5)]
+    pub db_acquire_timeout_secs: u64,
+}
+
+impl DatabaseConfig {
+    pub fn is_postgres(&self) -> bool {
+        self.database_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("postgres://") || u.starts_with("postgresql://"))
+    }
+}
+
+impl std::fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseConfig")
+            .field("data_dir", &self.data_dir)
+            .field(
+                "database_url",
+                &self.database_url.as_ref().map(|_| "<redacted>"),
+            )
+            .field("db_max_connections", &self.db_max_connections)
+            .finish()
+    }
+}
+
+#[derive(Args, Clone)]
+pub struct ServeConfig {
+    /// Address to listen on.
+    #[arg(long, env = "LATCHKEY_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+    #[command(flatten)]
+    pub database: DatabaseConfig,
+    /// Key of the token hash (at least 32 bytes). Required with PostgreSQL;
+    /// with SQLite one is generated into the data directory when unset.
+    #[arg(long, env = "LATCHKEY_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+    /// How often recorded `lastUsedAt` times are written to the database.
+    #[arg(long, env = "LATCHKEY_LAST_USED_FLUSH_SECS", default_value_t = 30)]
+    pub last_used_flush_secs: u64,
+    /// Mark the session cookie `Secure` (set it when served over HTTPS).
+    #[arg(long, env = "LATCHKEY_SECURE_COOKIES", default_value_t = false)]
+    pub secure_cookies: bool,
+    /// First start: name of the organization to create.
+    #[arg(long, env = "LATCHKEY_SETUP_ORG_NAME", hide = true)]
+    pub setup_org_name: Option<String>,
+    /// First start: email of that organization's admin.
+    #[arg(long, env = "LATCHKEY_SETUP_ADMIN_EMAIL", hide = true)]
+    pub setup_admin_email: Option<String>,
+    /// First start: that admin's password.
+    #[arg(
+        long,
+        env = "LATCHKEY_SETUP_ADMIN_PASSWORD",
+        hide = true,
+        hide_env_values = true
+    )]
+    pub setup_admin_password: Option<String>,
+}
+
+impl std::fmt::Debug for ServeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeConfig")
+            .field("bind", &self.bind)
+            .field("database", &self.database)
+            .field(
+                "secret_key",
+                &self.secret_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("last_used_flush_secs", &self.last_used_flush_secs)
+            .field("secure_cookies", &self.secure_cookies)
+            .field("setup_org_name", &self.setup_org_name)
+            .field("setup_admin_email", &self.setup_admin_email)
+            .field(
+                "setup_admin_password",
+                &self.setup_admin_password.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+impl ServeConfig {
+    /// A configuration for tests and embedding: SQLite in `data_dir`, port 0.
+    pub fn for_data_dir(data_dir: PathBuf) -> ServeConfig {
+        ServeConfig {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database: DatabaseConfig {
+                data_dir,
+                database_url: None,
+                db_max_connections: 8,
+                db_acquire_timeout_secs: 5,
+            },
+            secret_key: None,
+            last_used_flush_secs: 30,
+            secure_cookies: false,
+            setup_org_name: None,
+            setup_admin_email: None,
+            setup_admin_password: None,
+        }
+    }
+}

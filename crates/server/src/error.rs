@@ -1,0 +1,194 @@
+//! The one error type of the HTTP API and the one place it becomes a response.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use latchkey_store::StoreError;
+use serde_json::{json, Value};
+
+/// Why a credential was refused; each is a stable `401` code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthFailure {
+    MissingCredentials,
+    MalformedToken,
+    InvalidToken,
+    TokenExpired,
+    TokenRevoked,
+    AccountSuspended,
+}
+
+impl AuthFailure {
+    pub const fn code(self) -> &'static str {
+        match self {
+            AuthFailure::MissingCredentials => "missing_credentials",
+            AuthFailure::MalformedToken => "malformed_token",
+            AuthFailure::InvalidToken => "invalid_token",
+            AuthFailure::TokenExpired => "token_expired",
+            AuthFailure::TokenRevoked => "token_revoked",
+            AuthFailure::AccountSuspended => "account_suspended",
+        }
+    }
+
+    const fn message(self) -> &'static str {
+        match self {
+            AuthFailure::MissingCredentials => {
+                "this request needs a credential: an Authorization header or a session"
+            }
+            AuthFailure::MalformedToken => {
+                "the token is not a latchkey token (prefix, length or checksum)"
+            }
+            AuthFailure::InvalidToken => "no such credential",
+            AuthFailure::TokenExpired => "the credential has expired",
+            AuthFailure::TokenRevoked => "the credential has been revoked",
+            AuthFailure::AccountSuspended => "the account is suspended in this organization",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{message}")]
+    InvalidRequest {
+        field: Option<String>,
+        message: String,
+    },
+    #[error("the request body is larger than 64 KiB")]
+    PayloadTooLarge,
+    /// A `400` with its own stable code (`expiry_extension_not_allowed`, …).
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    #[error("{}", .0.message())]
+    Unauthenticated(AuthFailure),
+    #[error("wrong email or password")]
+    InvalidLogin,
+    #[error("this needs the scope {0}")]
+    MissingScope(String),
+    #[error("these scopes cannot be granted: {}", .0.join(", "))]
+    ScopesNotGrantable(Vec<String>),
+    #[error("the role is higher than your own")]
+    RoleTooHigh,
+    #[error("this needs the enterprise plan")]
+    PlanRequired,
+    #[error("{0}")]
+    FeatureDisabled(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("not found")]
+    NotFound,
+    #[error("this method is not allowed on this path")]
+    MethodNotAllowed,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("too many requests; retry in {retry_after} seconds")]
+    RateLimited { retry_after: u64 },
+    #[error("the database is unreachable")]
+    Unavailable,
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> ApiError {
+        ApiError::InvalidRequest {
+            field: Some(field.into()),
+            message: message.into(),
+        }
+    }
+
+    pub fn internal(e: impl std::fmt::Display) -> ApiError {
+        ApiError::Internal(e.to_string())
+    }
+
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::InvalidRequest { .. } => (StatusCode::BAD_REQUEST, "invalid_request"),
+            ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            ApiError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
+            ApiError::Unauthenticated(f) => (StatusCode::UNAUTHORIZED, f.code()),
+            ApiError::InvalidLogin => (StatusCode::UNAUTHORIZED, "invalid_login"),
+            ApiError::MissingScope(_) => (StatusCode::FORBIDDEN, "missing_scope"),
+            ApiError::ScopesNotGrantable(_) => (StatusCode::FORBIDDEN, "scopes_not_grantable"),
+            ApiError::RoleTooHigh => (StatusCode::FORBIDDEN, "role_too_high"),
+            ApiError::PlanRequired => (StatusCode::FORBIDDEN, "plan_required"),
+            ApiError::FeatureDisabled(_) => (StatusCode::FORBIDDEN, "feature_disabled"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+
+    fn details(&self) -> Option<Value> {
+        match self {
+            ApiError::InvalidRequest { field: Some(f), .. } => Some(json!({ "field": f })),
+            ApiError::MissingScope(s) => Some(json!({ "requiredScope": s })),
+            ApiError::ScopesNotGrantable(s) => Some(json!({ "scopes": s })),
+            ApiError::PlanRequired => Some(json!({ "plan": "enterprise" })),
+            ApiError::RateLimited { retry_after } => Some(json!({ "retryAfter": retry_after })),
+            _ => None,
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        match e {
+            StoreError::NotFound => ApiError::NotFound,
+            StoreError::Conflict(what) => ApiError::Conflict(what),
+            StoreError::InvalidCursor => {
+                ApiError::invalid("cursor", "not a cursor this server gave out")
+            }
+            StoreError::Database(sqlx_error) if is_unreachable(&sqlx_error) => {
+                ApiError::Unavailable
+            }
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+fn is_unreachable(e: &latchkey_store::SqlxError) -> bool {
+    matches!(
+        e,
+        latchkey_store::SqlxError::Io(_)
+            | latchkey_store::SqlxError::PoolTimedOut
+            | latchkey_store::SqlxError::PoolClosed
+    )
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        // Internal causes are logged, never echoed: they may name tables,
+        // files or values.
+        let message = match &self {
+            ApiError::Internal(cause) => {
+                tracing::error!(%cause, "internal error");
+                "internal error".to_string()
+            }
+            ApiError::Unavailable => {
+                tracing::warn!("database unreachable");
+                self.to_string()
+            }
+            other => other.to_string(),
+        };
+        let mut error = json!({ "statusCode": status.as_u16(), "code": code, "message": message });
+        if let Some(details) = self.details() {
+            error["details"] = details;
+        }
+        let mut response = (
+            status,
+            axum::Json(json!({ "status": "error", "error": error })),
+        )
+            .into_response();
+        if let ApiError::RateLimited { retry_after } = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+        }
+        response
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

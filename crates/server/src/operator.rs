@@ -1,0 +1,169 @@
+//! Operator work on the database directly: opening it, the server key, the
+//! first organization, plans. Used by `serve` at start and by the operator
+//! commands on the server host.
+
+use crate::app::StartupError;
+use crate::config::{DatabaseConfig, ServeConfig};
+use crate::passwords;
+use latchkey_core::{limits, AuditEvent, Plan, Target, TokenHasher};
+use latchkey_store::{NewAdmin, Org, PoolSettings, SqlStore, Store, User};
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+pub const SQLITE_FILE: &str = "latchkey.db";
+pub const SECRET_KEY_FILE: &str = "secret.key";
+
+fn create_private_dir(dir: &Path) -> Result<(), StartupError> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| StartupError::DataDir(dir.display().to_string(), e))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| StartupError::DataDir(dir.display().to_string(), e))?;
+    }
+    Ok(())
+}
+
+pub async fn open_store(db: &DatabaseConfig) -> Result<SqlStore, StartupError> {
+    let settings = PoolSettings {
+        max_connections: db.db_max_connections.max(1),
+        acquire_timeout: Duration::from_secs(db.db_acquire_timeout_secs.max(1)),
+    };
+    match db.database_url.as_deref() {
+        Some(url) if db.is_postgres() => Ok(SqlStore::open_postgres(url, &settings).await?),
+        Some(url) => {
+            let path = url
+                .strip_prefix("sqlite://")
+                .or_else(|| url.strip_prefix("sqlite:"))
+                .ok_or(StartupError::DatabaseUrl)?;
+            let path = Path::new(path.split('?').next().unwrap_or(path));
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                create_private_dir(parent)?;
+            }
+            Ok(SqlStore::open_sqlite(path, &settings).await?)
+        }
+        None => {
+            create_private_dir(&db.data_dir)?;
+            Ok(SqlStore::open_sqlite(&db.data_dir.join(SQLITE_FILE), &settings).await?)
+        }
+    }
+}
+
+/// The token-hash key: `LATCHKEY_SECRET_KEY`, or with SQLite a key generated
+/// on first start into the data directory (mode 0600).
+pub fn load_secret_key(config: &ServeConfig) -> Result<TokenHasher, StartupError> {
+    let key = match &config.secret_key {
+        Some(key) => key.trim().to_string(),
+        None if config.database.is_postgres() => return Err(StartupError::SecretKeyRequired),
+        None => {
+            create_private_dir(&config.database.data_dir)?;
+            read_or_create_key_file(&config.database.data_dir.join(SECRET_KEY_FILE))?
+        }
+    };
+    TokenHasher::new(key.as_bytes()).ok_or(StartupError::SecretKeyTooShort)
+}
+
+fn read_or_create_key_file(path: &Path) -> Result<String, StartupError> {
+    let io = |e| StartupError::SecretKeyFile(path.display().to_string(), e);
+    match std::fs::read_to_string(path) {
+        Ok(key) => return Ok(key.trim().to_string()),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
+        Err(_) => {}
+    }
+    let mut bytes = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
+    let key = hex::encode(bytes);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).map_err(io)?;
+    file.write_all(key.as_bytes()).map_err(io)?;
+    file.sync_all().map_err(io)?;
+    Ok(key)
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum SetupOutcome {
+    Created { org_uuid: Uuid },
+    AlreadyExists { org_uuid: Uuid },
+}
+
+/// Creates an organization and its admin; does nothing if it exists.
+pub async fn setup(
+    store: &dyn Store,
+    org_name: &str,
+    email: &str,
+    password: String,
+) -> Result<SetupOutcome, StartupError> {
+    let org_name = limits::name("org", org_name, limits::MAX_NAME_CHARS)
+        .map_err(|e| StartupError::Setup(e.to_string()))?;
+    let email = limits::email("email", email).map_err(|e| StartupError::Setup(e.to_string()))?;
+    limits::password("password", &password).map_err(|e| StartupError::Setup(e.to_string()))?;
+    if let Some(org) = store.org_by_name(&org_name).await? {
+        return Ok(SetupOutcome::AlreadyExists { org_uuid: org.uuid });
+    }
+    let at = now();
+    let admin = match store.user_by_email(&email).await? {
+        Some(login) => NewAdmin::Existing(login.user.uuid),
+        None => NewAdmin::New {
+            user: User {
+                uuid: Uuid::new_v4(),
+                email: email.clone(),
+                name: None,
+                created_at: at,
+            },
+            password_hash: passwords::hash(password)
+                .await
+                .map_err(|e| StartupError::Setup(e.to_string()))?,
+        },
+    };
+    let org = Org {
+        uuid: Uuid::new_v4(),
+        name: org_name,
+        plan: Plan::Free,
+        created_at: at,
+    };
+    let event = operator_event(&org, "org.created", at);
+    store.create_org(&org, &admin, &event).await?;
+    Ok(SetupOutcome::Created { org_uuid: org.uuid })
+}
+
+/// `latchkey org set-plan ORG free|enterprise`, ORG by uuid or name.
+pub async fn set_plan(store: &dyn Store, org_ref: &str, plan: Plan) -> Result<Org, StartupError> {
+    let org = match Uuid::parse_str(org_ref) {
+        Ok(uuid) => store.org(uuid).await?,
+        Err(_) => store.org_by_name(org_ref).await?,
+    }
+    .ok_or_else(|| StartupError::Setup(format!("no organization `{org_ref}`")))?;
+    let mut event = operator_event(&org, "org.plan_changed", now());
+    event.details = serde_json::json!({ "previousPlan": org.plan, "plan": plan, "by": "operator" });
+    store.set_plan(org.uuid, plan, &event).await?;
+    Ok(Org { plan, ..org })
+}
+
+fn operator_event(org: &Org, action: &'static str, at: OffsetDateTime) -> AuditEvent {
+    AuditEvent {
+        org_uuid: org.uuid,
+        at,
+        action,
+        actor: None,
+        credential: None,
+        target: Some(Target {
+            kind: "org".into(),
+            uuid: org.uuid,
+            name: org.name.clone(),
+        }),
+        ip: None,
+        user_agent: None,
+        details: serde_json::json!({ "by": "operator" }),
+    }
+}
+
+fn now() -> OffsetDateTime {
+    crate::state::now()
+}

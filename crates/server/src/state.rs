@@ -1,0 +1,42 @@
+//! What every handler shares.
+
+use crate::last_used::LastUsed;
+use crate::rate_limit::FailureLimiter;
+use latchkey_core::{ScopeCatalog, TokenHasher};
+use latchkey_store::Store;
+use std::sync::Arc;
+use time::OffsetDateTime;
+
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub store: Arc<dyn Store>,
+    pub hasher: TokenHasher,
+    pub catalog: ScopeCatalog,
+    pub last_used: LastUsed,
+    /// Failed logins, per email and per client address.
+    pub login_failures: FailureLimiter,
+    /// Failed verifications, per client address.
+    pub verify_failures: FailureLimiter,
+    pub secure_cookies: bool,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(inner: Inner) -> AppState {
+        AppState(Arc::new(inner))
+    }
+}
+
+/// The clock, read once per request at the edge; stored times are whole seconds.
+pub fn now() -> OffsetDateTime {
+    let t = OffsetDateTime::now_utc();
+    t.replace_nanosecond(0).unwrap_or(t)
+}

@@ -1,0 +1,220 @@
+//! What the store reads and writes. Plain data; rules live in latchkey-core.
+
+use latchkey_core::{Actor, CredentialKind, CredentialRef, Plan, Role, Target, TokenHash};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Org {
+    pub uuid: Uuid,
+    pub name: String,
+    pub plan: Plan,
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct User {
+    pub uuid: Uuid,
+    pub email: String,
+    pub name: Option<String>,
+    pub created_at: OffsetDateTime,
+}
+
+impl User {
+    /// The name shown for this user as an actor.
+    pub fn display_name(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.email)
+    }
+}
+
+/// A user with the argon2id hash of their password (`None` until an invite is
+/// accepted). Only login reads this.
+#[derive(Clone)]
+pub struct UserLogin {
+    pub user: User,
+    pub password_hash: Option<String>,
+}
+
+impl std::fmt::Debug for UserLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserLogin")
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Membership {
+    pub org_uuid: Uuid,
+    pub user_uuid: Uuid,
+    pub role: Role,
+    pub suspended_at: Option<OffsetDateTime>,
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Member {
+    pub user: User,
+    pub membership: Membership,
+}
+
+/// The first admin of a new organization.
+pub enum NewAdmin {
+    Existing(Uuid),
+    New { user: User, password_hash: String },
+}
+
+pub enum MemberUser {
+    Existing(Uuid),
+    /// Created without a password; an invite sets it.
+    New(User),
+}
+
+pub struct NewMember {
+    pub org_uuid: Uuid,
+    pub user: MemberUser,
+    pub role: Role,
+    pub now: OffsetDateTime,
+}
+
+pub struct NewInvite {
+    pub code_hash: TokenHash,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct MemberChange {
+    pub role: Option<Role>,
+    /// `Some(Some(t))` suspends at `t`, `Some(None)` lifts a suspension.
+    pub suspended_at: Option<Option<OffsetDateTime>>,
+}
+
+pub struct NewSession {
+    pub id_hash: TokenHash,
+    pub user_uuid: Uuid,
+    pub org_uuid: Uuid,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}
+
+#[derive(Clone, Debug)]
+pub struct SessionRecord {
+    pub id_hash: TokenHash,
+    pub user: User,
+    pub org: Org,
+    /// `None` when the user was removed from the session's organization.
+    pub membership: Option<Membership>,
+    pub expires_at: OffsetDateTime,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Project {
+    pub uuid: Uuid,
+    pub org_uuid: Uuid,
+    pub name: String,
+    pub created_at: OffsetDateTime,
+    pub created_by: Actor,
+    pub updated_at: OffsetDateTime,
+    pub updated_by: Actor,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProjectGrant {
+    pub user: User,
+    pub role: Role,
+}
+
+/// Any kind of credential. The secret is never here, only its display prefix.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Credential {
+    pub uuid: Uuid,
+    pub kind: CredentialKind,
+    pub org_uuid: Uuid,
+    /// The user a personal access token belongs to.
+    pub owner_uuid: Option<Uuid>,
+    pub name: String,
+    pub display_prefix: String,
+    /// A personal access token's own scope list; `None` is the full role.
+    pub scopes: Option<Vec<String>>,
+    /// The fixed role of an API key or service account.
+    pub role: Option<Role>,
+    pub expires_at: Option<OffsetDateTime>,
+    pub created_at: OffsetDateTime,
+    pub rotated_at: Option<OffsetDateTime>,
+    pub last_used_at: Option<OffsetDateTime>,
+    pub revoked_at: Option<OffsetDateTime>,
+    pub created_by: Actor,
+}
+
+/// What the request path learns from a token's hash.
+#[derive(Clone, Debug)]
+pub enum TokenLookup {
+    Found(Box<AuthRecord>),
+    /// The hash of a secret that was rotated away.
+    Retired {
+        credential: Credential,
+    },
+    Unknown,
+}
+
+#[derive(Clone, Debug)]
+pub struct AuthRecord {
+    pub credential: Credential,
+    pub token_hash: TokenHash,
+    pub org: Org,
+    pub owner: Option<User>,
+    /// The owner's membership now; `None` when they left the organization.
+    pub membership: Option<Membership>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct PatChange {
+    pub name: Option<String>,
+    pub scopes: Option<Vec<String>>,
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+pub struct Rotation {
+    pub token_hash: TokenHash,
+    pub display_prefix: String,
+    pub expires_at: OffsetDateTime,
+    pub now: OffsetDateTime,
+    /// The rotation happens only if the previous one (if any) is no later.
+    pub last_rotated_before: OffsetDateTime,
+}
+
+#[derive(Clone, Debug)]
+pub struct PageRequest {
+    pub limit: u32,
+    /// Opaque, from a previous page's `next_cursor`.
+    pub cursor: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct AuditFilter {
+    pub action: Option<String>,
+    pub actor_uuid: Option<Uuid>,
+    pub target_uuid: Option<Uuid>,
+    pub since: Option<OffsetDateTime>,
+    pub until: Option<OffsetDateTime>,
+}
+
+#[derive(Clone, Debug)]
+pub struct StoredAuditEvent {
+    pub uuid: Uuid,
+    pub at: OffsetDateTime,
+    pub action: String,
+    pub actor: Option<Actor>,
+    pub credential: Option<CredentialRef>,
+    pub target: Option<Target>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub details: serde_json::Value,
+}

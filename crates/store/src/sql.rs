@@ -1,0 +1,1180 @@
+//! The one implementation of [`Store`] over SQL that SQLite and PostgreSQL
+//! both understand. Ids are stored as UUID text and times as Unix seconds so
+//! the two backends decode alike.
+
+use crate::models::*;
+use crate::{postgres, sqlite, Result, Store, StoreError};
+use async_trait::async_trait;
+use latchkey_core::{
+    Actor, ActorKind, AuditEvent, CredentialKind, CredentialRef, Plan, Role, Target, TokenHash,
+};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, AnyPool, Row};
+use std::path::Path;
+use std::time::Duration;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone, Debug)]
+pub struct PoolSettings {
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        PoolSettings {
+            max_connections: 8,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The SQL store. Reads and writes have their own pools; for PostgreSQL they
+/// are the same pool.
+#[derive(Clone)]
+pub struct SqlStore {
+    read: AnyPool,
+    write: AnyPool,
+    backend: Backend,
+}
+
+impl std::fmt::Debug for SqlStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlStore")
+            .field("backend", &self.backend)
+            .finish()
+    }
+}
+
+impl SqlStore {
+    /// Opens (creating if needed) the SQLite file and brings its schema up to date.
+    pub async fn open_sqlite(path: &Path, settings: &PoolSettings) -> Result<SqlStore> {
+        sqlx::any::install_default_drivers();
+        let (read, write) = sqlite::connect(&sqlite::url_for_file(path), settings).await?;
+        sqlite::MIGRATOR.run(&write).await?;
+        Ok(SqlStore {
+            read,
+            write,
+            backend: Backend::Sqlite,
+        })
+    }
+
+    /// Connects to PostgreSQL and brings its schema up to date. Migrations
+    /// take an advisory lock, so replicas starting together apply them once.
+    pub async fn open_postgres(url: &str, settings: &PoolSettings) -> Result<SqlStore> {
+        sqlx::any::install_default_drivers();
+        let pool = postgres::connect(url, settings).await?;
+        postgres::MIGRATOR.run(&pool).await?;
+        Ok(SqlStore {
+            read: pool.clone(),
+            write: pool,
+            backend: Backend::Postgres,
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub async fn close(&self) {
+        self.write.close().await;
+        self.read.close().await;
+    }
+}
+
+// ---- encoding helpers -------------------------------------------------------
+
+fn ts(t: OffsetDateTime) -> i64 {
+    t.unix_timestamp()
+}
+
+fn opt_ts(t: Option<OffsetDateTime>) -> Option<i64> {
+    t.map(ts)
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(what.to_string())
+}
+
+fn uuid_at(row: &AnyRow, col: &str) -> Result<Uuid> {
+    let s: String = row.try_get(col)?;
+    Uuid::parse_str(&s).map_err(|_| corrupt(col))
+}
+
+fn opt_uuid_at(row: &AnyRow, col: &str) -> Result<Option<Uuid>> {
+    let s: Option<String> = row.try_get(col)?;
+    s.map(|s| Uuid::parse_str(&s).map_err(|_| corrupt(col)))
+        .transpose()
+}
+
+fn time_at(row: &AnyRow, col: &str) -> Result<OffsetDateTime> {
+    let t: i64 = row.try_get(col)?;
+    OffsetDateTime::from_unix_timestamp(t).map_err(|_| corrupt(col))
+}
+
+fn opt_time_at(row: &AnyRow, col: &str) -> Result<Option<OffsetDateTime>> {
+    let t: Option<i64> = row.try_get(col)?;
+    t.map(|t| OffsetDateTime::from_unix_timestamp(t).map_err(|_| corrupt(col)))
+        .transpose()
+}
+
+fn role_at(row: &AnyRow, col: &str) -> Result<Role> {
+    let s: String = row.try_get(col)?;
+    Role::parse(&s).ok_or_else(|| corrupt(col))
+}
+
+fn opt_role_at(row: &AnyRow, col: &str) -> Result<Option<Role>> {
+    let s: Option<String> = row.try_get(col)?;
+    s.map(|s| Role::parse(&s).ok_or_else(|| corrupt(col)))
+        .transpose()
+}
+
+fn actor_at(row: &AnyRow, prefix: &str) -> Result<Actor> {
+    let kind: String = row.try_get(format!("{prefix}_type").as_str())?;
+    Ok(Actor {
+        kind: ActorKind::parse(&kind).ok_or_else(|| corrupt(prefix))?,
+        uuid: uuid_at(row, &format!("{prefix}_uuid"))?,
+        name: row.try_get(format!("{prefix}_name").as_str())?,
+    })
+}
+
+fn scopes_to_db(scopes: &Option<Vec<String>>) -> Option<String> {
+    scopes.as_ref().map(|s| s.join(" "))
+}
+
+/// Maps a uniqueness violation to `Conflict(what)`.
+fn unique(what: &str) -> impl FnOnce(sqlx::Error) -> StoreError + '_ {
+    move |e| match &e {
+        sqlx::Error::Database(db) if db.kind() == sqlx::error::ErrorKind::UniqueViolation => {
+            StoreError::Conflict(what.to_string())
+        }
+        _ => StoreError::Database(e),
+    }
+}
+
+fn expect_one(rows_affected: u64) -> Result<()> {
+    if rows_affected == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
+}
+
+const ORG_COLS: &str =
+    "o.uuid AS org_uuid, o.name AS org_name, o.plan AS org_plan, o.created_at AS org_created_at";
+const USER_COLS: &str = "u.uuid AS user_uuid, u.email AS user_email, u.name AS user_name, u.created_at AS user_created_at";
+const MEMBER_COLS: &str = "m.org_uuid AS m_org_uuid, m.user_uuid AS m_user_uuid, m.role AS m_role, m.suspended_at AS m_suspended_at, m.created_at AS m_created_at";
+const CRED_COLS: &str = "c.uuid, c.kind, c.org_uuid AS c_org_uuid, c.owner_uuid, c.name, c.token_hash, c.display_prefix, c.scopes, c.role, c.expires_at, c.created_at, c.rotated_at, c.last_used_at, c.revoked_at, c.created_by_type, c.created_by_uuid, c.created_by_name";
+const PROJECT_COLS: &str = "uuid, org_uuid, name, created_at, created_by_type, created_by_uuid, created_by_name, updated_at, updated_by_type, updated_by_uuid, updated_by_name";
+
+fn org_from(row: &AnyRow) -> Result<Org> {
+    let plan: String = row.try_get("org_plan")?;
+    Ok(Org {
+        uuid: uuid_at(row, "org_uuid")?,
+        name: row.try_get("org_name")?,
+        plan: Plan::parse(&plan).ok_or_else(|| corrupt("org_plan"))?,
+        created_at: time_at(row, "org_created_at")?,
+    })
+}
+
+fn user_from(row: &AnyRow) -> Result<User> {
+    Ok(User {
+        uuid: uuid_at(row, "user_uuid")?,
+        email: row.try_get("user_email")?,
+        name: row.try_get("user_name")?,
+        created_at: time_at(row, "user_created_at")?,
+    })
+}
+
+fn membership_from(row: &AnyRow) -> Result<Option<Membership>> {
+    let Some(org_uuid) = opt_uuid_at(row, "m_org_uuid")? else {
+        return Ok(None);
+    };
+    Ok(Some(Membership {
+        org_uuid,
+        user_uuid: uuid_at(row, "m_user_uuid")?,
+        role: role_at(row, "m_role")?,
+        suspended_at: opt_time_at(row, "m_suspended_at")?,
+        created_at: time_at(row, "m_created_at")?,
+    }))
+}
+
+fn credential_from(row: &AnyRow) -> Result<Credential> {
+    let kind: String = row.try_get("kind")?;
+    let scopes: Option<String> = row.try_get("scopes")?;
+    Ok(Credential {
+        uuid: uuid_at(row, "uuid")?,
+        kind: CredentialKind::parse(&kind).ok_or_else(|| corrupt("kind"))?,
+        org_uuid: uuid_at(row, "c_org_uuid")?,
+        owner_uuid: opt_uuid_at(row, "owner_uuid")?,
+        name: row.try_get("name")?,
+        display_prefix: row.try_get("display_prefix")?,
+        scopes: scopes.map(|s| s.split_whitespace().map(str::to_string).collect()),
+        role: opt_role_at(row, "role")?,
+        expires_at: opt_time_at(row, "expires_at")?,
+        created_at: time_at(row, "created_at")?,
+        rotated_at: opt_time_at(row, "rotated_at")?,
+        last_used_at: opt_time_at(row, "last_used_at")?,
+        revoked_at: opt_time_at(row, "revoked_at")?,
+        created_by: actor_at(row, "created_by")?,
+    })
+}
+
+fn project_from(row: &AnyRow) -> Result<Project> {
+    Ok(Project {
+        uuid: uuid_at(row, "uuid")?,
+        org_uuid: uuid_at(row, "org_uuid")?,
+        name: row.try_get("name")?,
+        created_at: time_at(row, "created_at")?,
+        created_by: actor_at(row, "created_by")?,
+        updated_at: time_at(row, "updated_at")?,
+        updated_by: actor_at(row, "updated_by")?,
+    })
+}
+
+fn audit_from(row: &AnyRow) -> Result<StoredAuditEvent> {
+    let actor = match opt_uuid_at(row, "actor_uuid")? {
+        Some(_) => Some(actor_at(row, "actor")?),
+        None => None,
+    };
+    let credential = match row.try_get::<Option<String>, _>("credential_kind")? {
+        Some(kind) => Some(CredentialRef {
+            kind: CredentialKind::parse(&kind).ok_or_else(|| corrupt("credential_kind"))?,
+            uuid: opt_uuid_at(row, "credential_uuid")?,
+            name: row.try_get("credential_name")?,
+            display_prefix: row.try_get("credential_display_prefix")?,
+        }),
+        None => None,
+    };
+    let target = match opt_uuid_at(row, "target_uuid")? {
+        Some(uuid) => Some(Target {
+            kind: row.try_get("target_type")?,
+            uuid,
+            name: row.try_get("target_name")?,
+        }),
+        None => None,
+    };
+    let details: String = row.try_get("details")?;
+    Ok(StoredAuditEvent {
+        uuid: uuid_at(row, "uuid")?,
+        at: time_at(row, "at")?,
+        action: row.try_get("action")?,
+        actor,
+        credential,
+        target,
+        ip: row.try_get("ip")?,
+        user_agent: row.try_get("user_agent")?,
+        details: serde_json::from_str(&details).map_err(|_| corrupt("details"))?,
+    })
+}
+
+async fn write_audit(conn: &mut AnyConnection, e: &AuditEvent) -> Result<()> {
+    let cred = e.credential.as_ref();
+    sqlx::query(
+        "INSERT INTO audit_events (uuid, org_uuid, at, action, actor_type, actor_uuid, actor_name, \
+         credential_kind, credential_uuid, credential_name, credential_display_prefix, \
+         target_type, target_uuid, target_name, ip, user_agent, details) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+    )
+    .bind(Uuid::new_v4().to_string())
+    .bind(e.org_uuid.to_string())
+    .bind(ts(e.at))
+    .bind(e.action)
+    .bind(e.actor.as_ref().map(|a| a.kind.as_str()))
+    .bind(e.actor.as_ref().map(|a| a.uuid.to_string()))
+    .bind(e.actor.as_ref().map(|a| a.name.clone()))
+    .bind(cred.map(|c| c.kind.as_str()))
+    .bind(cred.and_then(|c| c.uuid).map(|u| u.to_string()))
+    .bind(cred.and_then(|c| c.name.clone()))
+    .bind(cred.and_then(|c| c.display_prefix.clone()))
+    .bind(e.target.as_ref().map(|t| t.kind.clone()))
+    .bind(e.target.as_ref().map(|t| t.uuid.to_string()))
+    .bind(e.target.as_ref().map(|t| t.name.clone()))
+    .bind(e.ip.clone())
+    .bind(e.user_agent.clone())
+    .bind(e.details.to_string())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Serializes changes to one organization's memberships: on PostgreSQL the
+/// no-op update takes the organization row's lock until commit; on SQLite the
+/// single writer already serializes.
+async fn lock_org(conn: &mut AnyConnection, org: Uuid) -> Result<()> {
+    let done = sqlx::query("UPDATE orgs SET plan = plan WHERE uuid = $1")
+        .bind(org.to_string())
+        .execute(conn)
+        .await?;
+    expect_one(done.rows_affected())
+}
+
+async fn active_admins(conn: &mut AnyConnection, org: Uuid) -> Result<i64> {
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS n FROM memberships WHERE org_uuid = $1 AND role = 'admin' AND suspended_at IS NULL",
+    )
+    .bind(org.to_string())
+    .fetch_one(conn)
+    .await?;
+    Ok(row.try_get("n")?)
+}
+
+async fn insert_user(
+    conn: &mut AnyConnection,
+    user: &User,
+    password_hash: Option<&str>,
+) -> Result<()> {
+    sqlx::query("INSERT INTO users (uuid, email, name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(user.uuid.to_string())
+        .bind(&user.email)
+        .bind(user.name.clone())
+        .bind(password_hash.map(str::to_string))
+        .bind(ts(user.created_at))
+        .execute(conn)
+        .await
+        .map_err(unique("a user with this email exists"))?;
+    Ok(())
+}
+
+async fn insert_membership(
+    conn: &mut AnyConnection,
+    org: Uuid,
+    user: Uuid,
+    role: Role,
+    now: OffsetDateTime,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO memberships (org_uuid, user_uuid, role, created_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(org.to_string())
+    .bind(user.to_string())
+    .bind(role.as_str())
+    .bind(ts(now))
+    .execute(conn)
+    .await
+    .map_err(unique("the user is a member of this organization already"))?;
+    Ok(())
+}
+
+/// Decodes a `<unix seconds>.<uuid>` keyset cursor.
+fn parse_time_cursor(cursor: &str) -> Option<(i64, String)> {
+    let (t, u) = cursor.split_once('.')?;
+    Some((t.parse().ok()?, Uuid::parse_str(u).ok()?.to_string()))
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.read).await?;
+        Ok(())
+    }
+
+    async fn is_empty(&self) -> Result<bool> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM orgs")
+            .fetch_one(&self.read)
+            .await?;
+        Ok(row.try_get::<i64, _>("n")? == 0)
+    }
+
+    async fn create_org(&self, org: &Org, admin: &NewAdmin, audit: &AuditEvent) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        sqlx::query("INSERT INTO orgs (uuid, name, plan, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(org.uuid.to_string())
+            .bind(&org.name)
+            .bind(org.plan.as_str())
+            .bind(ts(org.created_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(unique("an organization with this name exists"))?;
+        let admin_uuid = match admin {
+            NewAdmin::Existing(uuid) => *uuid,
+            NewAdmin::New {
+                user,
+                password_hash,
+            } => {
+                insert_user(&mut tx, user, Some(password_hash)).await?;
+                user.uuid
+            }
+        };
+        insert_membership(&mut tx, org.uuid, admin_uuid, Role::Admin, org.created_at).await?;
+        write_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn org(&self, uuid: Uuid) -> Result<Option<Org>> {
+        let sql = format!("SELECT {ORG_COLS} FROM orgs o WHERE o.uuid = $1");
+        let row = sqlx::query(&sql)
+            .bind(uuid.to_string())
+            .fetch_optional(&self.read)
+            .await?;
+        row.as_ref().map(org_from).transpose()
+    }
+
+    async fn org_by_name(&self, name: &str) -> Result<Option<Org>> {
+        let sql = format!("SELECT {ORG_COLS} FROM orgs o WHERE o.name = $1");
+        let row = sqlx::query(&sql)
+            .bind(name)
+            .fetch_optional(&self.read)
+            .await?;
+        row.as_ref().map(org_from).transpose()
+    }
+
+    async fn set_plan(&self, org: Uuid, plan: Plan, audit: &AuditEvent) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        let done = sqlx::query("UPDATE orgs SET plan = $1 WHERE uuid = $2")
+            .bind(plan.as_str())
+            .bind(org.to_string())
+            .execute(&mut *tx)
+            .await?;
+        expect_one(done.rows_affected())?;
+        write_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn user_by_email(&self, email: &str) -> Result<Option<UserLogin>> {
+        let sql = format!("SELECT {USER_COLS}, u.password_hash FROM users u WHERE u.email = $1");
+        let row = sqlx::query(&sql)
+            .bind(email)
+            .fetch_optional(&self.read)
+            .await?;
+        row.map(|row| {
+            Ok(UserLogin {
+                user: user_from(&row)?,
+                password_hash: row.try_get("password_hash")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn memberships_of(&self, user: Uuid) -> Result<Vec<(Org, Membership)>> {
+        let sql = format!(
+            "SELECT {ORG_COLS}, {MEMBER_COLS} FROM memberships m JOIN orgs o ON o.uuid = m.org_uuid \
+             WHERE m.user_uuid = $1 ORDER BY m.created_at, o.name"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(user.to_string())
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    org_from(row)?,
+                    membership_from(row)?.ok_or_else(|| corrupt("membership"))?,
+                ))
+            })
+            .collect()
+    }
+
+    async fn member(&self, org: Uuid, user: Uuid) -> Result<Option<Member>> {
+        let sql = format!(
+            "SELECT {USER_COLS}, {MEMBER_COLS} FROM memberships m JOIN users u ON u.uuid = m.user_uuid \
+             WHERE m.org_uuid = $1 AND m.user_uuid = $2"
+        );
+        let row = sqlx::query(&sql)
+            .bind(org.to_string())
+            .bind(user.to_string())
+            .fetch_optional(&self.read)
+            .await?;
+        row.map(|row| {
+            Ok(Member {
+                user: user_from(&row)?,
+                membership: membership_from(&row)?.ok_or_else(|| corrupt("membership"))?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn members(&self, org: Uuid) -> Result<Vec<Member>> {
+        let sql = format!(
+            "SELECT {USER_COLS}, {MEMBER_COLS} FROM memberships m JOIN users u ON u.uuid = m.user_uuid \
+             WHERE m.org_uuid = $1 ORDER BY m.created_at, u.email"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(org.to_string())
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Member {
+                    user: user_from(row)?,
+                    membership: membership_from(row)?.ok_or_else(|| corrupt("membership"))?,
+                })
+            })
+            .collect()
+    }
+
+    async fn add_member(
+        &self,
+        new: &NewMember,
+        invite: Option<&NewInvite>,
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        let user_uuid = match &new.user {
+            MemberUser::Existing(uuid) => *uuid,
+            MemberUser::New(user) => {
+                insert_user(&mut tx, user, None).await?;
+                user.uuid
+            }
+        };
+        insert_membership(&mut tx, new.org_uuid, user_uuid, new.role, new.now).await?;
+        if let Some(invite) = invite {
+            sqlx::query(
+                "INSERT INTO invites (code_hash, org_uuid, user_uuid, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(invite.code_hash.to_hex())
+            .bind(new.org_uuid.to_string())
+            .bind(user_uuid.to_string())
+            .bind(ts(invite.created_at))
+            .bind(ts(invite.expires_at))
+            .execute(&mut *tx)
+            .await?;
+        }
+        write_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn update_member(
+        &self,
+        org: Uuid,
+        user: Uuid,
+        change: &MemberChange,
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        lock_org(&mut tx, org).await?;
+        if let Some(role) = change.role {
+            let done = sqlx::query(
+                "UPDATE memberships SET role = $1 WHERE org_uuid = $2 AND user_uuid = $3",
+            )
+            .bind(role.as_str())
+            .bind(org.to_string())
+            .bind(user.to_string())
+            .execute(&mut *tx)
+            .await?;
+            expect_one(done.rows_affected())?;
+        }
+        if let Some(suspended_at) = change.suspended_at {
+            let done = sqlx::query(
+                "UPDATE memberships SET suspended_at = $1 WHERE org_uuid = $2 AND user_uuid = $3",
+            )
+            .bind(opt_ts(suspended_at))
+            .bind(org.to_string())
+            .bind(user.to_string())
+            .execute(&mut *tx)
+            .await?;
+            expect_one(done.rows_affected())?;
+        }
+        if active_admins(&mut tx, org).await? == 0 {
+            return Err(StoreError::Conflict(
+                "the organization must keep an active admin".into(),
+            ));
+        }
+        write_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn remove_member(
+        &self,
+        org: Uuid,
+        user: Uuid,
+        now: OffsetDateTime,
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        lock_org(&mut tx, org).await?;
+        let (o, u) = (org.to_string(), user.to_string());
+        let done = sqlx::query("DELETE FROM memberships WHERE org_uuid = $1 AND user_uuid = $2")
+            .bind(&o)
+            .bind(&u)
+            .execute(&mut *tx)
+            .await?;
+        expect_one(done.rows_affected())?;
+        if active_admins(&mut tx, org).await? == 0 {
+            return Err(StoreError::Conflict(
+                "the organization must keep an active admin".into(),
+            ));
+        }
+        // Project roles go with the membership (foreign key cascade).
+        sqlx::query(
+            "UPDATE credentials SET revoked_at = $1 WHERE org_uuid = $2 AND owner_uuid = $3 AND kind = 'pat' AND revoked_at IS NULL",
+        )
+        .bind(ts(now))
+        .bind(&o)
+        .bind(&u)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM sessions WHERE org_uuid = $1 AND user_uuid = $2")
+            .bind(&o)
+            .bind(&u)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM invites WHERE org_uuid = $1 AND user_uuid = $2")
+            .bind(&o)
+            .bind(&u)
+            .execute(&mut *tx)
+            .await?;
+        write_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn accept_invite(
+        &self,
+        code_hash: &TokenHash,
+        password_hash: &str,
+        name: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<(User, Uuid)> {
+        let mut tx = self.write.begin().await?;
+        // The conditional update is what makes a code work once, even when
+        // two requests race.
+        let row = sqlx::query(
+            "UPDATE invites SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL AND expires_at > $1 \
+             RETURNING user_uuid, org_uuid",
+        )
+        .bind(ts(now))
+        .bind(code_hash.to_hex())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        let user_uuid = uuid_at(&row, "user_uuid")?;
+        let org_uuid = uuid_at(&row, "org_uuid")?;
+        sqlx::query(
+            "UPDATE users SET password_hash = $1, name = COALESCE($2, name) WHERE uuid = $3",
+        )
+        .bind(password_hash)
+        .bind(name.map(str::to_string))
+        .bind(user_uuid.to_string())
+        .execute(&mut *tx)
+        .await?;
+        let sql = format!("SELECT {USER_COLS} FROM users u WHERE u.uuid = $1");
+        let user = user_from(
+            &sqlx::query(&sql)
+                .bind(user_uuid.to_string())
+                .fetch_one(&mut *tx)
+                .await?,
+        )?;
+        tx.commit().await?;
+        Ok((user, org_uuid))
+    }
+
+    async fn create_session(&self, s: &NewSession) -> Result<()> {
+        sqlx::query("INSERT INTO sessions (id_hash, user_uuid, org_uuid, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(s.id_hash.to_hex())
+            .bind(s.user_uuid.to_string())
+            .bind(s.org_uuid.to_string())
+            .bind(ts(s.created_at))
+            .bind(ts(s.expires_at))
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    async fn session(&self, id_hash: &TokenHash) -> Result<Option<SessionRecord>> {
+        let sql = format!(
+            "SELECT s.id_hash, s.expires_at, {USER_COLS}, {ORG_COLS}, {MEMBER_COLS} FROM sessions s \
+             JOIN users u ON u.uuid = s.user_uuid JOIN orgs o ON o.uuid = s.org_uuid \
+             LEFT JOIN memberships m ON m.org_uuid = s.org_uuid AND m.user_uuid = s.user_uuid \
+             WHERE s.id_hash = $1"
+        );
+        let row = sqlx::query(&sql)
+            .bind(id_hash.to_hex())
+            .fetch_optional(&self.read)
+            .await?;
+        row.map(|row| {
+            let stored: String = row.try_get("id_hash")?;
+            Ok(SessionRecord {
+                id_hash: TokenHash::from_hex(&stored).ok_or_else(|| corrupt("id_hash"))?,
+                user: user_from(&row)?,
+                org: org_from(&row)?,
+                membership: membership_from(&row)?,
+                expires_at: time_at(&row, "expires_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn set_session_org(&self, id_hash: &TokenHash, org: Uuid) -> Result<()> {
+        let done = sqlx::query("UPDATE sessions SET org_uuid = $1 WHERE id_hash = $2")
+            .bind(org.to_string())
+            .bind(id_hash.to_hex())
+            .execute(&self.write)
+            .await?;
+        expect_one(done.rows_affected())
+    }
+
+    async fn delete_session(&self, id_hash: &TokenHash) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+            .bind(id_hash.to_hex())
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    async fn create_project(&self, p: &Project, audit: &AuditEvent) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        sqlx::query(&format!(
+            "INSERT INTO projects ({PROJECT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        ))
+        .bind(p.uuid.to_string())
+        .bind(p.org_uuid.to_string())
+        .bind(&p.name)
+        .bind(ts(p.created_at))
+        .bind(p.created_by.kind.as_str())
+        .bind(p.created_by.uuid.to_string())
+        .bind(&p.created_by.name)
+        .bind(ts(p.updated_at))
+        .bind(p.updated_by.kind.as_str())
+        .bind(p.updated_by.uuid.to_string())
+        .bind(&p.updated_by.name)
+        .execute(&mut *tx)
+        .await
+        .map_err(unique("a project with this name exists"))?;
+        write_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn project(&self, org: Uuid, uuid: Uuid) -> Result<Option<Project>> {
+        let sql = format!("SELECT {PROJECT_COLS} FROM projects WHERE org_uuid = $1 AND uuid = $2");
+        let row = sqlx::query(&sql)
+            .bind(org.to_string())
+            .bind(uuid.to_string())
+            .fetch_optional(&self.read)
+            .await?;
+        row.as_ref().map(project_from).transpose()
+    }
+
+    async fn projects(&self, org: Uuid) -> Result<Vec<Project>> {
+        let sql =
+            format!("SELECT {PROJECT_COLS} FROM projects WHERE org_uuid = $1 ORDER BY name, uuid");
+        let rows = sqlx::query(&sql)
+            .bind(org.to_string())
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter().map(project_from).collect()
+    }
+
+    async fn rename_project(
+        &self,
+        org: Uuid,
+        uuid: Uuid,
+        name: &str,
+        by: &Actor,
+        now: OffsetDateTime,
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        let done = sqlx::query(
+            "UPDATE projects SET name = $1, updated_at = $2, updated_by_type = $3, updated_by_uuid = $4, updated_by_name = $5 \
+             WHERE org_uuid = $6 AND uuid = $7",
+        )
+        .bind(name)
+        .bind(ts(now))
+        .bind(by.kind.as_str())
+        .bind(by.uuid.to_string())
+        .bind(&by.name)
+        .bind(org.to_string())
+        .bind(uuid.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(unique("a project with this name exists"))?;
+        expect_one(done.rows_affected())?;
+        write_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn delete_project(&self, org: Uuid, uuid: Uuid, audit: &AuditEvent) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        let done = sqlx::query("DELETE FROM projects WHERE org_uuid = $1 AND uuid = $2")
+            .bind(org.to_string())
+            .bind(uuid.to_string())
+            .execute(&mut *tx)
+            .await?;
+        expect_one(done.rows_affected())?;
+        write_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn project_roles_of(&self, org: Uuid, user: Uuid) -> Result<Vec<(Uuid, Role)>> {
+        let rows = sqlx::query(
+            "SELECT project_uuid, role FROM project_roles WHERE org_uuid = $1 AND user_uuid = $2",
+        )
+        .bind(org.to_string())
+        .bind(user.to_string())
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|row| Ok((uuid_at(row, "project_uuid")?, role_at(row, "role")?)))
+            .collect()
+    }
+
+    async fn project_role(&self, project: Uuid, user: Uuid) -> Result<Option<Role>> {
+        let row = sqlx::query(
+            "SELECT role FROM project_roles WHERE project_uuid = $1 AND user_uuid = $2",
+        )
+        .bind(project.to_string())
+        .bind(user.to_string())
+        .fetch_optional(&self.read)
+        .await?;
+        row.map(|row| role_at(&row, "role")).transpose()
+    }
+
+    async fn project_access(&self, project: Uuid) -> Result<Vec<ProjectGrant>> {
+        let sql = format!(
+            "SELECT {USER_COLS}, pr.role FROM project_roles pr JOIN users u ON u.uuid = pr.user_uuid \
+             WHERE pr.project_uuid = $1 ORDER BY u.email"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(project.to_string())
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(ProjectGrant {
+                    user: user_from(row)?,
+                    role: role_at(row, "role")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn set_project_role(
+        &self,
+        org: Uuid,
+        project: Uuid,
+        user: Uuid,
+        role: Role,
+        now: OffsetDateTime,
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        sqlx::query(
+            "INSERT INTO project_roles (project_uuid, org_uuid, user_uuid, role, created_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (project_uuid, user_uuid) DO UPDATE SET role = excluded.role",
+        )
+        .bind(project.to_string())
+        .bind(org.to_string())
+        .bind(user.to_string())
+        .bind(role.as_str())
+        .bind(ts(now))
+        .execute(&mut *tx)
+        .await?;
+        write_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn remove_project_role(
+        &self,
+        project: Uuid,
+        user: Uuid,
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        let done =
+            sqlx::query("DELETE FROM project_roles WHERE project_uuid = $1 AND user_uuid = $2")
+                .bind(project.to_string())
+                .bind(user.to_string())
+                .execute(&mut *tx)
+                .await?;
+        expect_one(done.rows_affected())?;
+        write_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn insert_credential(
+        &self,
+        c: &Credential,
+        token_hash: &TokenHash,
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        sqlx::query(
+            "INSERT INTO credentials (uuid, kind, org_uuid, owner_uuid, name, token_hash, display_prefix, scopes, role, \
+             expires_at, created_at, created_by_type, created_by_uuid, created_by_name) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        )
+        .bind(c.uuid.to_string())
+        .bind(c.kind.as_str())
+        .bind(c.org_uuid.to_string())
+        .bind(c.owner_uuid.map(|u| u.to_string()))
+        .bind(&c.name)
+        .bind(token_hash.to_hex())
+        .bind(&c.display_prefix)
+        .bind(scopes_to_db(&c.scopes))
+        .bind(c.role.map(Role::as_str))
+        .bind(opt_ts(c.expires_at))
+        .bind(ts(c.created_at))
+        .bind(c.created_by.kind.as_str())
+        .bind(c.created_by.uuid.to_string())
+        .bind(&c.created_by.name)
+        .execute(&mut *tx)
+        .await
+        .map_err(unique("a credential with this secret exists"))?;
+        write_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn authenticate(&self, token_hash: &TokenHash) -> Result<TokenLookup> {
+        let sql = format!(
+            "SELECT {CRED_COLS}, {ORG_COLS}, {USER_COLS}, {MEMBER_COLS} FROM credentials c \
+             JOIN orgs o ON o.uuid = c.org_uuid \
+             LEFT JOIN users u ON u.uuid = c.owner_uuid \
+             LEFT JOIN memberships m ON m.org_uuid = c.org_uuid AND m.user_uuid = c.owner_uuid \
+             WHERE c.token_hash = $1"
+        );
+        let hex = token_hash.to_hex();
+        if let Some(row) = sqlx::query(&sql)
+            .bind(&hex)
+            .fetch_optional(&self.read)
+            .await?
+        {
+            let stored: String = row.try_get("token_hash")?;
+            let owner = match opt_uuid_at(&row, "user_uuid")? {
+                Some(_) => Some(user_from(&row)?),
+                None => None,
+            };
+            return Ok(TokenLookup::Found(Box::new(AuthRecord {
+                credential: credential_from(&row)?,
+                token_hash: TokenHash::from_hex(&stored).ok_or_else(|| corrupt("token_hash"))?,
+                org: org_from(&row)?,
+                owner,
+                membership: membership_from(&row)?,
+            })));
+        }
+        let sql = format!(
+            "SELECT {CRED_COLS} FROM retired_token_hashes r JOIN credentials c ON c.uuid = r.credential_uuid \
+             WHERE r.token_hash = $1"
+        );
+        match sqlx::query(&sql)
+            .bind(&hex)
+            .fetch_optional(&self.read)
+            .await?
+        {
+            Some(row) => Ok(TokenLookup::Retired {
+                credential: credential_from(&row)?,
+            }),
+            None => Ok(TokenLookup::Unknown),
+        }
+    }
+
+    async fn credential(&self, org: Uuid, uuid: Uuid) -> Result<Option<Credential>> {
+        let sql = format!("SELECT {CRED_COLS} FROM credentials c WHERE c.org_uuid = $1 AND c.uuid = $2 AND c.revoked_at IS NULL");
+        let row = sqlx::query(&sql)
+            .bind(org.to_string())
+            .bind(uuid.to_string())
+            .fetch_optional(&self.read)
+            .await?;
+        row.as_ref().map(credential_from).transpose()
+    }
+
+    async fn pats_of(&self, org: Uuid, owner: Uuid) -> Result<Vec<Credential>> {
+        let sql = format!(
+            "SELECT {CRED_COLS} FROM credentials c WHERE c.org_uuid = $1 AND c.owner_uuid = $2 AND c.kind = 'pat' \
+             AND c.revoked_at IS NULL ORDER BY c.created_at DESC, c.uuid DESC"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(org.to_string())
+            .bind(owner.to_string())
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter().map(credential_from).collect()
+    }
+
+    async fn org_pats(&self, org: Uuid, page: &PageRequest) -> Result<Page<(Credential, User)>> {
+        let (after_t, after_u) = match page.cursor.as_deref() {
+            Some(c) => {
+                let (t, u) = parse_time_cursor(c).ok_or_else(|| StoreError::InvalidCursor)?;
+                (Some(t), Some(u))
+            }
+            None => (None, None),
+        };
+        let sql = format!(
+            "SELECT {CRED_COLS}, {USER_COLS} FROM credentials c JOIN users u ON u.uuid = c.owner_uuid \
+             WHERE c.org_uuid = $1 AND c.kind = 'pat' AND c.revoked_at IS NULL \
+             AND ($2 IS NULL OR c.created_at < $2 OR (c.created_at = $2 AND c.uuid < $3)) \
+             ORDER BY c.created_at DESC, c.uuid DESC LIMIT $4"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(org.to_string())
+            .bind(after_t)
+            .bind(after_u)
+            .bind(i64::from(page.limit) + 1)
+            .fetch_all(&self.read)
+            .await?;
+        let mut items = rows
+            .iter()
+            .map(|row| Ok((credential_from(row)?, user_from(row)?)))
+            .collect::<Result<Vec<_>>>()?;
+        let next_cursor = if items.len() > page.limit as usize {
+            items.truncate(page.limit as usize);
+            items
+                .last()
+                .map(|(c, _)| format!("{}.{}", ts(c.created_at), c.uuid))
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
+    }
+
+    async fn update_pat(&self, uuid: Uuid, change: &PatChange, audit: &AuditEvent) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        let done = sqlx::query(
+            "UPDATE credentials SET name = COALESCE($1, name), scopes = CASE WHEN $2 = 1 THEN $3 ELSE scopes END, \
+             expires_at = COALESCE($4, expires_at) WHERE uuid = $5 AND revoked_at IS NULL",
+        )
+        .bind(change.name.clone())
+        .bind(i64::from(change.scopes.is_some()))
+        .bind(change.scopes.as_ref().map(|s| s.join(" ")))
+        .bind(opt_ts(change.expires_at))
+        .bind(uuid.to_string())
+        .execute(&mut *tx)
+        .await?;
+        expect_one(done.rows_affected())?;
+        write_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn revoke_credential(
+        &self,
+        uuid: Uuid,
+        now: OffsetDateTime,
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        let done = sqlx::query(
+            "UPDATE credentials SET revoked_at = $1 WHERE uuid = $2 AND revoked_at IS NULL",
+        )
+        .bind(ts(now))
+        .bind(uuid.to_string())
+        .execute(&mut *tx)
+        .await?;
+        expect_one(done.rows_affected())?;
+        write_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn rotate_credential(
+        &self,
+        uuid: Uuid,
+        r: &Rotation,
+        audit: &AuditEvent,
+    ) -> Result<bool> {
+        let mut tx = self.write.begin().await?;
+        let old = sqlx::query(
+            "SELECT token_hash FROM credentials WHERE uuid = $1 AND revoked_at IS NULL",
+        )
+        .bind(uuid.to_string())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        let old_hash: String = old.try_get("token_hash")?;
+        // Conditional on the previous rotation, so that of two racing
+        // rotations (on any replica) exactly one changes the row.
+        let done = sqlx::query(
+            "UPDATE credentials SET token_hash = $1, display_prefix = $2, expires_at = $3, rotated_at = $4 \
+             WHERE uuid = $5 AND token_hash = $6 AND revoked_at IS NULL AND (rotated_at IS NULL OR rotated_at <= $7)",
+        )
+        .bind(r.token_hash.to_hex())
+        .bind(&r.display_prefix)
+        .bind(ts(r.expires_at))
+        .bind(ts(r.now))
+        .bind(uuid.to_string())
+        .bind(&old_hash)
+        .bind(ts(r.last_rotated_before))
+        .execute(&mut *tx)
+        .await
+        .map_err(unique("a credential with this secret exists"))?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query("INSERT INTO retired_token_hashes (token_hash, credential_uuid, retired_at) VALUES ($1, $2, $3)")
+            .bind(&old_hash)
+            .bind(uuid.to_string())
+            .bind(ts(r.now))
+            .execute(&mut *tx)
+            .await?;
+        write_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn record_last_used(&self, uses: &[(Uuid, OffsetDateTime)]) -> Result<()> {
+        if uses.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.write.begin().await?;
+        for (uuid, at) in uses {
+            sqlx::query("UPDATE credentials SET last_used_at = $1 WHERE uuid = $2 AND (last_used_at IS NULL OR last_used_at < $1)")
+                .bind(ts(*at))
+                .bind(uuid.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn append_audit(&self, event: &AuditEvent) -> Result<()> {
+        let mut conn = self.write.acquire().await?;
+        write_audit(&mut conn, event).await
+    }
+
+    async fn audit_events(
+        &self,
+        org: Uuid,
+        f: &AuditFilter,
+        page: &PageRequest,
+    ) -> Result<Page<StoredAuditEvent>> {
+        let before: Option<i64> = match page.cursor.as_deref() {
+            Some(c) => Some(c.parse().map_err(|_| StoreError::InvalidCursor)?),
+            None => None,
+        };
+        let rows = sqlx::query(
+            "SELECT * FROM audit_events WHERE org_uuid = $1 \
+             AND ($2 IS NULL OR seq < $2) AND ($3 IS NULL OR action = $3) AND ($4 IS NULL OR actor_uuid = $4) \
+             AND ($5 IS NULL OR target_uuid = $5) AND ($6 IS NULL OR at >= $6) AND ($7 IS NULL OR at <= $7) \
+             ORDER BY seq DESC LIMIT $8",
+        )
+        .bind(org.to_string())
+        .bind(before)
+        .bind(f.action.clone())
+        .bind(f.actor_uuid.map(|u| u.to_string()))
+        .bind(f.target_uuid.map(|u| u.to_string()))
+        .bind(opt_ts(f.since))
+        .bind(opt_ts(f.until))
+        .bind(i64::from(page.limit) + 1)
+        .fetch_all(&self.read)
+        .await?;
+        let mut next_cursor = None;
+        let mut items = Vec::with_capacity(rows.len().min(page.limit as usize));
+        for (i, row) in rows.iter().enumerate() {
+            if i == page.limit as usize {
+                let last: i64 = rows[i - 1].try_get("seq")?;
+                next_cursor = Some(last.to_string());
+                break;
+            }
+            items.push(audit_from(row)?);
+        }
+        Ok(Page { items, next_cursor })
+    }
+}
