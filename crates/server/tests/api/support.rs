@@ -1,0 +1,288 @@
+//! One way to start latchkey for a test: the real server on 127.0.0.1:0, on a
+//! fresh SQLite file or a freshly created PostgreSQL database, and a small
+//! HTTP client for it.
+
+use latchkey_server::{RunningServer, ServeConfig};
+use reqwest::Method;
+use serde_json::{json, Value};
+use sqlx::{Connection, Executor, PgConnection};
+use std::time::Duration;
+use tempfile::TempDir;
+
+pub const ADMIN_EMAIL: &str = "admin@acme.test";
+pub const PASSWORD: &str = "correct horse battery";
+pub const SECRET_KEY: &str = "test-secret-key-test-secret-key-0123456789";
+
+#[derive(Clone, Copy, Debug)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Instantiates each listed test once per backend: `name::sqlite`, `name::postgres`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::support::TestApp::spawn($crate::support::Backend::Sqlite).await).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name($crate::support::TestApp::spawn($crate::support::Backend::Postgres).await).await
+                }
+            }
+        )*
+    };
+}
+
+pub fn postgres_admin_url() -> String {
+    std::env::var("LATCHKEY_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A uniquely named PostgreSQL database, dropped when this is dropped (even
+/// when the test panics).
+pub struct PgDatabase {
+    pub name: String,
+    pub url: String,
+}
+
+impl PgDatabase {
+    pub async fn create() -> PgDatabase {
+        let admin = postgres_admin_url();
+        let name = format!("latchkey_test_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = PgConnection::connect(&admin)
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL must be reachable at {admin} for the tests: {e}"));
+        conn.execute(format!("CREATE DATABASE {name}").as_str()).await.expect("create test database");
+        let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or(admin.clone());
+        PgDatabase { url: format!("{base}/{name}"), name }
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop runs inside the test's runtime; a fresh thread may block.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            rt.block_on(async {
+                if let Ok(mut conn) = PgConnection::connect(&postgres_admin_url()).await {
+                    let _ = conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+#[derive(Clone, Debug)]
+pub enum Auth {
+    None,
+    Token(String),
+    Session { cookie: String, csrf: String },
+    /// A session without its CSRF token.
+    SessionNoCsrf { cookie: String },
+    Header(String),
+}
+
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub body: Value,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Resp {
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+
+    pub fn results(&self) -> &Value {
+        &self.body["results"]
+    }
+
+    #[track_caller]
+    pub fn expect(&self, status: u16) -> &Value {
+        assert_eq!(self.status, status, "unexpected status; body: {}", self.body);
+        self.results()
+    }
+
+    #[track_caller]
+    pub fn expect_error(&self, status: u16, code: &str) {
+        assert_eq!((self.status, self.code()), (status, code), "body: {}", self.body);
+        assert_eq!(self.body["status"], "error");
+        assert_eq!(self.body["error"]["statusCode"], status);
+    }
+}
+
+/// A signed-up user with a session and a full-role PAT.
+#[allow(dead_code)]
+#[derive(Clone, Debug)]
+pub struct Person {
+    pub uuid: String,
+    pub email: String,
+    pub session: Auth,
+    pub pat: Auth,
+    pub pat_token: String,
+}
+
+#[allow(dead_code)]
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub server: Option<RunningServer>,
+    pub org_uuid: String,
+    pub admin: Person,
+    pub dir: TempDir,
+    pub backend: Backend,
+    _pg: Option<PgDatabase>,
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> TestApp {
+        TestApp::spawn_with(backend, |_| {}).await
+    }
+
+    pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut ServeConfig)) -> TestApp {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = ServeConfig::for_data_dir(dir.path().join("data"));
+        config.secret_key = Some(SECRET_KEY.into());
+        config.last_used_flush_secs = 1;
+        config.setup_org_name = Some("Acme".into());
+        config.setup_admin_email = Some(ADMIN_EMAIL.into());
+        config.setup_admin_password = Some(PASSWORD.into());
+        let pg = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => {
+                let db = PgDatabase::create().await;
+                config.database.database_url = Some(db.url.clone());
+                Some(db)
+            }
+        };
+        configure(&mut config);
+        let server = latchkey_server::start(config).await.expect("server starts");
+        let base = format!("http://{}", server.addr);
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
+        let mut app = TestApp {
+            base,
+            http,
+            server: Some(server),
+            org_uuid: String::new(),
+            admin: Person { uuid: String::new(), email: ADMIN_EMAIL.into(), session: Auth::None, pat: Auth::None, pat_token: String::new() },
+            dir,
+            backend,
+            _pg: pg,
+        };
+        let session = app.login(ADMIN_EMAIL, PASSWORD).await;
+        let me = app.get("/api/v1/user", &session).await;
+        app.org_uuid = me.expect(200)["org"]["uuid"].as_str().expect("org").to_string();
+        let uuid = me.results()["principal"]["uuid"].as_str().expect("uuid").to_string();
+        let (_, token) = app.create_pat(&session, json!({ "name": "admin full" })).await;
+        app.admin = Person { uuid, email: ADMIN_EMAIL.into(), session, pat: Auth::Token(token.clone()), pat_token: token };
+        app
+    }
+
+    #[allow(dead_code)]
+    pub async fn stop(mut self) {
+        if let Some(server) = self.server.take() {
+            server.stop().await;
+        }
+    }
+
+    pub async fn send(&self, method: Method, path: &str, auth: &Auth, body: Option<Value>) -> Resp {
+        let mut req = self.http.request(method, format!("{}{}", self.base, path));
+        req = match auth {
+            Auth::None => req,
+            Auth::Token(t) => req.header("Authorization", format!("ApiKey {t}")),
+            Auth::Header(h) => req.header("Authorization", h),
+            Auth::Session { cookie, csrf } => req.header("Cookie", format!("latchkey_session={cookie}")).header("X-CSRF-Token", csrf),
+            Auth::SessionNoCsrf { cookie } => req.header("Cookie", format!("latchkey_session={cookie}")),
+        };
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.expect("body");
+        let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        Resp { status, body, headers }
+    }
+
+    pub async fn get(&self, path: &str, auth: &Auth) -> Resp {
+        self.send(Method::GET, path, auth, None).await
+    }
+
+    pub async fn post(&self, path: &str, auth: &Auth, body: Value) -> Resp {
+        self.send(Method::POST, path, auth, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, auth: &Auth, body: Value) -> Resp {
+        self.send(Method::PATCH, path, auth, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, auth: &Auth, body: Value) -> Resp {
+        self.send(Method::PUT, path, auth, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, auth: &Auth) -> Resp {
+        self.send(Method::DELETE, path, auth, None).await
+    }
+
+    pub async fn try_login(&self, email: &str, password: &str, org: Option<&str>) -> Resp {
+        let mut body = json!({ "email": email, "password": password });
+        if let Some(org) = org {
+            body["orgUuid"] = json!(org);
+        }
+        self.post("/api/v1/login", &Auth::None, body).await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Auth {
+        let resp = self.try_login(email, password, None).await;
+        let csrf = resp.expect(200)["csrfToken"].as_str().expect("csrf").to_string();
+        let set_cookie = resp.headers.get("set-cookie").expect("cookie").to_str().expect("ascii");
+        let cookie = set_cookie.split(';').next().and_then(|kv| kv.split_once('=')).map(|(_, v)| v.to_string()).expect("cookie value");
+        Auth::Session { cookie, csrf }
+    }
+
+    /// Creates a PAT; returns (uuid, token).
+    pub async fn create_pat(&self, auth: &Auth, body: Value) -> (String, String) {
+        let resp = self.post("/api/v1/user/me/personal-access-tokens", auth, body).await;
+        let r = resp.expect(201);
+        (r["uuid"].as_str().expect("uuid").to_string(), r["token"].as_str().expect("token").to_string())
+    }
+
+    /// Adds a member by the admin; returns (user uuid, invite code if any).
+    pub async fn add_member(&self, email: &str, role: &str) -> (String, Option<String>) {
+        let resp = self.post("/api/v1/org/users", &self.admin.session, json!({ "email": email, "role": role })).await;
+        let r = resp.expect(201);
+        let code = r["inviteUrl"].as_str().map(|u| u.trim_start_matches("/invite/").to_string());
+        (r["userUuid"].as_str().expect("uuid").to_string(), code)
+    }
+
+    /// A new member with a password, a session and a full-role PAT.
+    pub async fn person(&self, email: &str, role: &str) -> Person {
+        let (uuid, code) = self.add_member(email, role).await;
+        let code = code.expect("a new user gets an invite");
+        self.post(&format!("/api/v1/invites/{code}"), &Auth::None, json!({ "password": PASSWORD })).await.expect(200);
+        let session = self.login(email, PASSWORD).await;
+        let (_, token) = self.create_pat(&session, json!({ "name": format!("{role} token") })).await;
+        Person { uuid, email: email.into(), session, pat: Auth::Token(token.clone()), pat_token: token }
+    }
+
+    pub async fn create_project(&self, name: &str) -> String {
+        let resp = self.post("/api/v1/org/projects", &self.admin.pat, json!({ "name": name })).await;
+        resp.expect(201)["projectUuid"].as_str().expect("uuid").to_string()
+    }
+}
+
+pub fn in_days(days: i64) -> String {
+    (time::OffsetDateTime::now_utc() + time::Duration::days(days))
+        .replace_nanosecond(0)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
+}
