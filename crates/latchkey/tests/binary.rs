@@ -1,0 +1,508 @@
+//! The real `latchkey` binary as a process: first start, operator commands,
+//! and the proof that no secret reaches the data directory or the logs.
+
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_latchkey");
+const PASSWORD: &str = "first-admin-password-7d1c";
+
+/// A `latchkey serve` process whose output is captured in full.
+struct ServerProcess {
+    child: Child,
+    base: String,
+    log: Arc<Mutex<String>>,
+}
+
+impl ServerProcess {
+    fn start(data_dir: &Path, extra_env: &[(&str, &str)]) -> ServerProcess {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .env("LATCHKEY_LOG", "trace")
+            .env("LATCHKEY_LAST_USED_FLUSH_SECS", "1")
+            .env_remove("LATCHKEY_SECRET_KEY")
+            .env_remove("LATCHKEY_DATABASE_URL")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("latchkey starts");
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        for stream in [
+            Box::new(child.stderr.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stdout.take().unwrap()),
+        ] {
+            let log = log.clone();
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    if let Some(addr) = line.split("addr=").nth(1) {
+                        let _ = tx.send(addr.split_whitespace().next().unwrap_or("").to_string());
+                    }
+                    log.lock().unwrap().push_str(&line);
+                    log.lock().unwrap().push('\n');
+                }
+            });
+        }
+        let addr = rx
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("server did not start: {}", log.lock().unwrap()));
+        ServerProcess {
+            child,
+            base: format!("http://{addr}"),
+            log,
+        }
+    }
+
+    /// SIGTERM, then wait: the graceful path (flushes lastUsedAt).
+    fn stop(mut self) -> String {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::thread::sleep(Duration::from_millis(100));
+        let log = self.log.lock().unwrap().clone();
+        log
+    }
+}
+
+struct Client {
+    http: reqwest::Client,
+    base: String,
+    cookie: Option<String>,
+    csrf: Option<String>,
+}
+
+impl Client {
+    fn new(base: &str) -> Client {
+        Client {
+            http: reqwest::Client::new(),
+            base: base.to_string(),
+            cookie: None,
+            csrf: None,
+        }
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.header("Authorization", format!("Bearer {t}"));
+        } else if let (Some(c), Some(x)) = (&self.cookie, &self.csrf) {
+            req = req
+                .header("Cookie", format!("latchkey_session={c}"))
+                .header("X-CSRF-Token", x);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let cookie = resp
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|c| c.split(';').next())
+            .and_then(|kv| kv.split_once('='))
+            .map(|(_, v)| v.to_string());
+        let text = resp.text().await.unwrap_or_default();
+        let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        if let (Some(c), Some(csrf)) = (cookie, value["results"]["csrfToken"].as_str()) {
+            // Only a login sets both.
+            let _ = (c, csrf);
+        }
+        (status, value)
+    }
+
+    async fn login(&mut self, email: &str, password: &str) {
+        let resp = self
+            .http
+            .post(format!("{}/api/v1/login", self.base))
+            .json(&json!({ "email": email, "password": password }))
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(resp.status(), 200);
+        let cookie = resp
+            .headers()
+            .get("set-cookie")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .split_once('=')
+            .unwrap()
+            .1
+            .to_string();
+        let body: Value = resp.json().await.unwrap();
+        self.cookie = Some(cookie);
+        self.csrf = Some(body["results"]["csrfToken"].as_str().unwrap().to_string());
+    }
+}
+
+fn in_days(days: i64) -> String {
+    (time::OffsetDateTime::now_utc() + time::Duration::days(days))
+        .replace_nanosecond(0)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_reaches_the_data_directory_or_the_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = ServerProcess::start(
+        &data,
+        &[
+            ("LATCHKEY_SETUP_ORG_NAME", "Acme"),
+            ("LATCHKEY_SETUP_ADMIN_EMAIL", "admin@acme.test"),
+            ("LATCHKEY_SETUP_ADMIN_PASSWORD", PASSWORD),
+        ],
+    );
+    let mut admin = Client::new(&server.base);
+    admin.login("admin@acme.test", PASSWORD).await;
+    let mut secrets: Vec<String> = vec![PASSWORD.to_string(), admin.cookie.clone().unwrap()];
+    let mut prefixes = Vec::new();
+
+    // Tokens: created, used, rotated (twice over two tokens), revoked.
+    let post = reqwest::Method::POST;
+    let mut tokens = Vec::new();
+    for (i, scopes) in [None, Some(json!(["content:read"]))]
+        .into_iter()
+        .enumerate()
+    {
+        let mut body = json!({ "name": format!("t{i}"), "expiresAt": in_days(30) });
+        if let Some(s) = scopes {
+            body["scopes"] = s;
+        }
+        let (status, r) = admin
+            .call(
+                post.clone(),
+                "/api/v1/user/me/personal-access-tokens",
+                None,
+                Some(body),
+            )
+            .await;
+        assert_eq!(status, 201, "{r}");
+        let token = r["results"]["token"].as_str().unwrap().to_string();
+        prefixes.push(token[..10].to_string());
+        tokens.push((
+            r["results"]["uuid"].as_str().unwrap().to_string(),
+            token.clone(),
+        ));
+        secrets.push(token);
+    }
+    for (_, token) in &tokens {
+        let (status, _) = admin
+            .call(reqwest::Method::GET, "/api/v1/user", Some(token), None)
+            .await;
+        assert_eq!(status, 200);
+    }
+    let (uuid, token) = tokens[0].clone();
+    let (status, r) = admin
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/user/me/personal-access-tokens/{uuid}/rotate"),
+            Some(&token),
+            Some(json!({ "expiresAt": in_days(60) })),
+        )
+        .await;
+    assert_eq!(status, 200, "{r}");
+    let rotated = r["results"]["token"].as_str().unwrap().to_string();
+    prefixes.push(rotated[..10].to_string());
+    secrets.push(rotated.clone());
+    // The old secret is refused (and the refusal audited), the new one works.
+    assert_eq!(
+        admin
+            .call(reqwest::Method::GET, "/api/v1/user", Some(&token), None)
+            .await
+            .0,
+        401
+    );
+    assert_eq!(
+        admin
+            .call(reqwest::Method::GET, "/api/v1/user", Some(&rotated), None)
+            .await
+            .0,
+        200
+    );
+    let (status, _) = admin
+        .call(
+            post.clone(),
+            "/api/v1/auth/verify",
+            None,
+            Some(json!({ "token": rotated, "scope": "content:read" })),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, second) = tokens[1].clone();
+    let (status, _) = admin
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/user/me/personal-access-tokens/{}", tokens[1].0),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+    assert_eq!(
+        admin
+            .call(reqwest::Method::GET, "/api/v1/user", Some(&second), None)
+            .await
+            .0,
+        401
+    );
+
+    // An invite code and the password set with it are secrets too.
+    let (status, r) = admin
+        .call(
+            post.clone(),
+            "/api/v1/org/users",
+            None,
+            Some(json!({ "email": "new@acme.test", "role": "editor" })),
+        )
+        .await;
+    assert_eq!(status, 201, "{r}");
+    let code = r["results"]["inviteUrl"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("/invite/")
+        .to_string();
+    secrets.push(code.clone());
+    let member_password = "member-password-9f2e";
+    secrets.push(member_password.to_string());
+    let (status, _) = admin
+        .call(
+            post.clone(),
+            &format!("/api/v1/invites/{code}"),
+            None,
+            Some(json!({ "password": member_password })),
+        )
+        .await;
+    assert_eq!(status, 200);
+    // A wrong password at login must not be logged either.
+    let wrong = "wrong-password-b41d";
+    secrets.push(wrong.to_string());
+    let resp = admin
+        .http
+        .post(format!("{}/api/v1/login", server.base))
+        .json(&json!({ "email": "new@acme.test", "password": wrong }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    // Let the lastUsedAt batch reach the database before stopping.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let log = server.stop();
+
+    // The scan must be able to see what is there: display prefixes are stored
+    // on purpose, and the logs did capture the requests.
+    let files = files_under(&data);
+    let everything: Vec<(PathBuf, Vec<u8>)> = files
+        .iter()
+        .map(|p| (p.clone(), std::fs::read(p).unwrap()))
+        .collect();
+    assert!(everything.iter().any(|(p, _)| p.ends_with("latchkey.db")));
+    for prefix in &prefixes {
+        assert!(
+            everything.iter().any(|(_, bytes)| contains(bytes, prefix)),
+            "display prefix {prefix} should be stored"
+        );
+    }
+    assert!(
+        log.contains("/api/v1/user/me/personal-access-tokens"),
+        "the request log was captured"
+    );
+    for secret in &secrets {
+        // The part after the display prefix is the secret part of a token.
+        let needle = if secret.starts_with("lk") && secret.len() == 44 {
+            &secret[10..]
+        } else {
+            secret.as_str()
+        };
+        for (path, bytes) in &everything {
+            assert!(
+                !contains(bytes, needle),
+                "a secret is in {}",
+                path.display()
+            );
+        }
+        assert!(!log.contains(needle), "a secret is in the logs");
+    }
+}
+
+#[test]
+fn the_generated_key_is_private_and_postgres_requires_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = ServerProcess::start(&data, &[]);
+    server.stop();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let key = std::fs::metadata(data.join("secret.key")).unwrap();
+        assert_eq!(key.permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&data).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+    }
+    let out = Command::new(BIN)
+        .args([
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--database-url",
+            "postgres://postgres@127.0.0.1:5432/postgres",
+        ])
+        .env_remove("LATCHKEY_SECRET_KEY")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("LATCHKEY_SECRET_KEY is required with PostgreSQL"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_setup_and_set_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let setup = |password: &str| {
+        let mut child = Command::new(BIN)
+            .args([
+                "setup",
+                "--org",
+                "Initech",
+                "--email",
+                "boss@initech.test",
+                "--password-stdin",
+                "--data-dir",
+            ])
+            .arg(&data)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{password}\n").as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let first = setup("initech-password");
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(String::from_utf8_lossy(&first.stdout).contains("created organization"));
+    let again = setup("another-password");
+    assert!(again.status.success());
+    assert!(String::from_utf8_lossy(&again.stdout).contains("nothing to do"));
+    let short = Command::new(BIN)
+        .args([
+            "setup",
+            "--org",
+            "Other",
+            "--email",
+            "x@y.test",
+            "--password-stdin",
+            "--data-dir",
+        ])
+        .arg(&data)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!short.status.success(), "an empty password is refused");
+
+    let plan = Command::new(BIN)
+        .args(["org", "set-plan", "Initech", "enterprise", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        plan.status.success(),
+        "{}",
+        String::from_utf8_lossy(&plan.stderr)
+    );
+    let missing = Command::new(BIN)
+        .args(["org", "set-plan", "Nope", "free", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    let bad_plan = Command::new(BIN)
+        .args(["org", "set-plan", "Initech", "gold", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert_eq!(
+        bad_plan.status.code(),
+        Some(2),
+        "clap refuses an unknown plan"
+    );
+
+    // The server sees what the operator did; the first password still works.
+    let server = ServerProcess::start(&data, &[]);
+    let mut boss = Client::new(&server.base);
+    boss.login("boss@initech.test", "initech-password").await;
+    let (status, org) = boss
+        .call(reqwest::Method::GET, "/api/v1/org", None, None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(org["results"]["plan"], "enterprise");
+    assert_eq!(org["results"]["name"], "Initech");
+    server.stop();
+}
