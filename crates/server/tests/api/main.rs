@@ -3,4 +3,8 @@
 
 mod support;
 
+mod members;
+mod ops;
 mod pats;
+mod projects;
+mod session;

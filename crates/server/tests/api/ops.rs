@@ -1,0 +1,102 @@
+//! Health, readiness and the OpenAPI document.
+
+use crate::on_both_backends;
+use crate::support::{Auth, TestApp};
+
+on_both_backends!(health_and_readiness, openapi_describes_every_route);
+
+async fn health_and_readiness(app: TestApp) {
+    app.get("/healthz", &Auth::None).await.expect(200);
+    app.get("/readyz", &Auth::None).await.expect(200);
+    let id = app
+        .get("/healthz", &Auth::None)
+        .await
+        .headers
+        .get("x-request-id")
+        .cloned();
+    assert!(id.is_some(), "every response carries a request id");
+}
+
+async fn openapi_describes_every_route(app: TestApp) {
+    let doc = app.get("/api/v1/openapi.json", &Auth::None).await;
+    assert_eq!(doc.status, 200);
+    assert!(doc.body["openapi"].as_str().unwrap().starts_with("3.1"));
+    let paths = doc.body["paths"].as_object().unwrap();
+    let expected = [
+        ("post", "/api/v1/login"),
+        ("post", "/api/v1/logout"),
+        ("post", "/api/v1/user/me/active-org"),
+        ("post", "/api/v1/invites/{code}"),
+        ("get", "/api/v1/user"),
+        ("get", "/api/v1/org"),
+        ("get", "/api/v1/orgs"),
+        ("post", "/api/v1/orgs"),
+        ("get", "/api/v1/org/users"),
+        ("post", "/api/v1/org/users"),
+        ("patch", "/api/v1/org/users/{userUuid}"),
+        ("delete", "/api/v1/org/users/{userUuid}"),
+        ("get", "/api/v1/org/projects"),
+        ("post", "/api/v1/org/projects"),
+        ("get", "/api/v1/projects/{projectUuid}"),
+        ("patch", "/api/v1/projects/{projectUuid}"),
+        ("delete", "/api/v1/projects/{projectUuid}"),
+        ("get", "/api/v1/projects/{projectUuid}/access"),
+        ("put", "/api/v1/projects/{projectUuid}/access/{userUuid}"),
+        ("delete", "/api/v1/projects/{projectUuid}/access/{userUuid}"),
+        ("get", "/api/v1/org/scopes"),
+        ("get", "/api/v1/org/roles"),
+        ("get", "/api/v1/user/me/personal-access-tokens"),
+        ("post", "/api/v1/user/me/personal-access-tokens"),
+        ("get", "/api/v1/user/me/personal-access-tokens/{uuid}"),
+        ("patch", "/api/v1/user/me/personal-access-tokens/{uuid}"),
+        ("delete", "/api/v1/user/me/personal-access-tokens/{uuid}"),
+        (
+            "patch",
+            "/api/v1/user/me/personal-access-tokens/{uuid}/rotate",
+        ),
+        ("get", "/api/v1/org/personal-access-tokens"),
+        ("delete", "/api/v1/org/personal-access-tokens/{uuid}"),
+        ("post", "/api/v1/auth/verify"),
+        ("get", "/healthz"),
+        ("get", "/readyz"),
+    ];
+    for (method, path) in expected {
+        assert!(
+            paths.get(path).and_then(|p| p.get(method)).is_some(),
+            "{method} {path} is not in the OpenAPI document"
+        );
+    }
+    let documented: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
+    assert_eq!(
+        documented,
+        expected.len(),
+        "every documented operation is listed here"
+    );
+    // Each route answers (not the fallback 404) — the document and the router agree.
+    for (method, path) in expected {
+        let concrete = path
+            .replace("{code}", "x")
+            .replace("{userUuid}", &uuid::Uuid::new_v4().to_string())
+            .replace("{projectUuid}", &uuid::Uuid::new_v4().to_string())
+            .replace("{uuid}", &uuid::Uuid::new_v4().to_string());
+        let resp = app
+            .send(
+                method.to_uppercase().parse().unwrap(),
+                &concrete,
+                &Auth::None,
+                None,
+            )
+            .await;
+        assert_ne!(resp.status, 405, "{method} {path}");
+    }
+    // Scopes and roles.
+    let scopes = app.get("/api/v1/org/scopes", &app.admin.pat).await;
+    assert_eq!(scopes.expect(200).as_array().unwrap().len(), 16);
+    let roles = app.get("/api/v1/org/roles", &app.admin.pat).await;
+    let roles = roles.expect(200);
+    assert_eq!(roles["systemRoles"].as_array().unwrap().len(), 6);
+    assert_eq!(
+        roles["systemRoles"][1]["scopes"],
+        serde_json::json!(["projects:read", "content:read"])
+    );
+}
