@@ -64,7 +64,7 @@ pub fn email(field: &'static str, value: &str) -> Result<String, FieldError> {
 
 pub fn password(field: &'static str, value: &str) -> Result<(), FieldError> {
     let n = value.chars().count();
-    if n < MIN_PASSWORD_CHARS || n > MAX_PASSWORD_CHARS {
+    if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&n) {
         return Err(FieldError::new(
             field,
             format!("must be {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters"),

@@ -194,7 +194,12 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartupError> {
         state.last_used.flush(state.store.as_ref()).await;
         sql_store.close().await;
     });
-    tracing::info!(%addr, backend = ?config.database.is_postgres().then_some("postgres").unwrap_or("sqlite"), "latchkey listening");
+    let backend = if config.database.is_postgres() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    tracing::info!(%addr, backend, "latchkey listening");
     Ok(RunningServer {
         addr,
         store,

@@ -203,7 +203,7 @@ pub async fn verify_token(
     if !record.token_hash.ct_eq(&hash) {
         return Err(AuthFailure::InvalidToken.into());
     }
-    let caller = resolve(state, *record, at);
+    let caller = resolve(state, record, at);
     if let Ok(c) = &caller {
         if let Some(uuid) = c.credential.uuid {
             state.last_used.record(uuid, at);

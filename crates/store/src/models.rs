@@ -148,9 +148,12 @@ pub struct Credential {
 }
 
 /// What the request path learns from a token's hash.
+// Returned by value once per lookup and never stored in bulk, so the size
+// difference costs nothing and boxing would cost an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum TokenLookup {
-    Found(Box<AuthRecord>),
+    Found(AuthRecord),
     /// The hash of a secret that was rotated away.
     Retired {
         credential: Credential,

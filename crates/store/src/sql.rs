@@ -951,13 +951,13 @@ impl Store for SqlStore {
                 Some(_) => Some(user_from(&row)?),
                 None => None,
             };
-            return Ok(TokenLookup::Found(Box::new(AuthRecord {
+            return Ok(TokenLookup::Found(AuthRecord {
                 credential: credential_from(&row)?,
                 token_hash: TokenHash::from_hex(&stored).ok_or_else(|| corrupt("token_hash"))?,
                 org: org_from(&row)?,
                 owner,
                 membership: membership_from(&row)?,
-            })));
+            }));
         }
         let sql = format!(
             "SELECT {CRED_COLS} FROM retired_token_hashes r JOIN credentials c ON c.uuid = r.credential_uuid \

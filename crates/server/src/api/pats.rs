@@ -11,7 +11,8 @@ use axum::response::{IntoResponse, Response};
 use latchkey_core::access::check_grant;
 use latchkey_core::policy::{self, PolicyError};
 use latchkey_core::{
-    limits, Actor, ActorKind, CredentialKind, Scope, ScopeSet, Target, TokenKind, TokenSecret,
+    limits, Access, Actor, ActorKind, CredentialKind, Role, Scope, ScopeSet, Target, TokenKind,
+    TokenSecret,
 };
 use latchkey_store::{Credential, PatChange, Rotation, User};
 use serde::{Deserialize, Serialize};
@@ -322,9 +323,39 @@ pub async fn rotate_credential(
     Ok(secret)
 }
 
+/// Rotation hands the caller the new secret, so a narrowed token may rotate
+/// only a token no more powerful than itself: no credential mints one more
+/// powerful than itself (PRODUCT.md §2).
+async fn check_rotatable(state: &AppState, caller: &Caller, pat: &Credential) -> ApiResult<()> {
+    if caller.access.narrowing().is_none() {
+        return Ok(());
+    }
+    let user = caller.user()?;
+    let held = state
+        .store
+        .project_roles_of(caller.org.uuid, user.uuid)
+        .await?
+        .iter()
+        .fold(ScopeSet::EMPTY, |s, (_, r)| s.union(r.scopes()));
+    let base = caller.role.map(Role::scopes).unwrap_or(ScopeSet::EMPTY);
+    let pat_narrowing = pat.scopes.as_ref().map(|names| {
+        names
+            .iter()
+            .filter_map(|n| state.catalog.parse(n))
+            .fold(ScopeSet::EMPTY, |mut s, scope| {
+                s.insert(scope);
+                s
+            })
+    });
+    // What the rotated token would carry, against what the caller may grant.
+    let carried = Access::new(base, pat_narrowing).grantable(held);
+    check_grant(carried, caller.access.grantable(held))
+        .map_err(|refused| ApiError::ScopesNotGrantable(state.catalog.names(refused)))
+}
+
 /// New secret, same token; the old secret stops working at once.
 #[utoipa::path(patch, path = "/api/v1/user/me/personal-access-tokens/{uuid}/rotate", tag = "personal access tokens", request_body = RotateRequest,
-    params(("uuid" = Uuid, Path)), responses((status = 200, body = PatView), (status = 400, description = "rotation_requires_expiry"), (status = 404), (status = 429)))]
+    params(("uuid" = Uuid, Path)), responses((status = 200, body = PatView), (status = 400, description = "rotation_requires_expiry"), (status = 403, description = "scopes_not_grantable: a narrowed token may not rotate a more powerful one"), (status = 404), (status = 429)))]
 pub async fn rotate(
     State(state): State<AppState>,
     caller: Caller,
@@ -332,6 +363,7 @@ pub async fn rotate(
     ApiJson(req): ApiJson<RotateRequest>,
 ) -> ApiResult<JsonOk<PatView>> {
     let pat = own_pat(&state, &caller, uuid).await?;
+    check_rotatable(&state, &caller, &pat).await?;
     let secret = rotate_credential(
         &state,
         &caller,
