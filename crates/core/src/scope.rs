@@ -204,6 +204,21 @@ impl ScopeCatalog {
         }
     }
 
+    /// The known names among `names`; names no longer in the catalog (an
+    /// operator removed a custom scope) drop out.
+    pub fn parse_known<'a, I>(&self, names: I) -> ScopeSet
+    where
+        I: IntoIterator<Item = &'a str>,
+    {
+        names
+            .into_iter()
+            .filter_map(|n| self.parse(n))
+            .fold(ScopeSet::EMPTY, |mut set, scope| {
+                set.insert(scope);
+                set
+            })
+    }
+
     pub fn name(&self, scope: Scope) -> &str {
         &self.entries[scope.index()].0
     }

@@ -237,16 +237,10 @@ fn resolve(state: &AppState, record: AuthRecord, at: OffsetDateTime) -> Result<C
             if membership.suspended_at.is_some() {
                 return Err(refuse(AuthFailure::AccountSuspended));
             }
-            // Scopes no longer in the catalog simply drop out.
-            let narrowing = c.scopes.as_ref().map(|names| {
-                names.iter().filter_map(|n| state.catalog.parse(n)).fold(
-                    ScopeSet::EMPTY,
-                    |mut s, scope| {
-                        s.insert(scope);
-                        s
-                    },
-                )
-            });
+            let narrowing = c
+                .scopes
+                .as_ref()
+                .map(|names| state.catalog.parse_known(names.iter().map(String::as_str)));
             let access = Access::new(membership.role.scopes(), narrowing);
             (Principal::User(owner), Some(membership.role), access)
         }

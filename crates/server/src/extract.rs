@@ -3,11 +3,12 @@
 
 use crate::error::ApiError;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::{BytesRejection, RawPathParamsRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
-use serde::de::DeserializeOwned;
+use latchkey_core::limits;
+use serde::de::{DeserializeOwned, IgnoredAny};
 
 /// A JSON body, deserialized with the path of the failing field kept.
 pub struct ApiJson<T>(pub T);
@@ -16,6 +17,16 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        // A declared length over the limit is refused before reading (and
+        // before `100 Continue`), not after 64 KiB of it.
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if declared.is_some_and(|len| len > limits::MAX_BODY_BYTES as u64) {
+            return Err(ApiError::PayloadTooLarge);
+        }
         let is_json = req
             .headers()
             .get(header::CONTENT_TYPE)
@@ -52,36 +63,54 @@ fn body_error(rejection: BytesRejection) -> ApiError {
     }
 }
 
+/// A JSON object body. What is wrong with the body as a whole (not UTF-8,
+/// not JSON, not an object) has no field; anything else names the field.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let inner = e.inner();
-        let mut path = e.path().to_string();
-        let message = inner.to_string();
-        // "missing field `name`" names the field in the message, not the path.
-        if let Some(missing) = message
-            .strip_prefix("missing field `")
-            .and_then(|rest| rest.split('`').next())
-        {
-            path = if path == "." {
-                missing.to_string()
-            } else {
-                format!("{path}.{missing}")
-            };
+    let body_error = |message: &str| ApiError::InvalidRequest {
+        field: None,
+        message: message.into(),
+    };
+    // The syntax first, on its own: serde_json also reports some wrong types
+    // (a number where an enum goes) as syntax errors.
+    let text = std::str::from_utf8(bytes).map_err(|_| body_error("the body is not valid JSON"))?;
+    serde_json::from_str::<IgnoredAny>(text).map_err(|e| {
+        if e.to_string().starts_with("trailing characters") {
+            body_error("the body has trailing characters after the JSON value")
+        } else {
+            body_error("the body is not valid JSON")
         }
-        let (field, message) = match inner.classify() {
-            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
-                (None, "the body is not valid JSON".to_string())
-            }
-            _ => ((path != ".").then_some(path), strip_position(&message)),
+    })?;
+    // serde would take an array as a struct's fields in order.
+    if !text.trim_start().starts_with('{') {
+        return Err(body_error("the body must be a JSON object"));
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let message = strip_position(&e.inner().to_string());
+        let field = field_of(e.path().to_string(), &message);
+        let message = match e.inner().classify() {
+            serde_json::error::Category::Data => message,
+            _ => "has the wrong type or an invalid value".to_string(),
         };
         ApiError::InvalidRequest { field, message }
-    })?;
-    de.end().map_err(|_| ApiError::InvalidRequest {
-        field: None,
-        message: "the body has trailing characters after the JSON value".into(),
-    })?;
-    Ok(value)
+    })
+}
+
+/// The failing field: serde names a missing or repeated one in its message
+/// ("missing field `name`"), not in the path.
+fn field_of(mut path: String, message: &str) -> Option<String> {
+    let named = ["missing field `", "duplicate field `"]
+        .iter()
+        .find_map(|prefix| message.strip_prefix(prefix))
+        .and_then(|rest| rest.split('`').next());
+    if let Some(named) = named {
+        path = if path == "." {
+            named.to_string()
+        } else {
+            format!("{path}.{named}")
+        };
+    }
+    (path != ".").then_some(path)
 }
 
 /// serde_json appends " at line 1 column 12"; the field name says more.
@@ -101,7 +130,7 @@ impl<S: Send + Sync> FromRequestParts<S> for PathUuid {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let params = axum::extract::RawPathParams::from_request_parts(parts, state)
             .await
-            .map_err(|_| ApiError::invalid("path", "the path could not be read"))?;
+            .map_err(|r| ApiError::invalid(rejected_param(&r), "must be a UUID"))?;
         let (name, value) = params
             .iter()
             .last()
@@ -110,6 +139,17 @@ impl<S: Send + Sync> FromRequestParts<S> for PathUuid {
             .map(PathUuid)
             .map_err(|_| ApiError::invalid(name, "must be a UUID"))
     }
+}
+
+/// The parameter axum could not decode (not UTF-8 once percent-decoded); it
+/// names it only in its message: "Invalid UTF-8 in `userUuid`".
+fn rejected_param(rejection: &RawPathParamsRejection) -> String {
+    rejection
+        .body_text()
+        .split('`')
+        .nth(1)
+        .unwrap_or("path")
+        .to_string()
 }
 
 /// Two path ids, both UUIDs (`/projects/{projectUuid}/access/{userUuid}`).
@@ -121,7 +161,7 @@ impl<S: Send + Sync> FromRequestParts<S> for PathUuids {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let params = axum::extract::RawPathParams::from_request_parts(parts, state)
             .await
-            .map_err(|_| ApiError::invalid("path", "the path could not be read"))?;
+            .map_err(|r| ApiError::invalid(rejected_param(&r), "must be a UUID"))?;
         let mut ids = params.iter().map(|(name, value)| {
             uuid::Uuid::parse_str(value).map_err(|_| ApiError::invalid(name, "must be a UUID"))
         });
@@ -145,11 +185,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
             .map(ApiQuery)
             .map_err(|e| {
                 let message = e.inner().to_string();
-                let field = e.path().to_string();
-                ApiError::InvalidRequest {
-                    field: (field != ".").then_some(field),
-                    message,
-                }
+                let field = field_of(e.path().to_string(), &message);
+                ApiError::InvalidRequest { field, message }
             })
     }
 }

@@ -117,13 +117,7 @@ async fn checked_scopes(
     user: &User,
     requested: Option<&[String]>,
 ) -> ApiResult<Option<Vec<String>>> {
-    let project_roles = state
-        .store
-        .project_roles_of(caller.org.uuid, user.uuid)
-        .await?;
-    let held = project_roles
-        .iter()
-        .fold(ScopeSet::EMPTY, |s, (_, r)| s.union(r.scopes()));
+    let held = project_role_scopes(state, caller, user).await?;
     let grantable = caller.access.grantable(held);
     match requested {
         Some(names) => {
@@ -136,6 +130,21 @@ async fn checked_scopes(
         // one more powerful than itself.
         None => Ok(caller.access.narrowing().map(|n| state.catalog.names(n))),
     }
+}
+
+/// Everything the user's project roles in the caller's organization give.
+async fn project_role_scopes(
+    state: &AppState,
+    caller: &Caller,
+    user: &User,
+) -> ApiResult<ScopeSet> {
+    let roles = state
+        .store
+        .project_roles_of(caller.org.uuid, user.uuid)
+        .await?;
+    Ok(roles
+        .iter()
+        .fold(ScopeSet::EMPTY, |s, (_, r)| s.union(r.scopes())))
 }
 
 /// One of the caller's own tokens in this organization.
@@ -331,22 +340,12 @@ async fn check_rotatable(state: &AppState, caller: &Caller, pat: &Credential) ->
         return Ok(());
     }
     let user = caller.user()?;
-    let held = state
-        .store
-        .project_roles_of(caller.org.uuid, user.uuid)
-        .await?
-        .iter()
-        .fold(ScopeSet::EMPTY, |s, (_, r)| s.union(r.scopes()));
+    let held = project_role_scopes(state, caller, user).await?;
     let base = caller.role.map(Role::scopes).unwrap_or(ScopeSet::EMPTY);
-    let pat_narrowing = pat.scopes.as_ref().map(|names| {
-        names
-            .iter()
-            .filter_map(|n| state.catalog.parse(n))
-            .fold(ScopeSet::EMPTY, |mut s, scope| {
-                s.insert(scope);
-                s
-            })
-    });
+    let pat_narrowing = pat
+        .scopes
+        .as_ref()
+        .map(|names| state.catalog.parse_known(names.iter().map(String::as_str)));
     // What the rotated token would carry, against what the caller may grant.
     let carried = Access::new(base, pat_narrowing).grantable(held);
     check_grant(carried, caller.access.grantable(held))

@@ -6,6 +6,7 @@ use crate::error::{ApiError, ApiResult, AuthFailure};
 use crate::extract::ApiJson;
 use crate::passwords;
 use crate::state::{now, AppState};
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -82,7 +83,13 @@ pub async fn login(
             .check(key, at)
             .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
     }
-    let login = state.store.user_by_email(&email).await?;
+    // No account has a control character in its email (member emails are
+    // checked when added), and PostgreSQL refuses a NUL in a query: no lookup.
+    let login = if email.chars().any(char::is_control) {
+        None
+    } else {
+        state.store.user_by_email(&email).await?
+    };
     let stored_hash = login.as_ref().and_then(|l| l.password_hash.clone());
     let verified = passwords::verify(req.password, stored_hash).await;
     let Some(login) = login.filter(|_| verified) else {
@@ -195,9 +202,13 @@ pub struct AcceptInviteResult {
     params(("code" = String, Path)), responses((status = 200, body = AcceptInviteResult), (status = 404)))]
 pub async fn accept_invite(
     State(state): State<AppState>,
-    Path(code): Path<String>,
+    code: Result<Path<String>, PathRejection>,
     ApiJson(req): ApiJson<AcceptInviteRequest>,
 ) -> ApiResult<Response> {
+    // A code that is not UTF-8 once percent-decoded is no code either.
+    let Ok(Path(code)) = code else {
+        return Err(ApiError::NotFound);
+    };
     if code.len() > 64 {
         return Err(ApiError::NotFound);
     }
