@@ -11,6 +11,8 @@ mod models;
 mod postgres;
 mod sql;
 mod sqlite;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use models::*;
 pub use sql::{Backend, PoolSettings, SqlStore};

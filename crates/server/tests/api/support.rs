@@ -5,7 +5,6 @@
 use latchkey_server::{RunningServer, ServeConfig};
 use reqwest::Method;
 use serde_json::{json, Value};
-use sqlx::{Connection, Executor, PgConnection};
 use std::time::Duration;
 use tempfile::TempDir;
 
@@ -38,53 +37,20 @@ macro_rules! on_both_backends {
     };
 }
 
-pub fn postgres_admin_url() -> String {
-    std::env::var("LATCHKEY_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
-/// A uniquely named PostgreSQL database, dropped when this is dropped (even
-/// when the test panics).
-pub struct PgDatabase {
-    pub name: String,
-    pub url: String,
-}
-
-impl PgDatabase {
-    pub async fn create() -> PgDatabase {
-        let admin = postgres_admin_url();
-        let name = format!("latchkey_test_{}", uuid::Uuid::new_v4().simple());
-        let mut conn = PgConnection::connect(&admin)
-            .await
-            .unwrap_or_else(|e| panic!("PostgreSQL must be reachable at {admin} for the tests: {e}"));
-        conn.execute(format!("CREATE DATABASE {name}").as_str()).await.expect("create test database");
-        let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or(admin.clone());
-        PgDatabase { url: format!("{base}/{name}"), name }
-    }
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        let name = self.name.clone();
-        // Drop runs inside the test's runtime; a fresh thread may block.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-            rt.block_on(async {
-                if let Ok(mut conn) = PgConnection::connect(&postgres_admin_url()).await {
-                    let _ = conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await;
-                }
-            });
-        })
-        .join();
-    }
-}
+pub use latchkey_store::testing::PgDatabase;
 
 #[derive(Clone, Debug)]
 pub enum Auth {
     None,
     Token(String),
-    Session { cookie: String, csrf: String },
+    Session {
+        cookie: String,
+        csrf: String,
+    },
     /// A session without its CSRF token.
-    SessionNoCsrf { cookie: String },
+    SessionNoCsrf {
+        cookie: String,
+    },
     Header(String),
 }
 
@@ -106,13 +72,22 @@ impl Resp {
 
     #[track_caller]
     pub fn expect(&self, status: u16) -> &Value {
-        assert_eq!(self.status, status, "unexpected status; body: {}", self.body);
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.body
+        );
         self.results()
     }
 
     #[track_caller]
     pub fn expect_error(&self, status: u16, code: &str) {
-        assert_eq!((self.status, self.code()), (status, code), "body: {}", self.body);
+        assert_eq!(
+            (self.status, self.code()),
+            (status, code),
+            "body: {}",
+            self.body
+        );
         assert_eq!(self.body["status"], "error");
         assert_eq!(self.body["error"]["statusCode"], status);
     }
@@ -165,23 +140,46 @@ impl TestApp {
         configure(&mut config);
         let server = latchkey_server::start(config).await.expect("server starts");
         let base = format!("http://{}", server.addr);
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client");
         let mut app = TestApp {
             base,
             http,
             server: Some(server),
             org_uuid: String::new(),
-            admin: Person { uuid: String::new(), email: ADMIN_EMAIL.into(), session: Auth::None, pat: Auth::None, pat_token: String::new() },
+            admin: Person {
+                uuid: String::new(),
+                email: ADMIN_EMAIL.into(),
+                session: Auth::None,
+                pat: Auth::None,
+                pat_token: String::new(),
+            },
             dir,
             backend,
             _pg: pg,
         };
         let session = app.login(ADMIN_EMAIL, PASSWORD).await;
         let me = app.get("/api/v1/user", &session).await;
-        app.org_uuid = me.expect(200)["org"]["uuid"].as_str().expect("org").to_string();
-        let uuid = me.results()["principal"]["uuid"].as_str().expect("uuid").to_string();
-        let (_, token) = app.create_pat(&session, json!({ "name": "admin full" })).await;
-        app.admin = Person { uuid, email: ADMIN_EMAIL.into(), session, pat: Auth::Token(token.clone()), pat_token: token };
+        app.org_uuid = me.expect(200)["org"]["uuid"]
+            .as_str()
+            .expect("org")
+            .to_string();
+        let uuid = me.results()["principal"]["uuid"]
+            .as_str()
+            .expect("uuid")
+            .to_string();
+        let (_, token) = app
+            .create_pat(&session, json!({ "name": "admin full" }))
+            .await;
+        app.admin = Person {
+            uuid,
+            email: ADMIN_EMAIL.into(),
+            session,
+            pat: Auth::Token(token.clone()),
+            pat_token: token,
+        };
         app
     }
 
@@ -198,8 +196,12 @@ impl TestApp {
             Auth::None => req,
             Auth::Token(t) => req.header("Authorization", format!("ApiKey {t}")),
             Auth::Header(h) => req.header("Authorization", h),
-            Auth::Session { cookie, csrf } => req.header("Cookie", format!("latchkey_session={cookie}")).header("X-CSRF-Token", csrf),
-            Auth::SessionNoCsrf { cookie } => req.header("Cookie", format!("latchkey_session={cookie}")),
+            Auth::Session { cookie, csrf } => req
+                .header("Cookie", format!("latchkey_session={cookie}"))
+                .header("X-CSRF-Token", csrf),
+            Auth::SessionNoCsrf { cookie } => {
+                req.header("Cookie", format!("latchkey_session={cookie}"))
+            }
         };
         if let Some(body) = body {
             req = req.json(&body);
@@ -208,8 +210,16 @@ impl TestApp {
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let text = resp.text().await.expect("body");
-        let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
-        Resp { status, body, headers }
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Resp {
+            status,
+            body,
+            headers,
+        }
     }
 
     pub async fn get(&self, path: &str, auth: &Auth) -> Resp {
@@ -242,24 +252,50 @@ impl TestApp {
 
     pub async fn login(&self, email: &str, password: &str) -> Auth {
         let resp = self.try_login(email, password, None).await;
-        let csrf = resp.expect(200)["csrfToken"].as_str().expect("csrf").to_string();
-        let set_cookie = resp.headers.get("set-cookie").expect("cookie").to_str().expect("ascii");
-        let cookie = set_cookie.split(';').next().and_then(|kv| kv.split_once('=')).map(|(_, v)| v.to_string()).expect("cookie value");
+        let csrf = resp.expect(200)["csrfToken"]
+            .as_str()
+            .expect("csrf")
+            .to_string();
+        let set_cookie = resp
+            .headers
+            .get("set-cookie")
+            .expect("cookie")
+            .to_str()
+            .expect("ascii");
+        let cookie = set_cookie
+            .split(';')
+            .next()
+            .and_then(|kv| kv.split_once('='))
+            .map(|(_, v)| v.to_string())
+            .expect("cookie value");
         Auth::Session { cookie, csrf }
     }
 
     /// Creates a PAT; returns (uuid, token).
     pub async fn create_pat(&self, auth: &Auth, body: Value) -> (String, String) {
-        let resp = self.post("/api/v1/user/me/personal-access-tokens", auth, body).await;
+        let resp = self
+            .post("/api/v1/user/me/personal-access-tokens", auth, body)
+            .await;
         let r = resp.expect(201);
-        (r["uuid"].as_str().expect("uuid").to_string(), r["token"].as_str().expect("token").to_string())
+        (
+            r["uuid"].as_str().expect("uuid").to_string(),
+            r["token"].as_str().expect("token").to_string(),
+        )
     }
 
     /// Adds a member by the admin; returns (user uuid, invite code if any).
     pub async fn add_member(&self, email: &str, role: &str) -> (String, Option<String>) {
-        let resp = self.post("/api/v1/org/users", &self.admin.session, json!({ "email": email, "role": role })).await;
+        let resp = self
+            .post(
+                "/api/v1/org/users",
+                &self.admin.session,
+                json!({ "email": email, "role": role }),
+            )
+            .await;
         let r = resp.expect(201);
-        let code = r["inviteUrl"].as_str().map(|u| u.trim_start_matches("/invite/").to_string());
+        let code = r["inviteUrl"]
+            .as_str()
+            .map(|u| u.trim_start_matches("/invite/").to_string());
         (r["userUuid"].as_str().expect("uuid").to_string(), code)
     }
 
@@ -267,15 +303,38 @@ impl TestApp {
     pub async fn person(&self, email: &str, role: &str) -> Person {
         let (uuid, code) = self.add_member(email, role).await;
         let code = code.expect("a new user gets an invite");
-        self.post(&format!("/api/v1/invites/{code}"), &Auth::None, json!({ "password": PASSWORD })).await.expect(200);
+        self.post(
+            &format!("/api/v1/invites/{code}"),
+            &Auth::None,
+            json!({ "password": PASSWORD }),
+        )
+        .await
+        .expect(200);
         let session = self.login(email, PASSWORD).await;
-        let (_, token) = self.create_pat(&session, json!({ "name": format!("{role} token") })).await;
-        Person { uuid, email: email.into(), session, pat: Auth::Token(token.clone()), pat_token: token }
+        let (_, token) = self
+            .create_pat(&session, json!({ "name": format!("{role} token") }))
+            .await;
+        Person {
+            uuid,
+            email: email.into(),
+            session,
+            pat: Auth::Token(token.clone()),
+            pat_token: token,
+        }
     }
 
     pub async fn create_project(&self, name: &str) -> String {
-        let resp = self.post("/api/v1/org/projects", &self.admin.pat, json!({ "name": name })).await;
-        resp.expect(201)["projectUuid"].as_str().expect("uuid").to_string()
+        let resp = self
+            .post(
+                "/api/v1/org/projects",
+                &self.admin.pat,
+                json!({ "name": name }),
+            )
+            .await;
+        resp.expect(201)["projectUuid"]
+            .as_str()
+            .expect("uuid")
+            .to_string()
     }
 }
 
