@@ -175,33 +175,32 @@ fn credential_ref(c: &latchkey_store::Credential) -> CredentialRef {
 }
 
 /// Checks a token and resolves what it may do now. Shared by every
-/// authenticated route and by `POST /auth/verify`.
+/// authenticated route and by `POST /auth/verify`. The outer error is the
+/// server's own trouble (database unreachable: `503`), never the token's.
 pub async fn verify_token(
     state: &AppState,
     text: &str,
     at: OffsetDateTime,
-) -> Result<Caller, Refusal> {
+) -> Result<Result<Caller, Refusal>, ApiError> {
     // The checksum is checked before any database work.
-    let parsed = token::parse(text).map_err(|_| AuthFailure::MalformedToken)?;
+    let Ok(parsed) = token::parse(text) else {
+        return Ok(Err(AuthFailure::MalformedToken.into()));
+    };
     let hash = state.hasher.hash(parsed.expose());
-    let record = match state.store.authenticate(&hash).await {
-        Ok(TokenLookup::Found(record)) => record,
-        Ok(TokenLookup::Retired { credential }) => {
-            return Err(Refusal {
+    let record = match state.store.authenticate(&hash).await? {
+        TokenLookup::Found(record) => record,
+        TokenLookup::Retired { credential } => {
+            return Ok(Err(Refusal {
                 failure: AuthFailure::TokenRevoked,
                 known: Some((credential.org_uuid, credential_ref(&credential))),
-            })
+            }))
         }
-        Ok(TokenLookup::Unknown) => return Err(AuthFailure::InvalidToken.into()),
-        Err(error) => {
-            tracing::error!(%error, "token lookup failed");
-            return Err(AuthFailure::InvalidToken.into());
-        }
+        TokenLookup::Unknown => return Ok(Err(AuthFailure::InvalidToken.into())),
     };
     // The index found it; compare again in constant time where the secret's
     // hash meets the stored one.
     if !record.token_hash.ct_eq(&hash) {
-        return Err(AuthFailure::InvalidToken.into());
+        return Ok(Err(AuthFailure::InvalidToken.into()));
     }
     let caller = resolve(state, record, at);
     if let Ok(c) = &caller {
@@ -209,7 +208,7 @@ pub async fn verify_token(
             state.last_used.record(uuid, at);
         }
     }
-    caller
+    Ok(caller)
 }
 
 fn resolve(state: &AppState, record: AuthRecord, at: OffsetDateTime) -> Result<Caller, Refusal> {
@@ -402,7 +401,7 @@ impl FromRequestParts<AppState> for Caller {
         let at = now();
         if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
             let text = token_from_header(value).map_err(ApiError::Unauthenticated)?;
-            return match verify_token(state, text, at).await {
+            return match verify_token(state, text, at).await? {
                 Ok(mut caller) => {
                     caller.client = client_of(parts);
                     Ok(caller)

@@ -148,13 +148,23 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// The database is down or restarting, as opposed to a query gone wrong.
 fn is_unreachable(e: &latchkey_store::SqlxError) -> bool {
-    matches!(
-        e,
-        latchkey_store::SqlxError::Io(_)
-            | latchkey_store::SqlxError::PoolTimedOut
-            | latchkey_store::SqlxError::PoolClosed
-    )
+    use latchkey_store::SqlxError as E;
+    match e {
+        E::Io(_)
+        | E::Tls(_)
+        | E::PoolTimedOut
+        | E::PoolClosed
+        | E::WorkerCrashed
+        | E::Protocol(_) => true,
+        // SQLSTATE class 08 (connection exception) and 57 (operator
+        // intervention: shutting down, cannot connect now).
+        E::Database(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("08") || c.starts_with("57")),
+        _ => false,
+    }
 }
 
 impl IntoResponse for ApiError {

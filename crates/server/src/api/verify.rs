@@ -79,7 +79,7 @@ pub async fn verify(
                 .ok_or_else(|| ApiError::invalid("scope", "unknown scope"))
         })
         .transpose()?;
-    let caller = match verify_token(&state, &req.token, at).await {
+    let caller = match verify_token(&state, &req.token, at).await? {
         Ok(caller) => caller,
         Err(refusal) => {
             state.verify_failures.record_failure(&ip_key, at);
