@@ -238,6 +238,17 @@ impl ScopeCatalog {
 }
 
 #[cfg(test)]
+pub(crate) const BUILTIN_SCOPES_AS_SCOPES: [Scope; 16] = {
+    let mut out = [Scope(0); 16];
+    let mut i = 0;
+    while i < 16 {
+        out[i] = Scope(i as u8);
+        i += 1;
+    }
+    out
+};
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
@@ -308,14 +319,3 @@ mod tests {
         }
     }
 }
-
-#[cfg(test)]
-pub(crate) const BUILTIN_SCOPES_AS_SCOPES: [Scope; 16] = {
-    let mut out = [Scope(0); 16];
-    let mut i = 0;
-    while i < 16 {
-        out[i] = Scope(i as u8);
-        i += 1;
-    }
-    out
-};

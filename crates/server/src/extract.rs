@@ -17,16 +17,6 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        // A declared length over the limit is refused before reading (and
-        // before `100 Continue`), not after 64 KiB of it.
-        let declared = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok());
-        if declared.is_some_and(|len| len > limits::MAX_BODY_BYTES as u64) {
-            return Err(ApiError::PayloadTooLarge);
-        }
         let is_json = req
             .headers()
             .get(header::CONTENT_TYPE)
@@ -46,6 +36,23 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                 field: None,
                 message: "the body must be JSON, with Content-Type: application/json".into(),
             });
+        }
+        // A client that waits for `100 Continue` before sending an oversize
+        // body gets its 413 at once. (Without `Expect`, the body is read up to
+        // the limit: answering before the client has sent it would break the
+        // connection under it.)
+        let expects_continue = req
+            .headers()
+            .get(header::EXPECT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("100-continue"));
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if expects_continue && declared.is_some_and(|len| len > limits::MAX_BODY_BYTES as u64) {
+            return Err(ApiError::PayloadTooLarge);
         }
         let bytes = Bytes::from_request(req, state).await.map_err(body_error)?;
         parse_json(&bytes).map(ApiJson)

@@ -20,14 +20,20 @@ impl PgDatabase {
     pub async fn create() -> PgDatabase {
         let admin = postgres_admin_url();
         let name = format!("latchkey_test_{}", uuid::Uuid::new_v4().simple());
-        let mut conn = PgConnection::connect(&admin)
-            .await
-            .unwrap_or_else(|e| panic!("PostgreSQL must be reachable at {admin} for the tests: {e}"));
+        let mut conn = PgConnection::connect(&admin).await.unwrap_or_else(|e| {
+            panic!("PostgreSQL must be reachable at {admin} for the tests: {e}")
+        });
         conn.execute(format!("CREATE DATABASE {name}").as_str())
             .await
             .expect("create test database");
-        let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or(admin.clone());
-        PgDatabase { url: format!("{base}/{name}"), name }
+        let base = admin
+            .rsplit_once('/')
+            .map(|(b, _)| b.to_string())
+            .unwrap_or(admin.clone());
+        PgDatabase {
+            url: format!("{base}/{name}"),
+            name,
+        }
     }
 }
 
@@ -36,7 +42,10 @@ impl Drop for PgDatabase {
         let name = self.name.clone();
         // Drop may run inside an async runtime; a fresh thread may block.
         let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
                 return;
             };
             rt.block_on(async {

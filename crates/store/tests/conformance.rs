@@ -1,0 +1,2856 @@
+//! Storage conformance: every test body runs once against a fresh SQLite file
+//! and once against a fresh PostgreSQL database, through the `Store` trait.
+//!
+//! PostgreSQL is found at `LATCHKEY_TEST_POSTGRES_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`); each test creates its own
+//! database there and drops it afterwards. When PostgreSQL is unreachable the
+//! `_postgres` tests fail: they never skip.
+
+use latchkey_core::{
+    Actor, ActorKind, AuditEvent, CredentialKind, CredentialRef, Plan, Role, Target, TokenHash,
+    TokenHasher,
+};
+use latchkey_store::testing::PgDatabase;
+use latchkey_store::{
+    AuditFilter, Backend, Credential, MemberChange, MemberUser, NewAdmin, NewInvite, NewMember,
+    NewSession, Org, PageRequest, PatChange, PoolSettings, Project, Rotation, SqlStore, Store,
+    StoreError, StoredAuditEvent, TokenLookup, User,
+};
+use sqlx::{AnyConnection, Connection, PgConnection, Row, SqliteConnection};
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::sync::{Arc, OnceLock};
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+// ---- harness ----------------------------------------------------------------
+
+/// One migrated database, fresh for one test.
+#[derive(Clone)]
+struct TestDb {
+    store: SqlStore,
+    /// URL for a raw connection to the same database, bypassing the store.
+    raw_url: String,
+}
+
+impl std::ops::Deref for TestDb {
+    type Target = SqlStore;
+    fn deref(&self) -> &SqlStore {
+        &self.store
+    }
+}
+
+impl TestDb {
+    /// A connection of its own, outside the store's pools.
+    async fn raw(&self) -> AnyConnection {
+        sqlx::any::install_default_drivers();
+        AnyConnection::connect(&self.raw_url)
+            .await
+            .expect("raw connection to the test database")
+    }
+
+    /// `SELECT COUNT(*) ...` with one text parameter, on a raw connection.
+    async fn count(&self, sql: &str, arg: impl ToString) -> i64 {
+        let mut conn = self.raw().await;
+        let row = sqlx::query(sql)
+            .bind(arg.to_string())
+            .fetch_one(&mut conn)
+            .await
+            .expect(sql);
+        row.try_get::<i64, _>(0).expect("count")
+    }
+}
+
+/// Runs `body` in its own task so that a failing assertion is caught, the
+/// database is cleaned up, and the panic then resumes.
+async fn run_body<F, Fut>(db: TestDb, body: F) -> Result<(), Box<dyn std::any::Any + Send>>
+where
+    F: FnOnce(TestDb) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let store = db.store.clone();
+    let outcome = tokio::spawn(body(db)).await;
+    store.close().await;
+    match outcome {
+        Ok(()) => Ok(()),
+        Err(e) if e.is_panic() => Err(e.into_panic()),
+        Err(e) => Err(Box::new(format!("test task failed: {e}"))),
+    }
+}
+
+async fn run_sqlite<F, Fut>(body: F)
+where
+    F: FnOnce(TestDb) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let dir = tempfile::TempDir::new().expect("temp dir");
+    let path = dir.path().join("latchkey.db");
+    let store = SqlStore::open_sqlite(&path, &PoolSettings::default())
+        .await
+        .expect("open SQLite store");
+    assert_eq!(store.backend(), Backend::Sqlite);
+    let db = TestDb {
+        store,
+        raw_url: format!("sqlite://{}", path.display()),
+    };
+    let outcome = run_body(db, body).await;
+    drop(dir);
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+async fn run_postgres<F, Fut>(body: F)
+where
+    F: FnOnce(TestDb) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    // Dropped (and the database with it) when this function returns or unwinds.
+    let pg = PgDatabase::create().await;
+    let store = SqlStore::open_postgres(&pg.url, &PoolSettings::default())
+        .await
+        .unwrap_or_else(|e| panic!("open PostgreSQL store on {}: {e}", pg.name));
+    assert_eq!(store.backend(), Backend::Postgres);
+    let db = TestDb {
+        store,
+        raw_url: pg.url.clone(),
+    };
+    let outcome = run_body(db, body).await;
+    drop(pg);
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// `body => name_sqlite, name_postgres;` makes two tests of one body.
+macro_rules! on_both_backends {
+    ($($body:ident => $sqlite:ident, $postgres:ident;)*) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $sqlite() {
+            run_sqlite($body).await
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $postgres() {
+            run_postgres($body).await
+        }
+    )*};
+}
+
+on_both_backends! {
+    orgs_lifecycle => orgs_lifecycle_sqlite, orgs_lifecycle_postgres;
+    audit_event_round_trip => audit_event_round_trip_sqlite, audit_event_round_trip_postgres;
+    members_add_and_invites => members_add_and_invites_sqlite, members_add_and_invites_postgres;
+    members_update => members_update_sqlite, members_update_postgres;
+    members_last_admin_is_kept => members_last_admin_is_kept_sqlite, members_last_admin_is_kept_postgres;
+    members_remove_cleans_up => members_remove_cleans_up_sqlite, members_remove_cleans_up_postgres;
+    members_concurrent_admin_changes => members_concurrent_admin_changes_sqlite, members_concurrent_admin_changes_postgres;
+    members_concurrent_invite_accept => members_concurrent_invite_accept_sqlite, members_concurrent_invite_accept_postgres;
+    sessions_lifecycle => sessions_lifecycle_sqlite, sessions_lifecycle_postgres;
+    projects_lifecycle => projects_lifecycle_sqlite, projects_lifecycle_postgres;
+    project_roles => project_roles_sqlite, project_roles_postgres;
+    credentials_authenticate => credentials_authenticate_sqlite, credentials_authenticate_postgres;
+    credentials_org_pats_paging => credentials_org_pats_paging_sqlite, credentials_org_pats_paging_postgres;
+    credentials_update_pat => credentials_update_pat_sqlite, credentials_update_pat_postgres;
+    credentials_revoke => credentials_revoke_sqlite, credentials_revoke_postgres;
+    credentials_rotate => credentials_rotate_sqlite, credentials_rotate_postgres;
+    credentials_concurrent_rotation => credentials_concurrent_rotation_sqlite, credentials_concurrent_rotation_postgres;
+    credentials_record_last_used => credentials_record_last_used_sqlite, credentials_record_last_used_postgres;
+    audit_filters_and_paging => audit_filters_and_paging_sqlite, audit_filters_and_paging_postgres;
+    audit_is_append_only => audit_is_append_only_sqlite, audit_is_append_only_postgres;
+}
+
+// ---- fixtures -----------------------------------------------------------------
+
+/// Now, in whole seconds (what the store keeps).
+fn now() -> OffsetDateTime {
+    OffsetDateTime::now_utc().replace_nanosecond(0).unwrap()
+}
+
+fn secs(n: i64) -> Duration {
+    Duration::seconds(n)
+}
+
+fn hasher() -> &'static TokenHasher {
+    static HASHER: OnceLock<TokenHasher> = OnceLock::new();
+    HASHER.get_or_init(|| TokenHasher::new(&[7u8; 32]).expect("test key"))
+}
+
+/// The hash of a fresh random secret.
+fn new_hash() -> TokenHash {
+    hasher().hash(&format!("lkpat_{}", Uuid::new_v4().simple()))
+}
+
+fn new_user(email: &str) -> User {
+    User {
+        uuid: Uuid::new_v4(),
+        email: email.to_string(),
+        name: Some(format!("Name of {email}")),
+        created_at: now(),
+    }
+}
+
+fn actor(user: &User) -> Actor {
+    Actor {
+        kind: ActorKind::User,
+        uuid: user.uuid,
+        name: user.display_name().to_string(),
+    }
+}
+
+fn target(kind: &str, uuid: Uuid, name: &str) -> Target {
+    Target {
+        kind: kind.to_string(),
+        uuid,
+        name: name.to_string(),
+    }
+}
+
+/// A minimal audit event for `org`.
+fn ev(org: Uuid, action: &'static str) -> AuditEvent {
+    AuditEvent {
+        org_uuid: org,
+        at: now(),
+        action,
+        actor: None,
+        credential: None,
+        target: None,
+        ip: None,
+        user_agent: None,
+        details: serde_json::json!({}),
+    }
+}
+
+fn new_org_value(name: &str) -> Org {
+    Org {
+        uuid: Uuid::new_v4(),
+        name: name.to_string(),
+        plan: Plan::Free,
+        created_at: now(),
+    }
+}
+
+/// An organization with a new admin user `admin@<name>.test`.
+async fn new_org(t: &TestDb, name: &str) -> (Org, User) {
+    let org = new_org_value(name);
+    let admin = new_user(&format!("admin@{name}.test"));
+    t.create_org(
+        &org,
+        &NewAdmin::New {
+            user: admin.clone(),
+            password_hash: "$argon2id$test".to_string(),
+        },
+        &ev(org.uuid, "org.created"),
+    )
+    .await
+    .expect("create_org");
+    (org, admin)
+}
+
+/// Adds a new user (no invite) to `org` with `role`.
+async fn add_new_member(t: &TestDb, org: Uuid, email: &str, role: Role) -> User {
+    let user = new_user(email);
+    t.add_member(
+        &NewMember {
+            org_uuid: org,
+            user: MemberUser::New(user.clone()),
+            role,
+            now: now(),
+        },
+        None,
+        &ev(org, "member.added"),
+    )
+    .await
+    .expect("add_member");
+    user
+}
+
+async fn add_existing_member(t: &TestDb, org: Uuid, user: Uuid, role: Role) {
+    t.add_member(
+        &NewMember {
+            org_uuid: org,
+            user: MemberUser::Existing(user),
+            role,
+            now: now(),
+        },
+        None,
+        &ev(org, "member.added"),
+    )
+    .await
+    .expect("add_member (existing user)");
+}
+
+fn pat(org: Uuid, owner: &User, name: &str, created_at: OffsetDateTime) -> Credential {
+    Credential {
+        uuid: Uuid::new_v4(),
+        kind: CredentialKind::Pat,
+        org_uuid: org,
+        owner_uuid: Some(owner.uuid),
+        name: name.to_string(),
+        display_prefix: format!("lkpat_{}", &Uuid::new_v4().simple().to_string()[..6]),
+        scopes: None,
+        role: None,
+        expires_at: Some(created_at + Duration::days(30)),
+        created_at,
+        rotated_at: None,
+        last_used_at: None,
+        revoked_at: None,
+        created_by: actor(owner),
+    }
+}
+
+fn org_credential(kind: CredentialKind, org: Uuid, creator: &User, role: Role) -> Credential {
+    Credential {
+        uuid: Uuid::new_v4(),
+        kind,
+        org_uuid: org,
+        owner_uuid: None,
+        name: format!("{} by {}", kind.as_str(), creator.email),
+        display_prefix: "lkkey_abc123".to_string(),
+        scopes: None,
+        role: Some(role),
+        expires_at: None,
+        created_at: now(),
+        rotated_at: None,
+        last_used_at: None,
+        revoked_at: None,
+        created_by: actor(creator),
+    }
+}
+
+/// Inserts the credential under a fresh secret and returns that secret's hash.
+async fn insert(t: &TestDb, c: &Credential) -> TokenHash {
+    let hash = new_hash();
+    t.insert_credential(c, &hash, &ev(c.org_uuid, "credential.created"))
+        .await
+        .expect("insert_credential");
+    hash
+}
+
+fn new_project(org: Uuid, name: &str, by: &User) -> Project {
+    let at = now();
+    Project {
+        uuid: Uuid::new_v4(),
+        org_uuid: org,
+        name: name.to_string(),
+        created_at: at,
+        created_by: actor(by),
+        updated_at: at,
+        updated_by: actor(by),
+    }
+}
+
+async fn create_project(t: &TestDb, org: Uuid, name: &str, by: &User) -> Project {
+    let p = new_project(org, name, by);
+    t.create_project(&p, &ev(org, "project.created"))
+        .await
+        .expect("create_project");
+    p
+}
+
+async fn found(t: &TestDb, hash: &TokenHash) -> latchkey_store::AuthRecord {
+    match t.authenticate(hash).await.expect("authenticate") {
+        TokenLookup::Found(record) => record,
+        other => panic!("expected Found, got {other:?}"),
+    }
+}
+
+/// Every audit event of `org`, newest first, walking all pages.
+async fn all_events(t: &TestDb, org: Uuid) -> Vec<StoredAuditEvent> {
+    let mut out = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = t
+            .audit_events(
+                org,
+                &AuditFilter::default(),
+                &PageRequest { limit: 100, cursor },
+            )
+            .await
+            .expect("audit_events");
+        out.extend(page.items);
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => return out,
+        }
+    }
+}
+
+/// Follows one organization's audit log: each mutation must add exactly one
+/// event, each refused mutation none.
+struct AuditLog {
+    org: Uuid,
+    seen: usize,
+}
+
+impl AuditLog {
+    async fn start(t: &TestDb, org: Uuid) -> AuditLog {
+        AuditLog {
+            org,
+            seen: all_events(t, org).await.len(),
+        }
+    }
+
+    #[track_caller]
+    fn expect(&mut self, t: &TestDb, action: &str) -> impl Future<Output = StoredAuditEvent> + '_ {
+        let caller = std::panic::Location::caller();
+        let t = t.clone();
+        let action = action.to_string();
+        async move {
+            let events = all_events(&t, self.org).await;
+            assert_eq!(
+                events.len(),
+                self.seen + 1,
+                "{caller}: expected exactly one new audit event `{action}`; newest: {:?}",
+                events.iter().take(3).map(|e| &e.action).collect::<Vec<_>>()
+            );
+            assert_eq!(events[0].action, action, "{caller}: newest audit event");
+            self.seen += 1;
+            events.into_iter().next().unwrap()
+        }
+    }
+
+    #[track_caller]
+    fn expect_none(&self, t: &TestDb) -> impl Future<Output = ()> + '_ {
+        let caller = std::panic::Location::caller();
+        let t = t.clone();
+        async move {
+            let events = all_events(&t, self.org).await;
+            assert_eq!(
+                events.len(),
+                self.seen,
+                "{caller}: expected no new audit event; newest: {:?}",
+                events.first().map(|e| &e.action)
+            );
+        }
+    }
+}
+
+macro_rules! assert_err {
+    ($result:expr, $pattern:pat) => {
+        match $result {
+            Err($pattern) => {}
+            other => panic!(
+                "expected Err({}), got {:?}",
+                stringify!($pattern),
+                other.map(|_| "Ok(..)")
+            ),
+        }
+    };
+}
+
+// ---- organizations --------------------------------------------------------------
+
+async fn orgs_lifecycle(t: TestDb) {
+    assert!(t.is_empty().await.unwrap(), "a fresh database is empty");
+    t.ping().await.unwrap();
+
+    let org = new_org_value("acme");
+    let alice = new_user("alice@example.com");
+    let created = AuditEvent {
+        actor: Some(actor(&alice)),
+        target: Some(target("org", org.uuid, "acme")),
+        ..ev(org.uuid, "org.created")
+    };
+    t.create_org(
+        &org,
+        &NewAdmin::New {
+            user: alice.clone(),
+            password_hash: "$argon2id$alice".to_string(),
+        },
+        &created,
+    )
+    .await
+    .unwrap();
+    assert!(!t.is_empty().await.unwrap());
+
+    // The org, the user, the admin membership and the event are all there.
+    assert_eq!(t.org(org.uuid).await.unwrap(), Some(org.clone()));
+    assert_eq!(t.org_by_name("acme").await.unwrap(), Some(org.clone()));
+    assert_eq!(t.org_by_name("ACME-nope").await.unwrap(), None);
+    assert_eq!(t.org(Uuid::new_v4()).await.unwrap(), None);
+    let login = t.user_by_email("alice@example.com").await.unwrap().unwrap();
+    assert_eq!(login.user, alice);
+    assert_eq!(login.password_hash.as_deref(), Some("$argon2id$alice"));
+    let member = t.member(org.uuid, alice.uuid).await.unwrap().unwrap();
+    assert_eq!(member.user, alice);
+    assert_eq!(member.membership.role, Role::Admin);
+    assert_eq!(member.membership.suspended_at, None);
+    assert_eq!(member.membership.created_at, org.created_at);
+    assert_eq!(t.members(org.uuid).await.unwrap(), vec![member.clone()]);
+    assert_eq!(
+        t.memberships_of(alice.uuid).await.unwrap(),
+        vec![(org.clone(), member.membership.clone())]
+    );
+    let events = all_events(&t, org.uuid).await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].action, "org.created");
+    assert_eq!(events[0].actor, Some(actor(&alice)));
+    assert_eq!(events[0].target, created.target);
+    assert_eq!(events[0].at, created.at);
+
+    // A duplicate name is a conflict, and nothing of it is kept.
+    let dup = new_org_value("acme");
+    let mut dup_log = AuditLog::start(&t, dup.uuid).await;
+    assert_err!(
+        t.create_org(
+            &dup,
+            &NewAdmin::Existing(alice.uuid),
+            &ev(dup.uuid, "org.created")
+        )
+        .await,
+        StoreError::Conflict(_)
+    );
+    dup_log.expect_none(&t).await;
+    assert_eq!(t.org(dup.uuid).await.unwrap(), None);
+    assert_eq!(t.memberships_of(alice.uuid).await.unwrap().len(), 1);
+
+    // A new admin whose email is taken: conflict, and the org is rolled back.
+    let taken = new_org_value("taken-email");
+    assert_err!(
+        t.create_org(
+            &taken,
+            &NewAdmin::New {
+                user: new_user("alice@example.com"),
+                password_hash: "x".to_string(),
+            },
+            &ev(taken.uuid, "org.created"),
+        )
+        .await,
+        StoreError::Conflict(_)
+    );
+    assert_eq!(t.org(taken.uuid).await.unwrap(), None);
+    assert_eq!(t.org_by_name("taken-email").await.unwrap(), None);
+    assert!(all_events(&t, taken.uuid).await.is_empty());
+
+    // An existing user may found a second organization.
+    let second = new_org_value("second");
+    t.create_org(
+        &second,
+        &NewAdmin::Existing(alice.uuid),
+        &ev(second.uuid, "org.created"),
+    )
+    .await
+    .unwrap();
+    dup_log = AuditLog::start(&t, second.uuid).await;
+    assert_eq!(dup_log.seen, 1);
+    let orgs: Vec<Uuid> = t
+        .memberships_of(alice.uuid)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(o, m)| {
+            assert_eq!(m.role, Role::Admin);
+            o.uuid
+        })
+        .collect();
+    assert_eq!(orgs.len(), 2);
+    assert!(orgs.contains(&org.uuid) && orgs.contains(&second.uuid));
+
+    // Plans.
+    let mut log = AuditLog::start(&t, org.uuid).await;
+    t.set_plan(
+        org.uuid,
+        Plan::Enterprise,
+        &ev(org.uuid, "org.plan_changed"),
+    )
+    .await
+    .unwrap();
+    log.expect(&t, "org.plan_changed").await;
+    assert_eq!(
+        t.org(org.uuid).await.unwrap().unwrap().plan,
+        Plan::Enterprise
+    );
+    assert_eq!(
+        t.org_by_name("second").await.unwrap().unwrap().plan,
+        Plan::Free
+    );
+    t.set_plan(org.uuid, Plan::Free, &ev(org.uuid, "org.plan_changed"))
+        .await
+        .unwrap();
+    log.expect(&t, "org.plan_changed").await;
+    assert_eq!(t.org(org.uuid).await.unwrap().unwrap().plan, Plan::Free);
+    let ghost = Uuid::new_v4();
+    assert_err!(
+        t.set_plan(ghost, Plan::Enterprise, &ev(ghost, "org.plan_changed"))
+            .await,
+        StoreError::NotFound
+    );
+    assert!(all_events(&t, ghost).await.is_empty());
+}
+
+async fn audit_event_round_trip(t: TestDb) {
+    let (org, alice) = new_org(&t, "acme").await;
+    let mut log = AuditLog::start(&t, org.uuid).await;
+    let full = AuditEvent {
+        org_uuid: org.uuid,
+        at: now() - secs(5),
+        action: "token.created",
+        actor: Some(Actor {
+            kind: ActorKind::ServiceAccount,
+            uuid: Uuid::new_v4(),
+            name: "deploy bot".to_string(),
+        }),
+        credential: Some(CredentialRef {
+            kind: CredentialKind::ServiceAccount,
+            uuid: Some(Uuid::new_v4()),
+            name: Some("deploy".to_string()),
+            display_prefix: Some("lksvc_ab12".to_string()),
+        }),
+        target: Some(target("pat", Uuid::new_v4(), "laptop ✓ 'quoted'")),
+        ip: Some("2001:db8::1".to_string()),
+        user_agent: Some("latchkey-cli/0.1".to_string()),
+        details: serde_json::json!({"scopes": ["projects:read"], "n": 3, "nested": {"ok": true}}),
+    };
+    t.append_audit(&full).await.unwrap();
+    let got = log.expect(&t, "token.created").await;
+    assert_eq!(got.at, full.at);
+    assert_eq!(got.actor, full.actor);
+    assert_eq!(got.credential, full.credential);
+    assert_eq!(got.target, full.target);
+    assert_eq!(got.ip, full.ip);
+    assert_eq!(got.user_agent, full.user_agent);
+    assert_eq!(got.details, full.details);
+
+    // A credential reference with only a kind (a session) and no uuid.
+    let sparse = AuditEvent {
+        actor: Some(actor(&alice)),
+        credential: Some(CredentialRef {
+            kind: CredentialKind::Session,
+            uuid: None,
+            name: None,
+            display_prefix: None,
+        }),
+        ..ev(org.uuid, "auth.login")
+    };
+    t.append_audit(&sparse).await.unwrap();
+    let got = log.expect(&t, "auth.login").await;
+    assert_eq!(got.actor, sparse.actor);
+    assert_eq!(got.credential, sparse.credential);
+    assert_eq!(got.target, None);
+    assert_eq!(got.ip, None);
+    assert_eq!(got.user_agent, None);
+    assert_eq!(got.details, serde_json::json!({}));
+
+    let bare = ev(org.uuid, "bare");
+    t.append_audit(&bare).await.unwrap();
+    let got = log.expect(&t, "bare").await;
+    assert_eq!(got.actor, None);
+    assert_eq!(got.credential, None);
+    assert_eq!(got.target, None);
+}
+
+// ---- members ----------------------------------------------------------------------
+
+async fn members_add_and_invites(t: TestDb) {
+    let (org, _alice) = new_org(&t, "acme").await;
+    let mut log = AuditLog::start(&t, org.uuid).await;
+    let t0 = now();
+
+    // A new user with an invite.
+    let bob = User {
+        name: None,
+        ..new_user("bob@example.com")
+    };
+    let code = new_hash();
+    t.add_member(
+        &NewMember {
+            org_uuid: org.uuid,
+            user: MemberUser::New(bob.clone()),
+            role: Role::Editor,
+            now: t0,
+        },
+        Some(&NewInvite {
+            code_hash: code,
+            created_at: t0,
+            expires_at: t0 + Duration::days(7),
+        }),
+        &ev(org.uuid, "member.invited"),
+    )
+    .await
+    .unwrap();
+    log.expect(&t, "member.invited").await;
+    let m = t.member(org.uuid, bob.uuid).await.unwrap().unwrap();
+    assert_eq!(m.user, bob);
+    assert_eq!(m.membership.role, Role::Editor);
+    assert_eq!(m.membership.created_at, t0);
+    assert_eq!(m.membership.suspended_at, None);
+    assert_eq!(
+        t.user_by_email("bob@example.com")
+            .await
+            .unwrap()
+            .unwrap()
+            .password_hash,
+        None,
+        "an invited user has no password yet"
+    );
+    assert_eq!(t.members(org.uuid).await.unwrap().len(), 2);
+
+    // The invite works once.
+    let (user, org_uuid) = t
+        .accept_invite(&code, "$argon2id$bob", Some("Bob B"), t0 + secs(60))
+        .await
+        .unwrap();
+    assert_eq!(org_uuid, org.uuid);
+    assert_eq!(user.uuid, bob.uuid);
+    assert_eq!(user.name.as_deref(), Some("Bob B"));
+    let login = t.user_by_email("bob@example.com").await.unwrap().unwrap();
+    assert_eq!(login.password_hash.as_deref(), Some("$argon2id$bob"));
+    assert_eq!(login.user.name.as_deref(), Some("Bob B"));
+    assert_err!(
+        t.accept_invite(&code, "$argon2id$again", None, t0 + secs(61))
+            .await,
+        StoreError::NotFound
+    );
+    assert_eq!(
+        t.user_by_email("bob@example.com")
+            .await
+            .unwrap()
+            .unwrap()
+            .password_hash
+            .as_deref(),
+        Some("$argon2id$bob"),
+        "a used invite changes nothing"
+    );
+    assert_err!(
+        t.accept_invite(&new_hash(), "x", None, t0).await,
+        StoreError::NotFound
+    );
+
+    // Accepting without a name keeps the name given at invitation.
+    let carol = new_user("carol@example.com");
+    let carol_code = new_hash();
+    t.add_member(
+        &NewMember {
+            org_uuid: org.uuid,
+            user: MemberUser::New(carol.clone()),
+            role: Role::Viewer,
+            now: t0,
+        },
+        Some(&NewInvite {
+            code_hash: carol_code,
+            created_at: t0,
+            expires_at: t0 + secs(3600),
+        }),
+        &ev(org.uuid, "member.invited"),
+    )
+    .await
+    .unwrap();
+    log.expect(&t, "member.invited").await;
+    let (user, _) = t
+        .accept_invite(&carol_code, "$argon2id$carol", None, t0 + secs(10))
+        .await
+        .unwrap();
+    assert_eq!(user.name, carol.name);
+
+    // Expired invites (including one expiring this very second) do not work.
+    let dave = new_user("dave@example.com");
+    let dave_code = new_hash();
+    t.add_member(
+        &NewMember {
+            org_uuid: org.uuid,
+            user: MemberUser::New(dave.clone()),
+            role: Role::Viewer,
+            now: t0,
+        },
+        Some(&NewInvite {
+            code_hash: dave_code,
+            created_at: t0 - secs(100),
+            expires_at: t0 - secs(1),
+        }),
+        &ev(org.uuid, "member.invited"),
+    )
+    .await
+    .unwrap();
+    log.expect(&t, "member.invited").await;
+    assert_err!(
+        t.accept_invite(&dave_code, "x", None, t0).await,
+        StoreError::NotFound
+    );
+    assert_err!(
+        t.accept_invite(&dave_code, "x", None, t0 - secs(1)).await,
+        StoreError::NotFound
+    );
+    assert_eq!(
+        t.user_by_email("dave@example.com")
+            .await
+            .unwrap()
+            .unwrap()
+            .password_hash,
+        None
+    );
+    // ... while one second earlier it would have.
+    let (user, _) = t
+        .accept_invite(&dave_code, "$argon2id$dave", None, t0 - secs(2))
+        .await
+        .unwrap();
+    assert_eq!(user.uuid, dave.uuid);
+
+    // Adding someone who is a member already: conflict, no event.
+    assert_err!(
+        t.add_member(
+            &NewMember {
+                org_uuid: org.uuid,
+                user: MemberUser::Existing(bob.uuid),
+                role: Role::Admin,
+                now: t0,
+            },
+            None,
+            &ev(org.uuid, "member.added"),
+        )
+        .await,
+        StoreError::Conflict(_)
+    );
+    log.expect_none(&t).await;
+    assert_eq!(
+        t.member(org.uuid, bob.uuid)
+            .await
+            .unwrap()
+            .unwrap()
+            .membership
+            .role,
+        Role::Editor
+    );
+    // A new user with an email that is taken: conflict, no event, no invite.
+    let imposter_code = new_hash();
+    assert_err!(
+        t.add_member(
+            &NewMember {
+                org_uuid: org.uuid,
+                user: MemberUser::New(new_user("bob@example.com")),
+                role: Role::Viewer,
+                now: t0,
+            },
+            Some(&NewInvite {
+                code_hash: imposter_code,
+                created_at: t0,
+                expires_at: t0 + secs(3600),
+            }),
+            &ev(org.uuid, "member.invited"),
+        )
+        .await,
+        StoreError::Conflict(_)
+    );
+    log.expect_none(&t).await;
+    assert_err!(
+        t.accept_invite(&imposter_code, "x", None, t0).await,
+        StoreError::NotFound
+    );
+
+    // An existing user of another organization joins this one.
+    let (other, zed) = new_org(&t, "other").await;
+    t.add_member(
+        &NewMember {
+            org_uuid: org.uuid,
+            user: MemberUser::Existing(zed.uuid),
+            role: Role::Developer,
+            now: t0 + secs(5),
+        },
+        None,
+        &ev(org.uuid, "member.added"),
+    )
+    .await
+    .unwrap();
+    log.expect(&t, "member.added").await;
+    let m = t.member(org.uuid, zed.uuid).await.unwrap().unwrap();
+    assert_eq!(m.user, zed);
+    assert_eq!(m.membership.role, Role::Developer);
+    let of_zed = t.memberships_of(zed.uuid).await.unwrap();
+    assert_eq!(of_zed.len(), 2);
+    assert!(of_zed
+        .iter()
+        .any(|(o, m)| o.uuid == other.uuid && m.role == Role::Admin));
+    assert!(of_zed
+        .iter()
+        .any(|(o, m)| o.uuid == org.uuid && m.role == Role::Developer));
+    assert!(t.member(other.uuid, bob.uuid).await.unwrap().is_none());
+    assert_eq!(t.members(org.uuid).await.unwrap().len(), 5);
+}
+
+async fn members_update(t: TestDb) {
+    let (org, _alice) = new_org(&t, "acme").await;
+    let bob = add_new_member(&t, org.uuid, "bob@example.com", Role::Editor).await;
+    let mut log = AuditLog::start(&t, org.uuid).await;
+    let role = |r| MemberChange {
+        role: Some(r),
+        suspended_at: None,
+    };
+
+    t.update_member(
+        org.uuid,
+        bob.uuid,
+        &role(Role::Developer),
+        &ev(org.uuid, "member.updated"),
+    )
+    .await
+    .unwrap();
+    log.expect(&t, "member.updated").await;
+    let m = t.member(org.uuid, bob.uuid).await.unwrap().unwrap();
+    assert_eq!(m.membership.role, Role::Developer);
+    assert_eq!(m.membership.suspended_at, None);
+
+    let at = now() - secs(30);
+    t.update_member(
+        org.uuid,
+        bob.uuid,
+        &MemberChange {
+            role: None,
+            suspended_at: Some(Some(at)),
+        },
+        &ev(org.uuid, "member.suspended"),
+    )
+    .await
+    .unwrap();
+    log.expect(&t, "member.suspended").await;
+    let m = t.member(org.uuid, bob.uuid).await.unwrap().unwrap();
+    assert_eq!(m.membership.suspended_at, Some(at));
+    assert_eq!(
+        m.membership.role,
+        Role::Developer,
+        "suspending keeps the role"
+    );
+
+    t.update_member(
+        org.uuid,
+        bob.uuid,
+        &MemberChange {
+            role: None,
+            suspended_at: Some(None),
+        },
+        &ev(org.uuid, "member.unsuspended"),
+    )
+    .await
+    .unwrap();
+    log.expect(&t, "member.unsuspended").await;
+    let m = t.member(org.uuid, bob.uuid).await.unwrap().unwrap();
+    assert_eq!(m.membership.suspended_at, None);
+
+    // Both at once.
+    t.update_member(
+        org.uuid,
+        bob.uuid,
+        &MemberChange {
+            role: Some(Role::Viewer),
+            suspended_at: Some(Some(at)),
+        },
+        &ev(org.uuid, "member.updated"),
+    )
+    .await
+    .unwrap();
+    log.expect(&t, "member.updated").await;
+    let m = t.member(org.uuid, bob.uuid).await.unwrap().unwrap();
+    assert_eq!(
+        (m.membership.role, m.membership.suspended_at),
+        (Role::Viewer, Some(at))
+    );
+
+    // Unknown member, unknown org.
+    assert_err!(
+        t.update_member(
+            org.uuid,
+            Uuid::new_v4(),
+            &role(Role::Viewer),
+            &ev(org.uuid, "member.updated")
+        )
+        .await,
+        StoreError::NotFound
+    );
+    assert_err!(
+        t.update_member(
+            org.uuid,
+            Uuid::new_v4(),
+            &MemberChange {
+                role: None,
+                suspended_at: Some(None)
+            },
+            &ev(org.uuid, "member.updated")
+        )
+        .await,
+        StoreError::NotFound
+    );
+    let ghost = Uuid::new_v4();
+    assert_err!(
+        t.update_member(
+            ghost,
+            bob.uuid,
+            &role(Role::Viewer),
+            &ev(ghost, "member.updated")
+        )
+        .await,
+        StoreError::NotFound
+    );
+    log.expect_none(&t).await;
+    assert!(all_events(&t, ghost).await.is_empty());
+}
+
+async fn members_last_admin_is_kept(t: TestDb) {
+    let (org, alice) = new_org(&t, "acme").await;
+    let bob = add_new_member(&t, org.uuid, "bob@example.com", Role::Editor).await;
+    let alice_pat = pat(org.uuid, &alice, "alice laptop", now());
+    let alice_hash = insert(&t, &alice_pat).await;
+    let session = new_hash();
+    t.create_session(&NewSession {
+        id_hash: session,
+        user_uuid: alice.uuid,
+        org_uuid: org.uuid,
+        created_at: now(),
+        expires_at: now() + Duration::days(1),
+    })
+    .await
+    .unwrap();
+    let project = create_project(&t, org.uuid, "web", &alice).await;
+    t.set_project_role(
+        org.uuid,
+        project.uuid,
+        alice.uuid,
+        Role::Viewer,
+        now(),
+        &ev(org.uuid, "project.role_set"),
+    )
+    .await
+    .unwrap();
+    let mut log = AuditLog::start(&t, org.uuid).await;
+    let before = t.member(org.uuid, alice.uuid).await.unwrap().unwrap();
+
+    async fn unchanged(t: &TestDb, org: Uuid, before: &latchkey_store::Member) {
+        assert_eq!(
+            t.member(org, before.user.uuid).await.unwrap().as_ref(),
+            Some(before),
+            "a refused change leaves the membership as it was"
+        );
+    }
+
+    // Demoting the only admin.
+    assert_err!(
+        t.update_member(
+            org.uuid,
+            alice.uuid,
+            &MemberChange {
+                role: Some(Role::Editor),
+                suspended_at: None
+            },
+            &ev(org.uuid, "member.updated"),
+        )
+        .await,
+        StoreError::Conflict(_)
+    );
+    log.expect_none(&t).await;
+    unchanged(&t, org.uuid, &before).await;
+
+    // Suspending the only admin.
+    assert_err!(
+        t.update_member(
+            org.uuid,
+            alice.uuid,
+            &MemberChange {
+                role: None,
+                suspended_at: Some(Some(now()))
+            },
+            &ev(org.uuid, "member.suspended"),
+        )
+        .await,
+        StoreError::Conflict(_)
+    );
+    log.expect_none(&t).await;
+    unchanged(&t, org.uuid, &before).await;
+
+    // Removing the only admin: nothing at all happens (no revoked token, no
+    // deleted session or project role).
+    assert_err!(
+        t.remove_member(org.uuid, alice.uuid, now(), &ev(org.uuid, "member.removed"))
+            .await,
+        StoreError::Conflict(_)
+    );
+    log.expect_none(&t).await;
+    unchanged(&t, org.uuid, &before).await;
+    let record = found(&t, &alice_hash).await;
+    assert_eq!(record.credential.revoked_at, None);
+    assert!(t
+        .credential(org.uuid, alice_pat.uuid)
+        .await
+        .unwrap()
+        .is_some());
+    assert!(t.session(&session).await.unwrap().is_some());
+    assert_eq!(
+        t.project_role(project.uuid, alice.uuid).await.unwrap(),
+        Some(Role::Viewer)
+    );
+
+    // With a second active admin, the first may step down ...
+    t.update_member(
+        org.uuid,
+        bob.uuid,
+        &MemberChange {
+            role: Some(Role::Admin),
+            suspended_at: None,
+        },
+        &ev(org.uuid, "member.updated"),
+    )
+    .await
+    .unwrap();
+    log.expect(&t, "member.updated").await;
+    t.update_member(
+        org.uuid,
+        alice.uuid,
+        &MemberChange {
+            role: Some(Role::Developer),
+            suspended_at: None,
+        },
+        &ev(org.uuid, "member.updated"),
+    )
+    .await
+    .unwrap();
+    log.expect(&t, "member.updated").await;
+    // ... and then the second is the last one.
+    assert_err!(
+        t.update_member(
+            org.uuid,
+            bob.uuid,
+            &MemberChange {
+                role: None,
+                suspended_at: Some(Some(now()))
+            },
+            &ev(org.uuid, "member.suspended"),
+        )
+        .await,
+        StoreError::Conflict(_)
+    );
+    log.expect_none(&t).await;
+
+    // A suspended admin does not count as an active one.
+    t.update_member(
+        org.uuid,
+        alice.uuid,
+        &MemberChange {
+            role: Some(Role::Admin),
+            suspended_at: None,
+        },
+        &ev(org.uuid, "member.updated"),
+    )
+    .await
+    .unwrap();
+    log.expect(&t, "member.updated").await;
+    t.update_member(
+        org.uuid,
+        bob.uuid,
+        &MemberChange {
+            role: None,
+            suspended_at: Some(Some(now())),
+        },
+        &ev(org.uuid, "member.suspended"),
+    )
+    .await
+    .unwrap();
+    log.expect(&t, "member.suspended").await;
+    assert_err!(
+        t.update_member(
+            org.uuid,
+            alice.uuid,
+            &MemberChange {
+                role: Some(Role::Viewer),
+                suspended_at: None
+            },
+            &ev(org.uuid, "member.updated"),
+        )
+        .await,
+        StoreError::Conflict(_)
+    );
+    assert_err!(
+        t.remove_member(org.uuid, alice.uuid, now(), &ev(org.uuid, "member.removed"))
+            .await,
+        StoreError::Conflict(_)
+    );
+    log.expect_none(&t).await;
+    assert_eq!(
+        t.member(org.uuid, alice.uuid)
+            .await
+            .unwrap()
+            .unwrap()
+            .membership
+            .role,
+        Role::Admin
+    );
+
+    // Removing the suspended admin is fine: alice remains.
+    t.remove_member(org.uuid, bob.uuid, now(), &ev(org.uuid, "member.removed"))
+        .await
+        .unwrap();
+    log.expect(&t, "member.removed").await;
+    assert_eq!(t.members(org.uuid).await.unwrap().len(), 1);
+}
+
+async fn members_remove_cleans_up(t: TestDb) {
+    let (a, alice) = new_org(&t, "acme").await;
+    let (b, zed) = new_org(&t, "bravo").await;
+    let t0 = now();
+
+    // bob: invited to A (not yet accepted), member of B too.
+    let bob = new_user("bob@example.com");
+    let bob_code = new_hash();
+    t.add_member(
+        &NewMember {
+            org_uuid: a.uuid,
+            user: MemberUser::New(bob.clone()),
+            role: Role::Developer,
+            now: t0,
+        },
+        Some(&NewInvite {
+            code_hash: bob_code,
+            created_at: t0,
+            expires_at: t0 + Duration::days(7),
+        }),
+        &ev(a.uuid, "member.invited"),
+    )
+    .await
+    .unwrap();
+    add_existing_member(&t, b.uuid, bob.uuid, Role::Viewer).await;
+
+    let a1 = pat(a.uuid, &bob, "a1", t0);
+    let a2 = pat(a.uuid, &bob, "a2", t0 - secs(1));
+    let b1 = pat(b.uuid, &bob, "b1", t0);
+    let alice_pat = pat(a.uuid, &alice, "alice", t0);
+    let key = org_credential(CredentialKind::ApiKey, a.uuid, &bob, Role::Viewer);
+    let (h_a1, h_a2, h_b1, h_alice, h_key) = (
+        insert(&t, &a1).await,
+        insert(&t, &a2).await,
+        insert(&t, &b1).await,
+        insert(&t, &alice_pat).await,
+        insert(&t, &key).await,
+    );
+
+    let pa = create_project(&t, a.uuid, "web", &alice).await;
+    let pb = create_project(&t, b.uuid, "web", &zed).await;
+    for (org, project, user, role) in [
+        (a.uuid, pa.uuid, bob.uuid, Role::Editor),
+        (a.uuid, pa.uuid, alice.uuid, Role::Viewer),
+        (b.uuid, pb.uuid, bob.uuid, Role::Admin),
+    ] {
+        t.set_project_role(org, project, user, role, t0, &ev(org, "project.role_set"))
+            .await
+            .unwrap();
+    }
+
+    let session = |user: Uuid, org: Uuid| NewSession {
+        id_hash: new_hash(),
+        user_uuid: user,
+        org_uuid: org,
+        created_at: t0,
+        expires_at: t0 + Duration::days(1),
+    };
+    let (s_bob_a, s_bob_b, s_alice_a) = (
+        session(bob.uuid, a.uuid),
+        session(bob.uuid, b.uuid),
+        session(alice.uuid, a.uuid),
+    );
+    for s in [&s_bob_a, &s_bob_b, &s_alice_a] {
+        t.create_session(s).await.unwrap();
+    }
+
+    let mut log_a = AuditLog::start(&t, a.uuid).await;
+    let log_b = AuditLog::start(&t, b.uuid).await;
+    let removed_at = t0 + secs(10);
+    t.remove_member(a.uuid, bob.uuid, removed_at, &ev(a.uuid, "member.removed"))
+        .await
+        .unwrap();
+    log_a.expect(&t, "member.removed").await;
+    log_b.expect_none(&t).await;
+
+    // The membership is gone; the user and their other membership remain.
+    assert!(t.member(a.uuid, bob.uuid).await.unwrap().is_none());
+    assert_eq!(
+        t.member(b.uuid, bob.uuid)
+            .await
+            .unwrap()
+            .unwrap()
+            .membership
+            .role,
+        Role::Viewer
+    );
+    assert!(t.user_by_email("bob@example.com").await.unwrap().is_some());
+    assert_eq!(t.members(a.uuid).await.unwrap().len(), 1);
+
+    // Bob's PATs in A are revoked at the removal time; the one in B is not.
+    for (c, h) in [(&a1, &h_a1), (&a2, &h_a2)] {
+        let r = found(&t, h).await;
+        assert_eq!(r.credential.revoked_at, Some(removed_at), "{}", c.name);
+        assert_eq!(r.membership, None);
+        assert!(t.credential(a.uuid, c.uuid).await.unwrap().is_none());
+    }
+    assert!(t.pats_of(a.uuid, bob.uuid).await.unwrap().is_empty());
+    let r = found(&t, &h_b1).await;
+    assert_eq!(r.credential.revoked_at, None);
+    assert_eq!(r.membership.map(|m| m.role), Some(Role::Viewer));
+    assert_eq!(t.pats_of(b.uuid, bob.uuid).await.unwrap(), vec![b1.clone()]);
+    // Others' tokens, and organization keys bob created, stay.
+    assert_eq!(found(&t, &h_alice).await.credential.revoked_at, None);
+    assert_eq!(found(&t, &h_key).await.credential.revoked_at, None);
+    assert!(t.credential(a.uuid, key.uuid).await.unwrap().is_some());
+
+    // Project roles in A are gone, in B kept.
+    assert!(t
+        .project_roles_of(a.uuid, bob.uuid)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(t.project_role(pa.uuid, bob.uuid).await.unwrap(), None);
+    let access = t.project_access(pa.uuid).await.unwrap();
+    assert_eq!(access.len(), 1);
+    assert_eq!(
+        (access[0].user.uuid, access[0].role),
+        (alice.uuid, Role::Viewer)
+    );
+    assert_eq!(
+        t.project_roles_of(b.uuid, bob.uuid).await.unwrap(),
+        vec![(pb.uuid, Role::Admin)]
+    );
+    assert_eq!(
+        t.count(
+            "SELECT COUNT(*) FROM project_roles WHERE user_uuid = $1",
+            bob.uuid
+        )
+        .await,
+        1
+    );
+
+    // Sessions in A are gone, in B kept; other users' sessions kept.
+    assert!(t.session(&s_bob_a.id_hash).await.unwrap().is_none());
+    assert!(t.session(&s_bob_b.id_hash).await.unwrap().is_some());
+    assert!(t.session(&s_alice_a.id_hash).await.unwrap().is_some());
+
+    // The pending invite to A no longer works.
+    assert_err!(
+        t.accept_invite(&bob_code, "x", None, t0 + secs(20)).await,
+        StoreError::NotFound
+    );
+
+    // Removing again: not found, no event.
+    assert_err!(
+        t.remove_member(a.uuid, bob.uuid, now(), &ev(a.uuid, "member.removed"))
+            .await,
+        StoreError::NotFound
+    );
+    log_a.expect_none(&t).await;
+}
+
+/// Two admins demoting (or removing) each other at once: the organization
+/// must still have an active admin afterwards, whatever the interleaving.
+async fn members_concurrent_admin_changes(t: TestDb) {
+    for round in 0..6 {
+        let (org, alice) = new_org(&t, &format!("race-{round}")).await;
+        let bob = add_new_member(
+            &t,
+            org.uuid,
+            &format!("bob{round}@example.com"),
+            Role::Admin,
+        )
+        .await;
+        let mut log = AuditLog::start(&t, org.uuid).await;
+        let barrier = Arc::new(tokio::sync::Barrier::new(2));
+        let tasks: Vec<_> = [alice.uuid, bob.uuid]
+            .into_iter()
+            .enumerate()
+            .map(|(i, user)| {
+                let store = t.store.clone();
+                let barrier = barrier.clone();
+                let org = org.uuid;
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    match (round + i) % 3 {
+                        0 => {
+                            store
+                                .update_member(
+                                    org,
+                                    user,
+                                    &MemberChange {
+                                        role: Some(Role::Viewer),
+                                        suspended_at: None,
+                                    },
+                                    &ev(org, "member.updated"),
+                                )
+                                .await
+                        }
+                        1 => {
+                            store
+                                .update_member(
+                                    org,
+                                    user,
+                                    &MemberChange {
+                                        role: None,
+                                        suspended_at: Some(Some(now())),
+                                    },
+                                    &ev(org, "member.updated"),
+                                )
+                                .await
+                        }
+                        _ => {
+                            store
+                                .remove_member(org, user, now(), &ev(org, "member.updated"))
+                                .await
+                        }
+                    }
+                })
+            })
+            .collect();
+        let mut ok = 0;
+        for task in tasks {
+            match task.await.expect("task") {
+                Ok(()) => ok += 1,
+                Err(StoreError::Conflict(_)) => {}
+                Err(e) => panic!("round {round}: unexpected error {e:?}"),
+            }
+        }
+        assert_eq!(ok, 1, "round {round}: exactly one of the two changes wins");
+        log.expect(&t, "member.updated").await;
+        let active_admins = t
+            .members(org.uuid)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|m| m.membership.role == Role::Admin && m.membership.suspended_at.is_none())
+            .count();
+        assert_eq!(active_admins, 1, "round {round}");
+    }
+}
+
+/// An invite code raced by several requests is used exactly once.
+async fn members_concurrent_invite_accept(t: TestDb) {
+    const TASKS: usize = 8;
+    let (org, _) = new_org(&t, "acme").await;
+    let t0 = now();
+    let code = new_hash();
+    let bob = new_user("bob@example.com");
+    t.add_member(
+        &NewMember {
+            org_uuid: org.uuid,
+            user: MemberUser::New(bob.clone()),
+            role: Role::Viewer,
+            now: t0,
+        },
+        Some(&NewInvite {
+            code_hash: code,
+            created_at: t0,
+            expires_at: t0 + Duration::days(1),
+        }),
+        &ev(org.uuid, "member.invited"),
+    )
+    .await
+    .unwrap();
+    let barrier = Arc::new(tokio::sync::Barrier::new(TASKS));
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|i| {
+            let store = t.store.clone();
+            let barrier = barrier.clone();
+            tokio::spawn(async move {
+                barrier.wait().await;
+                let password = format!("$argon2id${i}");
+                let result = store.accept_invite(&code, &password, None, t0).await;
+                (password, result)
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for task in tasks {
+        match task.await.expect("task") {
+            (password, Ok((user, o))) => {
+                assert_eq!((user.uuid, o), (bob.uuid, org.uuid));
+                winners.push(password);
+            }
+            (_, Err(StoreError::NotFound)) => {}
+            (_, Err(e)) => panic!("a racing accept failed instead of losing: {e:?}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one accept wins");
+    assert_eq!(
+        t.user_by_email("bob@example.com")
+            .await
+            .unwrap()
+            .unwrap()
+            .password_hash,
+        Some(winners.remove(0)),
+        "the winner's password is the one kept"
+    );
+}
+
+// ---- sessions ----------------------------------------------------------------------
+
+async fn sessions_lifecycle(t: TestDb) {
+    let (a, alice) = new_org(&t, "acme").await;
+    let b = new_org_value("bravo");
+    t.create_org(
+        &b,
+        &NewAdmin::Existing(alice.uuid),
+        &ev(b.uuid, "org.created"),
+    )
+    .await
+    .unwrap();
+    let (c, _) = new_org(&t, "charlie").await;
+    let t0 = now();
+    let log = AuditLog::start(&t, a.uuid).await;
+
+    let id = new_hash();
+    t.create_session(&NewSession {
+        id_hash: id,
+        user_uuid: alice.uuid,
+        org_uuid: a.uuid,
+        created_at: t0,
+        expires_at: t0 + Duration::hours(12),
+    })
+    .await
+    .unwrap();
+    let s = t.session(&id).await.unwrap().unwrap();
+    assert_eq!(s.id_hash, id);
+    assert_eq!(s.user, alice);
+    assert_eq!(s.org, a);
+    assert_eq!(s.expires_at, t0 + Duration::hours(12));
+    let m = s.membership.expect("alice is a member of A");
+    assert_eq!(
+        (m.org_uuid, m.user_uuid, m.role),
+        (a.uuid, alice.uuid, Role::Admin)
+    );
+    assert!(t.session(&new_hash()).await.unwrap().is_none());
+
+    // Switching organization.
+    t.set_session_org(&id, b.uuid).await.unwrap();
+    let s = t.session(&id).await.unwrap().unwrap();
+    assert_eq!(s.org, b);
+    assert_eq!(s.membership.map(|m| m.org_uuid), Some(b.uuid));
+    assert_err!(
+        t.set_session_org(&new_hash(), a.uuid).await,
+        StoreError::NotFound
+    );
+
+    // A session pointing at an organization the user does not belong to
+    // resolves with no membership.
+    t.set_session_org(&id, c.uuid).await.unwrap();
+    let s = t.session(&id).await.unwrap().unwrap();
+    assert_eq!(s.org, c);
+    assert!(s.membership.is_none());
+
+    t.delete_session(&id).await.unwrap();
+    assert!(t.session(&id).await.unwrap().is_none());
+    t.delete_session(&id).await.unwrap();
+
+    // After a user is removed from an organization, their session there is
+    // gone, and one that still names it (created concurrently with the
+    // removal) carries no membership.
+    let bob = add_new_member(&t, a.uuid, "bob@example.com", Role::Editor).await;
+    let bob_session = NewSession {
+        id_hash: new_hash(),
+        user_uuid: bob.uuid,
+        org_uuid: a.uuid,
+        created_at: t0,
+        expires_at: t0 + Duration::hours(1),
+    };
+    t.create_session(&bob_session).await.unwrap();
+    assert_eq!(
+        t.session(&bob_session.id_hash)
+            .await
+            .unwrap()
+            .unwrap()
+            .membership
+            .map(|m| m.role),
+        Some(Role::Editor)
+    );
+    t.remove_member(a.uuid, bob.uuid, now(), &ev(a.uuid, "member.removed"))
+        .await
+        .unwrap();
+    assert!(t.session(&bob_session.id_hash).await.unwrap().is_none());
+    let late = NewSession {
+        id_hash: new_hash(),
+        ..bob_session
+    };
+    t.create_session(&late).await.unwrap();
+    let s = t.session(&late.id_hash).await.unwrap().unwrap();
+    assert_eq!(s.user.uuid, bob.uuid);
+    assert!(s.membership.is_none());
+
+    // Sessions are not audited: only the two member events above.
+    let events = all_events(&t, a.uuid).await;
+    assert_eq!(events.len(), log.seen + 2);
+}
+
+// ---- projects ------------------------------------------------------------------------
+
+async fn projects_lifecycle(t: TestDb) {
+    let (a, alice) = new_org(&t, "acme").await;
+    let (b, zed) = new_org(&t, "bravo").await;
+    let mut log = AuditLog::start(&t, a.uuid).await;
+
+    let web = new_project(a.uuid, "web", &alice);
+    t.create_project(&web, &ev(a.uuid, "project.created"))
+        .await
+        .unwrap();
+    log.expect(&t, "project.created").await;
+    assert_eq!(
+        t.project(a.uuid, web.uuid).await.unwrap(),
+        Some(web.clone())
+    );
+
+    // Names are unique within an organization only.
+    assert_err!(
+        t.create_project(
+            &new_project(a.uuid, "web", &alice),
+            &ev(a.uuid, "project.created")
+        )
+        .await,
+        StoreError::Conflict(_)
+    );
+    log.expect_none(&t).await;
+    let b_web = new_project(b.uuid, "web", &zed);
+    t.create_project(&b_web, &ev(b.uuid, "project.created"))
+        .await
+        .unwrap();
+
+    // Scoped by organization.
+    assert_eq!(t.project(b.uuid, web.uuid).await.unwrap(), None);
+    assert_eq!(t.project(a.uuid, b_web.uuid).await.unwrap(), None);
+    assert_eq!(t.project(a.uuid, Uuid::new_v4()).await.unwrap(), None);
+
+    let api = create_project(&t, a.uuid, "api", &alice).await;
+    log.expect(&t, "project.created").await;
+    assert_eq!(
+        t.projects(a.uuid).await.unwrap(),
+        vec![api.clone(), web.clone()],
+        "projects are listed by name"
+    );
+    assert_eq!(t.projects(b.uuid).await.unwrap(), vec![b_web.clone()]);
+
+    // Rename.
+    let bob = add_new_member(&t, a.uuid, "bob@example.com", Role::Admin).await;
+    log.expect(&t, "member.added").await;
+    let later = now() + secs(90);
+    let bob_actor = Actor {
+        kind: ActorKind::ApiKey,
+        uuid: Uuid::new_v4(),
+        name: "ci key".to_string(),
+    };
+    t.rename_project(
+        a.uuid,
+        web.uuid,
+        "site",
+        &bob_actor,
+        later,
+        &ev(a.uuid, "project.renamed"),
+    )
+    .await
+    .unwrap();
+    log.expect(&t, "project.renamed").await;
+    let renamed = t.project(a.uuid, web.uuid).await.unwrap().unwrap();
+    assert_eq!(
+        renamed,
+        Project {
+            name: "site".to_string(),
+            updated_at: later,
+            updated_by: bob_actor.clone(),
+            ..web.clone()
+        },
+        "rename keeps created_* and sets updated_*"
+    );
+    assert_eq!(renamed.created_by, actor(&alice));
+    // To a taken name; unknown project; another organization's project.
+    assert_err!(
+        t.rename_project(
+            a.uuid,
+            web.uuid,
+            "api",
+            &actor(&bob),
+            later,
+            &ev(a.uuid, "project.renamed")
+        )
+        .await,
+        StoreError::Conflict(_)
+    );
+    assert_err!(
+        t.rename_project(
+            a.uuid,
+            Uuid::new_v4(),
+            "x",
+            &actor(&bob),
+            later,
+            &ev(a.uuid, "project.renamed")
+        )
+        .await,
+        StoreError::NotFound
+    );
+    assert_err!(
+        t.rename_project(
+            a.uuid,
+            b_web.uuid,
+            "stolen",
+            &actor(&bob),
+            later,
+            &ev(a.uuid, "project.renamed")
+        )
+        .await,
+        StoreError::NotFound
+    );
+    log.expect_none(&t).await;
+    assert_eq!(
+        t.project(b.uuid, b_web.uuid).await.unwrap(),
+        Some(b_web.clone())
+    );
+    // The old name is free again.
+    create_project(&t, a.uuid, "web", &alice).await;
+    log.expect(&t, "project.created").await;
+
+    // Delete cascades to project roles.
+    t.set_project_role(
+        a.uuid,
+        web.uuid,
+        bob.uuid,
+        Role::Editor,
+        now(),
+        &ev(a.uuid, "project.role_set"),
+    )
+    .await
+    .unwrap();
+    t.set_project_role(
+        a.uuid,
+        api.uuid,
+        bob.uuid,
+        Role::Viewer,
+        now(),
+        &ev(a.uuid, "project.role_set"),
+    )
+    .await
+    .unwrap();
+    log.seen += 1;
+    log.expect(&t, "project.role_set").await;
+    assert_err!(
+        t.delete_project(b.uuid, web.uuid, &ev(b.uuid, "project.deleted"))
+            .await,
+        StoreError::NotFound
+    );
+    t.delete_project(a.uuid, web.uuid, &ev(a.uuid, "project.deleted"))
+        .await
+        .unwrap();
+    log.expect(&t, "project.deleted").await;
+    assert_eq!(t.project(a.uuid, web.uuid).await.unwrap(), None);
+    assert_eq!(t.project_role(web.uuid, bob.uuid).await.unwrap(), None);
+    assert!(t.project_access(web.uuid).await.unwrap().is_empty());
+    assert_eq!(
+        t.project_roles_of(a.uuid, bob.uuid).await.unwrap(),
+        vec![(api.uuid, Role::Viewer)]
+    );
+    assert_eq!(
+        t.count(
+            "SELECT COUNT(*) FROM project_roles WHERE project_uuid = $1",
+            web.uuid
+        )
+        .await,
+        0
+    );
+    assert_err!(
+        t.delete_project(a.uuid, web.uuid, &ev(a.uuid, "project.deleted"))
+            .await,
+        StoreError::NotFound
+    );
+    log.expect_none(&t).await;
+}
+
+async fn project_roles(t: TestDb) {
+    let (a, alice) = new_org(&t, "acme").await;
+    let bob = add_new_member(&t, a.uuid, "bob@example.com", Role::Member).await;
+    let carol = add_new_member(&t, a.uuid, "carol@example.com", Role::Member).await;
+    let web = create_project(&t, a.uuid, "web", &alice).await;
+    let api = create_project(&t, a.uuid, "api", &alice).await;
+    let mut log = AuditLog::start(&t, a.uuid).await;
+
+    assert_eq!(t.project_role(web.uuid, bob.uuid).await.unwrap(), None);
+    assert!(t
+        .project_roles_of(a.uuid, bob.uuid)
+        .await
+        .unwrap()
+        .is_empty());
+
+    t.set_project_role(
+        a.uuid,
+        web.uuid,
+        bob.uuid,
+        Role::Viewer,
+        now(),
+        &ev(a.uuid, "project.role_set"),
+    )
+    .await
+    .unwrap();
+    log.expect(&t, "project.role_set").await;
+    assert_eq!(
+        t.project_role(web.uuid, bob.uuid).await.unwrap(),
+        Some(Role::Viewer)
+    );
+    // Upsert: setting again replaces the role, still one grant.
+    t.set_project_role(
+        a.uuid,
+        web.uuid,
+        bob.uuid,
+        Role::Developer,
+        now(),
+        &ev(a.uuid, "project.role_set"),
+    )
+    .await
+    .unwrap();
+    log.expect(&t, "project.role_set").await;
+    assert_eq!(
+        t.project_role(web.uuid, bob.uuid).await.unwrap(),
+        Some(Role::Developer)
+    );
+    t.set_project_role(
+        a.uuid,
+        web.uuid,
+        carol.uuid,
+        Role::Editor,
+        now(),
+        &ev(a.uuid, "project.role_set"),
+    )
+    .await
+    .unwrap();
+    log.expect(&t, "project.role_set").await;
+    t.set_project_role(
+        a.uuid,
+        api.uuid,
+        bob.uuid,
+        Role::Admin,
+        now(),
+        &ev(a.uuid, "project.role_set"),
+    )
+    .await
+    .unwrap();
+    log.expect(&t, "project.role_set").await;
+
+    let access = t.project_access(web.uuid).await.unwrap();
+    let grants: Vec<(String, Role)> = access
+        .iter()
+        .map(|g| (g.user.email.clone(), g.role))
+        .collect();
+    assert_eq!(
+        grants,
+        vec![
+            ("bob@example.com".to_string(), Role::Developer),
+            ("carol@example.com".to_string(), Role::Editor),
+        ],
+        "one grant per user, by email"
+    );
+    assert_eq!(access[0].user, bob);
+    let mut of_bob = t.project_roles_of(a.uuid, bob.uuid).await.unwrap();
+    of_bob.sort_by_key(|(p, _)| *p);
+    let mut want = vec![(web.uuid, Role::Developer), (api.uuid, Role::Admin)];
+    want.sort_by_key(|(p, _)| *p);
+    assert_eq!(of_bob, want);
+
+    // Remove.
+    t.remove_project_role(web.uuid, bob.uuid, &ev(a.uuid, "project.role_removed"))
+        .await
+        .unwrap();
+    log.expect(&t, "project.role_removed").await;
+    assert_eq!(t.project_role(web.uuid, bob.uuid).await.unwrap(), None);
+    assert_eq!(
+        t.project_role(api.uuid, bob.uuid).await.unwrap(),
+        Some(Role::Admin)
+    );
+    assert_err!(
+        t.remove_project_role(web.uuid, bob.uuid, &ev(a.uuid, "project.role_removed"))
+            .await,
+        StoreError::NotFound
+    );
+    assert_err!(
+        t.remove_project_role(
+            Uuid::new_v4(),
+            carol.uuid,
+            &ev(a.uuid, "project.role_removed")
+        )
+        .await,
+        StoreError::NotFound
+    );
+    log.expect_none(&t).await;
+    assert_eq!(t.project_access(web.uuid).await.unwrap().len(), 1);
+}
+
+// ---- credentials ---------------------------------------------------------------------
+
+async fn credentials_authenticate(t: TestDb) {
+    let (a, alice) = new_org(&t, "acme").await;
+    let (b, _zed) = new_org(&t, "bravo").await;
+    let bob = add_new_member(&t, a.uuid, "bob@example.com", Role::Editor).await;
+    let mut log = AuditLog::start(&t, a.uuid).await;
+    let t0 = now();
+
+    let bob_pat = Credential {
+        scopes: Some(vec![
+            "projects:read".to_string(),
+            "content:write".to_string(),
+        ]),
+        ..pat(a.uuid, &bob, "bob laptop", t0)
+    };
+    let hash = new_hash();
+    let created = AuditEvent {
+        actor: Some(actor(&bob)),
+        target: Some(target("pat", bob_pat.uuid, "bob laptop")),
+        ..ev(a.uuid, "pat.created")
+    };
+    t.insert_credential(&bob_pat, &hash, &created)
+        .await
+        .unwrap();
+    let e = log.expect(&t, "pat.created").await;
+    assert_eq!(e.target, created.target);
+
+    let r = found(&t, &hash).await;
+    assert_eq!(r.credential, bob_pat);
+    assert_eq!(r.token_hash, hash);
+    assert_eq!(r.org, a);
+    assert_eq!(r.owner, Some(bob.clone()));
+    let m = r.membership.expect("bob's membership");
+    assert_eq!(
+        (m.org_uuid, m.user_uuid, m.role),
+        (a.uuid, bob.uuid, Role::Editor)
+    );
+    assert_eq!(m.suspended_at, None);
+
+    // The membership is read live: suspension shows on the next lookup.
+    let at = now();
+    t.update_member(
+        a.uuid,
+        bob.uuid,
+        &MemberChange {
+            role: None,
+            suspended_at: Some(Some(at)),
+        },
+        &ev(a.uuid, "member.suspended"),
+    )
+    .await
+    .unwrap();
+    log.expect(&t, "member.suspended").await;
+    assert_eq!(
+        found(&t, &hash).await.membership.unwrap().suspended_at,
+        Some(at)
+    );
+
+    // Organization-owned kinds have no owner and no membership.
+    let key = org_credential(CredentialKind::ApiKey, a.uuid, &alice, Role::Viewer);
+    let key_hash = insert(&t, &key).await;
+    log.expect(&t, "credential.created").await;
+    let svc = Credential {
+        display_prefix: "lksvc_xyz789".to_string(),
+        expires_at: Some(t0 + Duration::days(90)),
+        ..org_credential(
+            CredentialKind::ServiceAccount,
+            a.uuid,
+            &alice,
+            Role::Developer,
+        )
+    };
+    let svc_hash = insert(&t, &svc).await;
+    log.expect(&t, "credential.created").await;
+    for (c, h) in [(&key, &key_hash), (&svc, &svc_hash)] {
+        let r = found(&t, h).await;
+        assert_eq!(&r.credential, c);
+        assert_eq!(r.org, a);
+        assert_eq!(r.owner, None);
+        assert_eq!(r.membership, None);
+    }
+
+    // Unknown secrets.
+    assert!(matches!(
+        t.authenticate(&new_hash()).await.unwrap(),
+        TokenLookup::Unknown
+    ));
+
+    // The same secret twice: conflict, no event.
+    assert_err!(
+        t.insert_credential(
+            &pat(a.uuid, &alice, "dup", t0),
+            &hash,
+            &ev(a.uuid, "pat.created")
+        )
+        .await,
+        StoreError::Conflict(_)
+    );
+    log.expect_none(&t).await;
+
+    // credential() is scoped by organization.
+    assert_eq!(
+        t.credential(a.uuid, bob_pat.uuid).await.unwrap(),
+        Some(bob_pat.clone())
+    );
+    assert_eq!(t.credential(b.uuid, bob_pat.uuid).await.unwrap(), None);
+    assert_eq!(t.credential(a.uuid, Uuid::new_v4()).await.unwrap(), None);
+    assert_eq!(
+        t.credential(a.uuid, key.uuid).await.unwrap(),
+        Some(key.clone())
+    );
+
+    // pats_of: only this owner's PATs in this org, newest first.
+    let older = pat(a.uuid, &bob, "older", t0 - secs(100));
+    insert(&t, &older).await;
+    let other_org = pat(b.uuid, &bob, "elsewhere", t0);
+    insert(&t, &other_org).await;
+    insert(&t, &pat(a.uuid, &alice, "alice's", t0)).await;
+    let names: Vec<String> = t
+        .pats_of(a.uuid, bob.uuid)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    assert_eq!(names, vec!["bob laptop", "older"]);
+    assert_eq!(t.pats_of(b.uuid, bob.uuid).await.unwrap(), vec![other_org]);
+    assert!(t.pats_of(a.uuid, Uuid::new_v4()).await.unwrap().is_empty());
+}
+
+async fn credentials_org_pats_paging(t: TestDb) {
+    let (a, alice) = new_org(&t, "acme").await;
+    let (b, zed) = new_org(&t, "bravo").await;
+    let bob = add_new_member(&t, a.uuid, "bob@example.com", Role::Viewer).await;
+    let t0 = now();
+
+    // Five live PATs, two pairs sharing a creation second.
+    let mut live = Vec::new();
+    for (i, (owner, dt)) in [(&alice, 0), (&bob, 0), (&alice, -1), (&bob, -1), (&bob, -2)]
+        .into_iter()
+        .enumerate()
+    {
+        let c = pat(a.uuid, owner, &format!("pat {i}"), t0 + secs(dt));
+        insert(&t, &c).await;
+        live.push((c, owner.clone()));
+    }
+    // Not listed: revoked, not a PAT, another organization.
+    let revoked = pat(a.uuid, &alice, "revoked", t0 - secs(5));
+    insert(&t, &revoked).await;
+    t.revoke_credential(revoked.uuid, t0, &ev(a.uuid, "pat.revoked"))
+        .await
+        .unwrap();
+    insert(
+        &t,
+        &org_credential(CredentialKind::ApiKey, a.uuid, &alice, Role::Admin),
+    )
+    .await;
+    insert(&t, &pat(b.uuid, &zed, "bravo's", t0)).await;
+
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    let mut pages = Vec::new();
+    loop {
+        let page = t
+            .org_pats(a.uuid, &PageRequest { limit: 2, cursor })
+            .await
+            .unwrap();
+        assert!(page.items.len() <= 2);
+        pages.push(page.items.len());
+        seen.extend(page.items);
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+        assert!(pages.len() < 10, "paging does not terminate");
+    }
+    assert_eq!(pages, vec![2, 2, 1]);
+    let got: Vec<Uuid> = seen.iter().map(|(c, _)| c.uuid).collect();
+    let unique: BTreeSet<Uuid> = got.iter().copied().collect();
+    assert_eq!(unique.len(), 5, "every PAT exactly once: {got:?}");
+    let want: BTreeSet<Uuid> = live.iter().map(|(c, _)| c.uuid).collect();
+    assert_eq!(unique, want);
+    assert!(
+        seen.windows(2)
+            .all(|w| w[0].0.created_at >= w[1].0.created_at),
+        "newest first"
+    );
+    for (c, owner) in &seen {
+        let (want_c, want_owner) = live.iter().find(|(l, _)| l.uuid == c.uuid).unwrap();
+        assert_eq!(c, want_c);
+        assert_eq!(owner, want_owner);
+    }
+
+    // One page holding everything has no next cursor.
+    let all = t
+        .org_pats(
+            a.uuid,
+            &PageRequest {
+                limit: 5,
+                cursor: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(all.items.len(), 5);
+    assert!(all.next_cursor.is_none());
+    let ids: Vec<Uuid> = all.items.iter().map(|(c, _)| c.uuid).collect();
+    assert_eq!(ids, got, "paged order is the unpaged order");
+
+    assert_err!(
+        t.org_pats(
+            a.uuid,
+            &PageRequest {
+                limit: 2,
+                cursor: Some("not a cursor".to_string())
+            }
+        )
+        .await,
+        StoreError::InvalidCursor
+    );
+    assert!(t
+        .org_pats(
+            Uuid::new_v4(),
+            &PageRequest {
+                limit: 2,
+                cursor: None
+            }
+        )
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+}
+
+async fn credentials_update_pat(t: TestDb) {
+    let (a, alice) = new_org(&t, "acme").await;
+    let c = pat(a.uuid, &alice, "laptop", now());
+    assert_eq!(c.scopes, None);
+    let hash = insert(&t, &c).await;
+    let mut log = AuditLog::start(&t, a.uuid).await;
+    let get = |t: TestDb| async move { found(&t, &hash).await.credential };
+
+    t.update_pat(
+        c.uuid,
+        &PatChange {
+            name: Some("desktop".to_string()),
+            ..PatChange::default()
+        },
+        &ev(a.uuid, "pat.updated"),
+    )
+    .await
+    .unwrap();
+    log.expect(&t, "pat.updated").await;
+    let got = get(t.clone()).await;
+    assert_eq!(
+        got,
+        Credential {
+            name: "desktop".to_string(),
+            ..c.clone()
+        },
+        "only the name changed; scopes None is the full role"
+    );
+
+    // An empty scope list is not the full role.
+    t.update_pat(
+        c.uuid,
+        &PatChange {
+            scopes: Some(vec![]),
+            ..PatChange::default()
+        },
+        &ev(a.uuid, "pat.updated"),
+    )
+    .await
+    .unwrap();
+    log.expect(&t, "pat.updated").await;
+    assert_eq!(get(t.clone()).await.scopes, Some(vec![]));
+
+    t.update_pat(
+        c.uuid,
+        &PatChange {
+            scopes: Some(vec![
+                "projects:read".to_string(),
+                "content:read".to_string(),
+            ]),
+            ..PatChange::default()
+        },
+        &ev(a.uuid, "pat.updated"),
+    )
+    .await
+    .unwrap();
+    log.expect(&t, "pat.updated").await;
+    assert_eq!(
+        get(t.clone()).await.scopes,
+        Some(vec![
+            "projects:read".to_string(),
+            "content:read".to_string()
+        ])
+    );
+
+    // expires_at alone leaves name and scopes.
+    let exp = now() + Duration::days(3);
+    t.update_pat(
+        c.uuid,
+        &PatChange {
+            expires_at: Some(exp),
+            ..PatChange::default()
+        },
+        &ev(a.uuid, "pat.updated"),
+    )
+    .await
+    .unwrap();
+    log.expect(&t, "pat.updated").await;
+    let got = get(t.clone()).await;
+    assert_eq!(got.expires_at, Some(exp));
+    assert_eq!(got.name, "desktop");
+    assert_eq!(
+        got.scopes,
+        Some(vec![
+            "projects:read".to_string(),
+            "content:read".to_string()
+        ])
+    );
+    assert_eq!(t.credential(a.uuid, c.uuid).await.unwrap(), Some(got));
+
+    // A PAT inserted with an empty list keeps it; one with None keeps None.
+    let empty = Credential {
+        scopes: Some(vec![]),
+        ..pat(a.uuid, &alice, "empty", now())
+    };
+    insert(&t, &empty).await;
+    log.seen += 1;
+    assert_eq!(
+        t.credential(a.uuid, empty.uuid)
+            .await
+            .unwrap()
+            .unwrap()
+            .scopes,
+        Some(vec![])
+    );
+
+    // Unknown and revoked: not found, no event.
+    assert_err!(
+        t.update_pat(
+            Uuid::new_v4(),
+            &PatChange {
+                name: Some("x".to_string()),
+                ..PatChange::default()
+            },
+            &ev(a.uuid, "pat.updated")
+        )
+        .await,
+        StoreError::NotFound
+    );
+    t.revoke_credential(c.uuid, now(), &ev(a.uuid, "pat.revoked"))
+        .await
+        .unwrap();
+    log.expect(&t, "pat.revoked").await;
+    assert_err!(
+        t.update_pat(
+            c.uuid,
+            &PatChange {
+                name: Some("x".to_string()),
+                ..PatChange::default()
+            },
+            &ev(a.uuid, "pat.updated")
+        )
+        .await,
+        StoreError::NotFound
+    );
+    log.expect_none(&t).await;
+    assert_eq!(get(t.clone()).await.name, "desktop");
+}
+
+async fn credentials_revoke(t: TestDb) {
+    let (a, alice) = new_org(&t, "acme").await;
+    let c = pat(a.uuid, &alice, "laptop", now());
+    let hash = insert(&t, &c).await;
+    let key = org_credential(CredentialKind::ApiKey, a.uuid, &alice, Role::Editor);
+    let key_hash = insert(&t, &key).await;
+    let mut log = AuditLog::start(&t, a.uuid).await;
+
+    let at = now() + secs(1);
+    t.revoke_credential(c.uuid, at, &ev(a.uuid, "pat.revoked"))
+        .await
+        .unwrap();
+    log.expect(&t, "pat.revoked").await;
+    // Still found by hash (so the request path can say "revoked"), but gone
+    // from every listing.
+    assert_eq!(found(&t, &hash).await.credential.revoked_at, Some(at));
+    assert_eq!(t.credential(a.uuid, c.uuid).await.unwrap(), None);
+    assert!(t.pats_of(a.uuid, alice.uuid).await.unwrap().is_empty());
+    assert_err!(
+        t.revoke_credential(c.uuid, at + secs(5), &ev(a.uuid, "pat.revoked"))
+            .await,
+        StoreError::NotFound
+    );
+    assert_err!(
+        t.revoke_credential(Uuid::new_v4(), at, &ev(a.uuid, "pat.revoked"))
+            .await,
+        StoreError::NotFound
+    );
+    log.expect_none(&t).await;
+    assert_eq!(
+        found(&t, &hash).await.credential.revoked_at,
+        Some(at),
+        "a second revoke does not move the time"
+    );
+
+    t.revoke_credential(key.uuid, at, &ev(a.uuid, "api_key.revoked"))
+        .await
+        .unwrap();
+    log.expect(&t, "api_key.revoked").await;
+    assert_eq!(found(&t, &key_hash).await.credential.revoked_at, Some(at));
+    assert_eq!(t.credential(a.uuid, key.uuid).await.unwrap(), None);
+}
+
+async fn credentials_rotate(t: TestDb) {
+    let (a, alice) = new_org(&t, "acme").await;
+    let t0 = now();
+    let c = pat(a.uuid, &alice, "laptop", t0 - secs(100));
+    let old = insert(&t, &c).await;
+    let mut log = AuditLog::start(&t, a.uuid).await;
+
+    let first_at = t0 - secs(50);
+    let first = Rotation {
+        token_hash: new_hash(),
+        display_prefix: "lkpat_r1r1r1".to_string(),
+        expires_at: t0 + Duration::days(10),
+        now: first_at,
+        last_rotated_before: c.created_at,
+    };
+    assert!(t
+        .rotate_credential(c.uuid, &first, &ev(a.uuid, "pat.rotated"))
+        .await
+        .unwrap());
+    log.expect(&t, "pat.rotated").await;
+
+    let r = found(&t, &first.token_hash).await;
+    assert_eq!(
+        r.credential,
+        Credential {
+            display_prefix: "lkpat_r1r1r1".to_string(),
+            expires_at: Some(first.expires_at),
+            rotated_at: Some(first_at),
+            ..c.clone()
+        }
+    );
+    assert_eq!(r.token_hash, first.token_hash);
+    match t.authenticate(&old).await.unwrap() {
+        TokenLookup::Retired { credential } => {
+            assert_eq!(credential.uuid, c.uuid);
+            assert_eq!(credential.rotated_at, Some(first_at));
+        }
+        other => panic!("the old secret should be Retired, got {other:?}"),
+    }
+
+    // A rotation that read the credential before the first one: loses.
+    let stale = Rotation {
+        token_hash: new_hash(),
+        display_prefix: "lkpat_stale0".to_string(),
+        expires_at: t0 + Duration::days(20),
+        now: t0,
+        last_rotated_before: first_at - secs(1),
+    };
+    assert!(!t
+        .rotate_credential(c.uuid, &stale, &ev(a.uuid, "pat.rotated"))
+        .await
+        .unwrap());
+    log.expect_none(&t).await;
+    assert!(matches!(
+        t.authenticate(&stale.token_hash).await.unwrap(),
+        TokenLookup::Unknown
+    ));
+    assert_eq!(
+        found(&t, &first.token_hash).await.credential.display_prefix,
+        "lkpat_r1r1r1"
+    );
+
+    // One that saw the first rotation wins.
+    let second = Rotation {
+        token_hash: new_hash(),
+        display_prefix: "lkpat_r2r2r2".to_string(),
+        expires_at: t0 + Duration::days(30),
+        now: t0,
+        last_rotated_before: first_at,
+    };
+    assert!(t
+        .rotate_credential(c.uuid, &second, &ev(a.uuid, "pat.rotated"))
+        .await
+        .unwrap());
+    log.expect(&t, "pat.rotated").await;
+    assert_eq!(
+        found(&t, &second.token_hash).await.credential.rotated_at,
+        Some(t0)
+    );
+    for retired in [&old, &first.token_hash] {
+        assert!(matches!(
+            t.authenticate(retired).await.unwrap(),
+            TokenLookup::Retired { .. }
+        ));
+    }
+    assert_eq!(t.pats_of(a.uuid, alice.uuid).await.unwrap().len(), 1);
+
+    // Rotating onto another credential's secret: conflict.
+    let other = pat(a.uuid, &alice, "other", t0);
+    let other_hash = insert(&t, &other).await;
+    log.seen += 1;
+    assert_err!(
+        t.rotate_credential(
+            c.uuid,
+            &Rotation {
+                token_hash: other_hash,
+                now: t0 + secs(1),
+                last_rotated_before: t0,
+                ..second
+            },
+            &ev(a.uuid, "pat.rotated"),
+        )
+        .await,
+        StoreError::Conflict(_)
+    );
+    log.expect_none(&t).await;
+
+    // Unknown and revoked credentials.
+    let fresh = |now| Rotation {
+        token_hash: new_hash(),
+        display_prefix: "lkpat_nnnnnn".to_string(),
+        expires_at: t0 + Duration::days(1),
+        now,
+        last_rotated_before: t0 + secs(100),
+    };
+    assert_err!(
+        t.rotate_credential(Uuid::new_v4(), &fresh(t0), &ev(a.uuid, "pat.rotated"))
+            .await,
+        StoreError::NotFound
+    );
+    t.revoke_credential(c.uuid, t0 + secs(2), &ev(a.uuid, "pat.revoked"))
+        .await
+        .unwrap();
+    log.expect(&t, "pat.revoked").await;
+    assert_err!(
+        t.rotate_credential(c.uuid, &fresh(t0 + secs(3)), &ev(a.uuid, "pat.rotated"))
+            .await,
+        StoreError::NotFound
+    );
+    log.expect_none(&t).await;
+}
+
+async fn credentials_concurrent_rotation(t: TestDb) {
+    const TASKS: usize = 8;
+    let (a, alice) = new_org(&t, "acme").await;
+    let t0 = now();
+    let c = pat(a.uuid, &alice, "laptop", t0 - secs(100));
+    let old = insert(&t, &c).await;
+    let mut log = AuditLog::start(&t, a.uuid).await;
+
+    let id = c.uuid;
+    let barrier = Arc::new(tokio::sync::Barrier::new(TASKS));
+    let mut tasks = Vec::new();
+    for i in 0..TASKS {
+        let store = t.store.clone();
+        let barrier = barrier.clone();
+        let rotation = Rotation {
+            token_hash: new_hash(),
+            display_prefix: format!("lkpat_task{i:02}"),
+            expires_at: t0 + Duration::days(30),
+            now: t0,
+            // Every task read the credential before any rotation.
+            last_rotated_before: c.created_at,
+        };
+        let audit = ev(a.uuid, "pat.rotated");
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            let won = store.rotate_credential(id, &rotation, &audit).await;
+            (rotation.token_hash, won)
+        }));
+    }
+    let mut winners = Vec::new();
+    let mut losers = Vec::new();
+    for task in tasks {
+        let (hash, won) = task.await.expect("rotation task");
+        match won {
+            Ok(true) => winners.push(hash),
+            Ok(false) => losers.push(hash),
+            Err(e) => panic!("a racing rotation failed instead of losing: {e:?}"),
+        }
+    }
+    assert_eq!(
+        winners.len(),
+        1,
+        "exactly one of {TASKS} racing rotations wins"
+    );
+    assert_eq!(losers.len(), TASKS - 1);
+    log.expect(&t, "pat.rotated").await;
+
+    let r = found(&t, &winners[0]).await;
+    assert_eq!(r.credential.rotated_at, Some(t0));
+    for hash in &losers {
+        assert!(matches!(
+            t.authenticate(hash).await.unwrap(),
+            TokenLookup::Unknown
+        ));
+    }
+    assert!(matches!(
+        t.authenticate(&old).await.unwrap(),
+        TokenLookup::Retired { .. }
+    ));
+    assert_eq!(
+        t.count(
+            "SELECT COUNT(*) FROM retired_token_hashes WHERE credential_uuid = $1",
+            c.uuid
+        )
+        .await,
+        1
+    );
+}
+
+async fn credentials_record_last_used(t: TestDb) {
+    let (a, alice) = new_org(&t, "acme").await;
+    let t0 = now();
+    let c1 = pat(a.uuid, &alice, "one", t0 - secs(100));
+    let c2 = org_credential(CredentialKind::ApiKey, a.uuid, &alice, Role::Viewer);
+    let (h1, h2) = (insert(&t, &c1).await, insert(&t, &c2).await);
+    let log = AuditLog::start(&t, a.uuid).await;
+    let last_used = |h: TokenHash| {
+        let t = t.clone();
+        async move { found(&t, &h).await.credential.last_used_at }
+    };
+
+    t.record_last_used(&[]).await.unwrap();
+    assert_eq!(last_used(h1).await, None);
+
+    t.record_last_used(&[(c1.uuid, t0)]).await.unwrap();
+    assert_eq!(last_used(h1).await, Some(t0));
+    assert_eq!(last_used(h2).await, None);
+
+    // Never backwards; forwards in a batch with several credentials, and an
+    // unknown uuid is ignored.
+    t.record_last_used(&[(c1.uuid, t0 - secs(10))])
+        .await
+        .unwrap();
+    assert_eq!(last_used(h1).await, Some(t0));
+    t.record_last_used(&[
+        (c1.uuid, t0 + secs(5)),
+        (c2.uuid, t0 - secs(3)),
+        (Uuid::new_v4(), t0),
+        (c1.uuid, t0 + secs(2)),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(last_used(h1).await, Some(t0 + secs(5)));
+    assert_eq!(last_used(h2).await, Some(t0 - secs(3)));
+    assert_eq!(
+        t.credential(a.uuid, c1.uuid)
+            .await
+            .unwrap()
+            .unwrap()
+            .last_used_at,
+        Some(t0 + secs(5))
+    );
+
+    // Usage is not an audited change.
+    log.expect_none(&t).await;
+}
+
+// ---- audit log -------------------------------------------------------------------------
+
+async fn audit_filters_and_paging(t: TestDb) {
+    let (a, alice) = new_org(&t, "acme").await;
+    let (b, _) = new_org(&t, "bravo").await;
+    let bob = new_user("bob@example.com");
+    let (p1, p2) = (Uuid::new_v4(), Uuid::new_v4());
+    let t0 = now() - secs(1000);
+
+    // The organization's own "org.created" is event 0; then nine more.
+    let mut appended = Vec::new();
+    for i in 0..9i64 {
+        let who = if i % 3 == 0 { &bob } else { &alice };
+        let action = if i % 2 == 0 { "x.even" } else { "x.odd" };
+        let on = if i < 5 { p1 } else { p2 };
+        let e = AuditEvent {
+            at: t0 + secs(i * 10),
+            actor: Some(actor(who)),
+            target: Some(target("project", on, "p")),
+            details: serde_json::json!({ "i": i }),
+            ..ev(a.uuid, action)
+        };
+        t.append_audit(&e).await.unwrap();
+        appended.push(e);
+    }
+    t.append_audit(&ev(b.uuid, "x.even")).await.unwrap();
+
+    let org = a.uuid;
+    let query = |filter: AuditFilter, limit: u32| {
+        let t = t.clone();
+        async move {
+            let mut out = Vec::new();
+            let mut cursor = None;
+            let mut pages = 0;
+            loop {
+                let page = t
+                    .audit_events(org, &filter, &PageRequest { limit, cursor })
+                    .await
+                    .unwrap();
+                assert!(page.items.len() <= limit as usize);
+                pages += 1;
+                out.extend(
+                    page.items
+                        .into_iter()
+                        .map(|e| e.details.get("i").and_then(|i| i.as_i64()).unwrap_or(-1)),
+                );
+                match page.next_cursor {
+                    Some(c) => cursor = Some(c),
+                    None => return (out, pages),
+                }
+            }
+        }
+    };
+
+    // Everything, newest first; only this organization's events.
+    let (all, _) = query(AuditFilter::default(), 100).await;
+    assert_eq!(all, vec![8, 7, 6, 5, 4, 3, 2, 1, 0, -1]);
+
+    // Paging walks the same list exactly once.
+    let (paged, pages) = query(AuditFilter::default(), 3).await;
+    assert_eq!(paged, all);
+    assert_eq!(pages, 4);
+    let (paged, pages) = query(AuditFilter::default(), 5).await;
+    assert_eq!(paged, all);
+    assert_eq!(pages, 2, "an exactly full last page has no next cursor");
+
+    let action = |s: &str| AuditFilter {
+        action: Some(s.to_string()),
+        ..AuditFilter::default()
+    };
+    assert_eq!(query(action("x.even"), 100).await.0, vec![8, 6, 4, 2, 0]);
+    assert_eq!(query(action("x.odd"), 2).await.0, vec![7, 5, 3, 1]);
+    assert_eq!(query(action("org.created"), 100).await.0, vec![-1]);
+    assert!(query(action("nothing"), 100).await.0.is_empty());
+
+    let by = |u: Uuid| AuditFilter {
+        actor_uuid: Some(u),
+        ..AuditFilter::default()
+    };
+    assert_eq!(query(by(bob.uuid), 100).await.0, vec![6, 3, 0]);
+    assert_eq!(query(by(alice.uuid), 4).await.0, vec![8, 7, 5, 4, 2, 1]);
+
+    let on = |u: Uuid| AuditFilter {
+        target_uuid: Some(u),
+        ..AuditFilter::default()
+    };
+    assert_eq!(query(on(p1), 100).await.0, vec![4, 3, 2, 1, 0]);
+    assert_eq!(query(on(p2), 100).await.0, vec![8, 7, 6, 5]);
+
+    // since/until are inclusive.
+    let window = AuditFilter {
+        since: Some(t0 + secs(20)),
+        until: Some(t0 + secs(50)),
+        ..AuditFilter::default()
+    };
+    assert_eq!(query(window.clone(), 100).await.0, vec![5, 4, 3, 2]);
+    assert_eq!(query(window.clone(), 1).await.0, vec![5, 4, 3, 2]);
+    let since = AuditFilter {
+        since: Some(t0 + secs(70)),
+        ..AuditFilter::default()
+    };
+    assert_eq!(
+        query(since, 100).await.0,
+        vec![8, 7, -1],
+        "org.created happened now, after t0"
+    );
+    let until = AuditFilter {
+        until: Some(t0 + secs(10)),
+        ..AuditFilter::default()
+    };
+    assert_eq!(query(until, 100).await.0, vec![1, 0]);
+
+    // Combined.
+    let combined = AuditFilter {
+        action: Some("x.even".to_string()),
+        actor_uuid: Some(alice.uuid),
+        target_uuid: Some(p1),
+        since: Some(t0),
+        until: Some(t0 + secs(80)),
+    };
+    assert_eq!(query(combined, 1).await.0, vec![4, 2]);
+
+    // Round trip of the stored fields.
+    let newest = &t
+        .audit_events(
+            a.uuid,
+            &AuditFilter::default(),
+            &PageRequest {
+                limit: 1,
+                cursor: None,
+            },
+        )
+        .await
+        .unwrap()
+        .items[0];
+    let last = appended.last().unwrap();
+    assert_eq!(newest.at, last.at);
+    assert_eq!(newest.actor, last.actor);
+    assert_eq!(newest.target, last.target);
+
+    assert_err!(
+        t.audit_events(
+            a.uuid,
+            &AuditFilter::default(),
+            &PageRequest {
+                limit: 2,
+                cursor: Some("garbage".to_string())
+            }
+        )
+        .await,
+        StoreError::InvalidCursor
+    );
+    assert_eq!(all_events(&t, b.uuid).await.len(), 2);
+}
+
+async fn audit_is_append_only(t: TestDb) {
+    let (a, _alice) = new_org(&t, "acme").await;
+    t.append_audit(&ev(a.uuid, "x.one")).await.unwrap();
+    let before = all_events(&t, a.uuid).await;
+    assert_eq!(before.len(), 2);
+
+    let mut raw = t.raw().await;
+    let update = sqlx::query("UPDATE audit_events SET action = 'tampered'")
+        .execute(&mut raw)
+        .await;
+    assert!(
+        update.is_err(),
+        "UPDATE on audit_events must fail: {update:?}"
+    );
+    let one = sqlx::query("UPDATE audit_events SET ip = '1.2.3.4' WHERE action = $1")
+        .bind("x.one")
+        .execute(&mut raw)
+        .await;
+    assert!(one.is_err(), "UPDATE of one audit event must fail: {one:?}");
+    let delete = sqlx::query("DELETE FROM audit_events")
+        .execute(&mut raw)
+        .await;
+    assert!(
+        delete.is_err(),
+        "DELETE on audit_events must fail: {delete:?}"
+    );
+    let one = sqlx::query("DELETE FROM audit_events WHERE action = $1")
+        .bind("x.one")
+        .execute(&mut raw)
+        .await;
+    assert!(one.is_err(), "DELETE of one audit event must fail: {one:?}");
+    raw.close().await.ok();
+
+    let after = all_events(&t, a.uuid).await;
+    let key = |e: &StoredAuditEvent| (e.uuid, e.action.clone(), e.ip.clone());
+    assert_eq!(
+        after.iter().map(key).collect::<Vec<_>>(),
+        before.iter().map(key).collect::<Vec<_>>()
+    );
+    // Appending still works.
+    t.append_audit(&ev(a.uuid, "x.two")).await.unwrap();
+    assert_eq!(all_events(&t, a.uuid).await.len(), 3);
+}
+
+// ---- schema parity ---------------------------------------------------------------------
+
+/// table -> [(column, not null)] in declaration order.
+type Schema = BTreeMap<String, Vec<(String, bool)>>;
+
+async fn sqlite_schema(path: &std::path::Path) -> (Schema, BTreeSet<String>) {
+    let mut conn = SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'table' \
+         AND name NOT LIKE 'sqlite_%' AND name <> '_sqlx_migrations' ORDER BY name",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    let mut schema = Schema::new();
+    for table in tables {
+        let rows = sqlx::query(&format!("PRAGMA table_info(\"{table}\")"))
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+        let columns = rows
+            .iter()
+            .map(|r| {
+                let name: String = r.get("name");
+                let notnull: i64 = r.get("notnull");
+                let pk: i64 = r.get("pk");
+                // SQLite's table_info reports primary-key columns as nullable
+                // unless declared NOT NULL; PostgreSQL makes them NOT NULL.
+                (name, notnull != 0 || pk != 0)
+            })
+            .collect();
+        schema.insert(table, columns);
+    }
+    let indexes = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap()
+    .into_iter()
+    .collect();
+    conn.close().await.ok();
+    (schema, indexes)
+}
+
+async fn postgres_schema(url: &str) -> (Schema, BTreeSet<String>) {
+    let mut conn = PgConnection::connect(url).await.unwrap();
+    let rows = sqlx::query(
+        "SELECT table_name::text AS t, column_name::text AS c, is_nullable::text AS n \
+         FROM information_schema.columns WHERE table_schema = current_schema() \
+         AND table_name <> '_sqlx_migrations' ORDER BY table_name, ordinal_position",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    let mut schema = Schema::new();
+    for r in rows {
+        let (t, c, n): (String, String, String) = (r.get("t"), r.get("c"), r.get("n"));
+        schema.entry(t).or_default().push((c, n == "NO"));
+    }
+    // Indexes created on their own, not those behind PRIMARY KEY / UNIQUE.
+    let indexes = sqlx::query_scalar(
+        "SELECT c.relname::text FROM pg_index i \
+         JOIN pg_class c ON c.oid = i.indexrelid \
+         JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = current_schema() \
+         AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap()
+    .into_iter()
+    .collect();
+    conn.close().await.ok();
+    (schema, indexes)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schema_parity_sqlite_postgres() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let path = dir.path().join("latchkey.db");
+    let sqlite = SqlStore::open_sqlite(&path, &PoolSettings::default())
+        .await
+        .expect("migrate SQLite");
+    sqlite.close().await;
+    let (sqlite_tables, sqlite_indexes) = sqlite_schema(&path).await;
+
+    let pg = PgDatabase::create().await;
+    let url = pg.url.clone();
+    let outcome = tokio::spawn(async move {
+        let pg = SqlStore::open_postgres(&url, &PoolSettings::default())
+            .await
+            .expect("migrate PostgreSQL");
+        pg.close().await;
+        postgres_schema(&url).await
+    })
+    .await;
+    drop(pg);
+    let (pg_tables, pg_indexes) = match outcome {
+        Ok(schema) => schema,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    };
+
+    assert!(
+        sqlite_tables.contains_key("credentials") && sqlite_tables.len() >= 10,
+        "the SQLite schema was read: {:?}",
+        sqlite_tables.keys()
+    );
+    assert_eq!(
+        sqlite_tables.keys().collect::<Vec<_>>(),
+        pg_tables.keys().collect::<Vec<_>>(),
+        "the same tables"
+    );
+    for (table, columns) in &sqlite_tables {
+        assert_eq!(
+            columns, &pg_tables[table],
+            "table {table}: the same columns, in the same order, with the same NOT NULL"
+        );
+    }
+    assert_eq!(sqlite_indexes, pg_indexes, "the same secondary indexes");
+    drop(dir);
+}
