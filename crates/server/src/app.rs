@@ -1,6 +1,9 @@
 //! The router, and starting and stopping the server.
 
-use crate::api::{self, catalog, identity, members, ops, pats, projects, session, verify};
+use crate::api::{
+    self, api_keys, audit, catalog, identity, members, ops, pats, projects, session, verify,
+};
+use crate::cache::AuthCache;
 use crate::config::ServeConfig;
 use crate::error::ApiError;
 use crate::last_used::LastUsed;
@@ -12,7 +15,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 use latchkey_core::{limits, ScopeCatalog};
-use latchkey_store::{SqlStore, Store, StoreError};
+use latchkey_store::{ReplicaChange, SqlStore, Store, StoreError};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,7 +52,7 @@ pub enum StartupError {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "latchkey", description = "Credentials for multi-tenant software: personal access tokens, API keys, service accounts.\n\nEvery success body is `{\"status\": \"ok\", \"results\": <the schema shown>}`; every failure is `{\"status\": \"error\", \"error\": {statusCode, code, message, details?}}`. Authenticate with `Authorization: ApiKey <token>` or `Bearer <token>`, or the `latchkey_session` cookie plus `X-CSRF-Token` on changes."),
-    tags((name = "session"), (name = "identity"), (name = "members"), (name = "projects"), (name = "roles"), (name = "personal access tokens"), (name = "verification"), (name = "operations"))
+    tags((name = "session"), (name = "identity"), (name = "members"), (name = "projects"), (name = "roles"), (name = "personal access tokens"), (name = "api keys"), (name = "audit"), (name = "verification"), (name = "operations"))
 )]
 struct ApiDoc;
 
@@ -76,6 +79,10 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(pats::rotate))
         .routes(routes!(pats::admin_list))
         .routes(routes!(pats::admin_revoke))
+        .routes(routes!(api_keys::list, api_keys::create))
+        .routes(routes!(api_keys::revoke))
+        .routes(routes!(api_keys::rotate))
+        .routes(routes!(audit::list))
         .routes(routes!(verify::verify))
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::readyz))
@@ -147,11 +154,26 @@ impl RunningServer {
 /// Opens the database, runs first-start setup, binds, and serves in the background.
 pub async fn start(config: ServeConfig) -> Result<RunningServer, StartupError> {
     let hasher = operator::load_secret_key(&config)?;
-    let sql_store = operator::open_store(&config.database).await?;
+    let mut sql_store = operator::open_store(&config.database).await?;
+    let cache = Arc::new(AuthCache::new(
+        config.auth_cache_capacity,
+        Duration::from_secs(config.auth_cache_ttl_secs.max(1)),
+    ));
+    // Changes committed here invalidate this replica's cache synchronously;
+    // changes committed by other replicas arrive through the watcher.
+    let on_commit = cache.clone();
+    sql_store.set_change_hook(Arc::new(move |org| on_commit.invalidate_org(org)));
+    let on_notice = cache.clone();
+    let watcher = sql_store.watch_other_replicas(move |change| match change {
+        ReplicaChange::Org(org) => on_notice.invalidate_org(org),
+        ReplicaChange::Lost => on_notice.distrust(),
+        ReplicaChange::Resumed => on_notice.trust_again(),
+    });
     let store: Arc<dyn Store> = Arc::new(sql_store.clone());
     first_start(store.as_ref(), &config).await?;
     let state = AppState::new(Inner {
         store: store.clone(),
+        cache,
         hasher,
         catalog: ScopeCatalog::default(),
         last_used: LastUsed::default(),
@@ -191,6 +213,9 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartupError> {
             tracing::error!(%error, "server stopped");
         }
         flusher.abort();
+        if let Some(watcher) = watcher {
+            watcher.abort();
+        }
         state.last_used.flush(state.store.as_ref()).await;
         sql_store.close().await;
     });

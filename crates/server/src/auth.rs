@@ -1,37 +1,59 @@
 //! Authentication: turn a request's `Authorization` header or session cookie
 //! into a [`Caller`]. It only parses and looks up; each handler states what it
 //! needs with one visible call (`caller.require(Scope::…)`).
+//!
+//! The token path: checksum, one keyed hash, one cache read, a few checks,
+//! `Arc` clones. The database is read only when the cache has no live entry
+//! for the hash (see `cache.rs` for why a live entry is always current).
 
+use crate::cache::Lookup;
 use crate::error::{ApiError, AuthFailure};
 use crate::state::{now, AppState};
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
-use axum::http::{header, Method};
+use axum::http::{header, HeaderValue, Method};
 use latchkey_core::policy::{credential_state, CredentialState};
 use latchkey_core::{
     token, Access, Actor, ActorKind, AuditEvent, CredentialKind, CredentialRef, Role, Scope,
     ScopeSet, Target, TokenHash,
 };
 use latchkey_store::{AuthRecord, Org, TokenLookup, User};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 pub const SESSION_COOKIE: &str = "latchkey_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
+/// `lastUsedAt` is recorded at most this often per credential.
+const LAST_USED_EVERY_SECS: i64 = 60;
+
 #[derive(Clone, Debug)]
 pub enum Principal {
-    User(User),
-    ApiKey { uuid: Uuid, name: String },
-    ServiceAccount { uuid: Uuid, name: String },
+    User(Arc<User>),
+    ApiKey { uuid: Uuid, name: Arc<str> },
+    ServiceAccount { uuid: Uuid, name: Arc<str> },
 }
 
-/// Where a request came from, for audit events.
+/// Where a request came from, for audit events and throttling. Kept as read
+/// (no strings are made unless an event is written).
 #[derive(Clone, Debug, Default)]
 pub struct Client {
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
+    pub ip: Option<IpAddr>,
+    user_agent: Option<HeaderValue>,
+}
+
+impl Client {
+    pub fn ip_text(&self) -> Option<String> {
+        self.ip.map(|ip| ip.to_string())
+    }
+
+    pub fn user_agent_text(&self) -> Option<String> {
+        let ua = self.user_agent.as_ref()?.to_str().ok()?;
+        Some(ua.chars().take(256).collect())
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Client {
@@ -43,24 +65,21 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
 }
 
 fn client_of(parts: &Parts) -> Client {
-    let ip = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip().to_string());
-    let user_agent = parts
-        .headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(|ua| ua.chars().take(256).collect());
-    Client { ip, user_agent }
+    Client {
+        ip: parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip()),
+        user_agent: parts.headers.get(header::USER_AGENT).cloned(),
+    }
 }
 
 /// An authenticated principal in one organization, as of this request.
 #[derive(Clone, Debug)]
 pub struct Caller {
-    pub org: Org,
+    pub org: Arc<Org>,
     pub principal: Principal,
-    pub credential: CredentialRef,
+    pub credential: Arc<CredentialRef>,
     pub credential_expires_at: Option<OffsetDateTime>,
     /// The organization role of a user, or the fixed role of an API key.
     pub role: Option<Role>,
@@ -81,12 +100,12 @@ impl Caller {
             Principal::ApiKey { uuid, name } => Actor {
                 kind: ActorKind::ApiKey,
                 uuid: *uuid,
-                name: name.clone(),
+                name: name.to_string(),
             },
             Principal::ServiceAccount { uuid, name } => Actor {
                 kind: ActorKind::ServiceAccount,
                 uuid: *uuid,
-                name: name.clone(),
+                name: name.to_string(),
             },
         }
     }
@@ -129,10 +148,10 @@ impl Caller {
             at,
             action,
             actor: Some(self.actor()),
-            credential: Some(self.credential.clone()),
+            credential: Some((*self.credential).clone()),
             target,
-            ip: self.client.ip.clone(),
-            user_agent: self.client.user_agent.clone(),
+            ip: self.client.ip_text(),
+            user_agent: self.client.user_agent_text(),
             details,
         }
     }
@@ -174,12 +193,156 @@ fn credential_ref(c: &latchkey_store::Credential) -> CredentialRef {
     }
 }
 
+/// Where the owner of a personal access token stands in its organization.
+#[derive(Clone, Copy, Debug)]
+enum Standing {
+    /// API keys and service accounts have no owner to check.
+    NotAUser,
+    Member,
+    Suspended,
+    Removed,
+}
+
+/// A credential as the database described it, prepared once for every
+/// request that presents it while it stays cached.
+#[derive(Debug)]
+pub struct Resolved {
+    org: Arc<Org>,
+    principal: Principal,
+    credential: Arc<CredentialRef>,
+    org_uuid: Uuid,
+    expires_at: Option<OffsetDateTime>,
+    revoked_at: Option<OffsetDateTime>,
+    standing: Standing,
+    role: Option<Role>,
+    access: Access,
+    /// Unix seconds of the last `lastUsedAt` handed to the batch.
+    last_recorded: AtomicI64,
+}
+
+impl Resolved {
+    fn from_record(state: &AppState, record: AuthRecord) -> Resolved {
+        let AuthRecord {
+            credential: c,
+            org,
+            owner,
+            membership,
+            ..
+        } = record;
+        let (principal, standing, role, access) = match (c.kind, owner, membership) {
+            (CredentialKind::Pat, Some(owner), Some(m)) => {
+                let narrowing = c
+                    .scopes
+                    .as_ref()
+                    .map(|names| state.catalog.parse_known(names.iter().map(String::as_str)));
+                let standing = if m.suspended_at.is_some() {
+                    Standing::Suspended
+                } else {
+                    Standing::Member
+                };
+                (
+                    Principal::User(Arc::new(owner)),
+                    standing,
+                    Some(m.role),
+                    Access::new(m.role.scopes(), narrowing),
+                )
+            }
+            (CredentialKind::Pat, owner, _) => {
+                let owner = owner.unwrap_or_else(|| User {
+                    uuid: c.owner_uuid.unwrap_or_default(),
+                    email: String::new(),
+                    name: None,
+                    created_at: c.created_at,
+                });
+                (
+                    Principal::User(Arc::new(owner)),
+                    Standing::Removed,
+                    None,
+                    Access::new(ScopeSet::EMPTY, None),
+                )
+            }
+            (kind, _, _) => {
+                let role = c.role.unwrap_or(Role::Member);
+                let principal = if kind == CredentialKind::ServiceAccount {
+                    Principal::ServiceAccount {
+                        uuid: c.uuid,
+                        name: c.name.as_str().into(),
+                    }
+                } else {
+                    Principal::ApiKey {
+                        uuid: c.uuid,
+                        name: c.name.as_str().into(),
+                    }
+                };
+                (
+                    principal,
+                    Standing::NotAUser,
+                    Some(role),
+                    Access::new(role.scopes(), None),
+                )
+            }
+        };
+        Resolved {
+            org: Arc::new(org),
+            principal,
+            credential: Arc::new(credential_ref(&c)),
+            org_uuid: c.org_uuid,
+            expires_at: c.expires_at,
+            revoked_at: c.revoked_at,
+            standing,
+            role,
+            access,
+            last_recorded: AtomicI64::new(i64::MIN),
+        }
+    }
+
+    /// The checks that depend on the moment: expiry, revocation, standing.
+    fn admit(&self, client: &Client, at: OffsetDateTime) -> Result<Caller, Refusal> {
+        let refuse = |failure| Refusal {
+            failure,
+            known: Some((self.org_uuid, (*self.credential).clone())),
+        };
+        match credential_state(self.expires_at, self.revoked_at, at) {
+            CredentialState::Revoked => return Err(refuse(AuthFailure::TokenRevoked)),
+            CredentialState::Expired => return Err(refuse(AuthFailure::TokenExpired)),
+            CredentialState::Active => {}
+        }
+        match self.standing {
+            Standing::Removed => return Err(refuse(AuthFailure::TokenRevoked)),
+            Standing::Suspended => return Err(refuse(AuthFailure::AccountSuspended)),
+            Standing::Member | Standing::NotAUser => {}
+        }
+        Ok(Caller {
+            org: self.org.clone(),
+            principal: self.principal.clone(),
+            credential: self.credential.clone(),
+            credential_expires_at: self.expires_at,
+            role: self.role,
+            access: self.access,
+            session: None,
+            client: client.clone(),
+        })
+    }
+
+    /// True at most once a minute: when this use should reach `lastUsedAt`.
+    fn due_for_last_used(&self, at: OffsetDateTime) -> bool {
+        let now = at.unix_timestamp();
+        let last = self.last_recorded.load(Ordering::Relaxed);
+        now.saturating_sub(last) >= LAST_USED_EVERY_SECS
+            && self
+                .last_recorded
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+    }
+}
+
 /// Checks a token and resolves what it may do now. Shared by every
 /// authenticated route and by `POST /auth/verify`. The outer error is the
 /// server's own trouble (database unreachable: `503`), never the token's.
 pub async fn verify_token(
     state: &AppState,
     text: &str,
+    client: &Client,
     at: OffsetDateTime,
 ) -> Result<Result<Caller, Refusal>, ApiError> {
     // The checksum is checked before any database work.
@@ -187,89 +350,49 @@ pub async fn verify_token(
         return Ok(Err(AuthFailure::MalformedToken.into()));
     };
     let hash = state.hasher.hash(parsed.expose());
-    let record = match state.store.authenticate(&hash).await? {
-        TokenLookup::Found(record) => record,
-        TokenLookup::Retired { credential } => {
-            return Ok(Err(Refusal {
-                failure: AuthFailure::TokenRevoked,
-                known: Some((credential.org_uuid, credential_ref(&credential))),
-            }))
-        }
-        TokenLookup::Unknown => return Ok(Err(AuthFailure::InvalidToken.into())),
-    };
-    // The index found it; compare again in constant time where the secret's
-    // hash meets the stored one.
-    if !record.token_hash.ct_eq(&hash) {
-        return Ok(Err(AuthFailure::InvalidToken.into()));
-    }
-    let caller = resolve(state, record, at);
-    if let Ok(c) = &caller {
-        if let Some(uuid) = c.credential.uuid {
-            state.last_used.record(uuid, at);
-        }
-    }
-    Ok(caller)
-}
-
-fn resolve(state: &AppState, record: AuthRecord, at: OffsetDateTime) -> Result<Caller, Refusal> {
-    let AuthRecord {
-        credential: c,
-        org,
-        owner,
-        membership,
-        ..
-    } = record;
-    let refuse = |failure| Refusal {
-        failure,
-        known: Some((c.org_uuid, credential_ref(&c))),
-    };
-    match credential_state(c.expires_at, c.revoked_at, at) {
-        CredentialState::Revoked => return Err(refuse(AuthFailure::TokenRevoked)),
-        CredentialState::Expired => return Err(refuse(AuthFailure::TokenExpired)),
-        CredentialState::Active => {}
-    }
-    let (principal, role, access) = match c.kind {
-        CredentialKind::Pat => {
-            let (Some(owner), Some(membership)) = (owner, membership) else {
-                return Err(refuse(AuthFailure::TokenRevoked));
+    let instant = std::time::Instant::now();
+    let entry = match state.cache.get(&hash, instant) {
+        Some(entry) => entry,
+        None => {
+            let ticket = state.cache.ticket();
+            let (lookup, org) = match state.store.authenticate(&hash).await? {
+                // The index found it; compare again in constant time where
+                // the secret's hash meets the stored one.
+                TokenLookup::Found(record) if record.token_hash.ct_eq(&hash) => {
+                    let org = record.org.uuid;
+                    (
+                        Lookup::Found(Arc::new(Resolved::from_record(state, record))),
+                        Some(org),
+                    )
+                }
+                TokenLookup::Found(_) | TokenLookup::Unknown => (Lookup::Unknown, None),
+                TokenLookup::Retired { credential } => (
+                    Lookup::Retired {
+                        org: credential.org_uuid,
+                        credential: credential_ref(&credential),
+                    },
+                    Some(credential.org_uuid),
+                ),
             };
-            if membership.suspended_at.is_some() {
-                return Err(refuse(AuthFailure::AccountSuspended));
+            state.cache.insert(hash, lookup, org, ticket, instant)
+        }
+    };
+    match &entry.lookup {
+        Lookup::Found(resolved) => {
+            let caller = resolved.admit(client, at);
+            if caller.is_ok() && resolved.due_for_last_used(at) {
+                if let Some(uuid) = resolved.credential.uuid {
+                    state.last_used.record(uuid, at);
+                }
             }
-            let narrowing = c
-                .scopes
-                .as_ref()
-                .map(|names| state.catalog.parse_known(names.iter().map(String::as_str)));
-            let access = Access::new(membership.role.scopes(), narrowing);
-            (Principal::User(owner), Some(membership.role), access)
+            Ok(caller)
         }
-        CredentialKind::ApiKey | CredentialKind::ServiceAccount => {
-            let role = c.role.unwrap_or(Role::Member);
-            let principal = if c.kind == CredentialKind::ApiKey {
-                Principal::ApiKey {
-                    uuid: c.uuid,
-                    name: c.name.clone(),
-                }
-            } else {
-                Principal::ServiceAccount {
-                    uuid: c.uuid,
-                    name: c.name.clone(),
-                }
-            };
-            (principal, Some(role), Access::new(role.scopes(), None))
-        }
-        CredentialKind::Session => return Err(refuse(AuthFailure::InvalidToken)),
-    };
-    Ok(Caller {
-        org,
-        principal,
-        credential: credential_ref(&c),
-        credential_expires_at: c.expires_at,
-        role,
-        access,
-        session: None,
-        client: Client::default(),
-    })
+        Lookup::Retired { org, credential } => Ok(Err(Refusal {
+            failure: AuthFailure::TokenRevoked,
+            known: Some((*org, credential.clone())),
+        })),
+        Lookup::Unknown => Ok(Err(AuthFailure::InvalidToken.into())),
+    }
 }
 
 /// Records a refused credential of a known organization.
@@ -289,8 +412,8 @@ pub async fn audit_refusal(
         actor: None,
         credential: Some(credential.clone()),
         target: None,
-        ip: client.ip.clone(),
-        user_agent: client.user_agent.clone(),
+        ip: client.ip_text(),
+        user_agent: client.user_agent_text(),
         details: serde_json::json!({ "code": refusal.failure.code() }),
     };
     if let Err(error) = state.store.append_audit(&event).await {
@@ -378,14 +501,14 @@ async fn from_session(
         }
     }
     Ok(Caller {
-        org: session.org,
-        principal: Principal::User(session.user),
-        credential: CredentialRef {
+        org: Arc::new(session.org),
+        principal: Principal::User(Arc::new(session.user)),
+        credential: Arc::new(CredentialRef {
             kind: CredentialKind::Session,
             uuid: None,
             name: None,
             display_prefix: None,
-        },
+        }),
         credential_expires_at: None,
         role: Some(membership.role),
         access: Access::new(membership.role.scopes(), None),
@@ -401,13 +524,11 @@ impl FromRequestParts<AppState> for Caller {
         let at = now();
         if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
             let text = token_from_header(value).map_err(ApiError::Unauthenticated)?;
-            return match verify_token(state, text, at).await? {
-                Ok(mut caller) => {
-                    caller.client = client_of(parts);
-                    Ok(caller)
-                }
+            let client = client_of(parts);
+            return match verify_token(state, text, &client, at).await? {
+                Ok(caller) => Ok(caller),
                 Err(refusal) => {
-                    audit_refusal(state, &refusal, &client_of(parts), at).await;
+                    audit_refusal(state, &refusal, &client, at).await;
                     Err(ApiError::Unauthenticated(refusal.failure))
                 }
             };

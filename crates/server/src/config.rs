@@ -57,6 +57,13 @@ pub struct ServeConfig {
     /// How often recorded `lastUsedAt` times are written to the database.
     #[arg(long, env = "LATCHKEY_LAST_USED_FLUSH_SECS", default_value_t = 30)]
     pub last_used_flush_secs: u64,
+    /// Credentials kept resolved in memory (0 turns the cache off).
+    #[arg(long, env = "LATCHKEY_AUTH_CACHE_CAPACITY", default_value_t = 100_000)]
+    pub auth_cache_capacity: usize,
+    /// Seconds a cached credential is trusted before it is read again, as a
+    /// safety net: changes invalidate it at once anyway.
+    #[arg(long, env = "LATCHKEY_AUTH_CACHE_TTL_SECS", default_value_t = 30)]
+    pub auth_cache_ttl_secs: u64,
     /// Mark the session cookie `Secure` (set it when served over HTTPS).
     #[arg(long, env = "LATCHKEY_SECURE_COOKIES", default_value_t = false)]
     pub secure_cookies: bool,
@@ -86,6 +93,8 @@ impl std::fmt::Debug for ServeConfig {
                 &self.secret_key.as_ref().map(|_| "<redacted>"),
             )
             .field("last_used_flush_secs", &self.last_used_flush_secs)
+            .field("auth_cache_capacity", &self.auth_cache_capacity)
+            .field("auth_cache_ttl_secs", &self.auth_cache_ttl_secs)
             .field("secure_cookies", &self.secure_cookies)
             .field("setup_org_name", &self.setup_org_name)
             .field("setup_admin_email", &self.setup_admin_email)
@@ -110,6 +119,8 @@ impl ServeConfig {
             },
             secret_key: None,
             last_used_flush_secs: 30,
+            auth_cache_capacity: 100_000,
+            auth_cache_ttl_secs: 30,
             secure_cookies: false,
             setup_org_name: None,
             setup_admin_email: None,

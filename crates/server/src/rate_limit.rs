@@ -2,6 +2,7 @@
 //! Not on the success path: only failures take the lock.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use time::{Duration, OffsetDateTime};
 
@@ -9,6 +10,8 @@ pub struct FailureLimiter {
     max_failures: u32,
     window: Duration,
     entries: Mutex<HashMap<String, (OffsetDateTime, u32)>>,
+    /// Whether any failure was ever recorded: until then nothing is locked.
+    used: AtomicBool,
 }
 
 /// Beyond this many keys the oldest windows are dropped, so a flood of
@@ -21,7 +24,13 @@ impl FailureLimiter {
             max_failures,
             window,
             entries: Mutex::new(HashMap::new()),
+            used: AtomicBool::new(false),
         }
+    }
+
+    /// No failure recorded yet: every check would pass.
+    pub fn is_idle(&self) -> bool {
+        !self.used.load(Ordering::Relaxed)
     }
 
     /// `Err(seconds to wait)` when `key` has used up its failures.
@@ -36,6 +45,7 @@ impl FailureLimiter {
     }
 
     pub fn record_failure(&self, key: &str, now: OffsetDateTime) {
+        self.used.store(true, Ordering::Relaxed);
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if entries.len() >= MAX_KEYS {
             let window = self.window;

@@ -1,5 +1,6 @@
 //! What every handler shares.
 
+use crate::cache::AuthCache;
 use crate::last_used::LastUsed;
 use crate::rate_limit::FailureLimiter;
 use latchkey_core::{ScopeCatalog, TokenHasher};
@@ -12,6 +13,7 @@ pub struct AppState(Arc<Inner>);
 
 pub struct Inner {
     pub store: Arc<dyn Store>,
+    pub cache: Arc<AuthCache>,
     pub hasher: TokenHasher,
     pub catalog: ScopeCatalog,
     pub last_used: LastUsed,

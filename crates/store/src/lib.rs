@@ -15,12 +15,13 @@ mod sqlite;
 pub mod testing;
 
 pub use models::*;
-pub use sql::{Backend, PoolSettings, SqlStore};
+pub use postgres::ReplicaChange;
+pub use sql::{Backend, ChangeHook, PoolSettings, SqlStore};
 /// The database driver's error, for callers that tell an outage from a bug.
 pub use sqlx::Error as SqlxError;
 
 use async_trait::async_trait;
-use latchkey_core::{Actor, AuditEvent, Plan, Role, TokenHash};
+use latchkey_core::{Actor, AuditEvent, CredentialKind, Plan, Role, TokenHash};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -148,6 +149,9 @@ pub trait Store: Send + Sync + 'static {
     /// A credential that has not been revoked.
     async fn credential(&self, org: Uuid, uuid: Uuid) -> Result<Option<Credential>>;
     async fn pats_of(&self, org: Uuid, owner: Uuid) -> Result<Vec<Credential>>;
+    /// The organization's credentials of one kind that have not been
+    /// revoked, newest first.
+    async fn org_credentials(&self, org: Uuid, kind: CredentialKind) -> Result<Vec<Credential>>;
     async fn org_pats(&self, org: Uuid, page: &PageRequest) -> Result<Page<(Credential, User)>>;
     async fn update_pat(&self, uuid: Uuid, change: &PatChange, audit: &AuditEvent) -> Result<()>;
     async fn revoke_credential(

@@ -3,6 +3,7 @@
 //! the two backends decode alike.
 
 use crate::models::*;
+use crate::postgres::ReplicaChange;
 use crate::{postgres, sqlite, Result, Store, StoreError};
 use async_trait::async_trait;
 use latchkey_core::{
@@ -11,6 +12,7 @@ use latchkey_core::{
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AnyPool, Row};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -36,6 +38,9 @@ impl Default for PoolSettings {
     }
 }
 
+/// Called with the organization of every committed change.
+pub type ChangeHook = Arc<dyn Fn(Uuid) + Send + Sync>;
+
 /// The SQL store. Reads and writes have their own pools; for PostgreSQL they
 /// are the same pool.
 #[derive(Clone)]
@@ -43,6 +48,9 @@ pub struct SqlStore {
     read: AnyPool,
     write: AnyPool,
     backend: Backend,
+    /// For the PostgreSQL change listener.
+    postgres_url: Option<String>,
+    on_change: Option<ChangeHook>,
 }
 
 impl std::fmt::Debug for SqlStore {
@@ -63,6 +71,8 @@ impl SqlStore {
             read,
             write,
             backend: Backend::Sqlite,
+            postgres_url: None,
+            on_change: None,
         })
     }
 
@@ -76,11 +86,44 @@ impl SqlStore {
             read: pool.clone(),
             write: pool,
             backend: Backend::Postgres,
+            postgres_url: Some(url.to_string()),
+            on_change: None,
         })
     }
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Calls `hook` with the organization of every change this process
+    /// commits, right after the commit (caches invalidate themselves here).
+    pub fn set_change_hook(&mut self, hook: ChangeHook) {
+        self.on_change = Some(hook);
+    }
+
+    /// Changes committed by other processes on the same database (PostgreSQL;
+    /// SQLite has one process, nothing to watch).
+    pub fn watch_other_replicas(
+        &self,
+        on_change: impl Fn(ReplicaChange) + Send + 'static,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        let url = self.postgres_url.clone()?;
+        Some(tokio::spawn(postgres::watch_changes(url, on_change)))
+    }
+
+    /// Writes the event that records a change, commits both, then tells the
+    /// change hook: every mutation ends here.
+    async fn finish(
+        &self,
+        mut tx: sqlx::Transaction<'_, sqlx::Any>,
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        write_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        if let Some(hook) = &self.on_change {
+            hook(audit.org_uuid);
+        }
+        Ok(())
     }
 
     pub async fn close(&self) {
@@ -404,8 +447,7 @@ impl Store for SqlStore {
             }
         };
         insert_membership(&mut tx, org.uuid, admin_uuid, Role::Admin, org.created_at).await?;
-        write_audit(&mut tx, audit).await?;
-        tx.commit().await?;
+        self.finish(tx, audit).await?;
         Ok(())
     }
 
@@ -435,8 +477,7 @@ impl Store for SqlStore {
             .execute(&mut *tx)
             .await?;
         expect_one(done.rows_affected())?;
-        write_audit(&mut tx, audit).await?;
-        tx.commit().await?;
+        self.finish(tx, audit).await?;
         Ok(())
     }
 
@@ -539,8 +580,7 @@ impl Store for SqlStore {
             .execute(&mut *tx)
             .await?;
         }
-        write_audit(&mut tx, audit).await?;
-        tx.commit().await?;
+        self.finish(tx, audit).await?;
         Ok(())
     }
 
@@ -580,8 +620,7 @@ impl Store for SqlStore {
                 "the organization must keep an active admin".into(),
             ));
         }
-        write_audit(&mut tx, audit).await?;
-        tx.commit().await?;
+        self.finish(tx, audit).await?;
         Ok(())
     }
 
@@ -625,8 +664,7 @@ impl Store for SqlStore {
             .bind(&u)
             .execute(&mut *tx)
             .await?;
-        write_audit(&mut tx, audit).await?;
-        tx.commit().await?;
+        self.finish(tx, audit).await?;
         Ok(())
     }
 
@@ -742,8 +780,7 @@ impl Store for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(unique("a project with this name exists"))?;
-        write_audit(&mut tx, audit).await?;
-        tx.commit().await?;
+        self.finish(tx, audit).await?;
         Ok(())
     }
 
@@ -792,8 +829,7 @@ impl Store for SqlStore {
         .await
         .map_err(unique("a project with this name exists"))?;
         expect_one(done.rows_affected())?;
-        write_audit(&mut tx, audit).await?;
-        tx.commit().await?;
+        self.finish(tx, audit).await?;
         Ok(())
     }
 
@@ -805,8 +841,7 @@ impl Store for SqlStore {
             .execute(&mut *tx)
             .await?;
         expect_one(done.rows_affected())?;
-        write_audit(&mut tx, audit).await?;
-        tx.commit().await?;
+        self.finish(tx, audit).await?;
         Ok(())
     }
 
@@ -874,8 +909,7 @@ impl Store for SqlStore {
         .bind(ts(now))
         .execute(&mut *tx)
         .await?;
-        write_audit(&mut tx, audit).await?;
-        tx.commit().await?;
+        self.finish(tx, audit).await?;
         Ok(())
     }
 
@@ -893,8 +927,7 @@ impl Store for SqlStore {
                 .execute(&mut *tx)
                 .await?;
         expect_one(done.rows_affected())?;
-        write_audit(&mut tx, audit).await?;
-        tx.commit().await?;
+        self.finish(tx, audit).await?;
         Ok(())
     }
 
@@ -927,8 +960,7 @@ impl Store for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(unique("a credential with this secret exists"))?;
-        write_audit(&mut tx, audit).await?;
-        tx.commit().await?;
+        self.finish(tx, audit).await?;
         Ok(())
     }
 
@@ -998,6 +1030,19 @@ impl Store for SqlStore {
         rows.iter().map(credential_from).collect()
     }
 
+    async fn org_credentials(&self, org: Uuid, kind: CredentialKind) -> Result<Vec<Credential>> {
+        let sql = format!(
+            "SELECT {CRED_COLS} FROM credentials c WHERE c.org_uuid = $1 AND c.kind = $2 \
+             AND c.revoked_at IS NULL ORDER BY c.created_at DESC, c.uuid DESC"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(org.to_string())
+            .bind(kind.as_str())
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter().map(credential_from).collect()
+    }
+
     async fn org_pats(&self, org: Uuid, page: &PageRequest) -> Result<Page<(Credential, User)>> {
         let (after_t, after_u) = match page.cursor.as_deref() {
             Some(c) => {
@@ -1048,8 +1093,7 @@ impl Store for SqlStore {
         .execute(&mut *tx)
         .await?;
         expect_one(done.rows_affected())?;
-        write_audit(&mut tx, audit).await?;
-        tx.commit().await?;
+        self.finish(tx, audit).await?;
         Ok(())
     }
 
@@ -1068,8 +1112,7 @@ impl Store for SqlStore {
         .execute(&mut *tx)
         .await?;
         expect_one(done.rows_affected())?;
-        write_audit(&mut tx, audit).await?;
-        tx.commit().await?;
+        self.finish(tx, audit).await?;
         Ok(())
     }
 
@@ -1113,8 +1156,7 @@ impl Store for SqlStore {
             .bind(ts(r.now))
             .execute(&mut *tx)
             .await?;
-        write_audit(&mut tx, audit).await?;
-        tx.commit().await?;
+        self.finish(tx, audit).await?;
         Ok(true)
     }
 

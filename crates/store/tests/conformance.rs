@@ -156,6 +156,7 @@ on_both_backends! {
     credentials_rotate => credentials_rotate_sqlite, credentials_rotate_postgres;
     credentials_concurrent_rotation => credentials_concurrent_rotation_sqlite, credentials_concurrent_rotation_postgres;
     credentials_record_last_used => credentials_record_last_used_sqlite, credentials_record_last_used_postgres;
+    credentials_org_credentials_by_kind => credentials_org_credentials_by_kind_sqlite, credentials_org_credentials_by_kind_postgres;
     audit_filters_and_paging => audit_filters_and_paging_sqlite, audit_filters_and_paging_postgres;
     audit_is_append_only => audit_is_append_only_sqlite, audit_is_append_only_postgres;
 }
@@ -2529,6 +2530,124 @@ async fn credentials_record_last_used(t: TestDb) {
 
     // Usage is not an audited change.
     log.expect_none(&t).await;
+}
+
+async fn credentials_org_credentials_by_kind(t: TestDb) {
+    let (a, alice) = new_org(&t, "acme").await;
+    let (b, zed) = new_org(&t, "bravo").await;
+    let bob = add_new_member(&t, a.uuid, "bob@example.com", Role::Admin).await;
+    let t0 = now();
+    let key = |creator: &User, role: Role, name: &str, created_at: OffsetDateTime| Credential {
+        name: name.to_string(),
+        created_at,
+        expires_at: Some(created_at + Duration::days(30)),
+        ..org_credential(CredentialKind::ApiKey, a.uuid, creator, role)
+    };
+
+    // Four live keys, two sharing a creation second; by two creators.
+    let keys = [
+        key(&alice, Role::Editor, "ci", t0 - secs(30)),
+        key(&bob, Role::Admin, "deploy", t0 - secs(10)),
+        key(&alice, Role::Viewer, "reports", t0),
+        key(&bob, Role::Developer, "previews", t0),
+    ];
+    for k in &keys {
+        insert(&t, k).await;
+    }
+    // Not listed as API keys: revoked, other kinds, another organization.
+    let revoked = key(&alice, Role::Viewer, "revoked", t0 - secs(5));
+    insert(&t, &revoked).await;
+    t.revoke_credential(revoked.uuid, t0, &ev(a.uuid, "api_key.revoked"))
+        .await
+        .unwrap();
+    let alice_pat = pat(a.uuid, &alice, "laptop", t0 + secs(1));
+    insert(&t, &alice_pat).await;
+    let service = org_credential(CredentialKind::ServiceAccount, a.uuid, &alice, Role::Admin);
+    insert(&t, &service).await;
+    let bravo_key = org_credential(CredentialKind::ApiKey, b.uuid, &zed, Role::Admin);
+    insert(&t, &bravo_key).await;
+
+    let listed = t
+        .org_credentials(a.uuid, CredentialKind::ApiKey)
+        .await
+        .unwrap();
+    let names: Vec<&str> = listed.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names.len(), 4, "{names:?}");
+    assert_eq!(&names[2..], ["deploy", "ci"], "newest first");
+    let mut same_second: Vec<Uuid> = [&keys[2], &keys[3]].iter().map(|k| k.uuid).collect();
+    same_second.sort();
+    same_second.reverse();
+    assert_eq!(
+        listed[..2].iter().map(|c| c.uuid).collect::<Vec<_>>(),
+        same_second,
+        "a tie in time is broken by id, the same way every time"
+    );
+    for c in &listed {
+        let want = keys.iter().find(|k| k.uuid == c.uuid).unwrap();
+        assert_eq!(c, want, "every field round-trips");
+    }
+    assert_eq!(listed[2].role, Some(Role::Admin));
+    assert_eq!(listed[2].created_by, actor(&bob));
+    assert_eq!(listed[2].owner_uuid, None);
+
+    // Each kind lists only itself.
+    let services = t
+        .org_credentials(a.uuid, CredentialKind::ServiceAccount)
+        .await
+        .unwrap();
+    assert_eq!(services, vec![service.clone()]);
+    let pats = t
+        .org_credentials(a.uuid, CredentialKind::Pat)
+        .await
+        .unwrap();
+    assert_eq!(pats, vec![alice_pat.clone()]);
+    assert!(t
+        .org_credentials(a.uuid, CredentialKind::Session)
+        .await
+        .unwrap()
+        .is_empty());
+    let bravo = t
+        .org_credentials(b.uuid, CredentialKind::ApiKey)
+        .await
+        .unwrap();
+    assert_eq!(bravo, vec![bravo_key]);
+    assert!(t
+        .org_credentials(Uuid::new_v4(), CredentialKind::ApiKey)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // A key outlives its creator's membership; a rotated key is listed with
+    // its new display prefix and rotation time.
+    t.remove_member(a.uuid, bob.uuid, t0, &ev(a.uuid, "member.removed"))
+        .await
+        .unwrap();
+    let rotated_at = t0 + secs(2);
+    let rotated = t
+        .rotate_credential(
+            keys[0].uuid,
+            &Rotation {
+                token_hash: new_hash(),
+                display_prefix: "lkkey_rot8".to_string(),
+                expires_at: t0 + Duration::days(60),
+                now: rotated_at,
+                last_rotated_before: rotated_at - Duration::hours(1),
+            },
+            &ev(a.uuid, "api_key.rotated"),
+        )
+        .await
+        .unwrap();
+    assert!(rotated);
+    let listed = t
+        .org_credentials(a.uuid, CredentialKind::ApiKey)
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 4, "the creator's removal revokes no key");
+    let ci = listed.iter().find(|c| c.uuid == keys[0].uuid).unwrap();
+    assert_eq!(ci.display_prefix, "lkkey_rot8");
+    assert_eq!(ci.rotated_at, Some(rotated_at));
+    assert_eq!(ci.expires_at, Some(t0 + Duration::days(60)));
+    assert_eq!(listed.last().unwrap().uuid, keys[0].uuid);
 }
 
 // ---- audit log -------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 //! HTTP handlers, one module per resource. Each is thin: parse, authorize
 //! (one visible call), apply the domain rule, store, render.
 
+pub mod api_keys;
+pub mod audit;
 pub mod catalog;
 pub mod identity;
 pub mod members;

@@ -76,7 +76,7 @@ pub async fn login(
     }
     let email = req.email.trim().to_lowercase();
     let email_key = format!("email:{email}");
-    let ip_key = format!("ip:{}", client.ip.as_deref().unwrap_or("-"));
+    let ip_key = format!("ip:{}", client.ip_text().as_deref().unwrap_or("-"));
     for key in [&email_key, &ip_key] {
         state
             .login_failures

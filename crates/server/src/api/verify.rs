@@ -61,11 +61,14 @@ pub async fn verify(
     ApiJson(req): ApiJson<VerifyRequest>,
 ) -> ApiResult<JsonOk<VerifyResult>> {
     let at = now();
-    let ip_key = client.ip.clone().unwrap_or_default();
-    state
-        .verify_failures
-        .check(&ip_key, at)
-        .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
+    let ip_key = || client.ip_text().unwrap_or_default();
+    // Only an address with failures is looked up (and only then is a key made).
+    if !state.verify_failures.is_idle() {
+        state
+            .verify_failures
+            .check(&ip_key(), at)
+            .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
+    }
     if req.token.len() > 1024 {
         return Err(ApiError::invalid("token", "too long"));
     }
@@ -79,10 +82,10 @@ pub async fn verify(
                 .ok_or_else(|| ApiError::invalid("scope", "unknown scope"))
         })
         .transpose()?;
-    let caller = match verify_token(&state, &req.token, at).await? {
+    let caller = match verify_token(&state, &req.token, &client, at).await? {
         Ok(caller) => caller,
         Err(refusal) => {
-            state.verify_failures.record_failure(&ip_key, at);
+            state.verify_failures.record_failure(&ip_key(), at);
             audit_refusal(&state, &refusal, &client, at).await;
             return Ok(ok(VerifyResult::Invalid {
                 valid: false,

@@ -3,6 +3,8 @@
 
 mod support;
 
+mod api_keys;
+mod audit;
 mod members;
 mod ops;
 mod pats;

@@ -1,0 +1,222 @@
+//! Organization API keys: credentials of the organization itself, with a
+//! system role fixed at creation. They act as themselves (audit log,
+//! `createdBy`), not as the admin who made them, and outlive that admin's
+//! membership (PRODUCT.md §2).
+
+use super::pats::{rotate_credential, RotateRequest};
+use super::{created, ok, reveal, JsonOk};
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, PathUuid};
+use crate::state::{now, AppState};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use latchkey_core::access::check_grant;
+use latchkey_core::policy;
+use latchkey_core::{limits, Actor, CredentialKind, Role, Scope, Target, TokenKind, TokenSecret};
+use latchkey_store::Credential;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// A credential object (API.md) with the key's fixed role and its creator.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKeyView {
+    uuid: Uuid,
+    name: String,
+    display_prefix: String,
+    #[serde(with = "time::serde::rfc3339::option")]
+    expires_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    rotated_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    last_used_at: Option<OffsetDateTime>,
+    role: Role,
+    created_by: Actor,
+    /// The secret: only in the response that creates or rotates the key.
+    #[serde(serialize_with = "reveal", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    token: Option<TokenSecret>,
+}
+
+impl ApiKeyView {
+    fn of(c: &Credential) -> ApiKeyView {
+        ApiKeyView {
+            uuid: c.uuid,
+            name: c.name.clone(),
+            display_prefix: c.display_prefix.clone(),
+            expires_at: c.expires_at,
+            created_at: c.created_at,
+            rotated_at: c.rotated_at,
+            last_used_at: c.last_used_at,
+            // Every key is written with a role; a row without one holds nothing.
+            role: c.role.unwrap_or(Role::Member),
+            created_by: c.created_by.clone(),
+            token: None,
+        }
+    }
+}
+
+fn target(c: &Credential) -> Target {
+    Target {
+        kind: "api_key".into(),
+        uuid: c.uuid,
+        name: c.name.clone(),
+    }
+}
+
+/// The role a key carries must not hold a scope its creator (or rotator)
+/// lacks right now: no credential mints one more powerful than itself.
+fn check_role(caller: &Caller, role: Role) -> ApiResult<()> {
+    check_grant(role.scopes(), caller.access.org_scopes()).map_err(|_| ApiError::RoleTooHigh)
+}
+
+/// One live API key of the caller's organization.
+async fn api_key(state: &AppState, caller: &Caller, uuid: Uuid) -> ApiResult<Credential> {
+    state
+        .store
+        .credential(caller.org.uuid, uuid)
+        .await?
+        .filter(|c| c.kind == CredentialKind::ApiKey)
+        .ok_or(ApiError::NotFound)
+}
+
+/// The organization's API keys, newest first; never their secrets.
+#[utoipa::path(get, path = "/api/v1/org/api-keys", tag = "api keys",
+    responses((status = 200, body = Vec<ApiKeyView>), (status = 403, description = "missing_scope api_keys:write")))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<JsonOk<Vec<ApiKeyView>>> {
+    caller.require(Scope::API_KEYS_WRITE, &state.catalog)?;
+    let keys = state
+        .store
+        .org_credentials(caller.org.uuid, CredentialKind::ApiKey)
+        .await?;
+    Ok(ok(keys.iter().map(ApiKeyView::of).collect()))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateApiKeyRequest {
+    name: String,
+    /// A system role from `viewer` up, no higher than the creator's.
+    role: Role,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    expires_at: Option<OffsetDateTime>,
+}
+
+/// Create an API key; the response holds the secret, once.
+///
+/// The key's role must hold no scope the creator lacks at this moment,
+/// organization-wide (a narrowed token counts only its own scopes):
+/// otherwise `403 role_too_high`. Role `member` is refused with `400`
+/// naming `role`: a `member` holds no scope anywhere and a key has no
+/// project roles, so such a key could do nothing.
+#[utoipa::path(post, path = "/api/v1/org/api-keys", tag = "api keys", request_body = CreateApiKeyRequest,
+    responses((status = 201, body = ApiKeyView),
+        (status = 400, description = "invalid_request naming name, role or expiresAt"),
+        (status = 403, description = "missing_scope api_keys:write, or role_too_high")))]
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<CreateApiKeyRequest>,
+) -> ApiResult<Response> {
+    caller.require(Scope::API_KEYS_WRITE, &state.catalog)?;
+    let name = limits::name("name", &req.name, limits::MAX_NAME_CHARS)
+        .map_err(|e| ApiError::invalid(e.field, e.message))?;
+    if req.role == Role::Member {
+        return Err(ApiError::invalid(
+            "role",
+            "an API key's role is viewer or above: a member key could do nothing",
+        ));
+    }
+    check_role(&caller, req.role)?;
+    let at = now();
+    policy::check_new_expiry(req.expires_at, at)
+        .map_err(|_| ApiError::invalid("expiresAt", "must be in the future"))?;
+    let secret = TokenSecret::generate(TokenKind::ApiKey, &mut rand::thread_rng());
+    let credential = Credential {
+        uuid: Uuid::new_v4(),
+        kind: CredentialKind::ApiKey,
+        org_uuid: caller.org.uuid,
+        owner_uuid: None,
+        name,
+        display_prefix: secret.display_prefix().to_string(),
+        scopes: None,
+        role: Some(req.role),
+        expires_at: req.expires_at,
+        created_at: at,
+        rotated_at: None,
+        last_used_at: None,
+        revoked_at: None,
+        created_by: caller.actor(),
+    };
+    let details = json!({ "role": req.role, "expiresAt": credential.expires_at.map(|t| t.unix_timestamp()), "displayPrefix": credential.display_prefix });
+    let event = caller.audit("api_key.created", Some(target(&credential)), details, at);
+    state
+        .store
+        .insert_credential(&credential, &state.hasher.hash(secret.expose()), &event)
+        .await?;
+    let mut view = ApiKeyView::of(&credential);
+    view.token = Some(secret);
+    Ok(created(view).into_response())
+}
+
+/// Revoke an API key; its token stops working at once.
+#[utoipa::path(delete, path = "/api/v1/org/api-keys/{uuid}", tag = "api keys",
+    params(("uuid" = Uuid, Path)), responses((status = 204), (status = 403), (status = 404)))]
+pub async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathUuid(uuid): PathUuid,
+) -> ApiResult<StatusCode> {
+    caller.require(Scope::API_KEYS_WRITE, &state.catalog)?;
+    let key = api_key(&state, &caller, uuid).await?;
+    let at = now();
+    let details = json!({ "role": key.role, "displayPrefix": key.display_prefix });
+    let event = caller.audit("api_key.revoked", Some(target(&key)), details, at);
+    state.store.revoke_credential(uuid, at, &event).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// New secret, same key (name, role); the old secret stops working at once.
+///
+/// As PAT rotation: a new expiry in the future is required, a key without an
+/// expiry cannot be rotated (`400 rotation_requires_expiry`), and a second
+/// rotation within an hour is `429` with `Retry-After`. Rotation hands out
+/// the secret, so the caller's scopes must cover the key's role
+/// (`403 role_too_high`). A key may rotate itself if it holds
+/// `api_keys:write`.
+#[utoipa::path(patch, path = "/api/v1/org/api-keys/{uuid}/rotate", tag = "api keys", request_body = RotateRequest,
+    params(("uuid" = Uuid, Path)),
+    responses((status = 200, body = ApiKeyView), (status = 400, description = "rotation_requires_expiry, or expiresAt not in the future"),
+        (status = 403, description = "missing_scope api_keys:write, or role_too_high"), (status = 404), (status = 429)))]
+pub async fn rotate(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathUuid(uuid): PathUuid,
+    ApiJson(req): ApiJson<RotateRequest>,
+) -> ApiResult<JsonOk<ApiKeyView>> {
+    caller.require(Scope::API_KEYS_WRITE, &state.catalog)?;
+    let key = api_key(&state, &caller, uuid).await?;
+    check_role(&caller, key.role.unwrap_or(Role::Member))?;
+    let secret = rotate_credential(
+        &state,
+        &caller,
+        &key,
+        req.expires_at,
+        "api_key.rotated",
+        target(&key),
+    )
+    .await?;
+    let mut view = ApiKeyView::of(&api_key(&state, &caller, uuid).await?);
+    view.token = Some(secret);
+    Ok(ok(view))
+}

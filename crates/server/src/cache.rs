@@ -1,0 +1,231 @@
+//! The in-memory side of authentication: what a token hash resolved to, kept
+//! so that a credential seen recently costs no database round trip.
+//!
+//! Correctness comes from epochs, not from finding entries to delete: every
+//! organization hashes to one of a fixed set of stripes, and any change in an
+//! organization (committed here, or announced by another replica) bumps its
+//! stripe. An entry is used only while its stripe is unchanged, the global
+//! epoch is unchanged (bumped when notices may have been missed), and it is
+//! younger than the TTL. Reading the cache takes no lock beyond the cache
+//! shard's own and allocates nothing.
+
+use crate::auth::Resolved;
+use latchkey_core::{CredentialRef, TokenHash};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+const STRIPES: usize = 1024;
+
+/// How long a hash that matched nothing is remembered.
+const UNKNOWN_TTL: Duration = Duration::from_secs(10);
+
+pub enum Lookup {
+    Found(Arc<Resolved>),
+    /// The hash of a secret that was rotated away.
+    Retired {
+        org: Uuid,
+        credential: CredentialRef,
+    },
+    Unknown,
+}
+
+pub struct Entry {
+    pub lookup: Lookup,
+    filled: Instant,
+    global: u64,
+    stripe: Option<(usize, u64)>,
+}
+
+/// Taken before the database read, so a change that lands during the read
+/// keeps its result out of the cache.
+pub struct Ticket {
+    changes: u64,
+}
+
+pub struct AuthCache {
+    entries: Option<quick_cache::sync::Cache<TokenHash, Arc<Entry>>>,
+    /// False while changes made elsewhere cannot be heard of (the PostgreSQL
+    /// listener is down): then every request reads the database.
+    trusted: AtomicBool,
+    ttl: Duration,
+    global: AtomicU64,
+    changes: AtomicU64,
+    stripes: Box<[AtomicU64]>,
+}
+
+fn stripe_of(org: Uuid) -> usize {
+    // v4 UUIDs: the low bits are random.
+    (org.as_u128() as usize) & (STRIPES - 1)
+}
+
+impl AuthCache {
+    /// `capacity` 0 turns caching off (every request reads the database).
+    pub fn new(capacity: usize, ttl: Duration) -> AuthCache {
+        AuthCache {
+            entries: (capacity > 0).then(|| quick_cache::sync::Cache::new(capacity)),
+            trusted: AtomicBool::new(true),
+            ttl,
+            global: AtomicU64::new(0),
+            changes: AtomicU64::new(0),
+            stripes: (0..STRIPES).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    pub fn get(&self, hash: &TokenHash, now: Instant) -> Option<Arc<Entry>> {
+        if !self.trusted.load(SeqCst) {
+            return None;
+        }
+        let entry = self.entries.as_ref()?.get(hash)?;
+        let ttl = if matches!(entry.lookup, Lookup::Unknown) {
+            UNKNOWN_TTL.min(self.ttl)
+        } else {
+            self.ttl
+        };
+        let fresh = now.saturating_duration_since(entry.filled) < ttl
+            && entry.global == self.global.load(SeqCst)
+            && entry
+                .stripe
+                .is_none_or(|(i, epoch)| self.stripes[i].load(SeqCst) == epoch);
+        fresh.then_some(entry)
+    }
+
+    pub fn ticket(&self) -> Ticket {
+        Ticket {
+            changes: self.changes.load(SeqCst),
+        }
+    }
+
+    /// Keeps what the database said, unless anything changed since `ticket`.
+    pub fn insert(
+        &self,
+        hash: TokenHash,
+        lookup: Lookup,
+        org: Option<Uuid>,
+        ticket: Ticket,
+        now: Instant,
+    ) -> Arc<Entry> {
+        let global = self.global.load(SeqCst);
+        let stripe = org.map(|o| {
+            let i = stripe_of(o);
+            (i, self.stripes[i].load(SeqCst))
+        });
+        let entry = Arc::new(Entry {
+            lookup,
+            filled: now,
+            global,
+            stripe,
+        });
+        // Read the epochs first, then confirm nothing changed since the
+        // ticket: a change after this point bumps an epoch the entry holds.
+        if let Some(entries) = &self.entries {
+            if self.changes.load(SeqCst) == ticket.changes {
+                entries.insert(hash, entry.clone());
+            }
+        }
+        entry
+    }
+
+    /// Something in `org` changed: its cached credentials are stale.
+    pub fn invalidate_org(&self, org: Uuid) {
+        self.stripes[stripe_of(org)].fetch_add(1, SeqCst);
+        self.changes.fetch_add(1, SeqCst);
+    }
+
+    /// Anything may have changed (a missed notice): nothing cached is trusted.
+    pub fn invalidate_all(&self) {
+        self.global.fetch_add(1, SeqCst);
+        self.changes.fetch_add(1, SeqCst);
+    }
+
+    /// Changes made elsewhere can no longer be heard of.
+    pub fn distrust(&self) {
+        self.trusted.store(false, SeqCst);
+        self.invalidate_all();
+    }
+
+    /// Hearing of changes again; what was cached before may be stale.
+    pub fn trust_again(&self) {
+        self.invalidate_all();
+        self.trusted.store(true, SeqCst);
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.as_ref().map_or(0, |e| e.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hash(n: u8) -> TokenHash {
+        latchkey_core::TokenHasher::new(&[7u8; 32])
+            .unwrap()
+            .hash(&n.to_string())
+    }
+
+    #[test]
+    fn entries_live_until_their_organization_changes() {
+        let cache = AuthCache::new(100, Duration::from_secs(60));
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        let now = Instant::now();
+        cache.insert(hash(1), Lookup::Unknown, Some(a), cache.ticket(), now);
+        cache.insert(hash(2), Lookup::Unknown, Some(b), cache.ticket(), now);
+        assert!(cache.get(&hash(1), now).is_some());
+        cache.invalidate_org(a);
+        assert!(cache.get(&hash(1), now).is_none());
+        if stripe_of(a) != stripe_of(b) {
+            assert!(cache.get(&hash(2), now).is_some());
+        }
+        cache.invalidate_all();
+        assert!(cache.get(&hash(2), now).is_none());
+    }
+
+    #[test]
+    fn a_change_during_the_read_keeps_the_result_out() {
+        let cache = AuthCache::new(100, Duration::from_secs(60));
+        let org = Uuid::new_v4();
+        let ticket = cache.ticket();
+        cache.invalidate_org(Uuid::new_v4());
+        let now = Instant::now();
+        let entry = cache.insert(hash(1), Lookup::Unknown, Some(org), ticket, now);
+        assert!(
+            matches!(entry.lookup, Lookup::Unknown),
+            "the caller still gets its answer"
+        );
+        assert!(cache.get(&hash(1), now).is_none());
+    }
+
+    #[test]
+    fn nothing_is_trusted_while_changes_cannot_be_heard() {
+        let cache = AuthCache::new(100, Duration::from_secs(60));
+        let now = Instant::now();
+        cache.distrust();
+        cache.insert(hash(1), Lookup::Unknown, None, cache.ticket(), now);
+        assert!(cache.get(&hash(1), now).is_none());
+        cache.trust_again();
+        assert!(
+            cache.get(&hash(1), now).is_none(),
+            "entries from before are dropped"
+        );
+        cache.insert(hash(1), Lookup::Unknown, None, cache.ticket(), now);
+        assert!(cache.get(&hash(1), now).is_some());
+    }
+
+    #[test]
+    fn entries_expire_and_a_disabled_cache_keeps_nothing() {
+        let cache = AuthCache::new(100, Duration::from_secs(60));
+        let now = Instant::now();
+        cache.insert(hash(1), Lookup::Unknown, None, cache.ticket(), now);
+        assert!(cache.get(&hash(1), now + UNKNOWN_TTL).is_none());
+        let off = AuthCache::new(0, Duration::from_secs(60));
+        off.insert(hash(1), Lookup::Unknown, None, off.ticket(), now);
+        assert!(off.get(&hash(1), now).is_none());
+    }
+}
