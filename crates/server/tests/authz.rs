@@ -43,9 +43,13 @@ enum Who {
     /// A PAT of an organization `member` with project role `admin` on the
     /// project the project rows aim at.
     ProjectAdmin,
+    /// An Acme API key with the fixed role `editor`.
+    EditorKey,
+    /// An Acme API key with the fixed role `admin`.
+    AdminKey,
 }
 
-const COLUMNS: [Who; 10] = [
+const COLUMNS: [Who; 12] = [
     Who::Anonymous,
     Who::Member,
     Who::Viewer,
@@ -56,6 +60,8 @@ const COLUMNS: [Who; 10] = [
     Who::Narrowed,
     Who::OtherOrgAdmin,
     Who::ProjectAdmin,
+    Who::EditorKey,
+    Who::AdminKey,
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,6 +120,11 @@ enum Target {
     /// For the session column: a new admin session, so logging out does not
     /// end the shared one.
     FreshSession,
+    /// An Acme API key (role `editor`, with an expiry) that no column
+    /// authenticates with.
+    FreshApiKey,
+    /// A Globex API key (role `editor`, with an expiry).
+    FreshOtherApiKey,
 }
 
 struct Row {
@@ -125,7 +136,7 @@ struct Row {
     body: Option<Value>,
     /// What a `403 missing_scope` cell must name.
     scope: Option<&'static str>,
-    expect: [Expect; 10],
+    expect: [Expect; 12],
 }
 
 fn row(
@@ -134,7 +145,7 @@ fn row(
     target: Target,
     body: Option<Value>,
     scope: Option<&'static str>,
-    expect: [Expect; 10],
+    expect: [Expect; 12],
 ) -> Row {
     Row {
         method,
@@ -154,122 +165,142 @@ fn table() -> Vec<Row> {
     let projects_read = Some("projects:read");
     let projects_write = Some("projects:write");
     let tokens_admin = Some("tokens:admin");
+    let api_keys = Some("api_keys:write");
+    let audit_read = Some("audit:read");
     vec![
-        // Columns:                                                                 anon        viewer      dev         session     other
-        //                                                                                member      editor      admin       narrow      projadm
+        // Columns:                                                                 anon        viewer      dev         session     other       editorkey
+        //                                                                                member      editor      admin       narrow      projadm     adminkey
         // Session and identity.
         row(post.clone(), "/api/v1/login", Nothing, Some(json!({ "email": "{adminEmail}", "password": "{password}", "orgUuid": "{acme}" })), None,
-                                                                                   [OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK  ]),
-        row(post.clone(), "/api/v1/logout", FreshSession, None, None,              [ANON, DENY, DENY, DENY, DENY, DENY, DEL,  DENY, DENY, DENY]),
+                                                                                   [OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK  ]),
+        row(post.clone(), "/api/v1/logout", FreshSession, None, None,              [ANON, DENY, DENY, DENY, DENY, DENY, DEL,  DENY, DENY, DENY, DENY, DENY]),
         row(post.clone(), "/api/v1/user/me/active-org", Nothing, Some(json!({ "orgUuid": "{acme}" })), None,
-                                                                                   [ANON, DENY, DENY, DENY, DENY, DENY, OK,   DENY, DENY, DENY]),
+                                                                                   [ANON, DENY, DENY, DENY, DENY, DENY, OK,   DENY, DENY, DENY, DENY, DENY]),
         // Switching to an organization the user is not in.
         row(post.clone(), "/api/v1/user/me/active-org", Nothing, Some(json!({ "orgUuid": "{globex}" })), None,
-                                                                                   [ANON, DENY, DENY, DENY, DENY, DENY, NF,   DENY, DENY, DENY]),
+                                                                                   [ANON, DENY, DENY, DENY, DENY, DENY, NF,   DENY, DENY, DENY, DENY, DENY]),
         row(post.clone(), "/api/v1/invites/{code}", FreshInvite, Some(json!({ "password": "{password}" })), None,
-                                                                                   [OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK  ]),
-        row(get.clone(), "/api/v1/user", Nothing, None, None,                      [ANON, OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK  ]),
-        row(get.clone(), "/api/v1/org", Nothing, None, None,                       [ANON, OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK  ]),
-        row(get.clone(), "/api/v1/orgs", Nothing, None, None,                      [ANON, OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK  ]),
+                                                                                   [OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK  ]),
+        row(get.clone(), "/api/v1/user", Nothing, None, None,                      [ANON, OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK  ]),
+        row(get.clone(), "/api/v1/org", Nothing, None, None,                       [ANON, OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK  ]),
+        row(get.clone(), "/api/v1/orgs", Nothing, None, None,                      [ANON, OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK  ]),
         row(post.clone(), "/api/v1/orgs", Nothing, Some(json!({ "name": "Org {n}" })), None,
-                                                                                   [ANON, DENY, DENY, DENY, DENY, DENY, NEW,  DENY, DENY, DENY]),
+                                                                                   [ANON, DENY, DENY, DENY, DENY, DENY, NEW,  DENY, DENY, DENY, DENY, DENY]),
 
         // Members (organization-wide `members:write`). The other organization's
         // admin manages its own members; an Acme member is not one of them.
-        row(get.clone(), "/api/v1/org/users", Nothing, None, members,              [ANON, SCOPE,SCOPE,SCOPE,SCOPE,OK,   OK,   SCOPE,OK,   SCOPE]),
+        row(get.clone(), "/api/v1/org/users", Nothing, None, members,              [ANON, SCOPE,SCOPE,SCOPE,SCOPE,OK,   OK,   SCOPE,OK,   SCOPE,SCOPE,OK  ]),
         row(post.clone(), "/api/v1/org/users", Nothing, Some(json!({ "email": "new{n}@acme.test", "role": "viewer" })), members,
-                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,NEW,  NEW,  SCOPE,NEW,  SCOPE]),
+                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,NEW,  NEW,  SCOPE,NEW,  SCOPE,SCOPE,NEW ]),
         row(patch.clone(), "/api/v1/org/users/{userUuid}", Member, Some(json!({ "role": "viewer" })), members,
-                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,OK,   OK,   SCOPE,NF,   SCOPE]),
+                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,OK,   OK,   SCOPE,NF,   SCOPE,SCOPE,OK  ]),
         row(patch.clone(), "/api/v1/org/users/{userUuid}", OtherMember, Some(json!({ "role": "viewer" })), members,
-                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,NF,   NF,   SCOPE,OK,   SCOPE]),
+                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,NF,   NF,   SCOPE,OK,   SCOPE,SCOPE,NF  ]),
         row(delete.clone(), "/api/v1/org/users/{userUuid}", FreshMember, None, members,
-                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,DEL,  DEL,  SCOPE,NF,   SCOPE]),
+                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,DEL,  DEL,  SCOPE,NF,   SCOPE,SCOPE,DEL ]),
         row(delete.clone(), "/api/v1/org/users/{userUuid}", FreshOtherMember, None, members,
-                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,NF,   NF,   SCOPE,DEL,  SCOPE]),
+                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,NF,   NF,   SCOPE,DEL,  SCOPE,SCOPE,NF  ]),
 
         // Projects. Invisible (no role on it, or another organization's) is 404;
         // visible without the scope is 403.
-        row(get.clone(), "/api/v1/org/projects", Nothing, None, None,              [ANON, OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK  ]),
+        row(get.clone(), "/api/v1/org/projects", Nothing, None, None,              [ANON, OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK  ]),
         row(post.clone(), "/api/v1/org/projects", Nothing, Some(json!({ "name": "Project {n}" })), projects_write,
-                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,NEW,  NEW,  SCOPE,NEW,  SCOPE]),
+                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,NEW,  NEW,  SCOPE,NEW,  SCOPE,SCOPE,NEW ]),
         row(get.clone(), "/api/v1/projects/{projectUuid}", Project, None, projects_read,
-                                                                                   [ANON, NF,   OK,   OK,   OK,   OK,   OK,   SCOPE,NF,   OK  ]),
+                                                                                   [ANON, NF,   OK,   OK,   OK,   OK,   OK,   SCOPE,NF,   OK,   OK,   OK  ]),
         row(get.clone(), "/api/v1/projects/{projectUuid}", OtherProject, None, None,
-                                                                                   [ANON, NF,   NF,   NF,   NF,   NF,   NF,   NF,   OK,   NF  ]),
+                                                                                   [ANON, NF,   NF,   NF,   NF,   NF,   NF,   NF,   OK,   NF,   NF,   NF  ]),
         row(patch.clone(), "/api/v1/projects/{projectUuid}", Project, Some(json!({ "name": "Renamed {n}" })), projects_write,
-                                                                                   [ANON, NF,   SCOPE,SCOPE,SCOPE,OK,   OK,   SCOPE,NF,   OK  ]),
+                                                                                   [ANON, NF,   SCOPE,SCOPE,SCOPE,OK,   OK,   SCOPE,NF,   OK,   SCOPE,OK  ]),
         row(patch.clone(), "/api/v1/projects/{projectUuid}", OtherProject, Some(json!({ "name": "Renamed {n}" })), None,
-                                                                                   [ANON, NF,   NF,   NF,   NF,   NF,   NF,   NF,   OK,   NF  ]),
+                                                                                   [ANON, NF,   NF,   NF,   NF,   NF,   NF,   NF,   OK,   NF,   NF,   NF  ]),
         row(delete.clone(), "/api/v1/projects/{projectUuid}", FreshProject, None, projects_write,
-                                                                                   [ANON, NF,   SCOPE,SCOPE,SCOPE,DEL,  DEL,  SCOPE,NF,   DEL ]),
+                                                                                   [ANON, NF,   SCOPE,SCOPE,SCOPE,DEL,  DEL,  SCOPE,NF,   DEL,  SCOPE,DEL ]),
         row(delete.clone(), "/api/v1/projects/{projectUuid}", FreshOtherProject, None, None,
-                                                                                   [ANON, NF,   NF,   NF,   NF,   NF,   NF,   NF,   DEL,  NF  ]),
+                                                                                   [ANON, NF,   NF,   NF,   NF,   NF,   NF,   NF,   DEL,  NF,   NF,   NF  ]),
 
         // Project access (`members:write` on the project).
         row(get.clone(), "/api/v1/projects/{projectUuid}/access", Project, None, members,
-                                                                                   [ANON, NF,   SCOPE,SCOPE,SCOPE,OK,   OK,   SCOPE,NF,   OK  ]),
+                                                                                   [ANON, NF,   SCOPE,SCOPE,SCOPE,OK,   OK,   SCOPE,NF,   OK,   SCOPE,OK  ]),
         row(get.clone(), "/api/v1/projects/{projectUuid}/access", OtherProject, None, None,
-                                                                                   [ANON, NF,   NF,   NF,   NF,   NF,   NF,   NF,   OK,   NF  ]),
+                                                                                   [ANON, NF,   NF,   NF,   NF,   NF,   NF,   NF,   OK,   NF,   NF,   NF  ]),
         row(put.clone(), "/api/v1/projects/{projectUuid}/access/{userUuid}", ProjectGrantee, Some(json!({ "role": "viewer" })), members,
-                                                                                   [ANON, NF,   SCOPE,SCOPE,SCOPE,OK,   OK,   SCOPE,NF,   OK  ]),
+                                                                                   [ANON, NF,   SCOPE,SCOPE,SCOPE,OK,   OK,   SCOPE,NF,   OK,   SCOPE,OK  ]),
         // A user of another organization cannot be given a role on Acme's project.
         row(put.clone(), "/api/v1/projects/{projectUuid}/access/{userUuid}", ProjectOutsider, Some(json!({ "role": "viewer" })), members,
-                                                                                   [ANON, NF,   SCOPE,SCOPE,SCOPE,NF,   NF,   SCOPE,NF,   NF  ]),
+                                                                                   [ANON, NF,   SCOPE,SCOPE,SCOPE,NF,   NF,   SCOPE,NF,   NF,   SCOPE,NF  ]),
         row(put.clone(), "/api/v1/projects/{projectUuid}/access/{userUuid}", OtherProjectMember, Some(json!({ "role": "viewer" })), None,
-                                                                                   [ANON, NF,   NF,   NF,   NF,   NF,   NF,   NF,   OK,   NF  ]),
+                                                                                   [ANON, NF,   NF,   NF,   NF,   NF,   NF,   NF,   OK,   NF,   NF,   NF  ]),
         row(delete.clone(), "/api/v1/projects/{projectUuid}/access/{userUuid}", ProjectFreshGrant, None, members,
-                                                                                   [ANON, NF,   SCOPE,SCOPE,SCOPE,DEL,  DEL,  SCOPE,NF,   DEL ]),
+                                                                                   [ANON, NF,   SCOPE,SCOPE,SCOPE,DEL,  DEL,  SCOPE,NF,   DEL,  SCOPE,DEL ]),
         row(delete.clone(), "/api/v1/projects/{projectUuid}/access/{userUuid}", OtherProjectFreshGrant, None, None,
-                                                                                   [ANON, NF,   NF,   NF,   NF,   NF,   NF,   NF,   DEL,  NF  ]),
+                                                                                   [ANON, NF,   NF,   NF,   NF,   NF,   NF,   NF,   DEL,  NF,   NF,   NF  ]),
 
         // Catalog.
-        row(get.clone(), "/api/v1/org/scopes", Nothing, None, None,                [ANON, OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK  ]),
-        row(get.clone(), "/api/v1/org/roles", Nothing, None, None,                 [ANON, OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK  ]),
+        row(get.clone(), "/api/v1/org/scopes", Nothing, None, None,                [ANON, OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK  ]),
+        row(get.clone(), "/api/v1/org/roles", Nothing, None, None,                 [ANON, OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK  ]),
 
         // The caller's own personal access tokens: any user principal, its own
-        // tokens only (anyone else's is 404).
+        // tokens only (anyone else's is 404); an API key is not a user.
         row(get.clone(), "/api/v1/user/me/personal-access-tokens", Nothing, None, None,
-                                                                                   [ANON, OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK  ]),
+                                                                                   [ANON, OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   DENY, DENY]),
         row(post.clone(), "/api/v1/user/me/personal-access-tokens", Nothing, Some(json!({ "name": "row {n}" })), None,
-                                                                                   [ANON, NEW,  NEW,  NEW,  NEW,  NEW,  NEW,  NEW,  NEW,  NEW ]),
+                                                                                   [ANON, NEW,  NEW,  NEW,  NEW,  NEW,  NEW,  NEW,  NEW,  NEW,  DENY, DENY]),
         row(get.clone(), "/api/v1/user/me/personal-access-tokens/{uuid}", AdminPat, None, None,
-                                                                                   [ANON, NF,   NF,   NF,   NF,   OK,   OK,   OK,   NF,   NF  ]),
+                                                                                   [ANON, NF,   NF,   NF,   NF,   OK,   OK,   OK,   NF,   NF,   DENY, DENY]),
         row(get.clone(), "/api/v1/user/me/personal-access-tokens/{uuid}", OtherPat, None, None,
-                                                                                   [ANON, NF,   NF,   NF,   NF,   NF,   NF,   NF,   OK,   NF  ]),
+                                                                                   [ANON, NF,   NF,   NF,   NF,   NF,   NF,   NF,   OK,   NF,   DENY, DENY]),
         row(patch.clone(), "/api/v1/user/me/personal-access-tokens/{uuid}", AdminPat, Some(json!({ "name": "renamed {n}" })), None,
-                                                                                   [ANON, NF,   NF,   NF,   NF,   OK,   OK,   OK,   NF,   NF  ]),
+                                                                                   [ANON, NF,   NF,   NF,   NF,   OK,   OK,   OK,   NF,   NF,   DENY, DENY]),
         row(patch.clone(), "/api/v1/user/me/personal-access-tokens/{uuid}", OtherPat, Some(json!({ "name": "renamed {n}" })), None,
-                                                                                   [ANON, NF,   NF,   NF,   NF,   NF,   NF,   NF,   OK,   NF  ]),
+                                                                                   [ANON, NF,   NF,   NF,   NF,   NF,   NF,   NF,   OK,   NF,   DENY, DENY]),
         row(delete.clone(), "/api/v1/user/me/personal-access-tokens/{uuid}", FreshAdminPat, None, None,
-                                                                                   [ANON, NF,   NF,   NF,   NF,   DEL,  DEL,  DEL,  NF,   NF  ]),
+                                                                                   [ANON, NF,   NF,   NF,   NF,   DEL,  DEL,  DEL,  NF,   NF,   DENY, DENY]),
         row(delete.clone(), "/api/v1/user/me/personal-access-tokens/{uuid}", FreshOtherPat, None, None,
-                                                                                   [ANON, NF,   NF,   NF,   NF,   NF,   NF,   NF,   DEL,  NF  ]),
+                                                                                   [ANON, NF,   NF,   NF,   NF,   NF,   NF,   NF,   DEL,  NF,   DENY, DENY]),
         // Rotation hands out a new secret: a token narrowed to content:read
         // must not obtain one for its owner's full-role token (PRODUCT.md §2,
         // "No credential can mint a credential that is more powerful than
         // itself"), but may rotate one no more powerful than itself.
         row(patch.clone(), "/api/v1/user/me/personal-access-tokens/{uuid}/rotate", FreshAdminPat, Some(json!({ "expiresAt": "{in30days}" })), None,
-                                                                                   [ANON, NF,   NF,   NF,   NF,   OK,   OK,   UNGRANTABLE, NF, NF]),
+                                                                                   [ANON, NF,   NF,   NF,   NF,   OK,   OK,   UNGRANTABLE, NF,   NF,   DENY, DENY]),
         row(patch.clone(), "/api/v1/user/me/personal-access-tokens/{uuid}/rotate", FreshNarrowAdminPat, Some(json!({ "expiresAt": "{in30days}" })), None,
-                                                                                   [ANON, NF,   NF,   NF,   NF,   OK,   OK,   OK,   NF,   NF  ]),
+                                                                                   [ANON, NF,   NF,   NF,   NF,   OK,   OK,   OK,   NF,   NF,   DENY, DENY]),
         row(patch.clone(), "/api/v1/user/me/personal-access-tokens/{uuid}/rotate", FreshOtherPat, Some(json!({ "expiresAt": "{in30days}" })), None,
-                                                                                   [ANON, NF,   NF,   NF,   NF,   NF,   NF,   NF,   OK,   NF  ]),
+                                                                                   [ANON, NF,   NF,   NF,   NF,   NF,   NF,   NF,   OK,   NF,   DENY, DENY]),
 
         // Every member's tokens (`tokens:admin`).
         row(get.clone(), "/api/v1/org/personal-access-tokens", Nothing, None, tokens_admin,
-                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,OK,   OK,   SCOPE,OK,   SCOPE]),
+                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,OK,   OK,   SCOPE,OK,   SCOPE,SCOPE,OK  ]),
         row(delete.clone(), "/api/v1/org/personal-access-tokens/{uuid}", FreshEditorPat, None, tokens_admin,
-                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,DEL,  DEL,  SCOPE,NF,   SCOPE]),
+                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,DEL,  DEL,  SCOPE,NF,   SCOPE,SCOPE,DEL ]),
         row(delete.clone(), "/api/v1/org/personal-access-tokens/{uuid}", FreshOtherPat, None, tokens_admin,
-                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,NF,   NF,   SCOPE,DEL,  SCOPE]),
+                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,NF,   NF,   SCOPE,DEL,  SCOPE,SCOPE,NF  ]),
+
+        // Organization API keys (`api_keys:write`); another organization's
+        // key is 404. Every column that holds the scope holds every role, so
+        // `role_too_high` is covered by the API-key tests, not here.
+        row(get.clone(), "/api/v1/org/api-keys", Nothing, None, api_keys,          [ANON, SCOPE,SCOPE,SCOPE,SCOPE,OK,   OK,   SCOPE,OK,   SCOPE,SCOPE,OK  ]),
+        row(post.clone(), "/api/v1/org/api-keys", Nothing, Some(json!({ "name": "key {n}", "role": "viewer" })), api_keys,
+                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,NEW,  NEW,  SCOPE,NEW,  SCOPE,SCOPE,NEW ]),
+        row(delete.clone(), "/api/v1/org/api-keys/{uuid}", FreshApiKey, None, api_keys,
+                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,DEL,  DEL,  SCOPE,NF,   SCOPE,SCOPE,DEL ]),
+        row(delete.clone(), "/api/v1/org/api-keys/{uuid}", FreshOtherApiKey, None, api_keys,
+                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,NF,   NF,   SCOPE,DEL,  SCOPE,SCOPE,NF  ]),
+        row(patch.clone(), "/api/v1/org/api-keys/{uuid}/rotate", FreshApiKey, Some(json!({ "expiresAt": "{in30days}" })), api_keys,
+                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,OK,   OK,   SCOPE,NF,   SCOPE,SCOPE,OK  ]),
+        row(patch.clone(), "/api/v1/org/api-keys/{uuid}/rotate", FreshOtherApiKey, Some(json!({ "expiresAt": "{in30days}" })), api_keys,
+                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,NF,   NF,   SCOPE,OK,   SCOPE,SCOPE,NF  ]),
+
+        // The audit log (`audit:read`), of the caller's own organization.
+        row(get.clone(), "/api/v1/org/audit-logs", Nothing, None, audit_read,      [ANON, SCOPE,SCOPE,SCOPE,SCOPE,OK,   OK,   SCOPE,OK,   SCOPE,SCOPE,OK  ]),
 
         // No credential needed.
         row(post.clone(), "/api/v1/auth/verify", Nothing, Some(json!({ "token": "{adminToken}", "scope": "projects:read" })), None,
-                                                                                   [OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK  ]),
-        row(get.clone(), "/healthz", Nothing, None, None,                          [OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK  ]),
-        row(get.clone(), "/readyz", Nothing, None, None,                           [OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK  ]),
-        row(get, "/api/v1/openapi.json", Nothing, None, None,                      [OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK  ]),
+                                                                                   [OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK  ]),
+        row(get.clone(), "/healthz", Nothing, None, None,                          [OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK  ]),
+        row(get.clone(), "/readyz", Nothing, None, None,                           [OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK  ]),
+        row(get, "/api/v1/openapi.json", Nothing, None, None,                      [OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK  ]),
     ]
 }
 
@@ -327,6 +358,18 @@ async fn build_world(app: &TestApp) -> World {
     let (admin_pat, _) = app
         .create_pat(&admin.session, json!({ "name": "aimed at" }))
         .await;
+    let api_key = |role: &'static str| async move {
+        let resp = app
+            .post(
+                "/api/v1/org/api-keys",
+                &admin.pat,
+                json!({ "name": format!("{role} key"), "role": role }),
+            )
+            .await;
+        Auth::Token(uuid_of(resp.expect(201), "token"))
+    };
+    let editor_key = api_key("editor").await;
+    let admin_key = api_key("admin").await;
 
     // The outsider joins Acme only to sign in, creates Globex, moves the
     // session there, and leaves Acme: from then on an admin of another
@@ -397,6 +440,8 @@ async fn build_world(app: &TestApp) -> World {
             Who::Narrowed => Auth::Token(narrowed.clone()),
             Who::OtherOrgAdmin => Auth::Token(other_token.clone()),
             Who::ProjectAdmin => project_admin.pat.clone(),
+            Who::EditorKey => editor_key.clone(),
+            Who::AdminKey => admin_key.clone(),
         })
         .collect();
     World {
@@ -541,6 +586,26 @@ async fn prepare(
                 .add_member(&format!("invited{n}@acme.test"), "viewer")
                 .await;
             params.push(("code", code.expect("a new user gets an invite")));
+        }
+        Target::FreshApiKey => {
+            let resp = app
+                .post(
+                    "/api/v1/org/api-keys",
+                    &admin.pat,
+                    json!({ "name": format!("fresh {n}"), "role": "editor", "expiresAt": in_days(60) }),
+                )
+                .await;
+            params.push(("uuid", uuid_of(resp.expect(201), "uuid")));
+        }
+        Target::FreshOtherApiKey => {
+            let resp = app
+                .post(
+                    "/api/v1/org/api-keys",
+                    &w.outsider_session,
+                    json!({ "name": format!("fresh {n}"), "role": "editor", "expiresAt": in_days(60) }),
+                )
+                .await;
+            params.push(("uuid", uuid_of(resp.expect(201), "uuid")));
         }
         Target::FreshSession => {
             if who == Who::AdminSession {

@@ -12,7 +12,7 @@ use latchkey_core::{
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AnyPool, Row};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -216,6 +216,23 @@ const USER_COLS: &str = "u.uuid AS user_uuid, u.email AS user_email, u.name AS u
 const MEMBER_COLS: &str = "m.org_uuid AS m_org_uuid, m.user_uuid AS m_user_uuid, m.role AS m_role, m.suspended_at AS m_suspended_at, m.created_at AS m_created_at";
 const CRED_COLS: &str = "c.uuid, c.kind, c.org_uuid AS c_org_uuid, c.owner_uuid, c.name, c.token_hash, c.display_prefix, c.scopes, c.role, c.expires_at, c.created_at, c.rotated_at, c.last_used_at, c.revoked_at, c.created_by_type, c.created_by_uuid, c.created_by_name";
 const PROJECT_COLS: &str = "uuid, org_uuid, name, created_at, created_by_type, created_by_uuid, created_by_name, updated_at, updated_by_type, updated_by_uuid, updated_by_name";
+
+/// The request path's queries, built once rather than on every lookup.
+static AUTHENTICATE_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {CRED_COLS}, {ORG_COLS}, {USER_COLS}, {MEMBER_COLS} FROM credentials c \
+         JOIN orgs o ON o.uuid = c.org_uuid \
+         LEFT JOIN users u ON u.uuid = c.owner_uuid \
+         LEFT JOIN memberships m ON m.org_uuid = c.org_uuid AND m.user_uuid = c.owner_uuid \
+         WHERE c.token_hash = $1"
+    )
+});
+static RETIRED_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {CRED_COLS} FROM retired_token_hashes r JOIN credentials c ON c.uuid = r.credential_uuid \
+         WHERE r.token_hash = $1"
+    )
+});
 
 fn org_from(row: &AnyRow) -> Result<Org> {
     let plan: String = row.try_get("org_plan")?;
@@ -965,15 +982,8 @@ impl Store for SqlStore {
     }
 
     async fn authenticate(&self, token_hash: &TokenHash) -> Result<TokenLookup> {
-        let sql = format!(
-            "SELECT {CRED_COLS}, {ORG_COLS}, {USER_COLS}, {MEMBER_COLS} FROM credentials c \
-             JOIN orgs o ON o.uuid = c.org_uuid \
-             LEFT JOIN users u ON u.uuid = c.owner_uuid \
-             LEFT JOIN memberships m ON m.org_uuid = c.org_uuid AND m.user_uuid = c.owner_uuid \
-             WHERE c.token_hash = $1"
-        );
         let hex = token_hash.to_hex();
-        if let Some(row) = sqlx::query(&sql)
+        if let Some(row) = sqlx::query(&AUTHENTICATE_SQL)
             .bind(&hex)
             .fetch_optional(&self.read)
             .await?
@@ -991,11 +1001,7 @@ impl Store for SqlStore {
                 membership: membership_from(&row)?,
             }));
         }
-        let sql = format!(
-            "SELECT {CRED_COLS} FROM retired_token_hashes r JOIN credentials c ON c.uuid = r.credential_uuid \
-             WHERE r.token_hash = $1"
-        );
-        match sqlx::query(&sql)
+        match sqlx::query(&RETIRED_SQL)
             .bind(&hex)
             .fetch_optional(&self.read)
             .await?

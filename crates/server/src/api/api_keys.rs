@@ -169,7 +169,9 @@ pub async fn create(
     Ok(created(view).into_response())
 }
 
-/// Revoke an API key; its token stops working at once.
+/// Revoke an API key; its token stops working at once. Any holder of
+/// `api_keys:write` may revoke any key of the organization (revoking hands
+/// out nothing), a key itself included.
 #[utoipa::path(delete, path = "/api/v1/org/api-keys/{uuid}", tag = "api keys",
     params(("uuid" = Uuid, Path)), responses((status = 204), (status = 403), (status = 404)))]
 pub async fn revoke(

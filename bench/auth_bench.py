@@ -1,0 +1,355 @@
+#!/usr/bin/env python3
+"""latchkey's authentication benchmark.
+
+Starts a release build of `latchkey serve`, stores many tokens, and measures
+with wrk, in one run, requests per second and p50/p99 latency of:
+
+  1. GET /healthz                      the no-authentication baseline
+  2. GET /api/v1/user with a PAT
+  3. GET /api/v1/user with an API key
+  4. GET /api/v1/user with a wrong (well-formed, unknown) token
+  5. POST /api/v1/auth/verify          (a PAT, cached)
+  6. POST /api/v1/auth/verify, cold:   the cache off, random tokens of the
+                                       N stored, every request a database read
+  7. POST /api/v1/auth/verify, warm:   the cache on, random tokens of the
+                                       N stored (fills up to --sample entries)
+
+and prints each against the baseline, plus the servers' peak memory.
+
+    bench/auth_bench.py                        # 1,000,000 tokens, SQLite
+    bench/auth_bench.py --tokens 100000 --duration 5 --connections 32
+    bench/auth_bench.py --database-url postgres://postgres@127.0.0.1:5432/postgres
+    bench/auth_bench.py --smoke                # seconds; what CI runs
+
+Only the standard library; wrk comes from Debian (installed when missing).
+"""
+
+import argparse
+import hashlib
+import hmac
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+import zlib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+ADMIN_EMAIL = "bench@latchkey.test"
+ADMIN_PASSWORD = "bench-admin-password"
+VERIFY_LUA = """
+local body = os.getenv("LATCHKEY_VERIFY_BODY")
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = body
+"""
+RANDOM_VERIFY_LUA = """
+local tokens = {}
+for line in io.lines(os.getenv("LATCHKEY_TOKENS_FILE")) do tokens[#tokens + 1] = line end
+math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+  local t = tokens[math.random(#tokens)]
+  return wrk.format(nil, "/api/v1/auth/verify", nil, '{"token":"' .. t .. '"}')
+end
+"""
+
+
+def log(msg):
+    print(f"== {msg}", file=sys.stderr, flush=True)
+
+
+def make_token(prefix):
+    """latchkey's token format: prefix, 32 base62, 6 base62 of the CRC32."""
+    body = prefix + "".join(secrets.choice(BASE62) for _ in range(32))
+    crc = zlib.crc32(body.encode())
+    check = ""
+    for _ in range(6):
+        check = BASE62[crc % 62] + check
+        crc //= 62
+    return body + check
+
+
+def ensure_wrk():
+    if shutil.which("wrk"):
+        return
+    log("installing wrk from Debian")
+    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    subprocess.run(sudo + ["apt-get", "update", "-q"], check=True, stdout=subprocess.DEVNULL)
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run(sudo + ["apt-get", "install", "-y", "-q", "wrk"], check=True, env=env, stdout=subprocess.DEVNULL)
+
+
+def http(base, method, path, body=None, headers=None):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(base + path, data=data, method=method)
+    req.add_header("Content-Type", "application/json")
+    for k, v in (headers or {}).items():
+        req.add_header(k, v)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, dict(resp.headers), json.loads(resp.read() or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), json.loads(e.read() or b"null")
+
+
+class Server:
+    def __init__(self, binary, data_dir, port, env):
+        self.port = port
+        self.base = f"http://127.0.0.1:{port}"
+        full_env = dict(os.environ, LATCHKEY_LOG="warn", **env)
+        self.log = open(Path(data_dir).parent / f"server-{port}.log", "w")
+        self.proc = subprocess.Popen(
+            [binary, "serve", "--bind", f"127.0.0.1:{port}", "--data-dir", str(data_dir)],
+            env=full_env, stdout=self.log, stderr=self.log)
+        for _ in range(300):
+            try:
+                if http(self.base, "GET", "/readyz")[0] == 200:
+                    return
+            except OSError:
+                pass
+            if self.proc.poll() is not None:
+                sys.exit(f"latchkey exited; see {self.log.name}")
+            time.sleep(0.1)
+        sys.exit("latchkey did not become ready")
+
+    def peak_rss_mib(self):
+        status = Path(f"/proc/{self.proc.pid}/status").read_text()
+        kib = int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1))
+        return kib / 1024
+
+    def rss_mib(self):
+        status = Path(f"/proc/{self.proc.pid}/status").read_text()
+        return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) / 1024
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def seed_sqlite(db_path, key, org, owner, count, sample_file, sample_size):
+    """Stores `count` PATs of `owner` the way latchkey does (only the keyed
+    hash), and writes `sample_size` of the secrets to `sample_file`."""
+    conn = sqlite3.connect(db_path, timeout=30)
+    now = int(time.time())
+    sample = []
+    batch = []
+    every = max(1, count // sample_size)
+    for i in range(count):
+        token = make_token("lkpat_")
+        if i % every == 0 and len(sample) < sample_size:
+            sample.append(token)
+        digest = hmac.new(key, token.encode(), hashlib.sha256).hexdigest()
+        batch.append((str(uuid.uuid4()), org, owner, f"bench {i}", digest, token[:10], now, owner))
+        if len(batch) == 50_000:
+            insert_batch(conn, batch)
+            batch = []
+    if batch:
+        insert_batch(conn, batch)
+    conn.close()
+    Path(sample_file).write_text("\n".join(sample) + "\n")
+
+
+def insert_batch(conn, rows):
+    conn.executemany(
+        "INSERT INTO credentials (uuid, kind, org_uuid, owner_uuid, name, token_hash, display_prefix, "
+        "created_at, created_by_type, created_by_uuid, created_by_name) "
+        "VALUES (?, 'pat', ?, ?, ?, ?, ?, ?, 'user', ?, 'bench')", rows)
+    conn.commit()
+
+
+def seed_postgres(url, key, org, owner, count, sample_file, sample_size, workdir):
+    csv = Path(workdir) / "credentials.csv"
+    now = int(time.time())
+    sample = []
+    every = max(1, count // sample_size)
+    with open(csv, "w") as f:
+        for i in range(count):
+            token = make_token("lkpat_")
+            if i % every == 0 and len(sample) < sample_size:
+                sample.append(token)
+            digest = hmac.new(key, token.encode(), hashlib.sha256).hexdigest()
+            f.write(f"{uuid.uuid4()},pat,{org},{owner},bench {i},{digest},{token[:10]},{now},user,{owner},bench\n")
+    subprocess.run(
+        ["psql", url, "-q", "-c",
+         f"\\copy credentials (uuid, kind, org_uuid, owner_uuid, name, token_hash, display_prefix, created_at, "
+         f"created_by_type, created_by_uuid, created_by_name) FROM '{csv}' CSV"],
+        check=True)
+    subprocess.run(["psql", url, "-q", "-c", "ANALYZE credentials"], check=True)
+    Path(sample_file).write_text("\n".join(sample) + "\n")
+
+
+UNIT = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+def run_wrk(url, args, headers=(), script=None, env=None):
+    cmd = ["wrk", "-t", str(args.threads), "-c", str(args.connections), "-d", f"{args.duration}s", "--latency"]
+    for h in headers:
+        cmd += ["-H", h]
+    if script:
+        cmd += ["-s", script]
+    out = subprocess.run(cmd + [url], check=True, capture_output=True, text=True, env=dict(os.environ, **(env or {}))).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    lat = {}
+    for pct, value, unit in re.findall(r"^\s+(\d+)%\s+([\d.]+)(us|ms|s)\s*$", out, re.M):
+        lat[int(pct)] = float(value) * UNIT[unit]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"rps": rps, "p50": lat.get(50), "p99": lat.get(99), "non2xx": int(errors.group(1)) if errors else 0}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--tokens", type=int, default=1_000_000, help="tokens stored (default 1,000,000)")
+    p.add_argument("--sample", type=int, default=100_000, help="distinct stored tokens the random scenarios use")
+    p.add_argument("--connections", type=int, default=64)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--duration", type=int, default=10, help="seconds per scenario")
+    p.add_argument("--database-url", help="PostgreSQL server to create a bench database on (default: SQLite)")
+    p.add_argument("--binary", help="latchkey binary (default: build and use target/release/latchkey)")
+    p.add_argument("--smoke", action="store_true", help="seconds, not minutes: 2,000 tokens, 1 s per scenario, debug build")
+    args = p.parse_args()
+    if args.smoke:
+        args.tokens, args.sample, args.duration, args.connections = 2_000, 500, 1, 8
+    ensure_wrk()
+
+    binary = args.binary
+    if not binary:
+        profile = "dev" if args.smoke else "release"
+        log(f"building latchkey ({profile})")
+        subprocess.run(["cargo", "build", "-q", "--profile", profile, "-p", "latchkey"], cwd=ROOT, check=True)
+        binary = str(ROOT / "target" / ("debug" if args.smoke else "release") / "latchkey")
+
+    work = tempfile.mkdtemp(prefix="latchkey-bench-")
+    data = Path(work) / "data"
+    env = {"LATCHKEY_SETUP_ORG_NAME": "Bench", "LATCHKEY_SETUP_ADMIN_EMAIL": ADMIN_EMAIL,
+           "LATCHKEY_SETUP_ADMIN_PASSWORD": ADMIN_PASSWORD, "LATCHKEY_LAST_USED_FLUSH_SECS": "60"}
+    pg_db = None
+    if args.database_url:
+        pg_db = f"latchkey_bench_{uuid.uuid4().hex[:12]}"
+        subprocess.run(["psql", args.database_url, "-q", "-c", f"CREATE DATABASE {pg_db}"], check=True)
+        pg_url = args.database_url.rsplit("/", 1)[0] + "/" + pg_db
+        env["LATCHKEY_DATABASE_URL"] = pg_url
+        env["LATCHKEY_SECRET_KEY"] = secrets.token_hex(32)
+    servers = []
+    try:
+        server = Server(binary, data, free_port(), env)
+        servers.append(server)
+        base = server.base
+
+        # A session, a PAT and an API key, through the API.
+        req = urllib.request.Request(base + "/api/v1/login", method="POST",
+                                     data=json.dumps({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}).encode(),
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req) as resp:
+            login = json.loads(resp.read())["results"]
+            cookie = resp.headers["Set-Cookie"].split(";")[0]
+        session = {"Cookie": cookie, "X-CSRF-Token": login["csrfToken"]}
+        org, owner = login["org"]["uuid"], login["user"]["uuid"]
+        status, _, pat = http(base, "POST", "/api/v1/user/me/personal-access-tokens", {"name": "bench"}, session)
+        assert status == 201, pat
+        pat = pat["results"]["token"]
+        status, _, key = http(base, "POST", "/api/v1/org/api-keys", {"name": "bench", "role": "admin"}, session)
+        api_key = key["results"]["token"] if status == 201 else None
+        if not api_key:
+            log("this server has no API keys yet; skipping that scenario")
+
+        log(f"storing {args.tokens:,} tokens")
+        t0 = time.time()
+        sample_file = Path(work) / "tokens.txt"
+        key_bytes = (env.get("LATCHKEY_SECRET_KEY") or (data / "secret.key").read_text().strip()).encode()
+        if pg_db:
+            seed_postgres(env["LATCHKEY_DATABASE_URL"], key_bytes, org, owner, args.tokens, sample_file, args.sample, work)
+        else:
+            seed_sqlite(data / "latchkey.db", key_bytes, org, owner, args.tokens, sample_file, args.sample)
+        log(f"stored in {time.time() - t0:.1f} s")
+
+        wrong = make_token("lkpat_")
+        results = []
+
+        def scenario(name, path, **kw):
+            log(name)
+            r = run_wrk(base + path, args, **kw)
+            r["name"] = name
+            results.append(r)
+            return r
+
+        scenario("GET /healthz (baseline)", "/healthz")
+        scenario("GET /api/v1/user, PAT", "/api/v1/user", headers=[f"Authorization: ApiKey {pat}"])
+        if api_key:
+            scenario("GET /api/v1/user, API key", "/api/v1/user", headers=[f"Authorization: ApiKey {api_key}"])
+        scenario("GET /api/v1/user, wrong token (401)", "/api/v1/user", headers=[f"Authorization: ApiKey {wrong}"])
+        lua = Path(work) / "verify.lua"
+        lua.write_text(VERIFY_LUA)
+        scenario("POST /api/v1/auth/verify, PAT", "/api/v1/auth/verify", script=str(lua),
+                 env={"LATCHKEY_VERIFY_BODY": json.dumps({"token": pat, "scope": "content:read"})})
+        random_lua = Path(work) / "random.lua"
+        random_lua.write_text(RANDOM_VERIFY_LUA)
+        warm = scenario(f"POST /api/v1/auth/verify, {args.sample:,} random tokens, cache on", "/api/v1/auth/verify",
+                        script=str(random_lua), env={"LATCHKEY_TOKENS_FILE": str(sample_file)})
+        warm_rss = server.rss_mib()
+        warm_peak = server.peak_rss_mib()
+        server.stop()
+        servers.remove(server)
+
+        # The same data with the cache off: every verification reads the database.
+        cold_server = Server(binary, data, free_port(), dict(env, LATCHKEY_AUTH_CACHE_CAPACITY="0"))
+        servers.append(cold_server)
+        base = cold_server.base
+        scenario(f"POST /api/v1/auth/verify, {args.sample:,} random tokens, cache off (cold)", "/api/v1/auth/verify",
+                 script=str(random_lua), env={"LATCHKEY_TOKENS_FILE": str(sample_file)})
+        cold_peak = cold_server.peak_rss_mib()
+    finally:
+        for s in servers:
+            s.stop()
+        if pg_db:
+            subprocess.run(["psql", args.database_url, "-q", "-c", f"DROP DATABASE IF EXISTS {pg_db} WITH (FORCE)"])
+        shutil.rmtree(work, ignore_errors=True)
+
+    baseline = results[0]["rps"]
+    backend = "PostgreSQL" if pg_db else "SQLite"
+    print()
+    print(f"latchkey authentication benchmark: {backend}, {args.tokens:,} tokens stored, "
+          f"{args.connections} connections, {args.threads} wrk threads, {args.duration} s each, "
+          f"{os.cpu_count()} CPUs")
+    print(f"{'scenario':<62} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'vs /healthz':>12}")
+    for r in results:
+        ratio = r["rps"] / baseline if baseline else 0
+        note = f"  ({r['non2xx']} non-2xx)" if r["non2xx"] and "wrong" not in r["name"] else ""
+        print(f"{r['name']:<62} {r['rps']:>10,.0f} {r['p50'] or 0:>8.3f} {r['p99'] or 0:>8.3f} {ratio:>11.2f}x{note}")
+    by = {r["name"]: r for r in results}
+    pat_r = by.get("GET /api/v1/user, PAT")
+    key_r = by.get("GET /api/v1/user, API key")
+    if pat_r and key_r:
+        print(f"PAT / API key throughput: {pat_r['rps'] / key_r['rps']:.2f}")
+    print(f"server memory: {warm_rss:.0f} MiB resident after the warm run "
+          f"(peak {warm_peak:.0f} MiB, cache up to {args.sample:,} of {args.tokens:,} tokens); "
+          f"peak {cold_peak:.0f} MiB with the cache off")
+    failed = [r for r in results if r["non2xx"] and "wrong" not in r["name"]]
+    if failed:
+        sys.exit(f"unexpected non-2xx answers in: {', '.join(r['name'] for r in failed)}")
+
+
+if __name__ == "__main__":
+    main()
