@@ -387,9 +387,17 @@ pub async fn verify_token(
             }
             Ok(caller)
         }
+        // Named by the prefix of the secret presented, not the current one,
+        // so the log tells which leaked secret was tried.
         Lookup::Retired { org, credential } => Ok(Err(Refusal {
             failure: AuthFailure::TokenRevoked,
-            known: Some((*org, credential.clone())),
+            known: Some((
+                *org,
+                CredentialRef {
+                    display_prefix: Some(parsed.display_prefix().to_string()),
+                    ..credential.clone()
+                },
+            )),
         })),
         Lookup::Unknown => Ok(Err(AuthFailure::InvalidToken.into())),
     }
