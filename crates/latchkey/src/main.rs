@@ -1,6 +1,13 @@
-//! The one `latchkey` binary: the server and its operator commands.
+//! The one `latchkey` binary: the server, its operator commands, and the
+//! command-line client (which talks to a server over HTTP, never to the
+//! database).
 
-use clap::{Parser, Subcommand, ValueEnum};
+mod cli;
+mod client;
+mod config;
+mod output;
+
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use latchkey_core::Plan;
 use latchkey_server::operator::{self, SetupOutcome};
 use latchkey_server::{DatabaseConfig, ServeConfig};
@@ -17,6 +24,8 @@ struct Cli {
     /// Log format.
     #[arg(long, env = "LATCHKEY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
     log_format: LogFormat,
+    #[command(flatten)]
+    client: cli::GlobalArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -47,6 +56,13 @@ enum Command {
     Org {
         #[command(subcommand)]
         command: OrgCommand,
+    },
+    #[command(flatten)]
+    Client(cli::ClientCommand),
+    /// Print a shell completion script, e.g. `latchkey completions bash > /etc/bash_completion.d/latchkey`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
     },
 }
 
@@ -86,6 +102,29 @@ fn init_logging(format: LogFormat) {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    match cli.command {
+        // The client logs nothing: no log line can then hold a token.
+        Command::Client(command) => {
+            let mode = cli.client.mode();
+            return match cli::run(command, cli.client).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(failure) => {
+                    failure.report(mode);
+                    ExitCode::from(failure.exit_code())
+                }
+            };
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "latchkey",
+                &mut std::io::stdout(),
+            );
+            return ExitCode::SUCCESS;
+        }
+        _ => {}
+    }
     init_logging(cli.log_format);
     match run(cli.command).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -157,5 +196,17 @@ async fn run(command: Command) -> Result<(), String> {
             );
             Ok(())
         }
+        Command::Client(_) | Command::Completions { .. } => {
+            unreachable!("handled in main")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
     }
 }

@@ -1,0 +1,317 @@
+//! The command-line client (PRODUCT.md §5, issue 7): every command here is a
+//! client of the HTTP API — it never opens the database.
+//!
+//! Exit codes: 0 ok, 1 the API refused (or a local refusal such as an
+//! ambiguous name), 2 usage error (clap's, or no login configured), 3 the
+//! server cannot be reached or answers something that is not latchkey.
+
+mod args;
+mod audit;
+mod credentials;
+mod org;
+mod session;
+
+use crate::client::{normalize_url, Api};
+use crate::config;
+use crate::output::Mode;
+use clap::{Args, Subcommand};
+use serde_json::{json, Value};
+use std::fmt;
+
+/// Flags every client command takes, before or after the subcommand.
+#[derive(Args, Clone)]
+pub struct GlobalArgs {
+    /// Server URL; overrides LATCHKEY_URL and the stored login.
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        help_heading = "Client options"
+    )]
+    pub url: Option<String>,
+    /// Token; overrides LATCHKEY_TOKEN and the stored login. A flag is visible
+    /// in the process list: prefer LATCHKEY_TOKEN, or `login --token-stdin`.
+    #[arg(
+        long,
+        global = true,
+        value_name = "TOKEN",
+        help_heading = "Client options"
+    )]
+    pub token: Option<String>,
+    /// Print the API's results as JSON.
+    #[arg(long, global = true, help_heading = "Client options")]
+    pub json: bool,
+    /// Print only what a script needs: the secret of a create or rotate, the
+    /// ids of a list, nothing otherwise.
+    #[arg(
+        long,
+        short = 'q',
+        global = true,
+        conflicts_with = "json",
+        help_heading = "Client options"
+    )]
+    pub quiet: bool,
+}
+
+impl fmt::Debug for GlobalArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GlobalArgs")
+            .field("url", &self.url)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("json", &self.json)
+            .field("quiet", &self.quiet)
+            .finish()
+    }
+}
+
+impl GlobalArgs {
+    pub fn mode(&self) -> Mode {
+        Mode {
+            json: self.json,
+            quiet: self.quiet,
+        }
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ClientCommand {
+    /// Verify a token against a server and store both for the commands below.
+    Login(session::LoginArgs),
+    /// Forget the stored login (the token itself stays valid until revoked).
+    Logout,
+    /// Who the current credential is: principal, organization, role, scopes, expiry.
+    Whoami,
+    /// Your personal access tokens in this organization.
+    #[command(subcommand)]
+    Tokens(credentials::TokensCommand),
+    /// The organization's API keys (admin).
+    #[command(subcommand)]
+    ApiKeys(credentials::ApiKeysCommand),
+    /// The organization's service accounts (admin, enterprise plan).
+    #[command(subcommand)]
+    ServiceAccounts(credentials::ServiceAccountsCommand),
+    /// Projects you can read.
+    #[command(subcommand)]
+    Projects(org::ProjectsCommand),
+    /// Members of the organization and their roles (admin).
+    #[command(subcommand)]
+    Members(org::MembersCommand),
+    /// The organization's audit log, newest first.
+    Audit(audit::AuditArgs),
+}
+
+/// Why a client command failed, and so its exit code.
+pub enum Failure {
+    /// The API answered with its error envelope: exit 1.
+    Api {
+        status: u16,
+        code: String,
+        message: String,
+        details: Option<Value>,
+    },
+    /// Refused here before asking the server to act (no such name, two
+    /// things with that name): exit 1.
+    Refused { code: &'static str, message: String },
+    /// Wrong usage or no login configured: exit 2.
+    Usage(String),
+    /// No answer, or an answer that is not latchkey's API: exit 3.
+    Unreachable(String),
+    /// A local problem (the config file): exit 1.
+    Local(String),
+}
+
+impl fmt::Debug for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code(), self.message())
+    }
+}
+
+impl Failure {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Failure::Api { .. } | Failure::Refused { .. } | Failure::Local(_) => 1,
+            Failure::Usage(_) => 2,
+            Failure::Unreachable(_) => 3,
+        }
+    }
+
+    fn code(&self) -> &str {
+        match self {
+            Failure::Api { code, .. } => code,
+            Failure::Refused { code, .. } => code,
+            Failure::Usage(_) => "usage",
+            Failure::Unreachable(_) => "unreachable",
+            Failure::Local(_) => "local_error",
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            Failure::Api { message, .. } => message.clone(),
+            Failure::Refused { message, .. }
+            | Failure::Usage(message)
+            | Failure::Unreachable(message)
+            | Failure::Local(message) => message.clone(),
+        }
+    }
+
+    /// To stderr: `latchkey: code: message`, or with `--json` one JSON line
+    /// (the API's error object, or the same shape for a local failure).
+    pub fn report(&self, mode: Mode) {
+        if mode.json {
+            let mut error = json!({ "code": self.code(), "message": self.message() });
+            if let Failure::Api {
+                status, details, ..
+            } = self
+            {
+                error["statusCode"] = json!(status);
+                if let Some(d) = details {
+                    error["details"] = d.clone();
+                }
+            }
+            eprintln!("{}", json!({ "status": "error", "error": error }));
+            return;
+        }
+        match self {
+            Failure::Api {
+                status,
+                code,
+                message,
+                details,
+            } => {
+                let mut line = format!("latchkey: {code}: {message} (HTTP {status})");
+                if let Some(field) = details
+                    .as_ref()
+                    .and_then(|d| d.get("field"))
+                    .and_then(Value::as_str)
+                {
+                    line.push_str(&format!(" [field {field}]"));
+                }
+                eprintln!("{line}");
+                if *status == 401 {
+                    eprintln!(
+                        "latchkey: hint: the server refused the token; use another one (`latchkey login URL --token-stdin`, LATCHKEY_TOKEN or --token)"
+                    );
+                }
+            }
+            Failure::Usage(m) => eprintln!("latchkey: usage: {m}"),
+            other => eprintln!("latchkey: {}: {}", other.code(), other.message()),
+        }
+    }
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// The server and token to use: `--url`/`--token` flags, else
+/// `LATCHKEY_URL`/`LATCHKEY_TOKEN`, else the stored login. The stored token
+/// goes only to the stored URL: pointing the client at another server
+/// without a token for it is refused, never answered with that token.
+pub fn connect(global: &GlobalArgs) -> Result<Api, Failure> {
+    let given_url = global.url.clone().or_else(|| env("LATCHKEY_URL"));
+    let given_token = global.token.clone().or_else(|| env("LATCHKEY_TOKEN"));
+    // The file is read only when something is missing: a CI job with both
+    // variables never depends on it.
+    let stored = match (&given_url, &given_token) {
+        (Some(_), Some(_)) => None,
+        _ => config::load()?,
+    };
+    let url = match (given_url, &stored) {
+        (Some(u), _) => normalize_url(&u)?,
+        (None, Some(s)) => normalize_url(&s.url)?,
+        (None, None) => {
+            return Err(Failure::Usage(
+                "not logged in: run `latchkey login URL --token-stdin`, or set LATCHKEY_URL and LATCHKEY_TOKEN".to_string(),
+            ))
+        }
+    };
+    let token = match (given_token, stored) {
+        (Some(t), _) => t.trim().to_string(),
+        (None, Some(s)) if normalize_url(&s.url).ok().as_deref() == Some(url.as_str()) => s.token,
+        (None, Some(s)) => {
+            return Err(Failure::Usage(format!(
+                "no token for {url}: the stored login is for {}; give --token or LATCHKEY_TOKEN, or log in to {url}",
+                s.url
+            )))
+        }
+        (None, None) => {
+            return Err(Failure::Usage(format!(
+                "no token for {url}: give --token or LATCHKEY_TOKEN, or run `latchkey login {url} --token-stdin`"
+            )))
+        }
+    };
+    Api::new(&url, &token)
+}
+
+pub async fn run(command: ClientCommand, global: GlobalArgs) -> Result<(), Failure> {
+    let mode = global.mode();
+    match command {
+        ClientCommand::Login(a) => session::login(a, &global).await,
+        ClientCommand::Logout => session::logout(mode),
+        ClientCommand::Whoami => session::whoami(&connect(&global)?, mode).await,
+        ClientCommand::Tokens(c) => credentials::tokens(c, &connect(&global)?, mode).await,
+        ClientCommand::ApiKeys(c) => credentials::api_keys(c, &connect(&global)?, mode).await,
+        ClientCommand::ServiceAccounts(c) => {
+            credentials::service_accounts(c, &connect(&global)?, mode).await
+        }
+        ClientCommand::Projects(c) => org::projects(c, &connect(&global)?, mode).await,
+        ClientCommand::Members(c) => org::members(c, &connect(&global)?, mode).await,
+        ClientCommand::Audit(a) => audit::audit(a, &connect(&global)?, mode).await,
+    }
+}
+
+/// An id argument: a UUID as given, or else the one item of `list_path`
+/// whose `keys` field equals it (a name, an email, a display prefix).
+pub(crate) async fn resolve(
+    api: &Api,
+    list_path: &str,
+    what: &str,
+    id_key: &str,
+    keys: &[&str],
+    arg: &str,
+) -> Result<String, Failure> {
+    if let Ok(uuid) = uuid::Uuid::parse_str(arg) {
+        return Ok(uuid.to_string());
+    }
+    let list = api.get(list_path).await?;
+    let items = list
+        .as_array()
+        .or_else(|| list.get("items").and_then(Value::as_array))
+        .cloned()
+        .unwrap_or_default();
+    let found: Vec<&Value> = items
+        .iter()
+        .filter(|item| {
+            keys.iter()
+                .any(|k| match item.get(*k).and_then(Value::as_str) {
+                    // Emails are compared as the server stores them: any case.
+                    Some(v) if *k == "email" => v.eq_ignore_ascii_case(arg),
+                    Some(v) => v == arg,
+                    None => false,
+                })
+        })
+        .collect();
+    match found.as_slice() {
+        [one] => one
+            .get(id_key)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| Failure::Unreachable(format!("the {what} list has no {id_key}"))),
+        [] => Err(Failure::Refused {
+            code: "not_found",
+            message: format!("no {what} has the id, {} {arg:?}", keys.join(" or ")),
+        }),
+        many => Err(Failure::Refused {
+            code: "ambiguous",
+            message: format!(
+                "{} {what}s match {arg:?}; give the id: {}",
+                many.len(),
+                many.iter()
+                    .filter_map(|i| i.get(id_key).and_then(Value::as_str))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }),
+    }
+}

@@ -1,0 +1,230 @@
+//! `login`, `logout`, `whoami`.
+
+use super::{env, Failure, GlobalArgs};
+use crate::client::{is_cleartext_remote, normalize_url, Api};
+use crate::config::{self, StoredLogin};
+use crate::output::{self, fields, from_now, parse_time, s, Mode};
+use clap::Args;
+use serde_json::Value;
+use std::io::{IsTerminal, Read};
+use time::{Duration, OffsetDateTime};
+
+/// Within this, `whoami` and `login` warn that the credential expires soon.
+const EXPIRY_WARNING: Duration = Duration::days(7);
+
+#[derive(Args, Debug)]
+pub struct LoginArgs {
+    /// The server, e.g. https://latchkey.example.com (default: --url or LATCHKEY_URL).
+    #[arg(value_name = "URL")]
+    pub server: Option<String>,
+    /// Read the token from standard input (recommended: it stays out of the
+    /// process list and the shell history). Or give `--token TOKEN`.
+    #[arg(long, conflicts_with = "token")]
+    pub token_stdin: bool,
+}
+
+pub async fn login(args: LoginArgs, global: &GlobalArgs) -> Result<(), Failure> {
+    let mode = global.mode();
+    let server = args
+        .server
+        .or_else(|| global.url.clone())
+        .or_else(|| env("LATCHKEY_URL"))
+        .ok_or_else(|| Failure::Usage("give the server URL: `latchkey login URL`".to_string()))?;
+    let url = normalize_url(&server)?;
+    let token = if args.token_stdin {
+        if std::io::stdin().is_terminal() {
+            eprintln!("Paste the token and press Enter, then Ctrl-D:");
+        }
+        let mut input = String::new();
+        std::io::stdin()
+            .read_to_string(&mut input)
+            .map_err(|e| Failure::Local(format!("cannot read the token from stdin: {e}")))?;
+        input.trim().to_string()
+    } else {
+        global
+            .token
+            .clone()
+            .map(|t| t.trim().to_string())
+            .ok_or_else(|| {
+                Failure::Usage(
+                    "give the token: `--token-stdin` (reads it from standard input) or `--token TOKEN`"
+                        .to_string(),
+                )
+            })?
+    };
+    if token.is_empty() {
+        return Err(Failure::Usage("the token is empty".to_string()));
+    }
+    if is_cleartext_remote(&url) {
+        eprintln!(
+            "latchkey: warning: {url} is plain HTTP to another machine: the token crosses the network unencrypted; use https://"
+        );
+    }
+    let api = Api::new(&url, &token)?;
+    let me = match api.get("/api/v1/user").await {
+        Ok(me) => me,
+        Err(Failure::Api {
+            status,
+            code,
+            message,
+            details,
+        }) => {
+            return Err(Failure::Api {
+                status,
+                code,
+                message: format!("{message}; the server refused this token, nothing was stored"),
+                details,
+            })
+        }
+        Err(other) => return Err(other),
+    };
+    let path = config::store(&StoredLogin {
+        url: url.clone(),
+        token,
+    })?;
+    if mode.json {
+        output::json(&me);
+    } else if !mode.quiet {
+        let credential = me.get("credential").unwrap_or(&Value::Null);
+        println!(
+            "Logged in to {url} as {} in organization {}, with {}.",
+            principal(&me),
+            s(me.get("org").unwrap_or(&Value::Null), "name"),
+            credential_line(credential)
+        );
+        println!("The token is stored in {} (mode 0600).", path.display());
+    }
+    warn_if_expiring(me.get("credential").unwrap_or(&Value::Null));
+    Ok(())
+}
+
+pub fn logout(mode: Mode) -> Result<(), Failure> {
+    match config::remove()? {
+        Some(path) if !mode.quiet => {
+            println!("Logged out: removed {}.", path.display());
+            eprintln!("The token itself still works until it expires or is revoked (`latchkey tokens revoke ID`).");
+        }
+        None if !mode.quiet => println!("Not logged in; nothing to do."),
+        _ => {}
+    }
+    Ok(())
+}
+
+pub async fn whoami(api: &Api, mode: Mode) -> Result<(), Failure> {
+    let me = api.get("/api/v1/user").await?;
+    let credential = me.get("credential").unwrap_or(&Value::Null);
+    if mode.json {
+        output::json(&me);
+    } else if mode.quiet {
+        println!("{}", s(me.get("principal").unwrap_or(&Value::Null), "uuid"));
+    } else {
+        let org = me.get("org").unwrap_or(&Value::Null);
+        let role = match (me.get("role").and_then(Value::as_str), me.get("customRole")) {
+            (Some(r), _) => r.to_string(),
+            (None, Some(c)) if c.is_object() => format!("custom role {}", s(c, "name")),
+            _ => "(none at organization level)".to_string(),
+        };
+        print!(
+            "{}",
+            fields(&[
+                ("principal", principal(&me)),
+                (
+                    "principal id",
+                    s(me.get("principal").unwrap_or(&Value::Null), "uuid")
+                ),
+                (
+                    "organization",
+                    format!("{} ({} plan)", s(org, "name"), s(org, "plan"))
+                ),
+                ("organization id", s(org, "uuid")),
+                ("role", role),
+                ("scopes", output::list(me.get("scopes"), "-")),
+                ("credential", credential_line(credential)),
+                ("server", api.base().to_string()),
+            ])
+        );
+    }
+    warn_if_expiring(credential);
+    Ok(())
+}
+
+/// "user Ada <ada@example.com>", "api_key ci".
+fn principal(me: &Value) -> String {
+    let p = me.get("principal").unwrap_or(&Value::Null);
+    let mut line = format!("{} {}", s(p, "type"), s(p, "name"));
+    // A user without a name is shown by email already.
+    if let Some(email) = p.get("email").and_then(Value::as_str) {
+        if p.get("name").and_then(Value::as_str) != Some(email) {
+            line.push_str(&format!(" <{email}>"));
+        }
+    }
+    line
+}
+
+/// "personal access token "cli" (lkpat_AbCd), expires 2026-03-01 00:00Z (in 29 days)".
+fn credential_line(c: &Value) -> String {
+    let kind = match c.get("kind").and_then(Value::as_str) {
+        Some("pat") => "personal access token",
+        Some("api_key") => "API key",
+        Some("service_account") => "service account",
+        Some("session") => "web session",
+        Some(other) => other,
+        None => "?",
+    };
+    let mut line = kind.to_string();
+    if let Some(name) = c.get("name").and_then(Value::as_str) {
+        line.push_str(&format!(" {name:?}"));
+    }
+    if let Some(prefix) = c.get("displayPrefix").and_then(Value::as_str) {
+        line.push_str(&format!(" ({prefix}…)"));
+    }
+    match c
+        .get("expiresAt")
+        .and_then(Value::as_str)
+        .and_then(parse_time)
+    {
+        Some(at) => line.push_str(&format!(
+            ", expires {} ({})",
+            output::short_time(at),
+            from_now(at)
+        )),
+        None if c.get("kind").and_then(Value::as_str) != Some("session") => {
+            line.push_str(", never expires")
+        }
+        None => {}
+    }
+    line
+}
+
+/// A warning on stderr when the credential expires within seven days.
+fn warn_if_expiring(credential: &Value) {
+    let Some(at) = credential
+        .get("expiresAt")
+        .and_then(Value::as_str)
+        .and_then(parse_time)
+    else {
+        return;
+    };
+    if at - OffsetDateTime::now_utc() <= EXPIRY_WARNING {
+        let hint = match (
+            credential.get("kind").and_then(Value::as_str),
+            credential.get("uuid").and_then(Value::as_str),
+        ) {
+            (Some("pat"), Some(id)) => {
+                format!("; rotate it: `latchkey tokens rotate {id} --expires-in 30d`")
+            }
+            (Some("api_key"), Some(id)) => {
+                format!("; rotate it: `latchkey api-keys rotate {id} --expires-in 30d`")
+            }
+            (Some("service_account"), Some(id)) => {
+                format!("; rotate it: `latchkey service-accounts rotate {id} --expires-in 30d`")
+            }
+            _ => String::new(),
+        };
+        eprintln!(
+            "latchkey: warning: this credential expires {} ({}){hint}",
+            from_now(at),
+            output::short_time(at)
+        );
+    }
+}
