@@ -71,6 +71,16 @@ impl Role {
         }
     }
 
+    /// The role's scopes in an instance's catalog: `admin` holds every
+    /// scope of it, operator-defined ones included; the other roles hold
+    /// built-in scopes only.
+    pub fn scopes_in(self, catalog: &crate::scope::ScopeCatalog) -> ScopeSet {
+        match self {
+            Role::Admin => catalog.all(),
+            other => other.scopes(),
+        }
+    }
+
     pub const fn as_str(self) -> &'static str {
         match self {
             Role::Member => "member",
@@ -154,6 +164,18 @@ mod tests {
             catalog.names(Role::Admin.scopes()),
             catalog.names(catalog.all())
         );
+    }
+
+    #[test]
+    fn admin_holds_operator_scopes_too() {
+        let catalog = ScopeCatalog::with_custom([("billing:read", "")]).unwrap();
+        let billing = catalog.parse("billing:read").unwrap();
+        assert!(Role::Admin.scopes_in(&catalog).contains(billing));
+        assert_eq!(Role::Admin.scopes_in(&catalog), catalog.all());
+        for role in &Role::ALL[..5] {
+            assert!(!role.scopes_in(&catalog).contains(billing));
+            assert_eq!(role.scopes_in(&catalog), role.scopes());
+        }
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The router, and starting and stopping the server.
 
 use crate::api::{
-    self, api_keys, audit, catalog, identity, members, ops, pats, projects, session, verify,
+    self, api_keys, audit, catalog, identity, members, ops, pats, projects, roles,
+    service_accounts, session, verify,
 };
 use crate::cache::AuthCache;
 use crate::config::ServeConfig;
@@ -14,7 +15,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
-use latchkey_core::{limits, ScopeCatalog};
+use latchkey_core::limits;
 use latchkey_store::{ReplicaChange, SqlStore, Store, StoreError};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -45,6 +46,8 @@ pub enum StartupError {
     Store(#[from] StoreError),
     #[error("setup: {0}")]
     Setup(String),
+    #[error("{0}")]
+    Config(String),
     #[error("cannot listen on {0}: {1}")]
     Bind(SocketAddr, std::io::Error),
 }
@@ -52,7 +55,7 @@ pub enum StartupError {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "latchkey", description = "Credentials for multi-tenant software: personal access tokens, API keys, service accounts.\n\nEvery success body is `{\"status\": \"ok\", \"results\": <the schema shown>}`; every failure is `{\"status\": \"error\", \"error\": {statusCode, code, message, details?}}`. Authenticate with `Authorization: ApiKey <token>` or `Bearer <token>`, or the `latchkey_session` cookie plus `X-CSRF-Token` on changes."),
-    tags((name = "session"), (name = "identity"), (name = "members"), (name = "projects"), (name = "roles"), (name = "personal access tokens"), (name = "api keys"), (name = "audit"), (name = "verification"), (name = "operations"))
+    tags((name = "session"), (name = "identity"), (name = "members"), (name = "projects"), (name = "roles"), (name = "personal access tokens"), (name = "api keys"), (name = "service accounts"), (name = "audit"), (name = "verification"), (name = "operations"))
 )]
 struct ApiDoc;
 
@@ -73,7 +76,15 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(projects::access))
         .routes(routes!(projects::grant, projects::revoke))
         .routes(routes!(catalog::scopes))
-        .routes(routes!(catalog::roles))
+        .routes(routes!(catalog::roles, roles::create))
+        .routes(routes!(roles::get, roles::update, roles::delete))
+        .routes(routes!(service_accounts::list, service_accounts::create))
+        .routes(routes!(
+            service_accounts::get,
+            service_accounts::update,
+            service_accounts::delete
+        ))
+        .routes(routes!(service_accounts::rotate))
         .routes(routes!(pats::list, pats::create))
         .routes(routes!(pats::get, pats::update, pats::revoke))
         .routes(routes!(pats::rotate))
@@ -153,6 +164,8 @@ impl RunningServer {
 
 /// Opens the database, runs first-start setup, binds, and serves in the background.
 pub async fn start(config: ServeConfig) -> Result<RunningServer, StartupError> {
+    let catalog =
+        crate::config::load_catalog(config.config.as_deref()).map_err(StartupError::Config)?;
     let hasher = operator::load_secret_key(&config)?;
     let mut sql_store = operator::open_store(&config.database).await?;
     let cache = Arc::new(AuthCache::new(
@@ -170,12 +183,12 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartupError> {
         ReplicaChange::Resumed => on_notice.trust_again(),
     });
     let store: Arc<dyn Store> = Arc::new(sql_store.clone());
-    first_start(store.as_ref(), &config).await?;
+    first_start(store.as_ref(), &config, &hasher).await?;
     let state = AppState::new(Inner {
         store: store.clone(),
         cache,
         hasher,
-        catalog: ScopeCatalog::default(),
+        catalog,
         last_used: LastUsed::default(),
         login_failures: FailureLimiter::new(10, time::Duration::minutes(15)),
         verify_failures: FailureLimiter::new(
@@ -183,6 +196,7 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartupError> {
             time::Duration::minutes(1),
         ),
         secure_cookies: config.secure_cookies,
+        service_accounts_enabled: config.service_accounts_enabled,
     });
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
@@ -265,13 +279,28 @@ async fn shutdown_signal() {
 
 /// On a first start with an empty database, the `LATCHKEY_SETUP_*` variables
 /// create the first organization and its admin.
-async fn first_start(store: &dyn Store, config: &ServeConfig) -> Result<(), StartupError> {
+async fn first_start(
+    store: &dyn Store,
+    config: &ServeConfig,
+    hasher: &latchkey_core::TokenHasher,
+) -> Result<(), StartupError> {
     let given = [
         &config.setup_org_name,
         &config.setup_admin_email,
         &config.setup_admin_password,
     ];
+    // A malformed setup token stops the server whatever the database holds.
+    let setup_token = config
+        .setup_service_account_token
+        .as_deref()
+        .map(operator::setup_token)
+        .transpose()?;
     if given.iter().all(|v| v.is_none()) || !store.is_empty().await? {
+        if setup_token.is_some() && given.iter().all(|v| v.is_none()) {
+            return Err(StartupError::Setup(
+                "LATCHKEY_SETUP_SERVICE_ACCOUNT_TOKEN needs LATCHKEY_SETUP_ORG_NAME, LATCHKEY_SETUP_ADMIN_EMAIL and LATCHKEY_SETUP_ADMIN_PASSWORD".into(),
+            ));
+        }
         return Ok(());
     }
     let (Some(org), Some(email), Some(password)) = (
@@ -287,6 +316,11 @@ async fn first_start(store: &dyn Store, config: &ServeConfig) -> Result<(), Star
         operator::setup(store, org, email, password.clone()).await?
     {
         tracing::info!(%org_uuid, "created the first organization and its admin");
+        if let Some(token) = setup_token {
+            let hash = hasher.hash(token.expose());
+            operator::setup_service_account(store, org_uuid, &token, &hash).await?;
+            tracing::info!(%org_uuid, "the setup token is an admin service account; the organization is on the enterprise plan");
+        }
     }
     Ok(())
 }

@@ -18,6 +18,7 @@ use latchkey_core::{
     ScopeSet, Target, TokenHash,
 };
 use latchkey_store::{AuthRecord, Org, TokenLookup, User};
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -74,6 +75,23 @@ fn client_of(parts: &Parts) -> Client {
     }
 }
 
+/// One project row of a project-scoped service account.
+#[derive(Clone, Debug)]
+pub struct ProjectRow {
+    pub role: Option<Role>,
+    pub scopes: ScopeSet,
+}
+
+/// The system role a legacy scope (`org:view|org:edit|org:admin`) stands for.
+pub fn legacy_scope_role(name: &str) -> Option<Role> {
+    match name {
+        "org:view" => Some(Role::Viewer),
+        "org:edit" => Some(Role::Editor),
+        "org:admin" => Some(Role::Admin),
+        _ => None,
+    }
+}
+
 /// An authenticated principal in one organization, as of this request.
 #[derive(Clone, Debug)]
 pub struct Caller {
@@ -83,6 +101,11 @@ pub struct Caller {
     pub credential_expires_at: Option<OffsetDateTime>,
     /// The organization role of a user, or the fixed role of an API key.
     pub role: Option<Role>,
+    /// The custom role that gives `access` its base, if any.
+    pub custom_role: Option<(Uuid, Arc<str>)>,
+    /// A project-scoped service account's rows: it reaches these projects
+    /// and nothing else.
+    pub projects: Option<Arc<HashMap<Uuid, ProjectRow>>>,
     pub access: Access,
     /// Set for cookie sessions: the hash of the session id.
     pub session: Option<TokenHash>,
@@ -215,6 +238,8 @@ pub struct Resolved {
     revoked_at: Option<OffsetDateTime>,
     standing: Standing,
     role: Option<Role>,
+    custom_role: Option<(Uuid, Arc<str>)>,
+    projects: Option<Arc<HashMap<Uuid, ProjectRow>>>,
     access: Access,
     /// Unix seconds of the last `lastUsedAt` handed to the batch.
     last_recorded: AtomicI64,
@@ -227,8 +252,15 @@ impl Resolved {
             org,
             owner,
             membership,
+            custom_role,
+            projects,
             ..
         } = record;
+        let custom_scopes = custom_role
+            .as_ref()
+            .map(|(_, _, names)| state.catalog.parse_known(names.iter().map(String::as_str)));
+        let custom_ref = custom_role.map(|(uuid, name, _)| (uuid, Arc::<str>::from(name)));
+        let mut project_rows = None;
         let (principal, standing, role, access) = match (c.kind, owner, membership) {
             (CredentialKind::Pat, Some(owner), Some(m)) => {
                 let narrowing = c
@@ -240,11 +272,17 @@ impl Resolved {
                 } else {
                     Standing::Member
                 };
+                let base = match (m.custom_role_uuid, custom_scopes) {
+                    (Some(_), Some(scopes)) => scopes,
+                    // A custom role that is gone gives nothing.
+                    (Some(_), None) => ScopeSet::EMPTY,
+                    (None, _) => m.role.scopes_in(&state.catalog),
+                };
                 (
                     Principal::User(Arc::new(owner)),
                     standing,
                     Some(m.role),
-                    Access::new(m.role.scopes(), narrowing),
+                    Access::new(base, narrowing),
                 )
             }
             (CredentialKind::Pat, owner, _) => {
@@ -262,7 +300,37 @@ impl Resolved {
                 )
             }
             (kind, _, _) => {
-                let role = c.role.unwrap_or(Role::Member);
+                // Legacy scopes stand for the viewer, editor or admin role.
+                let legacy = c
+                    .scopes
+                    .iter()
+                    .flatten()
+                    .filter_map(|s| legacy_scope_role(s))
+                    .max();
+                let role = c.role.or(legacy).unwrap_or(Role::Member);
+                let base = custom_scopes.unwrap_or_else(|| role.scopes_in(&state.catalog));
+                if kind == CredentialKind::ServiceAccount && !projects.is_empty() {
+                    project_rows = Some(Arc::new(
+                        projects
+                            .iter()
+                            .map(|p| {
+                                let scopes = match &p.custom_role {
+                                    Some((_, _, names)) => {
+                                        state.catalog.parse_known(names.iter().map(String::as_str))
+                                    }
+                                    None => p.role.map(Role::scopes).unwrap_or_default(),
+                                };
+                                (
+                                    p.project_uuid,
+                                    ProjectRow {
+                                        role: p.role,
+                                        scopes,
+                                    },
+                                )
+                            })
+                            .collect(),
+                    ));
+                }
                 let principal = if kind == CredentialKind::ServiceAccount {
                     Principal::ServiceAccount {
                         uuid: c.uuid,
@@ -274,11 +342,12 @@ impl Resolved {
                         name: c.name.as_str().into(),
                     }
                 };
+                let shown = (c.role.is_some() || legacy.is_some()).then_some(role);
                 (
                     principal,
                     Standing::NotAUser,
-                    Some(role),
-                    Access::new(role.scopes(), None),
+                    shown,
+                    Access::new(base, None),
                 )
             }
         };
@@ -291,6 +360,8 @@ impl Resolved {
             revoked_at: c.revoked_at,
             standing,
             role,
+            custom_role: custom_ref,
+            projects: project_rows,
             access,
             last_recorded: AtomicI64::new(i64::MIN),
         }
@@ -318,6 +389,8 @@ impl Resolved {
             credential: self.credential.clone(),
             credential_expires_at: self.expires_at,
             role: self.role,
+            custom_role: self.custom_role.clone(),
+            projects: self.projects.clone(),
             access: self.access,
             session: None,
             client: client.clone(),
@@ -491,6 +564,18 @@ async fn from_session(
     if membership.suspended_at.is_some() {
         return Err(ApiError::Unauthenticated(AuthFailure::AccountSuspended));
     }
+    let (base, custom_role) = match membership.custom_role_uuid {
+        Some(uuid) => match state.store.custom_role(session.org.uuid, uuid).await? {
+            Some(r) => (
+                state
+                    .catalog
+                    .parse_known(r.scopes.iter().map(String::as_str)),
+                Some((r.uuid, Arc::<str>::from(r.name))),
+            ),
+            None => (ScopeSet::EMPTY, None),
+        },
+        None => (membership.role.scopes_in(&state.catalog), None),
+    };
     let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
     if !safe {
         let expected = csrf_token(state, session_id);
@@ -519,7 +604,9 @@ async fn from_session(
         }),
         credential_expires_at: None,
         role: Some(membership.role),
-        access: Access::new(membership.role.scopes(), None),
+        custom_role,
+        projects: None,
+        access: Access::new(base, None),
         session: Some(id_hash),
         client: client_of(parts),
     })

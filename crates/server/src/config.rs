@@ -81,6 +81,21 @@ pub struct ServeConfig {
         hide_env_values = true
     )]
     pub setup_admin_password: Option<String>,
+    /// First start: a `lksvc_` token that becomes an admin service account of
+    /// the setup organization (which then goes on the enterprise plan).
+    #[arg(
+        long,
+        env = "LATCHKEY_SETUP_SERVICE_ACCOUNT_TOKEN",
+        hide = true,
+        hide_env_values = true
+    )]
+    pub setup_service_account_token: Option<String>,
+    /// Service accounts on this instance (`false` answers `403 feature_disabled`).
+    #[arg(long, env = "LATCHKEY_SERVICE_ACCOUNTS_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
+    pub service_accounts_enabled: bool,
+    /// A TOML file with operator-defined scopes: `[[scopes]] name = "billing:read" description = "…"`.
+    #[arg(long, env = "LATCHKEY_CONFIG")]
+    pub config: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for ServeConfig {
@@ -102,6 +117,15 @@ impl std::fmt::Debug for ServeConfig {
                 "setup_admin_password",
                 &self.setup_admin_password.as_ref().map(|_| "<redacted>"),
             )
+            .field(
+                "setup_service_account_token",
+                &self
+                    .setup_service_account_token
+                    .as_ref()
+                    .map(|_| "<redacted>"),
+            )
+            .field("service_accounts_enabled", &self.service_accounts_enabled)
+            .field("config", &self.config)
             .finish()
     }
 }
@@ -125,6 +149,44 @@ impl ServeConfig {
             setup_org_name: None,
             setup_admin_email: None,
             setup_admin_password: None,
+            setup_service_account_token: None,
+            service_accounts_enabled: true,
+            config: None,
         }
     }
+}
+
+/// The operator's configuration file (`--config`).
+#[derive(serde::Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    #[serde(default)]
+    pub scopes: Vec<ScopeEntry>,
+}
+
+#[derive(serde::Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct ScopeEntry {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+/// The scope catalog: the built-in scopes plus the configuration file's.
+pub fn load_catalog(path: Option<&std::path::Path>) -> Result<latchkey_core::ScopeCatalog, String> {
+    let Some(path) = path else {
+        return Ok(latchkey_core::ScopeCatalog::default());
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read the configuration file {}: {e}", path.display()))?;
+    let file: FileConfig = toml::from_str(&text).map_err(|e| {
+        format!(
+            "the configuration file {} is not valid: {e}",
+            path.display()
+        )
+    })?;
+    latchkey_core::ScopeCatalog::with_custom(
+        file.scopes.into_iter().map(|s| (s.name, s.description)),
+    )
+    .map_err(|e| format!("the configuration file {}: {e}", path.display()))
 }

@@ -5,8 +5,13 @@
 use crate::app::StartupError;
 use crate::config::{DatabaseConfig, ServeConfig};
 use crate::passwords;
-use latchkey_core::{limits, AuditEvent, Plan, Target, TokenHasher};
-use latchkey_store::{NewAdmin, Org, PoolSettings, SqlStore, Store, User};
+use latchkey_core::{
+    limits, Actor, ActorKind, AuditEvent, CredentialKind, Plan, Role, Target, TokenHash,
+    TokenHasher, TokenKind, TokenSecret,
+};
+use latchkey_store::{
+    Credential, NewAdmin, Org, PoolSettings, ServiceAccount, SqlStore, Store, User,
+};
 use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
@@ -144,6 +149,78 @@ pub async fn set_plan(store: &dyn Store, org_ref: &str, plan: Plan) -> Result<Or
     event.details = serde_json::json!({ "previousPlan": org.plan, "plan": plan, "by": "operator" });
     store.set_plan(org.uuid, plan, &event).await?;
     Ok(Org { plan, ..org })
+}
+
+/// Checks `LATCHKEY_SETUP_SERVICE_ACCOUNT_TOKEN`: a well-formed `lksvc_` token.
+pub fn setup_token(text: &str) -> Result<TokenSecret, StartupError> {
+    let token = TokenSecret::from_well_formed(text.trim()).map_err(|e| {
+        StartupError::Setup(format!(
+            "LATCHKEY_SETUP_SERVICE_ACCOUNT_TOKEN is not a latchkey token ({e}): it must be `lksvc_` followed by 32 random base62 characters and a 6-character checksum, 44 characters in all"
+        ))
+    })?;
+    if token.parsed().kind() != TokenKind::ServiceAccount {
+        return Err(StartupError::Setup(
+            "LATCHKEY_SETUP_SERVICE_ACCOUNT_TOKEN must be a service account token (prefix `lksvc_`)".into(),
+        ));
+    }
+    Ok(token)
+}
+
+/// First start with a setup token: the organization goes on the enterprise
+/// plan and the token becomes its admin service account.
+pub async fn setup_service_account(
+    store: &dyn Store,
+    org_uuid: Uuid,
+    token: &TokenSecret,
+    hash: &TokenHash,
+) -> Result<(), StartupError> {
+    let org = store
+        .org(org_uuid)
+        .await?
+        .ok_or_else(|| StartupError::Setup("the setup organization is gone".into()))?;
+    let at = now();
+    if org.plan != Plan::Enterprise {
+        let mut event = operator_event(&org, "org.plan_changed", at);
+        event.details = serde_json::json!({ "previousPlan": org.plan, "plan": Plan::Enterprise, "by": "setup" });
+        store.set_plan(org.uuid, Plan::Enterprise, &event).await?;
+    }
+    // Nobody made it through the API: it stands as its own creator.
+    let uuid = Uuid::new_v4();
+    let operator = Actor {
+        kind: ActorKind::ServiceAccount,
+        uuid,
+        name: "setup".into(),
+    };
+    let credential = Credential {
+        uuid,
+        kind: CredentialKind::ServiceAccount,
+        org_uuid: org.uuid,
+        owner_uuid: None,
+        name: "setup".into(),
+        display_prefix: token.display_prefix().to_string(),
+        scopes: None,
+        role: Some(Role::Admin),
+        expires_at: None,
+        created_at: at,
+        rotated_at: None,
+        last_used_at: None,
+        revoked_at: None,
+        created_by: operator,
+    };
+    let mut event = operator_event(&org, "service_account.created", at);
+    event.target = Some(Target {
+        kind: "service_account".into(),
+        uuid: credential.uuid,
+        name: credential.name.clone(),
+    });
+    event.details = serde_json::json!({ "scope": "organization", "role": Role::Admin, "displayPrefix": credential.display_prefix, "by": "setup" });
+    let account = ServiceAccount {
+        credential,
+        custom_role_uuid: None,
+        grants: Vec::new(),
+    };
+    store.insert_service_account(&account, hash, &event).await?;
+    Ok(())
 }
 
 fn operator_event(org: &Org, action: &'static str, at: OffsetDateTime) -> AuditEvent {

@@ -22,6 +22,8 @@ pub struct Inner {
     /// Failed verifications, per client address.
     pub verify_failures: FailureLimiter,
     pub secure_cookies: bool,
+    /// `LATCHKEY_SERVICE_ACCOUNTS_ENABLED`.
+    pub service_accounts_enabled: bool,
 }
 
 impl std::ops::Deref for AppState {

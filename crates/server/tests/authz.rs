@@ -47,9 +47,17 @@ enum Who {
     EditorKey,
     /// An Acme API key with the fixed role `admin`.
     AdminKey,
+    /// An Acme service account, organization scope, system role `editor`.
+    EditorAccount,
+    /// An Acme service account, project scope, `admin` on the project the
+    /// project rows aim at and nothing else.
+    ProjectAccount,
+    /// An Acme service account, organization scope, with a custom role of
+    /// `projects:read`, `content:read` and `audit:read`.
+    CustomAccount,
 }
 
-const COLUMNS: [Who; 12] = [
+const COLUMNS: [Who; 15] = [
     Who::Anonymous,
     Who::Member,
     Who::Viewer,
@@ -62,6 +70,9 @@ const COLUMNS: [Who; 12] = [
     Who::ProjectAdmin,
     Who::EditorKey,
     Who::AdminKey,
+    Who::EditorAccount,
+    Who::ProjectAccount,
+    Who::CustomAccount,
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -125,6 +136,13 @@ enum Target {
     FreshApiKey,
     /// A Globex API key (role `editor`, with an expiry).
     FreshOtherApiKey,
+    /// An Acme custom role that nothing holds.
+    FreshCustomRole,
+    FreshOtherCustomRole,
+    /// An Acme service account (organization scope, role `editor`, with an
+    /// expiry) that no column authenticates with.
+    FreshServiceAccount,
+    FreshOtherServiceAccount,
 }
 
 struct Row {
@@ -136,7 +154,7 @@ struct Row {
     body: Option<Value>,
     /// What a `403 missing_scope` cell must name.
     scope: Option<&'static str>,
-    expect: [Expect; 12],
+    expect: [Expect; 15],
 }
 
 fn row(
@@ -145,7 +163,7 @@ fn row(
     target: Target,
     body: Option<Value>,
     scope: Option<&'static str>,
-    expect: [Expect; 12],
+    expect: [Expect; 15],
 ) -> Row {
     Row {
         method,
@@ -167,140 +185,184 @@ fn table() -> Vec<Row> {
     let tokens_admin = Some("tokens:admin");
     let api_keys = Some("api_keys:write");
     let audit_read = Some("audit:read");
+    let roles = Some("roles:write");
+    let accounts = Some("service_accounts:write");
     vec![
-        // Columns:                                                                 anon        viewer      dev         session     other       editorkey
-        //                                                                                member      editor      admin       narrow      projadm     adminkey
+        // Columns:                                                                 anon        viewer      dev         session     other       editorkey   projacct
+        //                                                                                member      editor      admin       narrow      projadm     adminkey    edacct      customacct
         // Session and identity.
         row(post.clone(), "/api/v1/login", Nothing, Some(json!({ "email": "{adminEmail}", "password": "{password}", "orgUuid": "{acme}" })), None,
-                                                                                   [OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK  ]),
-        row(post.clone(), "/api/v1/logout", FreshSession, None, None,              [ANON, DENY, DENY, DENY, DENY, DENY, DEL,  DENY, DENY, DENY, DENY, DENY]),
+                                                                                   [OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK  ]),
+        row(post.clone(), "/api/v1/logout", FreshSession, None, None,              [ANON, DENY, DENY, DENY, DENY, DENY, DEL,  DENY, DENY, DENY, DENY, DENY, DENY, DENY, DENY]),
         row(post.clone(), "/api/v1/user/me/active-org", Nothing, Some(json!({ "orgUuid": "{acme}" })), None,
-                                                                                   [ANON, DENY, DENY, DENY, DENY, DENY, OK,   DENY, DENY, DENY, DENY, DENY]),
+                                                                                   [ANON, DENY, DENY, DENY, DENY, DENY, OK,   DENY, DENY, DENY, DENY, DENY, DENY, DENY, DENY]),
         // Switching to an organization the user is not in.
         row(post.clone(), "/api/v1/user/me/active-org", Nothing, Some(json!({ "orgUuid": "{globex}" })), None,
-                                                                                   [ANON, DENY, DENY, DENY, DENY, DENY, NF,   DENY, DENY, DENY, DENY, DENY]),
+                                                                                   [ANON, DENY, DENY, DENY, DENY, DENY, NF,   DENY, DENY, DENY, DENY, DENY, DENY, DENY, DENY]),
         row(post.clone(), "/api/v1/invites/{code}", FreshInvite, Some(json!({ "password": "{password}" })), None,
-                                                                                   [OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK  ]),
-        row(get.clone(), "/api/v1/user", Nothing, None, None,                      [ANON, OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK  ]),
-        row(get.clone(), "/api/v1/org", Nothing, None, None,                       [ANON, OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK  ]),
-        row(get.clone(), "/api/v1/orgs", Nothing, None, None,                      [ANON, OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK  ]),
+                                                                                   [OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK  ]),
+        row(get.clone(), "/api/v1/user", Nothing, None, None,                      [ANON, OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK  ]),
+        row(get.clone(), "/api/v1/org", Nothing, None, None,                       [ANON, OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK  ]),
+        row(get.clone(), "/api/v1/orgs", Nothing, None, None,                      [ANON, OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK  ]),
         row(post.clone(), "/api/v1/orgs", Nothing, Some(json!({ "name": "Org {n}" })), None,
-                                                                                   [ANON, DENY, DENY, DENY, DENY, DENY, NEW,  DENY, DENY, DENY, DENY, DENY]),
+                                                                                   [ANON, DENY, DENY, DENY, DENY, DENY, NEW,  DENY, DENY, DENY, DENY, DENY, DENY, DENY, DENY]),
 
         // Members (organization-wide `members:write`). The other organization's
         // admin manages its own members; an Acme member is not one of them.
-        row(get.clone(), "/api/v1/org/users", Nothing, None, members,              [ANON, SCOPE,SCOPE,SCOPE,SCOPE,OK,   OK,   SCOPE,OK,   SCOPE,SCOPE,OK  ]),
+        row(get.clone(), "/api/v1/org/users", Nothing, None, members,              [ANON, SCOPE,SCOPE,SCOPE,SCOPE,OK,   OK,   SCOPE,OK,   SCOPE,SCOPE,OK,   SCOPE,SCOPE,SCOPE]),
         row(post.clone(), "/api/v1/org/users", Nothing, Some(json!({ "email": "new{n}@acme.test", "role": "viewer" })), members,
-                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,NEW,  NEW,  SCOPE,NEW,  SCOPE,SCOPE,NEW ]),
+                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,NEW,  NEW,  SCOPE,NEW,  SCOPE,SCOPE,NEW,  SCOPE,SCOPE,SCOPE]),
         row(patch.clone(), "/api/v1/org/users/{userUuid}", Member, Some(json!({ "role": "viewer" })), members,
-                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,OK,   OK,   SCOPE,NF,   SCOPE,SCOPE,OK  ]),
+                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,OK,   OK,   SCOPE,NF,   SCOPE,SCOPE,OK,   SCOPE,SCOPE,SCOPE]),
         row(patch.clone(), "/api/v1/org/users/{userUuid}", OtherMember, Some(json!({ "role": "viewer" })), members,
-                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,NF,   NF,   SCOPE,OK,   SCOPE,SCOPE,NF  ]),
+                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,NF,   NF,   SCOPE,OK,   SCOPE,SCOPE,NF,   SCOPE,SCOPE,SCOPE]),
         row(delete.clone(), "/api/v1/org/users/{userUuid}", FreshMember, None, members,
-                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,DEL,  DEL,  SCOPE,NF,   SCOPE,SCOPE,DEL ]),
+                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,DEL,  DEL,  SCOPE,NF,   SCOPE,SCOPE,DEL,  SCOPE,SCOPE,SCOPE]),
         row(delete.clone(), "/api/v1/org/users/{userUuid}", FreshOtherMember, None, members,
-                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,NF,   NF,   SCOPE,DEL,  SCOPE,SCOPE,NF  ]),
+                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,NF,   NF,   SCOPE,DEL,  SCOPE,SCOPE,NF,   SCOPE,SCOPE,SCOPE]),
 
         // Projects. Invisible (no role on it, or another organization's) is 404;
         // visible without the scope is 403.
-        row(get.clone(), "/api/v1/org/projects", Nothing, None, None,              [ANON, OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK  ]),
+        row(get.clone(), "/api/v1/org/projects", Nothing, None, None,              [ANON, OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK  ]),
         row(post.clone(), "/api/v1/org/projects", Nothing, Some(json!({ "name": "Project {n}" })), projects_write,
-                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,NEW,  NEW,  SCOPE,NEW,  SCOPE,SCOPE,NEW ]),
+                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,NEW,  NEW,  SCOPE,NEW,  SCOPE,SCOPE,NEW,  SCOPE,SCOPE,SCOPE]),
         row(get.clone(), "/api/v1/projects/{projectUuid}", Project, None, projects_read,
-                                                                                   [ANON, NF,   OK,   OK,   OK,   OK,   OK,   SCOPE,NF,   OK,   OK,   OK  ]),
+                                                                                   [ANON, NF,   OK,   OK,   OK,   OK,   OK,   SCOPE,NF,   OK,   OK,   OK,   OK,   OK,   OK  ]),
         row(get.clone(), "/api/v1/projects/{projectUuid}", OtherProject, None, None,
-                                                                                   [ANON, NF,   NF,   NF,   NF,   NF,   NF,   NF,   OK,   NF,   NF,   NF  ]),
+                                                                                   [ANON, NF,   NF,   NF,   NF,   NF,   NF,   NF,   OK,   NF,   NF,   NF,   NF,   NF,   NF  ]),
         row(patch.clone(), "/api/v1/projects/{projectUuid}", Project, Some(json!({ "name": "Renamed {n}" })), projects_write,
-                                                                                   [ANON, NF,   SCOPE,SCOPE,SCOPE,OK,   OK,   SCOPE,NF,   OK,   SCOPE,OK  ]),
+                                                                                   [ANON, NF,   SCOPE,SCOPE,SCOPE,OK,   OK,   SCOPE,NF,   OK,   SCOPE,OK,   SCOPE,OK,   SCOPE]),
         row(patch.clone(), "/api/v1/projects/{projectUuid}", OtherProject, Some(json!({ "name": "Renamed {n}" })), None,
-                                                                                   [ANON, NF,   NF,   NF,   NF,   NF,   NF,   NF,   OK,   NF,   NF,   NF  ]),
+                                                                                   [ANON, NF,   NF,   NF,   NF,   NF,   NF,   NF,   OK,   NF,   NF,   NF,   NF,   NF,   NF  ]),
+        // The project account's rows were fixed at its creation: a new
+        // project is not one of them.
         row(delete.clone(), "/api/v1/projects/{projectUuid}", FreshProject, None, projects_write,
-                                                                                   [ANON, NF,   SCOPE,SCOPE,SCOPE,DEL,  DEL,  SCOPE,NF,   DEL,  SCOPE,DEL ]),
+                                                                                   [ANON, NF,   SCOPE,SCOPE,SCOPE,DEL,  DEL,  SCOPE,NF,   DEL,  SCOPE,DEL,  SCOPE,NF,   SCOPE]),
         row(delete.clone(), "/api/v1/projects/{projectUuid}", FreshOtherProject, None, None,
-                                                                                   [ANON, NF,   NF,   NF,   NF,   NF,   NF,   NF,   DEL,  NF,   NF,   NF  ]),
+                                                                                   [ANON, NF,   NF,   NF,   NF,   NF,   NF,   NF,   DEL,  NF,   NF,   NF,   NF,   NF,   NF  ]),
 
         // Project access (`members:write` on the project).
         row(get.clone(), "/api/v1/projects/{projectUuid}/access", Project, None, members,
-                                                                                   [ANON, NF,   SCOPE,SCOPE,SCOPE,OK,   OK,   SCOPE,NF,   OK,   SCOPE,OK  ]),
+                                                                                   [ANON, NF,   SCOPE,SCOPE,SCOPE,OK,   OK,   SCOPE,NF,   OK,   SCOPE,OK,   SCOPE,OK,   SCOPE]),
         row(get.clone(), "/api/v1/projects/{projectUuid}/access", OtherProject, None, None,
-                                                                                   [ANON, NF,   NF,   NF,   NF,   NF,   NF,   NF,   OK,   NF,   NF,   NF  ]),
+                                                                                   [ANON, NF,   NF,   NF,   NF,   NF,   NF,   NF,   OK,   NF,   NF,   NF,   NF,   NF,   NF  ]),
         row(put.clone(), "/api/v1/projects/{projectUuid}/access/{userUuid}", ProjectGrantee, Some(json!({ "role": "viewer" })), members,
-                                                                                   [ANON, NF,   SCOPE,SCOPE,SCOPE,OK,   OK,   SCOPE,NF,   OK,   SCOPE,OK  ]),
+                                                                                   [ANON, NF,   SCOPE,SCOPE,SCOPE,OK,   OK,   SCOPE,NF,   OK,   SCOPE,OK,   SCOPE,OK,   SCOPE]),
         // A user of another organization cannot be given a role on Acme's project.
         row(put.clone(), "/api/v1/projects/{projectUuid}/access/{userUuid}", ProjectOutsider, Some(json!({ "role": "viewer" })), members,
-                                                                                   [ANON, NF,   SCOPE,SCOPE,SCOPE,NF,   NF,   SCOPE,NF,   NF,   SCOPE,NF  ]),
+                                                                                   [ANON, NF,   SCOPE,SCOPE,SCOPE,NF,   NF,   SCOPE,NF,   NF,   SCOPE,NF,   SCOPE,NF,   SCOPE]),
         row(put.clone(), "/api/v1/projects/{projectUuid}/access/{userUuid}", OtherProjectMember, Some(json!({ "role": "viewer" })), None,
-                                                                                   [ANON, NF,   NF,   NF,   NF,   NF,   NF,   NF,   OK,   NF,   NF,   NF  ]),
+                                                                                   [ANON, NF,   NF,   NF,   NF,   NF,   NF,   NF,   OK,   NF,   NF,   NF,   NF,   NF,   NF  ]),
         row(delete.clone(), "/api/v1/projects/{projectUuid}/access/{userUuid}", ProjectFreshGrant, None, members,
-                                                                                   [ANON, NF,   SCOPE,SCOPE,SCOPE,DEL,  DEL,  SCOPE,NF,   DEL,  SCOPE,DEL ]),
+                                                                                   [ANON, NF,   SCOPE,SCOPE,SCOPE,DEL,  DEL,  SCOPE,NF,   DEL,  SCOPE,DEL,  SCOPE,DEL,  SCOPE]),
         row(delete.clone(), "/api/v1/projects/{projectUuid}/access/{userUuid}", OtherProjectFreshGrant, None, None,
-                                                                                   [ANON, NF,   NF,   NF,   NF,   NF,   NF,   NF,   DEL,  NF,   NF,   NF  ]),
+                                                                                   [ANON, NF,   NF,   NF,   NF,   NF,   NF,   NF,   DEL,  NF,   NF,   NF,   NF,   NF,   NF  ]),
 
         // Catalog.
-        row(get.clone(), "/api/v1/org/scopes", Nothing, None, None,                [ANON, OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK  ]),
-        row(get.clone(), "/api/v1/org/roles", Nothing, None, None,                 [ANON, OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK  ]),
+        row(get.clone(), "/api/v1/org/scopes", Nothing, None, None,                [ANON, OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK  ]),
+        row(get.clone(), "/api/v1/org/roles", Nothing, None, None,                 [ANON, OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK  ]),
+
+        // Custom roles (`roles:write` to change; anyone reads their own
+        // organization's). Both organizations are on the enterprise plan.
+        row(post.clone(), "/api/v1/org/roles", Nothing, Some(json!({ "name": "role {n}", "scopes": ["projects:read"] })), roles,
+                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,NEW,  NEW,  SCOPE,NEW,  SCOPE,SCOPE,NEW,  SCOPE,SCOPE,SCOPE]),
+        row(get.clone(), "/api/v1/org/roles/{roleUuid}", FreshCustomRole, None, None,
+                                                                                   [ANON, OK,   OK,   OK,   OK,   OK,   OK,   OK,   NF,   OK,   OK,   OK,   OK,   OK,   OK  ]),
+        row(get.clone(), "/api/v1/org/roles/{roleUuid}", FreshOtherCustomRole, None, None,
+                                                                                   [ANON, NF,   NF,   NF,   NF,   NF,   NF,   NF,   OK,   NF,   NF,   NF,   NF,   NF,   NF  ]),
+        row(patch.clone(), "/api/v1/org/roles/{roleUuid}", FreshCustomRole, Some(json!({ "description": "changed {n}" })), roles,
+                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,OK,   OK,   SCOPE,NF,   SCOPE,SCOPE,OK,   SCOPE,SCOPE,SCOPE]),
+        row(patch.clone(), "/api/v1/org/roles/{roleUuid}", FreshOtherCustomRole, Some(json!({ "description": "changed {n}" })), roles,
+                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,NF,   NF,   SCOPE,OK,   SCOPE,SCOPE,NF,   SCOPE,SCOPE,SCOPE]),
+        row(delete.clone(), "/api/v1/org/roles/{roleUuid}", FreshCustomRole, None, roles,
+                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,DEL,  DEL,  SCOPE,NF,   SCOPE,SCOPE,DEL,  SCOPE,SCOPE,SCOPE]),
+        row(delete.clone(), "/api/v1/org/roles/{roleUuid}", FreshOtherCustomRole, None, roles,
+                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,NF,   NF,   SCOPE,DEL,  SCOPE,SCOPE,NF,   SCOPE,SCOPE,SCOPE]),
 
         // The caller's own personal access tokens: any user principal, its own
         // tokens only (anyone else's is 404); an API key is not a user.
         row(get.clone(), "/api/v1/user/me/personal-access-tokens", Nothing, None, None,
-                                                                                   [ANON, OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   DENY, DENY]),
+                                                                                   [ANON, OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   DENY, DENY, DENY, DENY, DENY]),
         row(post.clone(), "/api/v1/user/me/personal-access-tokens", Nothing, Some(json!({ "name": "row {n}" })), None,
-                                                                                   [ANON, NEW,  NEW,  NEW,  NEW,  NEW,  NEW,  NEW,  NEW,  NEW,  DENY, DENY]),
+                                                                                   [ANON, NEW,  NEW,  NEW,  NEW,  NEW,  NEW,  NEW,  NEW,  NEW,  DENY, DENY, DENY, DENY, DENY]),
         row(get.clone(), "/api/v1/user/me/personal-access-tokens/{uuid}", AdminPat, None, None,
-                                                                                   [ANON, NF,   NF,   NF,   NF,   OK,   OK,   OK,   NF,   NF,   DENY, DENY]),
+                                                                                   [ANON, NF,   NF,   NF,   NF,   OK,   OK,   OK,   NF,   NF,   DENY, DENY, DENY, DENY, DENY]),
         row(get.clone(), "/api/v1/user/me/personal-access-tokens/{uuid}", OtherPat, None, None,
-                                                                                   [ANON, NF,   NF,   NF,   NF,   NF,   NF,   NF,   OK,   NF,   DENY, DENY]),
+                                                                                   [ANON, NF,   NF,   NF,   NF,   NF,   NF,   NF,   OK,   NF,   DENY, DENY, DENY, DENY, DENY]),
         row(patch.clone(), "/api/v1/user/me/personal-access-tokens/{uuid}", AdminPat, Some(json!({ "name": "renamed {n}" })), None,
-                                                                                   [ANON, NF,   NF,   NF,   NF,   OK,   OK,   OK,   NF,   NF,   DENY, DENY]),
+                                                                                   [ANON, NF,   NF,   NF,   NF,   OK,   OK,   OK,   NF,   NF,   DENY, DENY, DENY, DENY, DENY]),
         row(patch.clone(), "/api/v1/user/me/personal-access-tokens/{uuid}", OtherPat, Some(json!({ "name": "renamed {n}" })), None,
-                                                                                   [ANON, NF,   NF,   NF,   NF,   NF,   NF,   NF,   OK,   NF,   DENY, DENY]),
+                                                                                   [ANON, NF,   NF,   NF,   NF,   NF,   NF,   NF,   OK,   NF,   DENY, DENY, DENY, DENY, DENY]),
         row(delete.clone(), "/api/v1/user/me/personal-access-tokens/{uuid}", FreshAdminPat, None, None,
-                                                                                   [ANON, NF,   NF,   NF,   NF,   DEL,  DEL,  DEL,  NF,   NF,   DENY, DENY]),
+                                                                                   [ANON, NF,   NF,   NF,   NF,   DEL,  DEL,  DEL,  NF,   NF,   DENY, DENY, DENY, DENY, DENY]),
         row(delete.clone(), "/api/v1/user/me/personal-access-tokens/{uuid}", FreshOtherPat, None, None,
-                                                                                   [ANON, NF,   NF,   NF,   NF,   NF,   NF,   NF,   DEL,  NF,   DENY, DENY]),
+                                                                                   [ANON, NF,   NF,   NF,   NF,   NF,   NF,   NF,   DEL,  NF,   DENY, DENY, DENY, DENY, DENY]),
         // Rotation hands out a new secret: a token narrowed to content:read
         // must not obtain one for its owner's full-role token (PRODUCT.md §2,
         // "No credential can mint a credential that is more powerful than
         // itself"), but may rotate one no more powerful than itself.
         row(patch.clone(), "/api/v1/user/me/personal-access-tokens/{uuid}/rotate", FreshAdminPat, Some(json!({ "expiresAt": "{in30days}" })), None,
-                                                                                   [ANON, NF,   NF,   NF,   NF,   OK,   OK,   UNGRANTABLE, NF,   NF,   DENY, DENY]),
+                                                                                   [ANON, NF,   NF,   NF,   NF,   OK,   OK,   UNGRANTABLE,NF,   NF,   DENY, DENY, DENY, DENY, DENY]),
         row(patch.clone(), "/api/v1/user/me/personal-access-tokens/{uuid}/rotate", FreshNarrowAdminPat, Some(json!({ "expiresAt": "{in30days}" })), None,
-                                                                                   [ANON, NF,   NF,   NF,   NF,   OK,   OK,   OK,   NF,   NF,   DENY, DENY]),
+                                                                                   [ANON, NF,   NF,   NF,   NF,   OK,   OK,   OK,   NF,   NF,   DENY, DENY, DENY, DENY, DENY]),
         row(patch.clone(), "/api/v1/user/me/personal-access-tokens/{uuid}/rotate", FreshOtherPat, Some(json!({ "expiresAt": "{in30days}" })), None,
-                                                                                   [ANON, NF,   NF,   NF,   NF,   NF,   NF,   NF,   OK,   NF,   DENY, DENY]),
+                                                                                   [ANON, NF,   NF,   NF,   NF,   NF,   NF,   NF,   OK,   NF,   DENY, DENY, DENY, DENY, DENY]),
 
         // Every member's tokens (`tokens:admin`).
         row(get.clone(), "/api/v1/org/personal-access-tokens", Nothing, None, tokens_admin,
-                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,OK,   OK,   SCOPE,OK,   SCOPE,SCOPE,OK  ]),
+                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,OK,   OK,   SCOPE,OK,   SCOPE,SCOPE,OK,   SCOPE,SCOPE,SCOPE]),
         row(delete.clone(), "/api/v1/org/personal-access-tokens/{uuid}", FreshEditorPat, None, tokens_admin,
-                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,DEL,  DEL,  SCOPE,NF,   SCOPE,SCOPE,DEL ]),
+                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,DEL,  DEL,  SCOPE,NF,   SCOPE,SCOPE,DEL,  SCOPE,SCOPE,SCOPE]),
         row(delete.clone(), "/api/v1/org/personal-access-tokens/{uuid}", FreshOtherPat, None, tokens_admin,
-                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,NF,   NF,   SCOPE,DEL,  SCOPE,SCOPE,NF  ]),
+                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,NF,   NF,   SCOPE,DEL,  SCOPE,SCOPE,NF,   SCOPE,SCOPE,SCOPE]),
 
         // Organization API keys (`api_keys:write`); another organization's
         // key is 404. Every column that holds the scope holds every role, so
         // `role_too_high` is covered by the API-key tests, not here.
-        row(get.clone(), "/api/v1/org/api-keys", Nothing, None, api_keys,          [ANON, SCOPE,SCOPE,SCOPE,SCOPE,OK,   OK,   SCOPE,OK,   SCOPE,SCOPE,OK  ]),
+        row(get.clone(), "/api/v1/org/api-keys", Nothing, None, api_keys,          [ANON, SCOPE,SCOPE,SCOPE,SCOPE,OK,   OK,   SCOPE,OK,   SCOPE,SCOPE,OK,   SCOPE,SCOPE,SCOPE]),
         row(post.clone(), "/api/v1/org/api-keys", Nothing, Some(json!({ "name": "key {n}", "role": "viewer" })), api_keys,
-                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,NEW,  NEW,  SCOPE,NEW,  SCOPE,SCOPE,NEW ]),
+                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,NEW,  NEW,  SCOPE,NEW,  SCOPE,SCOPE,NEW,  SCOPE,SCOPE,SCOPE]),
         row(delete.clone(), "/api/v1/org/api-keys/{uuid}", FreshApiKey, None, api_keys,
-                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,DEL,  DEL,  SCOPE,NF,   SCOPE,SCOPE,DEL ]),
+                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,DEL,  DEL,  SCOPE,NF,   SCOPE,SCOPE,DEL,  SCOPE,SCOPE,SCOPE]),
         row(delete.clone(), "/api/v1/org/api-keys/{uuid}", FreshOtherApiKey, None, api_keys,
-                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,NF,   NF,   SCOPE,DEL,  SCOPE,SCOPE,NF  ]),
+                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,NF,   NF,   SCOPE,DEL,  SCOPE,SCOPE,NF,   SCOPE,SCOPE,SCOPE]),
         row(patch.clone(), "/api/v1/org/api-keys/{uuid}/rotate", FreshApiKey, Some(json!({ "expiresAt": "{in30days}" })), api_keys,
-                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,OK,   OK,   SCOPE,NF,   SCOPE,SCOPE,OK  ]),
+                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,OK,   OK,   SCOPE,NF,   SCOPE,SCOPE,OK,   SCOPE,SCOPE,SCOPE]),
         row(patch.clone(), "/api/v1/org/api-keys/{uuid}/rotate", FreshOtherApiKey, Some(json!({ "expiresAt": "{in30days}" })), api_keys,
-                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,NF,   NF,   SCOPE,OK,   SCOPE,SCOPE,NF  ]),
+                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,NF,   NF,   SCOPE,OK,   SCOPE,SCOPE,NF,   SCOPE,SCOPE,SCOPE]),
+
+        // Service accounts (`service_accounts:write`); another organization's
+        // account is 404. `role_too_high`, the plan and the instance switch
+        // are covered by the service-account tests.
+        row(get.clone(), "/api/v1/service-accounts", Nothing, None, accounts,      [ANON, SCOPE,SCOPE,SCOPE,SCOPE,OK,   OK,   SCOPE,OK,   SCOPE,SCOPE,OK,   SCOPE,SCOPE,SCOPE]),
+        row(post.clone(), "/api/v1/service-accounts", Nothing, Some(json!({ "description": "bot {n}", "scope": "organization", "role": "viewer" })), accounts,
+                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,NEW,  NEW,  SCOPE,NEW,  SCOPE,SCOPE,NEW,  SCOPE,SCOPE,SCOPE]),
+        row(get.clone(), "/api/v1/service-accounts/{uuid}", FreshServiceAccount, None, accounts,
+                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,OK,   OK,   SCOPE,NF,   SCOPE,SCOPE,OK,   SCOPE,SCOPE,SCOPE]),
+        row(get.clone(), "/api/v1/service-accounts/{uuid}", FreshOtherServiceAccount, None, accounts,
+                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,NF,   NF,   SCOPE,OK,   SCOPE,SCOPE,NF,   SCOPE,SCOPE,SCOPE]),
+        row(patch.clone(), "/api/v1/service-accounts/{uuid}", FreshServiceAccount, Some(json!({ "description": "renamed {n}" })), accounts,
+                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,OK,   OK,   SCOPE,NF,   SCOPE,SCOPE,OK,   SCOPE,SCOPE,SCOPE]),
+        row(patch.clone(), "/api/v1/service-accounts/{uuid}", FreshOtherServiceAccount, Some(json!({ "description": "renamed {n}" })), accounts,
+                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,NF,   NF,   SCOPE,OK,   SCOPE,SCOPE,NF,   SCOPE,SCOPE,SCOPE]),
+        row(delete.clone(), "/api/v1/service-accounts/{uuid}", FreshServiceAccount, None, accounts,
+                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,DEL,  DEL,  SCOPE,NF,   SCOPE,SCOPE,DEL,  SCOPE,SCOPE,SCOPE]),
+        row(delete.clone(), "/api/v1/service-accounts/{uuid}", FreshOtherServiceAccount, None, accounts,
+                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,NF,   NF,   SCOPE,DEL,  SCOPE,SCOPE,NF,   SCOPE,SCOPE,SCOPE]),
+        row(patch.clone(), "/api/v1/service-accounts/{uuid}/rotate", FreshServiceAccount, Some(json!({ "expiresAt": "{in30days}" })), accounts,
+                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,OK,   OK,   SCOPE,NF,   SCOPE,SCOPE,OK,   SCOPE,SCOPE,SCOPE]),
+        row(patch.clone(), "/api/v1/service-accounts/{uuid}/rotate", FreshOtherServiceAccount, Some(json!({ "expiresAt": "{in30days}" })), accounts,
+                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,NF,   NF,   SCOPE,OK,   SCOPE,SCOPE,NF,   SCOPE,SCOPE,SCOPE]),
 
         // The audit log (`audit:read`), of the caller's own organization.
-        row(get.clone(), "/api/v1/org/audit-logs", Nothing, None, audit_read,      [ANON, SCOPE,SCOPE,SCOPE,SCOPE,OK,   OK,   SCOPE,OK,   SCOPE,SCOPE,OK  ]),
+        row(get.clone(), "/api/v1/org/audit-logs", Nothing, None, audit_read,      [ANON, SCOPE,SCOPE,SCOPE,SCOPE,OK,   OK,   SCOPE,OK,   SCOPE,SCOPE,OK,   SCOPE,SCOPE,OK  ]),
 
         // No credential needed.
         row(post.clone(), "/api/v1/auth/verify", Nothing, Some(json!({ "token": "{adminToken}", "scope": "projects:read" })), None,
-                                                                                   [OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK  ]),
-        row(get.clone(), "/healthz", Nothing, None, None,                          [OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK  ]),
-        row(get.clone(), "/readyz", Nothing, None, None,                           [OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK  ]),
-        row(get, "/api/v1/openapi.json", Nothing, None, None,                      [OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK  ]),
+                                                                                   [OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK  ]),
+        row(get.clone(), "/healthz", Nothing, None, None,                          [OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK  ]),
+        row(get.clone(), "/readyz", Nothing, None, None,                           [OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK  ]),
+        row(get, "/api/v1/openapi.json", Nothing, None, None,                      [OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK  ]),
     ]
 }
 
@@ -404,6 +466,31 @@ async fn build_world(app: &TestApp) -> World {
         .expect(204);
     let me = app.get("/api/v1/user", &outsider_session).await;
     assert_eq!(me.expect(200)["org"]["uuid"], globex.as_str());
+    // Custom roles and service accounts need the enterprise plan.
+    app.set_plan_of(&app.org_uuid, "enterprise").await;
+    app.set_plan_of(&globex, "enterprise").await;
+    let custom_role = app
+        .post(
+            "/api/v1/org/roles",
+            &admin.pat,
+            json!({ "name": "auditor", "scopes": ["projects:read", "content:read", "audit:read"] }),
+        )
+        .await;
+    let custom_role = uuid_of(custom_role.expect(201), "uuid");
+    let account = |body: Value| async move {
+        let resp = app.post("/api/v1/service-accounts", &admin.pat, body).await;
+        Auth::Token(uuid_of(resp.expect(201), "token"))
+    };
+    let editor_account = account(
+        json!({ "description": "editor account", "scope": "organization", "role": "editor" }),
+    )
+    .await;
+    let project_account = account(
+        json!({ "description": "project account", "scope": "project",
+        "projects": [{ "projectUuid": project, "role": "admin" }] }),
+    )
+    .await;
+    let custom_account = account(json!({ "description": "custom account", "scope": "organization", "customRoleUuid": custom_role })).await;
     let (_, other_token) = app
         .create_pat(&outsider_session, json!({ "name": "globex admin" }))
         .await;
@@ -442,6 +529,9 @@ async fn build_world(app: &TestApp) -> World {
             Who::ProjectAdmin => project_admin.pat.clone(),
             Who::EditorKey => editor_key.clone(),
             Who::AdminKey => admin_key.clone(),
+            Who::EditorAccount => editor_account.clone(),
+            Who::ProjectAccount => project_account.clone(),
+            Who::CustomAccount => custom_account.clone(),
         })
         .collect();
     World {
@@ -607,6 +697,34 @@ async fn prepare(
                 .await;
             params.push(("uuid", uuid_of(resp.expect(201), "uuid")));
         }
+        Target::FreshCustomRole | Target::FreshOtherCustomRole => {
+            let by = match target {
+                Target::FreshCustomRole => &admin.pat,
+                _ => &w.outsider_session,
+            };
+            let resp = app
+                .post(
+                    "/api/v1/org/roles",
+                    by,
+                    json!({ "name": format!("fresh {n}"), "scopes": ["projects:read"] }),
+                )
+                .await;
+            params.push(("roleUuid", uuid_of(resp.expect(201), "uuid")));
+        }
+        Target::FreshServiceAccount | Target::FreshOtherServiceAccount => {
+            let by = match target {
+                Target::FreshServiceAccount => &admin.pat,
+                _ => &w.outsider_session,
+            };
+            let resp = app
+                .post(
+                    "/api/v1/service-accounts",
+                    by,
+                    json!({ "description": format!("fresh {n}"), "scope": "organization", "role": "editor", "expiresAt": in_days(60) }),
+                )
+                .await;
+            params.push(("uuid", uuid_of(resp.expect(201), "uuid")));
+        }
         Target::FreshSession => {
             if who == Who::AdminSession {
                 let resp = app.try_login(ADMIN_EMAIL, PASSWORD, Some(&w.acme)).await;
@@ -644,7 +762,8 @@ fn fill(template: &str, params: &Params) -> String {
         !filled.contains("{projectUuid}")
             && !filled.contains("{userUuid}")
             && !filled.contains("{uuid}")
-            && !filled.contains("{code}"),
+            && !filled.contains("{code}")
+            && !filled.contains("{roleUuid}"),
         "the row's target does not fill {template}"
     );
     filled

@@ -129,6 +129,19 @@ pub trait Store: Send + Sync + 'static {
         now: OffsetDateTime,
         audit: &AuditEvent,
     ) -> Result<()>;
+    /// Gives a custom role on a project (replacing any project role).
+    async fn set_project_custom_role(
+        &self,
+        org: Uuid,
+        project: Uuid,
+        user: Uuid,
+        custom_role: Uuid,
+        now: OffsetDateTime,
+        audit: &AuditEvent,
+    ) -> Result<()>;
+    /// Every project role the user holds in the organization, custom roles
+    /// with their scopes.
+    async fn member_project_roles(&self, org: Uuid, user: Uuid) -> Result<Vec<MemberProjectRole>>;
     async fn remove_project_role(
         &self,
         project: Uuid,
@@ -169,6 +182,45 @@ pub trait Store: Send + Sync + 'static {
         audit: &AuditEvent,
     ) -> Result<bool>;
     async fn record_last_used(&self, uses: &[(Uuid, OffsetDateTime)]) -> Result<()>;
+
+    // Custom roles
+    /// `Conflict` when the organization has a role of that name.
+    async fn create_custom_role(&self, role: &CustomRole, audit: &AuditEvent) -> Result<()>;
+    async fn custom_role(&self, org: Uuid, uuid: Uuid) -> Result<Option<CustomRole>>;
+    /// By name.
+    async fn custom_roles(&self, org: Uuid) -> Result<Vec<CustomRole>>;
+    async fn update_custom_role(
+        &self,
+        org: Uuid,
+        uuid: Uuid,
+        change: &CustomRoleChange,
+        now: OffsetDateTime,
+        audit: &AuditEvent,
+    ) -> Result<()>;
+    /// `Conflict` while a member, project role or live service account holds it.
+    async fn delete_custom_role(&self, org: Uuid, uuid: Uuid, audit: &AuditEvent) -> Result<()>;
+
+    // Service accounts
+    /// Inserts the credential (kind `service_account`) with its custom role
+    /// and project rows.
+    async fn insert_service_account(
+        &self,
+        account: &ServiceAccount,
+        token_hash: &TokenHash,
+        audit: &AuditEvent,
+    ) -> Result<()>;
+    /// A live service account with its custom role and project rows.
+    async fn service_account(&self, org: Uuid, uuid: Uuid) -> Result<Option<ServiceAccount>>;
+    /// Live service accounts, newest first.
+    async fn service_accounts(&self, org: Uuid) -> Result<Vec<ServiceAccount>>;
+    /// Description and, for organization scope, the role.
+    async fn update_service_account(
+        &self,
+        uuid: Uuid,
+        name: Option<&str>,
+        role: Option<&RoleRef>,
+        audit: &AuditEvent,
+    ) -> Result<()>;
 
     // Audit log
     async fn append_audit(&self, event: &AuditEvent) -> Result<()>;

@@ -48,6 +48,8 @@ pub struct Membership {
     pub org_uuid: Uuid,
     pub user_uuid: Uuid,
     pub role: Role,
+    /// A custom role given instead of the system role (which is then `member`).
+    pub custom_role_uuid: Option<Uuid>,
     pub suspended_at: Option<OffsetDateTime>,
     pub created_at: OffsetDateTime,
 }
@@ -74,6 +76,8 @@ pub struct NewMember {
     pub org_uuid: Uuid,
     pub user: MemberUser,
     pub role: Role,
+    /// A custom role given instead of the system role (then `member`).
+    pub custom_role_uuid: Option<Uuid>,
     pub now: OffsetDateTime,
 }
 
@@ -85,7 +89,9 @@ pub struct NewInvite {
 
 #[derive(Clone, Debug, Default)]
 pub struct MemberChange {
+    /// With `role`, the custom role that now goes with it (`None` clears it).
     pub role: Option<Role>,
+    pub custom_role_uuid: Option<Uuid>,
     /// `Some(Some(t))` suspends at `t`, `Some(None)` lifts a suspension.
     pub suspended_at: Option<Option<OffsetDateTime>>,
 }
@@ -123,6 +129,16 @@ pub struct Project {
 pub struct ProjectGrant {
     pub user: User,
     pub role: Role,
+    /// A custom role given on the project instead (then `role` is `member`).
+    pub custom_role_uuid: Option<Uuid>,
+}
+
+/// A member's project role with, for a custom role, its uuid, name and scope names.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MemberProjectRole {
+    pub project_uuid: Uuid,
+    pub role: Role,
+    pub custom_role: Option<(Uuid, String, Vec<String>)>,
 }
 
 /// Any kind of credential. The secret is never here, only its display prefix.
@@ -169,6 +185,11 @@ pub struct AuthRecord {
     pub owner: Option<User>,
     /// The owner's membership now; `None` when they left the organization.
     pub membership: Option<Membership>,
+    /// The custom role of the credential (service account) or, for a
+    /// personal access token, of its owner's membership: uuid, name, scope names.
+    pub custom_role: Option<(Uuid, String, Vec<String>)>,
+    /// A project-scoped service account's rows; empty otherwise.
+    pub projects: Vec<ProjectAccessRecord>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -220,4 +241,67 @@ pub struct StoredAuditEvent {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub details: serde_json::Value,
+}
+
+/// An organization-defined role (enterprise): a name and a set of scopes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CustomRole {
+    pub uuid: Uuid,
+    pub org_uuid: Uuid,
+    pub name: String,
+    pub description: Option<String>,
+    /// Scope names, as given (a name an operator later removed from the
+    /// catalog stays here and grants nothing).
+    pub scopes: Vec<String>,
+    pub created_at: OffsetDateTime,
+    pub created_by: Actor,
+    pub updated_at: OffsetDateTime,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct CustomRoleChange {
+    pub name: Option<String>,
+    /// `Some(None)` clears the description.
+    pub description: Option<Option<String>>,
+    pub scopes: Option<Vec<String>>,
+}
+
+/// A system role or a custom role, wherever either may be given.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RoleRef {
+    System(Role),
+    Custom(Uuid),
+}
+
+/// One row of a project-scoped service account.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServiceAccountGrant {
+    pub project_uuid: Uuid,
+    pub role: RoleRef,
+}
+
+/// A service account's role: organization-wide (a system role, a custom role,
+/// legacy scopes kept in the credential's `scopes`) or per project.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServiceAccount {
+    pub credential: Credential,
+    /// The custom role of an organization-scoped account.
+    pub custom_role_uuid: Option<Uuid>,
+    /// Empty for organization scope.
+    pub grants: Vec<ServiceAccountGrant>,
+}
+
+impl ServiceAccount {
+    pub fn is_project_scoped(&self) -> bool {
+        !self.grants.is_empty()
+    }
+}
+
+/// A project row of a service account as the request path needs it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProjectAccessRecord {
+    pub project_uuid: Uuid,
+    pub role: Option<Role>,
+    /// The scope names of the row's custom role.
+    pub custom_role: Option<(Uuid, String, Vec<String>)>,
 }

@@ -213,8 +213,8 @@ fn expect_one(rows_affected: u64) -> Result<()> {
 const ORG_COLS: &str =
     "o.uuid AS org_uuid, o.name AS org_name, o.plan AS org_plan, o.created_at AS org_created_at";
 const USER_COLS: &str = "u.uuid AS user_uuid, u.email AS user_email, u.name AS user_name, u.created_at AS user_created_at";
-const MEMBER_COLS: &str = "m.org_uuid AS m_org_uuid, m.user_uuid AS m_user_uuid, m.role AS m_role, m.suspended_at AS m_suspended_at, m.created_at AS m_created_at";
-const CRED_COLS: &str = "c.uuid, c.kind, c.org_uuid AS c_org_uuid, c.owner_uuid, c.name, c.token_hash, c.display_prefix, c.scopes, c.role, c.expires_at, c.created_at, c.rotated_at, c.last_used_at, c.revoked_at, c.created_by_type, c.created_by_uuid, c.created_by_name";
+const MEMBER_COLS: &str = "m.org_uuid AS m_org_uuid, m.user_uuid AS m_user_uuid, m.role AS m_role, m.custom_role_uuid AS m_custom_role_uuid, m.suspended_at AS m_suspended_at, m.created_at AS m_created_at";
+const CRED_COLS: &str = "c.uuid, c.kind, c.org_uuid AS c_org_uuid, c.owner_uuid, c.name, c.token_hash, c.display_prefix, c.scopes, c.role, c.expires_at, c.created_at, c.rotated_at, c.last_used_at, c.revoked_at, c.created_by_type, c.created_by_uuid, c.created_by_name, c.custom_role_uuid AS c_custom_role_uuid";
 const PROJECT_COLS: &str = "uuid, org_uuid, name, created_at, created_by_type, created_by_uuid, created_by_name, updated_at, updated_by_type, updated_by_uuid, updated_by_name";
 
 /// The request path's queries, built once rather than on every lookup.
@@ -261,6 +261,7 @@ fn membership_from(row: &AnyRow) -> Result<Option<Membership>> {
         org_uuid,
         user_uuid: uuid_at(row, "m_user_uuid")?,
         role: role_at(row, "m_role")?,
+        custom_role_uuid: opt_uuid_at(row, "m_custom_role_uuid")?,
         suspended_at: opt_time_at(row, "m_suspended_at")?,
         created_at: time_at(row, "m_created_at")?,
     }))
@@ -585,6 +586,16 @@ impl Store for SqlStore {
             }
         };
         insert_membership(&mut tx, new.org_uuid, user_uuid, new.role, new.now).await?;
+        if let Some(custom) = new.custom_role_uuid {
+            sqlx::query(
+                "UPDATE memberships SET custom_role_uuid = $1 WHERE org_uuid = $2 AND user_uuid = $3",
+            )
+            .bind(custom.to_string())
+            .bind(new.org_uuid.to_string())
+            .bind(user_uuid.to_string())
+            .execute(&mut *tx)
+            .await?;
+        }
         if let Some(invite) = invite {
             sqlx::query(
                 "INSERT INTO invites (code_hash, org_uuid, user_uuid, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
@@ -612,11 +623,12 @@ impl Store for SqlStore {
         lock_org(&mut tx, org).await?;
         if let Some(role) = change.role {
             let done = sqlx::query(
-                "UPDATE memberships SET role = $1 WHERE org_uuid = $2 AND user_uuid = $3",
+                "UPDATE memberships SET role = $1, custom_role_uuid = $4 WHERE org_uuid = $2 AND user_uuid = $3",
             )
             .bind(role.as_str())
             .bind(org.to_string())
             .bind(user.to_string())
+            .bind(change.custom_role_uuid.map(|u| u.to_string()))
             .execute(&mut *tx)
             .await?;
             expect_one(done.rows_affected())?;
@@ -888,7 +900,7 @@ impl Store for SqlStore {
 
     async fn project_access(&self, project: Uuid) -> Result<Vec<ProjectGrant>> {
         let sql = format!(
-            "SELECT {USER_COLS}, pr.role FROM project_roles pr JOIN users u ON u.uuid = pr.user_uuid \
+            "SELECT {USER_COLS}, pr.role, pr.custom_role_uuid FROM project_roles pr JOIN users u ON u.uuid = pr.user_uuid \
              WHERE pr.project_uuid = $1 ORDER BY u.email"
         );
         let rows = sqlx::query(&sql)
@@ -900,6 +912,7 @@ impl Store for SqlStore {
                 Ok(ProjectGrant {
                     user: user_from(row)?,
                     role: role_at(row, "role")?,
+                    custom_role_uuid: opt_uuid_at(row, "custom_role_uuid")?,
                 })
             })
             .collect()
@@ -917,7 +930,7 @@ impl Store for SqlStore {
         let mut tx = self.write.begin().await?;
         sqlx::query(
             "INSERT INTO project_roles (project_uuid, org_uuid, user_uuid, role, created_at) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (project_uuid, user_uuid) DO UPDATE SET role = excluded.role",
+             ON CONFLICT (project_uuid, user_uuid) DO UPDATE SET role = excluded.role, custom_role_uuid = NULL",
         )
         .bind(project.to_string())
         .bind(org.to_string())
@@ -928,6 +941,54 @@ impl Store for SqlStore {
         .await?;
         self.finish(tx, audit).await?;
         Ok(())
+    }
+
+    async fn set_project_custom_role(
+        &self,
+        org: Uuid,
+        project: Uuid,
+        user: Uuid,
+        custom_role: Uuid,
+        now: OffsetDateTime,
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        sqlx::query(
+            "INSERT INTO project_roles (project_uuid, org_uuid, user_uuid, role, custom_role_uuid, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (project_uuid, user_uuid) DO UPDATE SET role = excluded.role, custom_role_uuid = excluded.custom_role_uuid",
+        )
+        .bind(project.to_string())
+        .bind(org.to_string())
+        .bind(user.to_string())
+        .bind(Role::Member.as_str())
+        .bind(custom_role.to_string())
+        .bind(ts(now))
+        .execute(&mut *tx)
+        .await?;
+        self.finish(tx, audit).await?;
+        Ok(())
+    }
+
+    async fn member_project_roles(&self, org: Uuid, user: Uuid) -> Result<Vec<MemberProjectRole>> {
+        let rows = sqlx::query(
+            "SELECT pr.project_uuid, pr.role, pr.custom_role_uuid, r.name AS r_name, r.scopes AS r_scopes \
+             FROM project_roles pr LEFT JOIN custom_roles r ON r.uuid = pr.custom_role_uuid \
+             WHERE pr.org_uuid = $1 AND pr.user_uuid = $2",
+        )
+        .bind(org.to_string())
+        .bind(user.to_string())
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(MemberProjectRole {
+                    project_uuid: uuid_at(row, "project_uuid")?,
+                    role: role_at(row, "role")?,
+                    custom_role: custom_role_columns(row)?,
+                })
+            })
+            .collect()
     }
 
     async fn remove_project_role(
@@ -993,12 +1054,32 @@ impl Store for SqlStore {
                 Some(_) => Some(user_from(&row)?),
                 None => None,
             };
+            let credential = credential_from(&row)?;
+            let membership = membership_from(&row)?;
+            let custom_role_uuid = match credential.kind {
+                CredentialKind::Pat => membership.as_ref().and_then(|m| m.custom_role_uuid),
+                _ => opt_uuid_at(&row, "c_custom_role_uuid")?,
+            };
+            let custom_role = match custom_role_uuid {
+                Some(uuid) => self
+                    .custom_role(credential.org_uuid, uuid)
+                    .await?
+                    .map(|r| (r.uuid, r.name, r.scopes)),
+                None => None,
+            };
+            let projects = if credential.kind == CredentialKind::ServiceAccount {
+                self.project_access_records(credential.uuid).await?
+            } else {
+                Vec::new()
+            };
             return Ok(TokenLookup::Found(AuthRecord {
-                credential: credential_from(&row)?,
+                credential,
                 token_hash: TokenHash::from_hex(&stored).ok_or_else(|| corrupt("token_hash"))?,
                 org: org_from(&row)?,
                 owner,
-                membership: membership_from(&row)?,
+                membership,
+                custom_role,
+                projects,
             }));
         }
         match sqlx::query(&RETIRED_SQL)
@@ -1182,6 +1263,224 @@ impl Store for SqlStore {
         Ok(())
     }
 
+    async fn create_custom_role(&self, r: &CustomRole, audit: &AuditEvent) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        sqlx::query(
+            "INSERT INTO custom_roles (uuid, org_uuid, name, description, scopes, created_at, created_by_type, \
+             created_by_uuid, created_by_name, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(r.uuid.to_string())
+        .bind(r.org_uuid.to_string())
+        .bind(&r.name)
+        .bind(r.description.clone())
+        .bind(r.scopes.join(" "))
+        .bind(ts(r.created_at))
+        .bind(r.created_by.kind.as_str())
+        .bind(r.created_by.uuid.to_string())
+        .bind(&r.created_by.name)
+        .bind(ts(r.updated_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(unique("a custom role of this name exists"))?;
+        self.finish(tx, audit).await?;
+        Ok(())
+    }
+
+    async fn custom_role(&self, org: Uuid, uuid: Uuid) -> Result<Option<CustomRole>> {
+        let row = sqlx::query("SELECT * FROM custom_roles WHERE org_uuid = $1 AND uuid = $2")
+            .bind(org.to_string())
+            .bind(uuid.to_string())
+            .fetch_optional(&self.read)
+            .await?;
+        row.as_ref().map(custom_role_from).transpose()
+    }
+
+    async fn custom_roles(&self, org: Uuid) -> Result<Vec<CustomRole>> {
+        let rows =
+            sqlx::query("SELECT * FROM custom_roles WHERE org_uuid = $1 ORDER BY name, uuid")
+                .bind(org.to_string())
+                .fetch_all(&self.read)
+                .await?;
+        rows.iter().map(custom_role_from).collect()
+    }
+
+    async fn update_custom_role(
+        &self,
+        org: Uuid,
+        uuid: Uuid,
+        change: &CustomRoleChange,
+        now: OffsetDateTime,
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        let done = sqlx::query(
+            "UPDATE custom_roles SET name = COALESCE($1, name), \
+             description = CASE WHEN $2 = 1 THEN $3 ELSE description END, \
+             scopes = COALESCE($4, scopes), updated_at = $5 WHERE org_uuid = $6 AND uuid = $7",
+        )
+        .bind(change.name.clone())
+        .bind(i64::from(change.description.is_some()))
+        .bind(change.description.clone().flatten())
+        .bind(change.scopes.as_ref().map(|s| s.join(" ")))
+        .bind(ts(now))
+        .bind(org.to_string())
+        .bind(uuid.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(unique("a custom role of this name exists"))?;
+        expect_one(done.rows_affected())?;
+        self.finish(tx, audit).await?;
+        Ok(())
+    }
+
+    async fn delete_custom_role(&self, org: Uuid, uuid: Uuid, audit: &AuditEvent) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        lock_org(&mut tx, org).await?;
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM memberships WHERE org_uuid = $1 AND custom_role_uuid = $2) \
+             + (SELECT COUNT(*) FROM project_roles WHERE org_uuid = $1 AND custom_role_uuid = $2) \
+             + (SELECT COUNT(*) FROM credentials WHERE org_uuid = $1 AND custom_role_uuid = $2 AND revoked_at IS NULL) \
+             + (SELECT COUNT(*) FROM service_account_projects s JOIN credentials c ON c.uuid = s.credential_uuid \
+                WHERE s.org_uuid = $1 AND s.custom_role_uuid = $2 AND c.revoked_at IS NULL) AS n",
+        )
+        .bind(org.to_string())
+        .bind(uuid.to_string())
+        .fetch_one(&mut *tx)
+        .await?;
+        let n: i64 = row.try_get("n")?;
+        if n > 0 {
+            return Err(StoreError::Conflict(
+                "the custom role is still assigned".into(),
+            ));
+        }
+        let done = sqlx::query("DELETE FROM custom_roles WHERE org_uuid = $1 AND uuid = $2")
+            .bind(org.to_string())
+            .bind(uuid.to_string())
+            .execute(&mut *tx)
+            .await?;
+        expect_one(done.rows_affected())?;
+        self.finish(tx, audit).await?;
+        Ok(())
+    }
+
+    async fn insert_service_account(
+        &self,
+        a: &ServiceAccount,
+        token_hash: &TokenHash,
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        let c = &a.credential;
+        let mut tx = self.write.begin().await?;
+        sqlx::query(
+            "INSERT INTO credentials (uuid, kind, org_uuid, owner_uuid, name, token_hash, display_prefix, scopes, role, \
+             custom_role_uuid, expires_at, created_at, created_by_type, created_by_uuid, created_by_name) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+        )
+        .bind(c.uuid.to_string())
+        .bind(CredentialKind::ServiceAccount.as_str())
+        .bind(c.org_uuid.to_string())
+        .bind(None::<String>)
+        .bind(&c.name)
+        .bind(token_hash.to_hex())
+        .bind(&c.display_prefix)
+        .bind(scopes_to_db(&c.scopes))
+        .bind(c.role.map(Role::as_str))
+        .bind(a.custom_role_uuid.map(|u| u.to_string()))
+        .bind(opt_ts(c.expires_at))
+        .bind(ts(c.created_at))
+        .bind(c.created_by.kind.as_str())
+        .bind(c.created_by.uuid.to_string())
+        .bind(&c.created_by.name)
+        .execute(&mut *tx)
+        .await
+        .map_err(unique("a credential with this secret exists"))?;
+        for g in &a.grants {
+            let (role, custom) = match &g.role {
+                RoleRef::System(r) => (Some(r.as_str()), None),
+                RoleRef::Custom(u) => (None, Some(u.to_string())),
+            };
+            sqlx::query(
+                "INSERT INTO service_account_projects (credential_uuid, project_uuid, org_uuid, role, custom_role_uuid, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(c.uuid.to_string())
+            .bind(g.project_uuid.to_string())
+            .bind(c.org_uuid.to_string())
+            .bind(role)
+            .bind(custom)
+            .bind(ts(c.created_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(unique("a project is listed twice"))?;
+        }
+        self.finish(tx, audit).await?;
+        Ok(())
+    }
+
+    async fn service_account(&self, org: Uuid, uuid: Uuid) -> Result<Option<ServiceAccount>> {
+        let sql = format!(
+            "SELECT {CRED_COLS} FROM credentials c WHERE c.org_uuid = $1 AND c.uuid = $2 \
+             AND c.kind = 'service_account' AND c.revoked_at IS NULL"
+        );
+        let row = sqlx::query(&sql)
+            .bind(org.to_string())
+            .bind(uuid.to_string())
+            .fetch_optional(&self.read)
+            .await?;
+        match row {
+            Some(row) => Ok(Some(self.service_account_from(&row).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn service_accounts(&self, org: Uuid) -> Result<Vec<ServiceAccount>> {
+        let sql = format!(
+            "SELECT {CRED_COLS} FROM credentials c WHERE c.org_uuid = $1 AND c.kind = 'service_account' \
+             AND c.revoked_at IS NULL ORDER BY c.created_at DESC, c.uuid DESC"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(org.to_string())
+            .fetch_all(&self.read)
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            out.push(self.service_account_from(row).await?);
+        }
+        Ok(out)
+    }
+
+    async fn update_service_account(
+        &self,
+        uuid: Uuid,
+        name: Option<&str>,
+        role: Option<&RoleRef>,
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        let (set_role, role_text, custom) = match role {
+            None => (0i64, None, None),
+            Some(RoleRef::System(r)) => (1, Some(r.as_str()), None),
+            Some(RoleRef::Custom(u)) => (1, None, Some(u.to_string())),
+        };
+        let mut tx = self.write.begin().await?;
+        let done = sqlx::query(
+            "UPDATE credentials SET name = COALESCE($1, name), \
+             role = CASE WHEN $2 = 1 THEN $3 ELSE role END, \
+             custom_role_uuid = CASE WHEN $2 = 1 THEN $4 ELSE custom_role_uuid END, \
+             scopes = CASE WHEN $2 = 1 THEN NULL ELSE scopes END \
+             WHERE uuid = $5 AND kind = 'service_account' AND revoked_at IS NULL",
+        )
+        .bind(name.map(str::to_string))
+        .bind(set_role)
+        .bind(role_text)
+        .bind(custom)
+        .bind(uuid.to_string())
+        .execute(&mut *tx)
+        .await?;
+        expect_one(done.rows_affected())?;
+        self.finish(tx, audit).await?;
+        Ok(())
+    }
+
     async fn append_audit(&self, event: &AuditEvent) -> Result<()> {
         let mut conn = self.write.acquire().await?;
         write_audit(&mut conn, event).await
@@ -1224,5 +1523,93 @@ impl Store for SqlStore {
             items.push(audit_from(row)?);
         }
         Ok(Page { items, next_cursor })
+    }
+}
+
+/// `custom_role_uuid`, `r_name`, `r_scopes` of a row joined with its custom role.
+fn custom_role_columns(row: &AnyRow) -> Result<Option<(Uuid, String, Vec<String>)>> {
+    let Some(uuid) = opt_uuid_at(row, "custom_role_uuid")? else {
+        return Ok(None);
+    };
+    let name: Option<String> = row.try_get("r_name")?;
+    let scopes: Option<String> = row.try_get("r_scopes")?;
+    Ok(Some((
+        uuid,
+        name.unwrap_or_default(),
+        scopes
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_string)
+            .collect(),
+    )))
+}
+
+fn custom_role_from(row: &AnyRow) -> Result<CustomRole> {
+    let scopes: String = row.try_get("scopes")?;
+    Ok(CustomRole {
+        uuid: uuid_at(row, "uuid")?,
+        org_uuid: uuid_at(row, "org_uuid")?,
+        name: row.try_get("name")?,
+        description: row.try_get("description")?,
+        scopes: scopes.split_whitespace().map(str::to_string).collect(),
+        created_at: time_at(row, "created_at")?,
+        created_by: actor_at(row, "created_by")?,
+        updated_at: time_at(row, "updated_at")?,
+    })
+}
+
+impl SqlStore {
+    async fn grants_of(&self, credential: Uuid) -> Result<Vec<ServiceAccountGrant>> {
+        let rows = sqlx::query(
+            "SELECT s.project_uuid, s.role, s.custom_role_uuid FROM service_account_projects s \
+             JOIN projects p ON p.uuid = s.project_uuid \
+             WHERE s.credential_uuid = $1 ORDER BY p.name, s.project_uuid",
+        )
+        .bind(credential.to_string())
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let role = match opt_uuid_at(row, "custom_role_uuid")? {
+                    Some(u) => RoleRef::Custom(u),
+                    None => RoleRef::System(role_at(row, "role")?),
+                };
+                Ok(ServiceAccountGrant {
+                    project_uuid: uuid_at(row, "project_uuid")?,
+                    role,
+                })
+            })
+            .collect()
+    }
+
+    /// A project-scoped service account's rows, with their custom roles' scopes.
+    async fn project_access_records(&self, credential: Uuid) -> Result<Vec<ProjectAccessRecord>> {
+        let rows = sqlx::query(
+            "SELECT s.project_uuid, s.role, s.custom_role_uuid, r.name AS r_name, r.scopes AS r_scopes \
+             FROM service_account_projects s LEFT JOIN custom_roles r ON r.uuid = s.custom_role_uuid \
+             WHERE s.credential_uuid = $1",
+        )
+        .bind(credential.to_string())
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(ProjectAccessRecord {
+                    project_uuid: uuid_at(row, "project_uuid")?,
+                    role: opt_role_at(row, "role")?,
+                    custom_role: custom_role_columns(row)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn service_account_from(&self, row: &AnyRow) -> Result<ServiceAccount> {
+        let credential = credential_from(row)?;
+        let grants = self.grants_of(credential.uuid).await?;
+        Ok(ServiceAccount {
+            custom_role_uuid: opt_uuid_at(row, "c_custom_role_uuid")?,
+            credential,
+            grants,
+        })
     }
 }

@@ -11,10 +11,14 @@ use latchkey_core::{
     TokenHasher,
 };
 use latchkey_store::testing::PgDatabase;
+use latchkey_store::MemberProjectRole;
 use latchkey_store::{
     AuditFilter, Backend, Credential, MemberChange, MemberUser, NewAdmin, NewInvite, NewMember,
     NewSession, Org, PageRequest, PatChange, PoolSettings, Project, Rotation, SqlStore, Store,
     StoreError, StoredAuditEvent, TokenLookup, User,
+};
+use latchkey_store::{
+    CustomRole, CustomRoleChange, ProjectAccessRecord, RoleRef, ServiceAccount, ServiceAccountGrant,
 };
 use sqlx::{AnyConnection, Connection, PgConnection, Row, SqliteConnection};
 use std::collections::{BTreeMap, BTreeSet};
@@ -159,6 +163,12 @@ on_both_backends! {
     credentials_org_credentials_by_kind => credentials_org_credentials_by_kind_sqlite, credentials_org_credentials_by_kind_postgres;
     audit_filters_and_paging => audit_filters_and_paging_sqlite, audit_filters_and_paging_postgres;
     audit_is_append_only => audit_is_append_only_sqlite, audit_is_append_only_postgres;
+    custom_roles_lifecycle => custom_roles_lifecycle_sqlite, custom_roles_lifecycle_postgres;
+    custom_role_of_a_member => custom_role_of_a_member_sqlite, custom_role_of_a_member_postgres;
+    custom_role_delete_while_assigned => custom_role_delete_while_assigned_sqlite, custom_role_delete_while_assigned_postgres;
+    service_accounts_lifecycle => service_accounts_lifecycle_sqlite, service_accounts_lifecycle_postgres;
+    service_accounts_project_rows => service_accounts_project_rows_sqlite, service_accounts_project_rows_postgres;
+    custom_role_on_a_project => custom_role_on_a_project_sqlite, custom_role_on_a_project_postgres;
 }
 
 // ---- fixtures -----------------------------------------------------------------
@@ -253,6 +263,7 @@ async fn add_new_member(t: &TestDb, org: Uuid, email: &str, role: Role) -> User 
     let user = new_user(email);
     t.add_member(
         &NewMember {
+            custom_role_uuid: None,
             org_uuid: org,
             user: MemberUser::New(user.clone()),
             role,
@@ -269,6 +280,7 @@ async fn add_new_member(t: &TestDb, org: Uuid, email: &str, role: Role) -> User 
 async fn add_existing_member(t: &TestDb, org: Uuid, user: Uuid, role: Role) {
     t.add_member(
         &NewMember {
+            custom_role_uuid: None,
             org_uuid: org,
             user: MemberUser::Existing(user),
             role,
@@ -656,6 +668,7 @@ async fn members_add_and_invites(t: TestDb) {
     let code = new_hash();
     t.add_member(
         &NewMember {
+            custom_role_uuid: None,
             org_uuid: org.uuid,
             user: MemberUser::New(bob.clone()),
             role: Role::Editor,
@@ -723,6 +736,7 @@ async fn members_add_and_invites(t: TestDb) {
     let carol_code = new_hash();
     t.add_member(
         &NewMember {
+            custom_role_uuid: None,
             org_uuid: org.uuid,
             user: MemberUser::New(carol.clone()),
             role: Role::Viewer,
@@ -749,6 +763,7 @@ async fn members_add_and_invites(t: TestDb) {
     let dave_code = new_hash();
     t.add_member(
         &NewMember {
+            custom_role_uuid: None,
             org_uuid: org.uuid,
             user: MemberUser::New(dave.clone()),
             role: Role::Viewer,
@@ -791,6 +806,7 @@ async fn members_add_and_invites(t: TestDb) {
     assert_err!(
         t.add_member(
             &NewMember {
+                custom_role_uuid: None,
                 org_uuid: org.uuid,
                 user: MemberUser::Existing(bob.uuid),
                 role: Role::Admin,
@@ -817,6 +833,7 @@ async fn members_add_and_invites(t: TestDb) {
     assert_err!(
         t.add_member(
             &NewMember {
+                custom_role_uuid: None,
                 org_uuid: org.uuid,
                 user: MemberUser::New(new_user("bob@example.com")),
                 role: Role::Viewer,
@@ -842,6 +859,7 @@ async fn members_add_and_invites(t: TestDb) {
     let (other, zed) = new_org(&t, "other").await;
     t.add_member(
         &NewMember {
+            custom_role_uuid: None,
             org_uuid: org.uuid,
             user: MemberUser::Existing(zed.uuid),
             role: Role::Developer,
@@ -873,6 +891,7 @@ async fn members_update(t: TestDb) {
     let bob = add_new_member(&t, org.uuid, "bob@example.com", Role::Editor).await;
     let mut log = AuditLog::start(&t, org.uuid).await;
     let role = |r| MemberChange {
+        custom_role_uuid: None,
         role: Some(r),
         suspended_at: None,
     };
@@ -895,6 +914,7 @@ async fn members_update(t: TestDb) {
         org.uuid,
         bob.uuid,
         &MemberChange {
+            custom_role_uuid: None,
             role: None,
             suspended_at: Some(Some(at)),
         },
@@ -915,6 +935,7 @@ async fn members_update(t: TestDb) {
         org.uuid,
         bob.uuid,
         &MemberChange {
+            custom_role_uuid: None,
             role: None,
             suspended_at: Some(None),
         },
@@ -931,6 +952,7 @@ async fn members_update(t: TestDb) {
         org.uuid,
         bob.uuid,
         &MemberChange {
+            custom_role_uuid: None,
             role: Some(Role::Viewer),
             suspended_at: Some(Some(at)),
         },
@@ -961,6 +983,7 @@ async fn members_update(t: TestDb) {
             org.uuid,
             Uuid::new_v4(),
             &MemberChange {
+                custom_role_uuid: None,
                 role: None,
                 suspended_at: Some(None)
             },
@@ -1027,6 +1050,7 @@ async fn members_last_admin_is_kept(t: TestDb) {
             org.uuid,
             alice.uuid,
             &MemberChange {
+                custom_role_uuid: None,
                 role: Some(Role::Editor),
                 suspended_at: None
             },
@@ -1044,6 +1068,7 @@ async fn members_last_admin_is_kept(t: TestDb) {
             org.uuid,
             alice.uuid,
             &MemberChange {
+                custom_role_uuid: None,
                 role: None,
                 suspended_at: Some(Some(now()))
             },
@@ -1082,6 +1107,7 @@ async fn members_last_admin_is_kept(t: TestDb) {
         org.uuid,
         bob.uuid,
         &MemberChange {
+            custom_role_uuid: None,
             role: Some(Role::Admin),
             suspended_at: None,
         },
@@ -1094,6 +1120,7 @@ async fn members_last_admin_is_kept(t: TestDb) {
         org.uuid,
         alice.uuid,
         &MemberChange {
+            custom_role_uuid: None,
             role: Some(Role::Developer),
             suspended_at: None,
         },
@@ -1108,6 +1135,7 @@ async fn members_last_admin_is_kept(t: TestDb) {
             org.uuid,
             bob.uuid,
             &MemberChange {
+                custom_role_uuid: None,
                 role: None,
                 suspended_at: Some(Some(now()))
             },
@@ -1123,6 +1151,7 @@ async fn members_last_admin_is_kept(t: TestDb) {
         org.uuid,
         alice.uuid,
         &MemberChange {
+            custom_role_uuid: None,
             role: Some(Role::Admin),
             suspended_at: None,
         },
@@ -1135,6 +1164,7 @@ async fn members_last_admin_is_kept(t: TestDb) {
         org.uuid,
         bob.uuid,
         &MemberChange {
+            custom_role_uuid: None,
             role: None,
             suspended_at: Some(Some(now())),
         },
@@ -1148,6 +1178,7 @@ async fn members_last_admin_is_kept(t: TestDb) {
             org.uuid,
             alice.uuid,
             &MemberChange {
+                custom_role_uuid: None,
                 role: Some(Role::Viewer),
                 suspended_at: None
             },
@@ -1190,6 +1221,7 @@ async fn members_remove_cleans_up(t: TestDb) {
     let bob_code = new_hash();
     t.add_member(
         &NewMember {
+            custom_role_uuid: None,
             org_uuid: a.uuid,
             user: MemberUser::New(bob.clone()),
             role: Role::Developer,
@@ -1363,6 +1395,7 @@ async fn members_concurrent_admin_changes(t: TestDb) {
                                     org,
                                     user,
                                     &MemberChange {
+                                        custom_role_uuid: None,
                                         role: Some(Role::Viewer),
                                         suspended_at: None,
                                     },
@@ -1376,6 +1409,7 @@ async fn members_concurrent_admin_changes(t: TestDb) {
                                     org,
                                     user,
                                     &MemberChange {
+                                        custom_role_uuid: None,
                                         role: None,
                                         suspended_at: Some(Some(now())),
                                     },
@@ -1422,6 +1456,7 @@ async fn members_concurrent_invite_accept(t: TestDb) {
     let bob = new_user("bob@example.com");
     t.add_member(
         &NewMember {
+            custom_role_uuid: None,
             org_uuid: org.uuid,
             user: MemberUser::New(bob.clone()),
             role: Role::Viewer,
@@ -1912,6 +1947,7 @@ async fn credentials_authenticate(t: TestDb) {
         a.uuid,
         bob.uuid,
         &MemberChange {
+            custom_role_uuid: None,
             role: None,
             suspended_at: Some(Some(at)),
         },
@@ -2972,4 +3008,706 @@ async fn schema_parity_sqlite_postgres() {
     }
     assert_eq!(sqlite_indexes, pg_indexes, "the same secondary indexes");
     drop(dir);
+}
+
+// ---- custom roles ---------------------------------------------------------------
+
+fn custom_role_value(org: Uuid, name: &str, scopes: &[&str], by: &User) -> CustomRole {
+    CustomRole {
+        uuid: Uuid::new_v4(),
+        org_uuid: org,
+        name: name.to_string(),
+        description: Some(format!("about {name}")),
+        scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        created_at: now(),
+        created_by: actor(by),
+        updated_at: now(),
+    }
+}
+
+async fn create_custom_role(
+    t: &TestDb,
+    org: Uuid,
+    name: &str,
+    scopes: &[&str],
+    by: &User,
+) -> CustomRole {
+    let role = custom_role_value(org, name, scopes, by);
+    t.create_custom_role(&role, &ev(org, "role.created"))
+        .await
+        .expect("create_custom_role");
+    role
+}
+
+async fn custom_roles_lifecycle(t: TestDb) {
+    let (org, admin) = new_org(&t, "acme").await;
+    let (other, other_admin) = new_org(&t, "globex").await;
+    let mut log = AuditLog::start(&t, org.uuid).await;
+    let role = custom_role_value(
+        org.uuid,
+        "Auditor",
+        &["audit:read", "projects:read"],
+        &admin,
+    );
+    t.create_custom_role(&role, &ev(org.uuid, "role.created"))
+        .await
+        .unwrap();
+    log.expect(&t, "role.created").await;
+    assert_eq!(
+        t.custom_role(org.uuid, role.uuid).await.unwrap(),
+        Some(role.clone())
+    );
+    // Not another organization's.
+    assert_eq!(t.custom_role(other.uuid, role.uuid).await.unwrap(), None);
+    // Unique per organization; the same name elsewhere is fine.
+    let dup = custom_role_value(org.uuid, "Auditor", &["content:read"], &admin);
+    assert_err!(
+        t.create_custom_role(&dup, &ev(org.uuid, "role.created"))
+            .await,
+        StoreError::Conflict(_)
+    );
+    log.expect_none(&t).await;
+    create_custom_role(&t, other.uuid, "Auditor", &["content:read"], &other_admin).await;
+    let b = create_custom_role(&t, org.uuid, "Billing", &["content:read"], &admin).await;
+    log.expect(&t, "role.created").await;
+    let names: Vec<String> = t
+        .custom_roles(org.uuid)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    assert_eq!(names, ["Auditor", "Billing"]);
+
+    // Update: name, description cleared, scopes.
+    let later = now() + secs(5);
+    t.update_custom_role(
+        org.uuid,
+        role.uuid,
+        &CustomRoleChange {
+            name: Some("Auditors".into()),
+            description: Some(None),
+            scopes: Some(vec!["audit:read".into()]),
+        },
+        later,
+        &ev(org.uuid, "role.updated"),
+    )
+    .await
+    .unwrap();
+    log.expect(&t, "role.updated").await;
+    let updated = t.custom_role(org.uuid, role.uuid).await.unwrap().unwrap();
+    assert_eq!(updated.name, "Auditors");
+    assert_eq!(updated.description, None);
+    assert_eq!(updated.scopes, ["audit:read"]);
+    assert_eq!(updated.updated_at, later);
+    assert_eq!(updated.created_at, role.created_at);
+    // A partial change keeps the rest.
+    t.update_custom_role(
+        org.uuid,
+        role.uuid,
+        &CustomRoleChange {
+            description: Some(Some("d".into())),
+            ..CustomRoleChange::default()
+        },
+        later,
+        &ev(org.uuid, "role.updated"),
+    )
+    .await
+    .unwrap();
+    log.expect(&t, "role.updated").await;
+    let updated = t.custom_role(org.uuid, role.uuid).await.unwrap().unwrap();
+    assert_eq!(
+        (updated.name.as_str(), updated.description.as_deref()),
+        ("Auditors", Some("d"))
+    );
+    // Renaming onto another role's name conflicts; another org's role is not found.
+    assert_err!(
+        t.update_custom_role(
+            org.uuid,
+            b.uuid,
+            &CustomRoleChange {
+                name: Some("Auditors".into()),
+                ..CustomRoleChange::default()
+            },
+            later,
+            &ev(org.uuid, "role.updated"),
+        )
+        .await,
+        StoreError::Conflict(_)
+    );
+    assert_err!(
+        t.update_custom_role(
+            other.uuid,
+            role.uuid,
+            &CustomRoleChange::default(),
+            later,
+            &ev(other.uuid, "role.updated")
+        )
+        .await,
+        StoreError::NotFound
+    );
+    log.expect_none(&t).await;
+
+    t.delete_custom_role(org.uuid, role.uuid, &ev(org.uuid, "role.deleted"))
+        .await
+        .unwrap();
+    log.expect(&t, "role.deleted").await;
+    assert_eq!(t.custom_role(org.uuid, role.uuid).await.unwrap(), None);
+    assert_err!(
+        t.delete_custom_role(org.uuid, role.uuid, &ev(org.uuid, "role.deleted"))
+            .await,
+        StoreError::NotFound
+    );
+    log.expect_none(&t).await;
+}
+
+async fn custom_role_of_a_member(t: TestDb) {
+    let (org, admin) = new_org(&t, "acme").await;
+    let role = create_custom_role(
+        &t,
+        org.uuid,
+        "Readers",
+        &["projects:read", "audit:read"],
+        &admin,
+    )
+    .await;
+    let user = new_user("reader@acme.test");
+    t.add_member(
+        &NewMember {
+            custom_role_uuid: Some(role.uuid),
+            org_uuid: org.uuid,
+            user: MemberUser::New(user.clone()),
+            role: Role::Member,
+            now: now(),
+        },
+        None,
+        &ev(org.uuid, "member.added"),
+    )
+    .await
+    .unwrap();
+    let member = t.member(org.uuid, user.uuid).await.unwrap().unwrap();
+    assert_eq!(member.membership.custom_role_uuid, Some(role.uuid));
+    assert_eq!(member.membership.role, Role::Member);
+    // A PAT of the member carries the custom role's scopes to the request path.
+    let token = pat(org.uuid, &user, "reader", now());
+    let hash = insert(&t, &token).await;
+    let record = found(&t, &hash).await;
+    assert_eq!(
+        record.custom_role,
+        Some((
+            role.uuid,
+            "Readers".to_string(),
+            vec!["projects:read".to_string(), "audit:read".to_string()]
+        ))
+    );
+    assert!(record.projects.is_empty());
+    // A system role replaces it.
+    t.update_member(
+        org.uuid,
+        user.uuid,
+        &MemberChange {
+            role: Some(Role::Editor),
+            custom_role_uuid: None,
+            suspended_at: None,
+        },
+        &ev(org.uuid, "member.role_changed"),
+    )
+    .await
+    .unwrap();
+    let member = t.member(org.uuid, user.uuid).await.unwrap().unwrap();
+    assert_eq!(
+        (member.membership.role, member.membership.custom_role_uuid),
+        (Role::Editor, None)
+    );
+    assert_eq!(found(&t, &hash).await.custom_role, None);
+    // And back.
+    t.update_member(
+        org.uuid,
+        user.uuid,
+        &MemberChange {
+            role: Some(Role::Member),
+            custom_role_uuid: Some(role.uuid),
+            suspended_at: None,
+        },
+        &ev(org.uuid, "member.role_changed"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        found(&t, &hash).await.custom_role.map(|c| c.0),
+        Some(role.uuid)
+    );
+    // A suspension alone leaves the role as it is.
+    t.update_member(
+        org.uuid,
+        user.uuid,
+        &MemberChange {
+            role: None,
+            custom_role_uuid: None,
+            suspended_at: Some(Some(now())),
+        },
+        &ev(org.uuid, "member.suspended"),
+    )
+    .await
+    .unwrap();
+    let member = t.member(org.uuid, user.uuid).await.unwrap().unwrap();
+    assert_eq!(member.membership.custom_role_uuid, Some(role.uuid));
+}
+
+fn service_account_value(org: Uuid, by: &User) -> Credential {
+    Credential {
+        name: "bot".into(),
+        display_prefix: "lksvc_abcd".into(),
+        ..org_credential(CredentialKind::ServiceAccount, org, by, Role::Viewer)
+    }
+}
+
+async fn insert_account(t: &TestDb, a: &ServiceAccount) -> TokenHash {
+    let hash = new_hash();
+    t.insert_service_account(
+        a,
+        &hash,
+        &ev(a.credential.org_uuid, "service_account.created"),
+    )
+    .await
+    .expect("insert_service_account");
+    hash
+}
+
+async fn custom_role_delete_while_assigned(t: TestDb) {
+    let (org, admin) = new_org(&t, "acme").await;
+    let role = create_custom_role(&t, org.uuid, "Held", &["projects:read"], &admin).await;
+    let mut log = AuditLog::start(&t, org.uuid).await;
+    let project = create_project(&t, org.uuid, "web", &admin).await;
+    log.expect(&t, "project.created").await;
+
+    // Held by an organization-scoped service account.
+    let mut credential = service_account_value(org.uuid, &admin);
+    credential.role = None;
+    let account = ServiceAccount {
+        credential,
+        custom_role_uuid: Some(role.uuid),
+        grants: Vec::new(),
+    };
+    insert_account(&t, &account).await;
+    log.expect(&t, "service_account.created").await;
+    assert_err!(
+        t.delete_custom_role(org.uuid, role.uuid, &ev(org.uuid, "role.deleted"))
+            .await,
+        StoreError::Conflict(_)
+    );
+    log.expect_none(&t).await;
+    t.revoke_credential(
+        account.credential.uuid,
+        now(),
+        &ev(org.uuid, "service_account.deleted"),
+    )
+    .await
+    .unwrap();
+    log.expect(&t, "service_account.deleted").await;
+
+    // Held by a project row.
+    let mut credential = service_account_value(org.uuid, &admin);
+    credential.role = None;
+    let rows = ServiceAccount {
+        credential,
+        custom_role_uuid: None,
+        grants: vec![ServiceAccountGrant {
+            project_uuid: project.uuid,
+            role: RoleRef::Custom(role.uuid),
+        }],
+    };
+    insert_account(&t, &rows).await;
+    log.expect(&t, "service_account.created").await;
+    assert_err!(
+        t.delete_custom_role(org.uuid, role.uuid, &ev(org.uuid, "role.deleted"))
+            .await,
+        StoreError::Conflict(_)
+    );
+    t.revoke_credential(
+        rows.credential.uuid,
+        now(),
+        &ev(org.uuid, "service_account.deleted"),
+    )
+    .await
+    .unwrap();
+    log.expect(&t, "service_account.deleted").await;
+
+    // Held by a member.
+    let user = add_new_member(&t, org.uuid, "m@acme.test", Role::Viewer).await;
+    log.expect(&t, "member.added").await;
+    t.update_member(
+        org.uuid,
+        user.uuid,
+        &MemberChange {
+            role: Some(Role::Member),
+            custom_role_uuid: Some(role.uuid),
+            suspended_at: None,
+        },
+        &ev(org.uuid, "member.role_changed"),
+    )
+    .await
+    .unwrap();
+    log.expect(&t, "member.role_changed").await;
+    assert_err!(
+        t.delete_custom_role(org.uuid, role.uuid, &ev(org.uuid, "role.deleted"))
+            .await,
+        StoreError::Conflict(_)
+    );
+    log.expect_none(&t).await;
+    t.remove_member(org.uuid, user.uuid, now(), &ev(org.uuid, "member.removed"))
+        .await
+        .unwrap();
+    log.expect(&t, "member.removed").await;
+
+    // Held by nothing now.
+    t.delete_custom_role(org.uuid, role.uuid, &ev(org.uuid, "role.deleted"))
+        .await
+        .unwrap();
+    log.expect(&t, "role.deleted").await;
+}
+
+async fn service_accounts_lifecycle(t: TestDb) {
+    let (org, admin) = new_org(&t, "acme").await;
+    let (other, _) = new_org(&t, "globex").await;
+    let role = create_custom_role(&t, org.uuid, "Deployer", &["deploy:write"], &admin).await;
+    let mut log = AuditLog::start(&t, org.uuid).await;
+
+    // Legacy scopes are kept in the credential's scopes.
+    let mut legacy = service_account_value(org.uuid, &admin);
+    legacy.role = None;
+    legacy.scopes = Some(vec!["org:edit".into()]);
+    let legacy = ServiceAccount {
+        credential: legacy,
+        custom_role_uuid: None,
+        grants: Vec::new(),
+    };
+    let legacy_hash = insert_account(&t, &legacy).await;
+    log.expect(&t, "service_account.created").await;
+    let read = t
+        .service_account(org.uuid, legacy.credential.uuid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read, legacy);
+    assert!(!read.is_project_scoped());
+    let record = found(&t, &legacy_hash).await;
+    assert_eq!(record.credential.scopes, Some(vec!["org:edit".to_string()]));
+    assert_eq!(record.custom_role, None);
+
+    // A custom role reaches the request path with its scopes.
+    let mut custom = service_account_value(org.uuid, &admin);
+    custom.role = None;
+    let custom = ServiceAccount {
+        credential: custom,
+        custom_role_uuid: Some(role.uuid),
+        grants: Vec::new(),
+    };
+    let custom_hash = insert_account(&t, &custom).await;
+    log.expect(&t, "service_account.created").await;
+    assert_eq!(
+        found(&t, &custom_hash).await.custom_role,
+        Some((
+            role.uuid,
+            "Deployer".to_string(),
+            vec!["deploy:write".to_string()]
+        ))
+    );
+
+    // Listed newest first; not another organization's; not an API key.
+    let listed: Vec<Uuid> = t
+        .service_accounts(org.uuid)
+        .await
+        .unwrap()
+        .iter()
+        .map(|a| a.credential.uuid)
+        .collect();
+    assert_eq!(listed.len(), 2);
+    assert!(t.service_accounts(other.uuid).await.unwrap().is_empty());
+    assert_eq!(
+        t.service_account(other.uuid, custom.credential.uuid)
+            .await
+            .unwrap(),
+        None
+    );
+    let key = org_credential(CredentialKind::ApiKey, org.uuid, &admin, Role::Viewer);
+    insert(&t, &key).await;
+    log.expect(&t, "credential.created").await;
+    assert_eq!(t.service_account(org.uuid, key.uuid).await.unwrap(), None);
+    assert_err!(
+        t.update_service_account(
+            key.uuid,
+            Some("x"),
+            None,
+            &ev(org.uuid, "service_account.updated")
+        )
+        .await,
+        StoreError::NotFound
+    );
+    log.expect_none(&t).await;
+
+    // Update: the description alone, then a system role in place of the
+    // legacy scopes, then a custom role in place of the system role.
+    t.update_service_account(
+        legacy.credential.uuid,
+        Some("renamed"),
+        None,
+        &ev(org.uuid, "service_account.updated"),
+    )
+    .await
+    .unwrap();
+    log.expect(&t, "service_account.updated").await;
+    let read = t
+        .service_account(org.uuid, legacy.credential.uuid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.credential.name, "renamed");
+    assert_eq!(read.credential.scopes, Some(vec!["org:edit".to_string()]));
+    t.update_service_account(
+        legacy.credential.uuid,
+        None,
+        Some(&RoleRef::System(Role::Developer)),
+        &ev(org.uuid, "service_account.updated"),
+    )
+    .await
+    .unwrap();
+    log.expect(&t, "service_account.updated").await;
+    let read = t
+        .service_account(org.uuid, legacy.credential.uuid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            read.credential.role,
+            read.credential.scopes.clone(),
+            read.custom_role_uuid
+        ),
+        (Some(Role::Developer), None, None)
+    );
+    t.update_service_account(
+        legacy.credential.uuid,
+        None,
+        Some(&RoleRef::Custom(role.uuid)),
+        &ev(org.uuid, "service_account.updated"),
+    )
+    .await
+    .unwrap();
+    log.expect(&t, "service_account.updated").await;
+    let read = t
+        .service_account(org.uuid, legacy.credential.uuid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (read.credential.role, read.custom_role_uuid),
+        (None, Some(role.uuid))
+    );
+    assert_eq!(
+        found(&t, &legacy_hash).await.custom_role.map(|c| c.0),
+        Some(role.uuid)
+    );
+
+    // Revoked: gone from reads.
+    t.revoke_credential(
+        custom.credential.uuid,
+        now(),
+        &ev(org.uuid, "service_account.deleted"),
+    )
+    .await
+    .unwrap();
+    log.expect(&t, "service_account.deleted").await;
+    assert_eq!(
+        t.service_account(org.uuid, custom.credential.uuid)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(t.service_accounts(org.uuid).await.unwrap().len(), 1);
+}
+
+async fn service_accounts_project_rows(t: TestDb) {
+    let (org, admin) = new_org(&t, "acme").await;
+    let role = create_custom_role(&t, org.uuid, "Previewer", &["previews:write"], &admin).await;
+    let web = create_project(&t, org.uuid, "web", &admin).await;
+    let api = create_project(&t, org.uuid, "api", &admin).await;
+    let mut log = AuditLog::start(&t, org.uuid).await;
+    let mut credential = service_account_value(org.uuid, &admin);
+    credential.role = None;
+    let account = ServiceAccount {
+        credential,
+        custom_role_uuid: None,
+        grants: vec![
+            ServiceAccountGrant {
+                project_uuid: web.uuid,
+                role: RoleRef::System(Role::Editor),
+            },
+            ServiceAccountGrant {
+                project_uuid: api.uuid,
+                role: RoleRef::Custom(role.uuid),
+            },
+        ],
+    };
+    let hash = insert_account(&t, &account).await;
+    log.expect(&t, "service_account.created").await;
+    // Rows come back by project name.
+    let read = t
+        .service_account(org.uuid, account.credential.uuid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(read.is_project_scoped());
+    assert_eq!(
+        read.grants,
+        [account.grants[1].clone(), account.grants[0].clone()]
+    );
+    // The request path gets each row with its custom role's scopes.
+    let mut rows = found(&t, &hash).await.projects;
+    rows.sort_by_key(|r| r.project_uuid == web.uuid);
+    assert_eq!(
+        rows,
+        [
+            ProjectAccessRecord {
+                project_uuid: api.uuid,
+                role: None,
+                custom_role: Some((role.uuid, "Previewer".into(), vec!["previews:write".into()])),
+            },
+            ProjectAccessRecord {
+                project_uuid: web.uuid,
+                role: Some(Role::Editor),
+                custom_role: None
+            },
+        ]
+    );
+
+    // A project listed twice is refused, and nothing is written.
+    let mut credential = service_account_value(org.uuid, &admin);
+    credential.role = None;
+    let twice = ServiceAccount {
+        credential,
+        custom_role_uuid: None,
+        grants: vec![
+            ServiceAccountGrant {
+                project_uuid: web.uuid,
+                role: RoleRef::System(Role::Viewer),
+            },
+            ServiceAccountGrant {
+                project_uuid: web.uuid,
+                role: RoleRef::System(Role::Editor),
+            },
+        ],
+    };
+    assert_err!(
+        t.insert_service_account(
+            &twice,
+            &new_hash(),
+            &ev(org.uuid, "service_account.created")
+        )
+        .await,
+        StoreError::Conflict(_)
+    );
+    log.expect_none(&t).await;
+    assert_eq!(
+        t.service_account(org.uuid, twice.credential.uuid)
+            .await
+            .unwrap(),
+        None
+    );
+
+    // A deleted project drops out of the rows.
+    t.delete_project(org.uuid, api.uuid, &ev(org.uuid, "project.deleted"))
+        .await
+        .unwrap();
+    log.expect(&t, "project.deleted").await;
+    let read = t
+        .service_account(org.uuid, account.credential.uuid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.grants.len(), 1);
+    assert_eq!(found(&t, &hash).await.projects.len(), 1);
+}
+
+async fn custom_role_on_a_project(t: TestDb) {
+    let (org, admin) = new_org(&t, "acme").await;
+    let role = create_custom_role(&t, org.uuid, "Shipper", &["deploy:write"], &admin).await;
+    let web = create_project(&t, org.uuid, "web", &admin).await;
+    let bob = add_new_member(&t, org.uuid, "bob@acme.test", Role::Member).await;
+    let mut log = AuditLog::start(&t, org.uuid).await;
+    t.set_project_custom_role(
+        org.uuid,
+        web.uuid,
+        bob.uuid,
+        role.uuid,
+        now(),
+        &ev(org.uuid, "project_access.granted"),
+    )
+    .await
+    .unwrap();
+    log.expect(&t, "project_access.granted").await;
+    assert_eq!(
+        t.member_project_roles(org.uuid, bob.uuid).await.unwrap(),
+        [MemberProjectRole {
+            project_uuid: web.uuid,
+            role: Role::Member,
+            custom_role: Some((role.uuid, "Shipper".into(), vec!["deploy:write".into()])),
+        }]
+    );
+    let grants = t.project_access(web.uuid).await.unwrap();
+    assert_eq!(grants[0].custom_role_uuid, Some(role.uuid));
+    assert_err!(
+        t.delete_custom_role(org.uuid, role.uuid, &ev(org.uuid, "role.deleted"))
+            .await,
+        StoreError::Conflict(_)
+    );
+    log.expect_none(&t).await;
+    // A system role replaces the custom one, and back.
+    t.set_project_role(
+        org.uuid,
+        web.uuid,
+        bob.uuid,
+        Role::Editor,
+        now(),
+        &ev(org.uuid, "project_access.granted"),
+    )
+    .await
+    .unwrap();
+    log.expect(&t, "project_access.granted").await;
+    assert_eq!(
+        t.member_project_roles(org.uuid, bob.uuid).await.unwrap(),
+        [MemberProjectRole {
+            project_uuid: web.uuid,
+            role: Role::Editor,
+            custom_role: None
+        }]
+    );
+    assert_eq!(
+        t.project_access(web.uuid).await.unwrap()[0].custom_role_uuid,
+        None
+    );
+    t.set_project_custom_role(
+        org.uuid,
+        web.uuid,
+        bob.uuid,
+        role.uuid,
+        now(),
+        &ev(org.uuid, "project_access.granted"),
+    )
+    .await
+    .unwrap();
+    log.expect(&t, "project_access.granted").await;
+    t.remove_project_role(web.uuid, bob.uuid, &ev(org.uuid, "project_access.revoked"))
+        .await
+        .unwrap();
+    log.expect(&t, "project_access.revoked").await;
+    assert!(t
+        .member_project_roles(org.uuid, bob.uuid)
+        .await
+        .unwrap()
+        .is_empty());
+    t.delete_custom_role(org.uuid, role.uuid, &ev(org.uuid, "role.deleted"))
+        .await
+        .unwrap();
+    log.expect(&t, "role.deleted").await;
 }

@@ -73,8 +73,9 @@ fn target(c: &Credential) -> Target {
 
 /// The role a key carries must not hold a scope its creator (or rotator)
 /// lacks right now: no credential mints one more powerful than itself.
-fn check_role(caller: &Caller, role: Role) -> ApiResult<()> {
-    check_grant(role.scopes(), caller.access.org_scopes()).map_err(|_| ApiError::RoleTooHigh)
+fn check_role(state: &AppState, caller: &Caller, role: Role) -> ApiResult<()> {
+    check_grant(role.scopes_in(&state.catalog), caller.access.org_scopes())
+        .map_err(|_| ApiError::RoleTooHigh)
 }
 
 /// One live API key of the caller's organization.
@@ -137,7 +138,7 @@ pub async fn create(
             "an API key's role is viewer or above: a member key could do nothing",
         ));
     }
-    check_role(&caller, req.role)?;
+    check_role(&state, &caller, req.role)?;
     let at = now();
     policy::check_new_expiry(req.expires_at, at)
         .map_err(|_| ApiError::invalid("expiresAt", "must be in the future"))?;
@@ -208,7 +209,7 @@ pub async fn rotate(
 ) -> ApiResult<JsonOk<ApiKeyView>> {
     caller.require(Scope::API_KEYS_WRITE, &state.catalog)?;
     let key = api_key(&state, &caller, uuid).await?;
-    check_role(&caller, key.role.unwrap_or(Role::Member))?;
+    check_role(&state, &caller, key.role.unwrap_or(Role::Member))?;
     let secret = rotate_credential(
         &state,
         &caller,

@@ -37,20 +37,27 @@ pub struct SystemRoleView {
 #[serde(rename_all = "camelCase")]
 pub struct RolesView {
     system_roles: Vec<SystemRoleView>,
-    custom_roles: Vec<serde_json::Value>,
+    custom_roles: Vec<super::roles::CustomRoleView>,
 }
 
 /// System roles with their scopes, and the organization's custom roles.
 #[utoipa::path(get, path = "/api/v1/org/roles", tag = "roles", responses((status = 200, body = RolesView)))]
-pub async fn roles(State(state): State<AppState>, _caller: Caller) -> JsonOk<RolesView> {
-    ok(RolesView {
+pub async fn roles(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> crate::error::ApiResult<JsonOk<RolesView>> {
+    let custom = state.store.custom_roles(caller.org.uuid).await?;
+    Ok(ok(RolesView {
         system_roles: Role::ALL
             .into_iter()
             .map(|role| SystemRoleView {
                 role,
-                scopes: state.catalog.names(role.scopes()),
+                scopes: state.catalog.names(role.scopes_in(&state.catalog)),
             })
             .collect(),
-        custom_roles: Vec::new(),
-    })
+        custom_roles: custom
+            .iter()
+            .map(super::roles::CustomRoleView::of)
+            .collect(),
+    }))
 }

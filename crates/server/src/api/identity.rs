@@ -71,7 +71,7 @@ pub struct CurrentUser {
     principal: PrincipalView,
     org: OrgView,
     role: Option<Role>,
-    custom_role: Option<serde_json::Value>,
+    custom_role: Option<super::CustomRoleRef>,
     /// Organization-wide effective scopes, after any token narrowing.
     scopes: Vec<String>,
     credential: CredentialView,
@@ -83,8 +83,14 @@ pub async fn current_user(State(state): State<AppState>, caller: Caller) -> Json
     ok(CurrentUser {
         principal: PrincipalView::of(&caller),
         org: OrgView::of(&caller.org),
-        role: caller.role,
-        custom_role: None,
+        role: caller.role.filter(|_| caller.custom_role.is_none()),
+        custom_role: caller
+            .custom_role
+            .as_ref()
+            .map(|(uuid, name)| super::CustomRoleRef {
+                uuid: *uuid,
+                name: name.to_string(),
+            }),
         scopes: state.catalog.names(caller.access.org_scopes()),
         credential: CredentialView::of(&caller),
     })

@@ -1,7 +1,7 @@
 //! Members of the organization: list, add (with an invite for new users),
 //! change role, suspend, remove.
 
-use super::{created, ok, system_role, JsonOk};
+use super::{created, custom_role_names, ok, resolve_role, CustomRoleRef, GivenRole, JsonOk};
 use crate::api::session::INVITE_LIFETIME;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
@@ -10,10 +10,11 @@ use crate::state::{now, AppState};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use latchkey_core::{limits, token, Role, Scope, Target};
+use latchkey_core::{limits, token, Role, Scope, ScopeSet, Target};
 use latchkey_store::{Member, MemberChange, MemberUser, NewInvite, NewMember, User};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use std::collections::HashMap;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -25,7 +26,7 @@ pub struct MemberView {
     email: String,
     name: Option<String>,
     role: Role,
-    custom_role: Option<serde_json::Value>,
+    custom_role: Option<CustomRoleRef>,
     suspended: bool,
     #[serde(with = "time::serde::rfc3339")]
     created_at: OffsetDateTime,
@@ -35,13 +36,16 @@ pub struct MemberView {
 }
 
 impl MemberView {
-    fn of(m: &Member) -> MemberView {
+    fn of(m: &Member, names: &HashMap<Uuid, String>) -> MemberView {
         MemberView {
             user_uuid: m.user.uuid,
             email: m.user.email.clone(),
             name: m.user.name.clone(),
             role: m.membership.role,
-            custom_role: None,
+            custom_role: m.membership.custom_role_uuid.map(|uuid| CustomRoleRef {
+                uuid,
+                name: names.get(&uuid).cloned().unwrap_or_default(),
+            }),
             suspended: m.membership.suspended_at.is_some(),
             created_at: m.membership.created_at,
             invite_url: None,
@@ -58,8 +62,8 @@ fn member_target(user: &User) -> Target {
 }
 
 /// The role given must not hold a scope the giver lacks.
-fn check_role_grant(caller: &Caller, role: Role) -> ApiResult<()> {
-    if role.scopes().is_subset_of(caller.access.org_scopes()) {
+fn check_role_grant(caller: &Caller, scopes: ScopeSet) -> ApiResult<()> {
+    if scopes.is_subset_of(caller.access.org_scopes()) {
         Ok(())
     } else {
         Err(ApiError::RoleTooHigh)
@@ -74,7 +78,11 @@ pub async fn list(
 ) -> ApiResult<JsonOk<Vec<MemberView>>> {
     caller.require(Scope::MEMBERS_WRITE, &state.catalog)?;
     let members = state.store.members(caller.org.uuid).await?;
-    Ok(ok(members.iter().map(MemberView::of).collect()))
+    let names = custom_role_names(&state, caller.org.uuid).await?;
+    Ok(ok(members
+        .iter()
+        .map(|m| MemberView::of(m, &names))
+        .collect()))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -103,9 +111,10 @@ pub async fn add(
         .map(|n| limits::name("name", n, limits::MAX_NAME_CHARS))
         .transpose()
         .map_err(|e| ApiError::invalid(e.field, e.message))?;
-    let role = system_role(req.role, req.custom_role_uuid)?
+    let given = resolve_role(&state, &caller.org, req.role, req.custom_role_uuid)
+        .await?
         .ok_or_else(|| ApiError::invalid("role", "give a role or a customRoleUuid"))?;
-    check_role_grant(&caller, role)?;
+    check_role_grant(&caller, given.scopes)?;
     let at = now();
     let existing = state.store.user_by_email(&email).await?;
     let (member_user, user, needs_invite) = match existing {
@@ -133,13 +142,14 @@ pub async fn add(
     let event = caller.audit(
         "member.added",
         Some(member_target(&user)),
-        json!({ "role": role }),
+        given.describe(),
         at,
     );
     let new = NewMember {
         org_uuid: caller.org.uuid,
         user: member_user,
-        role,
+        role: given.role,
+        custom_role_uuid: given.custom_uuid(),
         now: at,
     };
     state
@@ -151,7 +161,8 @@ pub async fn add(
         .member(caller.org.uuid, user.uuid)
         .await?
         .ok_or(ApiError::NotFound)?;
-    let mut view = MemberView::of(&member);
+    let names = custom_role_names(&state, caller.org.uuid).await?;
+    let mut view = MemberView::of(&member, &names);
     view.invite_url = code.map(|c| format!("/invite/{c}"));
     Ok(created(view).into_response())
 }
@@ -174,31 +185,39 @@ pub async fn update(
     ApiJson(req): ApiJson<UpdateMemberRequest>,
 ) -> ApiResult<JsonOk<MemberView>> {
     caller.require(Scope::MEMBERS_WRITE, &state.catalog)?;
-    let role = system_role(req.role, req.custom_role_uuid)?;
+    let given = resolve_role(&state, &caller.org, req.role, req.custom_role_uuid).await?;
     let member = state
         .store
         .member(caller.org.uuid, user_uuid)
         .await?
         .ok_or(ApiError::NotFound)?;
-    if let Some(role) = role {
-        check_role_grant(&caller, role)?;
+    if let Some(given) = &given {
+        check_role_grant(&caller, given.scopes)?;
     }
     // Nobody changes someone above themself.
-    check_role_grant(&caller, member.membership.role)?;
+    check_role_grant(&caller, member_scopes(&state, &member).await?)?;
     let at = now();
+    let role = given.as_ref().map(|g| g.role);
     let change = MemberChange {
         role,
+        custom_role_uuid: given.as_ref().and_then(GivenRole::custom_uuid),
         suspended_at: req.suspended.map(|s| s.then_some(at)),
     };
+    let names = custom_role_names(&state, caller.org.uuid).await?;
     let action = match (role, req.suspended) {
         (Some(_), None) => "member.role_changed",
         (None, Some(true)) => "member.suspended",
         (None, Some(false)) => "member.unsuspended",
-        (None, None) => return Ok(ok(MemberView::of(&member))),
+        (None, None) => return Ok(ok(MemberView::of(&member, &names))),
         (Some(_), Some(_)) => "member.updated",
     };
-    let details =
-        json!({ "role": role, "previousRole": member.membership.role, "suspended": req.suspended });
+    let details = json!({
+        "role": role,
+        "customRole": given.as_ref().and_then(|g| g.custom.as_ref()).map(|c| json!({ "uuid": c.uuid, "name": c.name })),
+        "previousRole": member.membership.role,
+        "previousCustomRoleUuid": member.membership.custom_role_uuid,
+        "suspended": req.suspended,
+    });
     let event = caller.audit(action, Some(member_target(&member.user)), details, at);
     state
         .store
@@ -209,7 +228,7 @@ pub async fn update(
         .member(caller.org.uuid, user_uuid)
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(ok(MemberView::of(&member)))
+    Ok(ok(MemberView::of(&member, &names)))
 }
 
 /// Remove a member; their personal access tokens for this organization are revoked.
@@ -226,7 +245,7 @@ pub async fn remove(
         .member(caller.org.uuid, user_uuid)
         .await?
         .ok_or(ApiError::NotFound)?;
-    check_role_grant(&caller, member.membership.role)?;
+    check_role_grant(&caller, member_scopes(&state, &member).await?)?;
     let at = now();
     let event = caller.audit(
         "member.removed",
@@ -239,4 +258,22 @@ pub async fn remove(
         .remove_member(caller.org.uuid, user_uuid, at, &event)
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// What a member's organization role holds (a custom role's scopes, or the
+/// system role's).
+async fn member_scopes(state: &AppState, member: &Member) -> ApiResult<ScopeSet> {
+    match member.membership.custom_role_uuid {
+        Some(uuid) => Ok(state
+            .store
+            .custom_role(member.membership.org_uuid, uuid)
+            .await?
+            .map(|r| {
+                state
+                    .catalog
+                    .parse_known(r.scopes.iter().map(String::as_str))
+            })
+            .unwrap_or_default()),
+        None => Ok(member.membership.role.scopes_in(&state.catalog)),
+    }
 }

@@ -9,6 +9,8 @@ pub mod members;
 pub mod ops;
 pub mod pats;
 pub mod projects;
+pub mod roles;
+pub mod service_accounts;
 pub mod session;
 pub mod verify;
 
@@ -79,24 +81,101 @@ impl UserView {
     }
 }
 
-/// A role to give: `{role}` or `{customRoleUuid}`. Custom roles come with the
-/// enterprise plan; until an organization has them a `customRoleUuid` names
-/// nothing that exists.
-pub fn system_role(
+/// A role being given: a system role, or a custom role (then `role` is
+/// `member` and `scopes` are the custom role's).
+#[derive(Clone, Debug)]
+pub struct GivenRole {
+    pub role: Role,
+    pub custom: Option<latchkey_store::CustomRole>,
+    pub scopes: latchkey_core::ScopeSet,
+}
+
+impl GivenRole {
+    pub fn role_ref(&self) -> latchkey_store::RoleRef {
+        match &self.custom {
+            Some(c) => latchkey_store::RoleRef::Custom(c.uuid),
+            None => latchkey_store::RoleRef::System(self.role),
+        }
+    }
+
+    pub fn custom_uuid(&self) -> Option<Uuid> {
+        self.custom.as_ref().map(|c| c.uuid)
+    }
+
+    /// For audit details.
+    pub fn describe(&self) -> serde_json::Value {
+        match &self.custom {
+            Some(c) => serde_json::json!({ "customRole": { "uuid": c.uuid, "name": c.name } }),
+            None => serde_json::json!({ "role": self.role }),
+        }
+    }
+}
+
+/// `{uuid, name}` of a custom role, as members, grants and `/user` show it.
+#[derive(Serialize, ToSchema, Clone, Debug)]
+pub struct CustomRoleRef {
+    pub uuid: Uuid,
+    pub name: String,
+}
+
+/// A role to give: `{role}` or `{customRoleUuid}`, not both. A custom role
+/// must belong to the caller's organization (`400` naming `customRoleUuid`)
+/// and needs the enterprise plan (`403 plan_required`).
+pub async fn resolve_role(
+    state: &crate::state::AppState,
+    org: &Org,
     role: Option<Role>,
     custom_role_uuid: Option<Uuid>,
-) -> Result<Option<Role>, crate::error::ApiError> {
+) -> Result<Option<GivenRole>, crate::error::ApiError> {
+    use crate::error::ApiError;
     match (role, custom_role_uuid) {
-        (Some(_), Some(_)) => Err(crate::error::ApiError::invalid(
+        (Some(_), Some(_)) => Err(ApiError::invalid(
             "role",
             "give either role or customRoleUuid, not both",
         )),
-        (_, Some(_)) => Err(crate::error::ApiError::invalid(
-            "customRoleUuid",
-            "no such custom role in this organization",
-        )),
-        (role, None) => Ok(role),
+        (Some(role), None) => Ok(Some(GivenRole {
+            role,
+            custom: None,
+            scopes: role.scopes_in(&state.catalog),
+        })),
+        (None, Some(uuid)) => {
+            // An unknown uuid is named as such whatever the plan; a role that
+            // exists (made before a move back to `free`) needs the plan.
+            let custom = state
+                .store
+                .custom_role(org.uuid, uuid)
+                .await?
+                .ok_or_else(|| {
+                    ApiError::invalid("customRoleUuid", "no such custom role in this organization")
+                })?;
+            if org.plan != Plan::Enterprise {
+                return Err(ApiError::PlanRequired);
+            }
+            let scopes = state
+                .catalog
+                .parse_known(custom.scopes.iter().map(String::as_str));
+            Ok(Some(GivenRole {
+                role: Role::Member,
+                custom: Some(custom),
+                scopes,
+            }))
+        }
+        (None, None) => Ok(None),
     }
+}
+
+/// The organization's custom roles by uuid, for lists that name them.
+pub async fn custom_role_names(
+    state: &crate::state::AppState,
+    org: Uuid,
+) -> Result<std::collections::HashMap<Uuid, String>, crate::error::ApiError> {
+    Ok(state
+        .store
+        .custom_roles(org)
+        .await?
+        .into_iter()
+        .map(|r| (r.uuid, r.name))
+        .collect())
 }
 
 /// `?limit=&cursor=`
@@ -147,4 +226,13 @@ pub fn reveal<S: serde::Serializer>(
         Some(t) => s.serialize_str(t.expose()),
         None => s.serialize_none(),
     }
+}
+
+/// A field that may be absent (`None`), `null` (`Some(None)`) or a value.
+pub fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
 }

@@ -140,11 +140,14 @@ async fn project_role_scopes(
 ) -> ApiResult<ScopeSet> {
     let roles = state
         .store
-        .project_roles_of(caller.org.uuid, user.uuid)
+        .member_project_roles(caller.org.uuid, user.uuid)
         .await?;
-    Ok(roles
-        .iter()
-        .fold(ScopeSet::EMPTY, |s, (_, r)| s.union(r.scopes())))
+    Ok(roles.iter().fold(ScopeSet::EMPTY, |s, r| {
+        s.union(match &r.custom_role {
+            Some((_, _, names)) => state.catalog.parse_known(names.iter().map(String::as_str)),
+            None => r.role.scopes(),
+        })
+    }))
 }
 
 /// One of the caller's own tokens in this organization.

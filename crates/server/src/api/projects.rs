@@ -1,6 +1,6 @@
 //! Projects and the project roles given on them.
 
-use super::{created, ok, system_role, JsonOk};
+use super::{created, ok, resolve_role, JsonOk};
 use crate::auth::{require_in, Caller, Principal};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, PathUuid, PathUuids};
@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use latchkey_core::{limits, Actor, Role, Scope, ScopeSet, Target};
-use latchkey_store::Project;
+use latchkey_store::{MemberProjectRole, Project};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::HashMap;
@@ -65,6 +65,43 @@ fn effective_role(org_role: Option<Role>, project_role: Option<Role>) -> Option<
     }
 }
 
+/// The caller's project role on one project and the scopes it gives: a
+/// user's project role, or a project-scoped service account's row.
+pub(crate) async fn project_standing(
+    state: &AppState,
+    caller: &Caller,
+    project: Uuid,
+) -> ApiResult<(Option<Role>, Option<ScopeSet>)> {
+    if let Some(rows) = &caller.projects {
+        return Ok(match rows.get(&project) {
+            Some(row) => (row.role, Some(row.scopes)),
+            None => (None, None),
+        });
+    }
+    Ok(match &caller.principal {
+        Principal::User(u) => state
+            .store
+            .member_project_roles(caller.org.uuid, u.uuid)
+            .await?
+            .into_iter()
+            .find(|r| r.project_uuid == project)
+            .map(|r| project_role_standing(state, &r))
+            .map_or((None, None), |(role, scopes)| (role, Some(scopes))),
+        _ => (None, None),
+    })
+}
+
+/// A member's project role: a system role, or a custom role's scopes.
+fn project_role_standing(state: &AppState, r: &MemberProjectRole) -> (Option<Role>, ScopeSet) {
+    match &r.custom_role {
+        Some((_, _, names)) => (
+            None,
+            state.catalog.parse_known(names.iter().map(String::as_str)),
+        ),
+        None => (Some(r.role), r.role.scopes()),
+    }
+}
+
 /// Loads a project of the caller's organization. A project the caller cannot
 /// see at all (another organization's, or no role on it) is `404`.
 async fn on_project(state: &AppState, caller: &Caller, uuid: Uuid) -> ApiResult<OnProject> {
@@ -73,11 +110,7 @@ async fn on_project(state: &AppState, caller: &Caller, uuid: Uuid) -> ApiResult<
         .project(caller.org.uuid, uuid)
         .await?
         .ok_or(ApiError::NotFound)?;
-    let project_role = match &caller.principal {
-        Principal::User(u) => state.store.project_role(uuid, u.uuid).await?,
-        _ => None,
-    };
-    let role_scopes = project_role.map(Role::scopes);
+    let (project_role, role_scopes) = project_standing(state, caller, uuid).await?;
     if !caller
         .access
         .project_scopes_unnarrowed(role_scopes)
@@ -98,21 +131,30 @@ pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
 ) -> ApiResult<JsonOk<Vec<ProjectView>>> {
-    let project_roles: HashMap<Uuid, Role> = match &caller.principal {
-        Principal::User(u) => state
-            .store
-            .project_roles_of(caller.org.uuid, u.uuid)
-            .await?
-            .into_iter()
-            .collect(),
-        _ => HashMap::new(),
-    };
+    let project_roles: HashMap<Uuid, (Option<Role>, ScopeSet)> =
+        match (&caller.projects, &caller.principal) {
+            (Some(rows), _) => rows
+                .iter()
+                .map(|(uuid, row)| (*uuid, (row.role, row.scopes)))
+                .collect(),
+            (None, Principal::User(u)) => state
+                .store
+                .member_project_roles(caller.org.uuid, u.uuid)
+                .await?
+                .iter()
+                .map(|r| (r.project_uuid, project_role_standing(&state, r)))
+                .collect(),
+            _ => HashMap::new(),
+        };
     let projects = state.store.projects(caller.org.uuid).await?;
     let views = projects
         .iter()
         .filter_map(|p| {
-            let project_role = project_roles.get(&p.uuid).copied();
-            let scopes = caller.access.project_scopes(project_role.map(Role::scopes));
+            let standing = project_roles.get(&p.uuid).copied();
+            let project_role = standing.and_then(|(role, _)| role);
+            let scopes = caller
+                .access
+                .project_scopes(standing.map(|(_, scopes)| scopes));
             scopes
                 .contains(Scope::PROJECTS_READ)
                 .then(|| ProjectView::of(p, effective_role(caller.role, project_role)))
@@ -233,7 +275,7 @@ pub struct ProjectAccessView {
     email: String,
     name: Option<String>,
     role: Role,
-    custom_role: Option<serde_json::Value>,
+    custom_role: Option<super::CustomRoleRef>,
 }
 
 /// Project roles given on the project.
@@ -247,6 +289,7 @@ pub async fn access(
     let on = on_project(&state, &caller, uuid).await?;
     require_in(on.scopes, Scope::MEMBERS_WRITE, &state.catalog)?;
     let grants = state.store.project_access(uuid).await?;
+    let names = super::custom_role_names(&state, caller.org.uuid).await?;
     Ok(ok(grants
         .into_iter()
         .map(|g| ProjectAccessView {
@@ -254,7 +297,10 @@ pub async fn access(
             email: g.user.email,
             name: g.user.name,
             role: g.role,
-            custom_role: None,
+            custom_role: g.custom_role_uuid.map(|uuid| super::CustomRoleRef {
+                uuid,
+                name: names.get(&uuid).cloned().unwrap_or_default(),
+            }),
         })
         .collect()))
 }
@@ -278,15 +324,21 @@ pub async fn grant(
 ) -> ApiResult<JsonOk<ProjectAccessView>> {
     let on = on_project(&state, &caller, uuid).await?;
     require_in(on.scopes, Scope::MEMBERS_WRITE, &state.catalog)?;
-    let role = system_role(req.role, req.custom_role_uuid)?
+    let given = resolve_role(&state, &caller.org, req.role, req.custom_role_uuid)
+        .await?
         .ok_or_else(|| ApiError::invalid("role", "give a role or a customRoleUuid"))?;
-    if !role.is_project_role() {
+    let role = given.role;
+    if given.custom.is_none() && !role.is_project_role() {
         return Err(ApiError::invalid(
             "role",
             "a project role is viewer or above",
         ));
     }
-    if !role.scopes().is_subset_of(on.scopes) {
+    let given_scopes = match &given.custom {
+        Some(_) => given.scopes,
+        None => role.scopes(),
+    };
+    if !given_scopes.is_subset_of(on.scopes) {
         return Err(ApiError::RoleTooHigh);
     }
     let member = state
@@ -295,24 +347,37 @@ pub async fn grant(
         .await?
         .ok_or(ApiError::NotFound)?;
     let at = now();
-    let details =
-        json!({ "role": role, "user": { "uuid": member.user.uuid, "email": member.user.email } });
+    let mut details = given.describe();
+    details["user"] = json!({ "uuid": member.user.uuid, "email": member.user.email });
     let event = caller.audit(
         "project_access.granted",
         Some(project_target(&on.project)),
         details,
         at,
     );
-    state
-        .store
-        .set_project_role(caller.org.uuid, uuid, user_uuid, role, at, &event)
-        .await?;
+    match &given.custom {
+        Some(custom) => {
+            state
+                .store
+                .set_project_custom_role(caller.org.uuid, uuid, user_uuid, custom.uuid, at, &event)
+                .await?
+        }
+        None => {
+            state
+                .store
+                .set_project_role(caller.org.uuid, uuid, user_uuid, role, at, &event)
+                .await?
+        }
+    }
     Ok(ok(ProjectAccessView {
         user_uuid,
         email: member.user.email,
         name: member.user.name,
         role,
-        custom_role: None,
+        custom_role: given.custom.as_ref().map(|c| super::CustomRoleRef {
+            uuid: c.uuid,
+            name: c.name.clone(),
+        }),
     }))
 }
 

@@ -2,12 +2,12 @@
 
 use super::{ok, JsonOk};
 use crate::api::identity::{CredentialView, PrincipalView};
-use crate::auth::{audit_refusal, verify_token, Client, Principal};
+use crate::auth::{audit_refusal, verify_token, Client};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
 use crate::state::{now, AppState};
 use axum::extract::State;
-use latchkey_core::{Role, Scope};
+use latchkey_core::Scope;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -102,17 +102,14 @@ pub async fn verify(
                 .project(caller.org.uuid, project)
                 .await?
                 .is_some();
-            let project_role = match (&caller.principal, in_org) {
-                (Principal::User(u), true) => state.store.project_role(project, u.uuid).await?,
-                _ => None,
+            let role_scopes = if in_org {
+                crate::api::projects::project_standing(&state, &caller, project)
+                    .await?
+                    .1
+            } else {
+                None
             };
-            Some(
-                in_org
-                    && caller
-                        .access
-                        .project_scopes(project_role.map(Role::scopes))
-                        .contains(scope),
-            )
+            Some(in_org && caller.access.project_scopes(role_scopes).contains(scope))
         }
     };
     Ok(ok(VerifyResult::Valid {

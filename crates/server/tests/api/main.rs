@@ -5,8 +5,10 @@ mod support;
 
 mod api_keys;
 mod audit;
+mod custom_roles;
 mod members;
 mod ops;
 mod pats;
 mod projects;
+mod service_accounts;
 mod session;

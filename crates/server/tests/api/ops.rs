@@ -45,6 +45,10 @@ async fn openapi_describes_every_route(app: TestApp) {
         ("delete", "/api/v1/projects/{projectUuid}/access/{userUuid}"),
         ("get", "/api/v1/org/scopes"),
         ("get", "/api/v1/org/roles"),
+        ("post", "/api/v1/org/roles"),
+        ("get", "/api/v1/org/roles/{roleUuid}"),
+        ("patch", "/api/v1/org/roles/{roleUuid}"),
+        ("delete", "/api/v1/org/roles/{roleUuid}"),
         ("get", "/api/v1/user/me/personal-access-tokens"),
         ("post", "/api/v1/user/me/personal-access-tokens"),
         ("get", "/api/v1/user/me/personal-access-tokens/{uuid}"),
@@ -60,6 +64,12 @@ async fn openapi_describes_every_route(app: TestApp) {
         ("post", "/api/v1/org/api-keys"),
         ("delete", "/api/v1/org/api-keys/{uuid}"),
         ("patch", "/api/v1/org/api-keys/{uuid}/rotate"),
+        ("get", "/api/v1/service-accounts"),
+        ("post", "/api/v1/service-accounts"),
+        ("get", "/api/v1/service-accounts/{uuid}"),
+        ("patch", "/api/v1/service-accounts/{uuid}"),
+        ("delete", "/api/v1/service-accounts/{uuid}"),
+        ("patch", "/api/v1/service-accounts/{uuid}/rotate"),
         ("get", "/api/v1/org/audit-logs"),
         ("post", "/api/v1/auth/verify"),
         ("get", "/healthz"),
@@ -69,6 +79,20 @@ async fn openapi_describes_every_route(app: TestApp) {
         assert!(
             paths.get(path).and_then(|p| p.get(method)).is_some(),
             "{method} {path} is not in the OpenAPI document"
+        );
+    }
+    let schemas = &doc.body["components"]["schemas"];
+    for schema in [
+        "ServiceAccountView",
+        "CreateServiceAccountRequest",
+        "UpdateServiceAccountRequest",
+        "CustomRoleView",
+        "CreateRoleRequest",
+        "UpdateRoleRequest",
+    ] {
+        assert!(
+            schemas.get(schema).is_some(),
+            "{schema} is not in the OpenAPI document"
         );
     }
     let documented: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
@@ -83,6 +107,7 @@ async fn openapi_describes_every_route(app: TestApp) {
             .replace("{code}", "x")
             .replace("{userUuid}", &uuid::Uuid::new_v4().to_string())
             .replace("{projectUuid}", &uuid::Uuid::new_v4().to_string())
+            .replace("{roleUuid}", &uuid::Uuid::new_v4().to_string())
             .replace("{uuid}", &uuid::Uuid::new_v4().to_string());
         let resp = app
             .send(

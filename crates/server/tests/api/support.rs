@@ -338,6 +338,49 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// Puts the test organization on a plan, as the operator does.
+    #[allow(dead_code)]
+    pub async fn set_plan(&self, plan: &str) {
+        self.set_plan_of(&self.org_uuid, plan).await
+    }
+
+    /// Puts any organization on a plan, as the operator does.
+    #[allow(dead_code)]
+    pub async fn set_plan_of(&self, org: &str, plan: &str) {
+        let store = &self.server.as_ref().expect("running").store;
+        let org_uuid = uuid::Uuid::parse_str(org).expect("org uuid");
+        let plan = latchkey_core::Plan::parse(plan).expect("a plan");
+        let event = latchkey_core::AuditEvent {
+            org_uuid,
+            at: time::OffsetDateTime::now_utc()
+                .replace_nanosecond(0)
+                .unwrap(),
+            action: "org.plan_changed",
+            actor: None,
+            credential: None,
+            target: None,
+            ip: None,
+            user_agent: None,
+            details: json!({ "plan": plan, "by": "test" }),
+        };
+        store
+            .set_plan(org_uuid, plan, &event)
+            .await
+            .expect("set plan");
+    }
+}
+
+impl Resp {
+    /// `error.details.field` of an `invalid_request`.
+    #[allow(dead_code)]
+    pub fn field(&self) -> &str {
+        self.body["error"]["details"]["field"]
+            .as_str()
+            .unwrap_or("")
+    }
+}
+
 pub fn in_days(days: i64) -> String {
     (time::OffsetDateTime::now_utc() + time::Duration::days(days))
         .replace_nanosecond(0)

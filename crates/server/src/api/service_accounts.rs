@@ -1,0 +1,769 @@
+//! Service accounts (enterprise plan): credentials of the organization for
+//! machines, with a role across the organization (system role, custom role
+//! or legacy scopes) or one role per project (PRODUCT.md §2, API.md).
+
+use super::pats::{rotate_credential, RotateRequest};
+use super::{created, ok, resolve_role, reveal, CustomRoleRef, GivenRole, JsonOk};
+use crate::auth::{legacy_scope_role, Caller};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, PathUuid};
+use crate::state::{now, AppState};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use latchkey_core::{
+    limits, policy, Actor, CredentialKind, Plan, Role, Scope, ScopeSet, Target, TokenKind,
+    TokenSecret,
+};
+use latchkey_store::{Credential, RoleRef, ServiceAccount, ServiceAccountGrant};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::collections::{HashMap, HashSet};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// Most project rows one service account may have.
+const MAX_PROJECT_ROWS: usize = 500;
+
+/// The legacy scopes and the system role each stands for.
+pub const LEGACY_SCOPES: [&str; 3] = ["org:view", "org:edit", "org:admin"];
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectGrantView {
+    project_uuid: Uuid,
+    project_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role: Option<Role>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    custom_role: Option<CustomRoleRef>,
+}
+
+/// A credential object (API.md) with the account's role or project rows.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceAccountView {
+    uuid: Uuid,
+    /// The description, as credential lists and the audit log name it.
+    name: String,
+    description: String,
+    display_prefix: String,
+    #[serde(with = "time::serde::rfc3339::option")]
+    expires_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    rotated_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    last_used_at: Option<OffsetDateTime>,
+    /// `organization` or `project`.
+    scope: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role: Option<Role>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    custom_role: Option<CustomRoleRef>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    legacy_scopes: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    projects: Option<Vec<ProjectGrantView>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    project_count: Option<usize>,
+    created_by: Actor,
+    /// Deprecation notices (legacy scopes); only in the response that creates it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    warnings: Option<Vec<String>>,
+    /// The secret: only in the response that creates or rotates the account.
+    #[serde(serialize_with = "reveal", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    token: Option<TokenSecret>,
+}
+
+/// Names of the organization's projects and custom roles, for views.
+struct Names {
+    projects: HashMap<Uuid, String>,
+    roles: HashMap<Uuid, String>,
+}
+
+impl Names {
+    async fn load(state: &AppState, org: Uuid) -> ApiResult<Names> {
+        Ok(Names {
+            projects: state
+                .store
+                .projects(org)
+                .await?
+                .into_iter()
+                .map(|p| (p.uuid, p.name))
+                .collect(),
+            roles: super::custom_role_names(state, org).await?,
+        })
+    }
+
+    fn role(&self, uuid: Uuid) -> CustomRoleRef {
+        CustomRoleRef {
+            uuid,
+            name: self.roles.get(&uuid).cloned().unwrap_or_default(),
+        }
+    }
+}
+
+impl ServiceAccountView {
+    fn of(a: &ServiceAccount, names: &Names) -> ServiceAccountView {
+        let c = &a.credential;
+        let project_scoped = a.is_project_scoped();
+        ServiceAccountView {
+            uuid: c.uuid,
+            name: c.name.clone(),
+            description: c.name.clone(),
+            display_prefix: c.display_prefix.clone(),
+            expires_at: c.expires_at,
+            created_at: c.created_at,
+            rotated_at: c.rotated_at,
+            last_used_at: c.last_used_at,
+            scope: if project_scoped {
+                "project"
+            } else {
+                "organization"
+            },
+            role: c.role,
+            custom_role: a.custom_role_uuid.map(|u| names.role(u)),
+            legacy_scopes: c.scopes.clone(),
+            projects: project_scoped.then(|| {
+                a.grants
+                    .iter()
+                    .map(|g| ProjectGrantView {
+                        project_uuid: g.project_uuid,
+                        project_name: names
+                            .projects
+                            .get(&g.project_uuid)
+                            .cloned()
+                            .unwrap_or_default(),
+                        role: match g.role {
+                            RoleRef::System(r) => Some(r),
+                            RoleRef::Custom(_) => None,
+                        },
+                        custom_role: match g.role {
+                            RoleRef::Custom(u) => Some(names.role(u)),
+                            RoleRef::System(_) => None,
+                        },
+                    })
+                    .collect()
+            }),
+            project_count: project_scoped.then_some(a.grants.len()),
+            created_by: c.created_by.clone(),
+            warnings: None,
+            token: None,
+        }
+    }
+}
+
+fn target(c: &Credential) -> Target {
+    Target {
+        kind: "service_account".into(),
+        uuid: c.uuid,
+        name: c.name.clone(),
+    }
+}
+
+/// The instance must have service accounts on, and the organization be on
+/// the enterprise plan.
+fn available(state: &AppState, caller: &Caller) -> ApiResult<()> {
+    if !state.service_accounts_enabled {
+        return Err(ApiError::FeatureDisabled(
+            "service accounts are turned off on this instance".into(),
+        ));
+    }
+    if caller.org.plan != Plan::Enterprise {
+        return Err(ApiError::PlanRequired);
+    }
+    Ok(())
+}
+
+async fn account(state: &AppState, caller: &Caller, uuid: Uuid) -> ApiResult<ServiceAccount> {
+    state
+        .store
+        .service_account(caller.org.uuid, uuid)
+        .await?
+        .ok_or(ApiError::NotFound)
+}
+
+/// The scopes of a role reference as this instance reads them now.
+async fn role_ref_scopes(state: &AppState, org: Uuid, role: &RoleRef) -> ApiResult<ScopeSet> {
+    Ok(match role {
+        RoleRef::System(r) => r.scopes(),
+        RoleRef::Custom(u) => state
+            .store
+            .custom_role(org, *u)
+            .await?
+            .map(|r| {
+                state
+                    .catalog
+                    .parse_known(r.scopes.iter().map(String::as_str))
+            })
+            .unwrap_or_default(),
+    })
+}
+
+/// Whether the caller holds, on that project, every scope given there.
+async fn check_project_grant(
+    state: &AppState,
+    caller: &Caller,
+    project: Uuid,
+    scopes: ScopeSet,
+) -> ApiResult<()> {
+    let (_, standing) = super::projects::project_standing(state, caller, project).await?;
+    if scopes.is_subset_of(caller.access.project_scopes(standing)) {
+        Ok(())
+    } else {
+        Err(ApiError::RoleTooHigh)
+    }
+}
+
+/// No credential hands out (by creation, change or rotation) an account
+/// more powerful than itself: `403 role_too_high`.
+async fn check_account_fits(
+    state: &AppState,
+    caller: &Caller,
+    a: &ServiceAccount,
+) -> ApiResult<()> {
+    if a.is_project_scoped() {
+        for g in &a.grants {
+            let scopes = role_ref_scopes(state, caller.org.uuid, &g.role).await?;
+            check_project_grant(state, caller, g.project_uuid, scopes).await?;
+        }
+        return Ok(());
+    }
+    let c = &a.credential;
+    let scopes = match (a.custom_role_uuid, c.role) {
+        (Some(u), _) => role_ref_scopes(state, caller.org.uuid, &RoleRef::Custom(u)).await?,
+        (None, Some(r)) => r.scopes_in(&state.catalog),
+        (None, None) => c
+            .scopes
+            .iter()
+            .flatten()
+            .filter_map(|s| legacy_scope_role(s))
+            .max()
+            .map(|r| r.scopes_in(&state.catalog))
+            .unwrap_or_default(),
+    };
+    if scopes.is_subset_of(caller.access.org_scopes()) {
+        Ok(())
+    } else {
+        Err(ApiError::RoleTooHigh)
+    }
+}
+
+/// The organization's service accounts, newest first; never their secrets.
+#[utoipa::path(get, path = "/api/v1/service-accounts", tag = "service accounts",
+    responses((status = 200, body = Vec<ServiceAccountView>),
+        (status = 403, description = "missing_scope service_accounts:write, plan_required, or feature_disabled")))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<JsonOk<Vec<ServiceAccountView>>> {
+    caller.require(Scope::SERVICE_ACCOUNTS_WRITE, &state.catalog)?;
+    available(&state, &caller)?;
+    let accounts = state.store.service_accounts(caller.org.uuid).await?;
+    let names = Names::load(&state, caller.org.uuid).await?;
+    Ok(ok(accounts
+        .iter()
+        .map(|a| ServiceAccountView::of(a, &names))
+        .collect()))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectRowRequest {
+    project_uuid: Uuid,
+    role: Option<Role>,
+    custom_role_uuid: Option<Uuid>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateServiceAccountRequest {
+    description: String,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    expires_at: Option<OffsetDateTime>,
+    /// `organization` or `project`.
+    scope: String,
+    /// Organization scope: a system role from `viewer` up.
+    role: Option<Role>,
+    /// Organization scope: a custom role of the organization.
+    custom_role_uuid: Option<Uuid>,
+    /// Organization scope, deprecated: `org:view`, `org:edit` or `org:admin`.
+    scopes: Option<Vec<String>>,
+    /// Project scope: one row per project.
+    projects: Option<Vec<ProjectRowRequest>>,
+}
+
+/// What an organization-scoped account is given.
+enum OrgRole {
+    Given(GivenRole),
+    Legacy(Vec<String>, Role),
+}
+
+async fn organization_role(
+    state: &AppState,
+    caller: &Caller,
+    req: &CreateServiceAccountRequest,
+) -> ApiResult<OrgRole> {
+    if req.projects.is_some() {
+        return Err(ApiError::invalid(
+            "projects",
+            "projects go with scope \"project\"",
+        ));
+    }
+    let given = [
+        req.role.is_some(),
+        req.custom_role_uuid.is_some(),
+        req.scopes.is_some(),
+    ];
+    match given.iter().filter(|g| **g).count() {
+        0 => {
+            return Err(ApiError::invalid(
+                "role",
+                "give one of role, customRoleUuid or scopes",
+            ))
+        }
+        1 => {}
+        _ => {
+            return Err(ApiError::invalid(
+                "role",
+                "give only one of role, customRoleUuid and scopes",
+            ))
+        }
+    }
+    if let Some(scopes) = &req.scopes {
+        if scopes.is_empty() {
+            return Err(ApiError::invalid("scopes", "give one legacy scope"));
+        }
+        let unknown: Vec<&str> = scopes
+            .iter()
+            .map(String::as_str)
+            .filter(|s| legacy_scope_role(s).is_none())
+            .collect();
+        if !unknown.is_empty() {
+            return Err(ApiError::invalid(
+                "scopes",
+                format!(
+                    "only the legacy scopes {} are accepted here (use role or customRoleUuid instead); unknown: {}",
+                    LEGACY_SCOPES.join(", "),
+                    unknown.join(", ")
+                ),
+            ));
+        }
+        let mut names: Vec<String> = Vec::new();
+        for s in scopes {
+            if !names.contains(s) {
+                names.push(s.clone());
+            }
+        }
+        let role = names
+            .iter()
+            .filter_map(|s| legacy_scope_role(s))
+            .max()
+            .unwrap_or(Role::Viewer);
+        return Ok(OrgRole::Legacy(names, role));
+    }
+    let given = resolve_role(state, &caller.org, req.role, req.custom_role_uuid)
+        .await?
+        .ok_or_else(|| ApiError::invalid("role", "give one of role, customRoleUuid or scopes"))?;
+    if given.custom.is_none() && given.role == Role::Member {
+        return Err(ApiError::invalid(
+            "role",
+            "an organization-scoped service account's role is viewer or above: a member account could do nothing",
+        ));
+    }
+    Ok(OrgRole::Given(given))
+}
+
+async fn project_rows(
+    state: &AppState,
+    caller: &Caller,
+    req: &CreateServiceAccountRequest,
+) -> ApiResult<Vec<ServiceAccountGrant>> {
+    if req.scopes.is_some() {
+        return Err(ApiError::invalid(
+            "scopes",
+            "legacy scopes apply to organization scope only",
+        ));
+    }
+    if req.role.is_some() || req.custom_role_uuid.is_some() {
+        let field = if req.role.is_some() {
+            "role"
+        } else {
+            "customRoleUuid"
+        };
+        return Err(ApiError::invalid(
+            field,
+            "with scope \"project\" each row of projects carries its role",
+        ));
+    }
+    let rows = match &req.projects {
+        Some(rows) if !rows.is_empty() => rows,
+        _ => {
+            return Err(ApiError::invalid(
+                "projects",
+                "give at least one project row",
+            ))
+        }
+    };
+    if rows.len() > MAX_PROJECT_ROWS {
+        return Err(ApiError::invalid(
+            "projects",
+            format!("at most {} rows", MAX_PROJECT_ROWS),
+        ));
+    }
+    let mut seen = HashSet::new();
+    let mut grants = Vec::with_capacity(rows.len());
+    for (i, row) in rows.iter().enumerate() {
+        let field = |name: &str| format!("projects[{i}].{name}");
+        if !seen.insert(row.project_uuid) {
+            return Err(ApiError::invalid(
+                field("projectUuid"),
+                "this project is listed twice",
+            ));
+        }
+        if state
+            .store
+            .project(caller.org.uuid, row.project_uuid)
+            .await?
+            .is_none()
+        {
+            return Err(ApiError::invalid(
+                field("projectUuid"),
+                "no such project in this organization",
+            ));
+        }
+        let given = resolve_role(state, &caller.org, row.role, row.custom_role_uuid)
+            .await
+            .map_err(|e| match e {
+                ApiError::InvalidRequest { field: f, message } => ApiError::InvalidRequest {
+                    field: f.map(|f| field(&f)),
+                    message,
+                },
+                other => other,
+            })?
+            .ok_or_else(|| ApiError::invalid(field("role"), "give a role or a customRoleUuid"))?;
+        if given.custom.is_none() && !given.role.is_project_role() {
+            return Err(ApiError::invalid(
+                field("role"),
+                "a project role is viewer or above",
+            ));
+        }
+        check_project_grant(state, caller, row.project_uuid, given.scopes).await?;
+        grants.push(ServiceAccountGrant {
+            project_uuid: row.project_uuid,
+            role: given.role_ref(),
+        });
+    }
+    Ok(grants)
+}
+
+/// Create a service account; the response holds the secret, once.
+///
+/// Organization scope takes exactly one of `role`, `customRoleUuid` or the
+/// deprecated `scopes` (`org:view|org:edit|org:admin`, accepted with
+/// `warnings`); project scope takes `projects`, one row per project of this
+/// organization with a `role` or `customRoleUuid`. Nothing given may exceed
+/// what the creator holds (`403 role_too_high`).
+#[utoipa::path(post, path = "/api/v1/service-accounts", tag = "service accounts", request_body = CreateServiceAccountRequest,
+    responses((status = 201, body = ServiceAccountView),
+        (status = 400, description = "invalid_request naming description, scope, role, customRoleUuid, scopes, projects or projects[i].…, or expiresAt"),
+        (status = 403, description = "missing_scope service_accounts:write, plan_required, feature_disabled, or role_too_high")))]
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<CreateServiceAccountRequest>,
+) -> ApiResult<Response> {
+    caller.require(Scope::SERVICE_ACCOUNTS_WRITE, &state.catalog)?;
+    available(&state, &caller)?;
+    let description = limits::name(
+        "description",
+        &req.description,
+        limits::MAX_DESCRIPTION_CHARS,
+    )
+    .map_err(|e| ApiError::invalid(e.field, e.message))?;
+    let at = now();
+    policy::check_new_expiry(req.expires_at, at)
+        .map_err(|_| ApiError::invalid("expiresAt", "must be in the future"))?;
+    let secret = TokenSecret::generate(TokenKind::ServiceAccount, &mut rand::thread_rng());
+    let mut credential = Credential {
+        uuid: Uuid::new_v4(),
+        kind: CredentialKind::ServiceAccount,
+        org_uuid: caller.org.uuid,
+        owner_uuid: None,
+        name: description,
+        display_prefix: secret.display_prefix().to_string(),
+        scopes: None,
+        role: None,
+        expires_at: req.expires_at,
+        created_at: at,
+        rotated_at: None,
+        last_used_at: None,
+        revoked_at: None,
+        created_by: caller.actor(),
+    };
+    let mut warnings = None;
+    let (custom_role_uuid, grants, details) = match req.scope.as_str() {
+        "organization" => match organization_role(&state, &caller, &req).await? {
+            OrgRole::Given(given) => {
+                if !given.scopes.is_subset_of(caller.access.org_scopes()) {
+                    return Err(ApiError::RoleTooHigh);
+                }
+                credential.role = given.custom.is_none().then_some(given.role);
+                (given.custom_uuid(), Vec::new(), given.describe())
+            }
+            OrgRole::Legacy(names, role) => {
+                if !role
+                    .scopes_in(&state.catalog)
+                    .is_subset_of(caller.access.org_scopes())
+                {
+                    return Err(ApiError::RoleTooHigh);
+                }
+                warnings = Some(
+                    names
+                        .iter()
+                        .map(|s| {
+                            let role = legacy_scope_role(s).unwrap_or(Role::Viewer);
+                            format!(
+                                "the scope `{s}` is deprecated: it works as the `{}` role across the organization; give `role: \"{}\"` instead",
+                                role.as_str(),
+                                role.as_str()
+                            )
+                        })
+                        .collect(),
+                );
+                let details = json!({ "legacyScopes": names });
+                credential.scopes = Some(names);
+                (None, Vec::new(), details)
+            }
+        },
+        "project" => {
+            let grants = project_rows(&state, &caller, &req).await?;
+            let details = json!({ "projectCount": grants.len() });
+            (None, grants, details)
+        }
+        _ => {
+            return Err(ApiError::invalid(
+                "scope",
+                "must be \"organization\" or \"project\"",
+            ))
+        }
+    };
+    let mut details = details;
+    details["scope"] = json!(req.scope);
+    details["displayPrefix"] = json!(credential.display_prefix);
+    details["expiresAt"] = json!(credential.expires_at.map(|t| t.unix_timestamp()));
+    let account = ServiceAccount {
+        credential,
+        custom_role_uuid,
+        grants,
+    };
+    let event = caller.audit(
+        "service_account.created",
+        Some(target(&account.credential)),
+        details,
+        at,
+    );
+    state
+        .store
+        .insert_service_account(&account, &state.hasher.hash(secret.expose()), &event)
+        .await?;
+    // Read back, so the rows come in the order every list shows them.
+    let account = self::account(&state, &caller, account.credential.uuid).await?;
+    let names = Names::load(&state, caller.org.uuid).await?;
+    let mut view = ServiceAccountView::of(&account, &names);
+    view.token = Some(secret);
+    view.warnings = warnings;
+    Ok(created(view).into_response())
+}
+
+/// One service account.
+#[utoipa::path(get, path = "/api/v1/service-accounts/{uuid}", tag = "service accounts",
+    params(("uuid" = Uuid, Path)), responses((status = 200, body = ServiceAccountView), (status = 403), (status = 404)))]
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathUuid(uuid): PathUuid,
+) -> ApiResult<JsonOk<ServiceAccountView>> {
+    caller.require(Scope::SERVICE_ACCOUNTS_WRITE, &state.catalog)?;
+    available(&state, &caller)?;
+    let a = account(&state, &caller, uuid).await?;
+    let names = Names::load(&state, caller.org.uuid).await?;
+    Ok(ok(ServiceAccountView::of(&a, &names)))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateServiceAccountRequest {
+    description: Option<String>,
+    role: Option<Role>,
+    custom_role_uuid: Option<Uuid>,
+    /// Immutable: giving it is `400 immutable_field`.
+    #[schema(value_type = Option<String>)]
+    scope: Option<serde_json::Value>,
+    /// Immutable: giving it is `400 immutable_field`.
+    #[schema(value_type = Option<Vec<Object>>)]
+    projects: Option<serde_json::Value>,
+    /// Legacy scopes are not changed; give a role instead.
+    scopes: Option<serde_json::Value>,
+}
+
+fn immutable(field: &str) -> ApiError {
+    ApiError::BadRequest {
+        code: "immutable_field",
+        message: format!(
+            "`{field}` of a service account cannot change after creation; create another account"
+        ),
+    }
+}
+
+/// Change the description, or the role of an organization-scoped account.
+/// A service account's scope and project rows never change: giving `scope`
+/// or `projects` (or a role for a project-scoped account) is
+/// `400 immutable_field`.
+#[utoipa::path(patch, path = "/api/v1/service-accounts/{uuid}", tag = "service accounts", request_body = UpdateServiceAccountRequest,
+    params(("uuid" = Uuid, Path)),
+    responses((status = 200, body = ServiceAccountView), (status = 400, description = "immutable_field, or invalid_request"),
+        (status = 403, description = "missing_scope service_accounts:write, plan_required, feature_disabled, or role_too_high"), (status = 404)))]
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathUuid(uuid): PathUuid,
+    ApiJson(req): ApiJson<UpdateServiceAccountRequest>,
+) -> ApiResult<JsonOk<ServiceAccountView>> {
+    caller.require(Scope::SERVICE_ACCOUNTS_WRITE, &state.catalog)?;
+    available(&state, &caller)?;
+    let a = account(&state, &caller, uuid).await?;
+    if req.scope.is_some() {
+        return Err(immutable("scope"));
+    }
+    if req.projects.is_some() {
+        return Err(immutable("projects"));
+    }
+    if req.scopes.is_some() {
+        return Err(ApiError::invalid(
+            "scopes",
+            "legacy scopes are not changed; give role or customRoleUuid instead",
+        ));
+    }
+    let description = req
+        .description
+        .as_deref()
+        .map(|d| limits::name("description", d, limits::MAX_DESCRIPTION_CHARS))
+        .transpose()
+        .map_err(|e| ApiError::invalid(e.field, e.message))?;
+    let given = resolve_role(&state, &caller.org, req.role, req.custom_role_uuid).await?;
+    if given.is_some() && a.is_project_scoped() {
+        return Err(immutable(if req.role.is_some() {
+            "role"
+        } else {
+            "customRoleUuid"
+        }));
+    }
+    // Nobody changes an account that holds more than they do.
+    check_account_fits(&state, &caller, &a).await?;
+    if let Some(given) = &given {
+        if given.custom.is_none() && given.role == Role::Member {
+            return Err(ApiError::invalid("role", "viewer or above"));
+        }
+        if !given.scopes.is_subset_of(caller.access.org_scopes()) {
+            return Err(ApiError::RoleTooHigh);
+        }
+    }
+    if description.is_none() && given.is_none() {
+        let names = Names::load(&state, caller.org.uuid).await?;
+        return Ok(ok(ServiceAccountView::of(&a, &names)));
+    }
+    let at = now();
+    let mut details = json!({
+        "previousDescription": a.credential.name,
+        "description": description,
+    });
+    if let Some(given) = &given {
+        details["newRole"] = given.describe();
+        details["previousRole"] = json!({
+            "role": a.credential.role,
+            "customRoleUuid": a.custom_role_uuid,
+            "legacyScopes": a.credential.scopes,
+        });
+    }
+    let event = caller.audit(
+        "service_account.updated",
+        Some(target(&a.credential)),
+        details,
+        at,
+    );
+    state
+        .store
+        .update_service_account(
+            uuid,
+            description.as_deref(),
+            given.as_ref().map(GivenRole::role_ref).as_ref(),
+            &event,
+        )
+        .await?;
+    let a = account(&state, &caller, uuid).await?;
+    let names = Names::load(&state, caller.org.uuid).await?;
+    Ok(ok(ServiceAccountView::of(&a, &names)))
+}
+
+/// Delete a service account; its token stops working at once.
+#[utoipa::path(delete, path = "/api/v1/service-accounts/{uuid}", tag = "service accounts",
+    params(("uuid" = Uuid, Path)), responses((status = 204), (status = 403), (status = 404)))]
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathUuid(uuid): PathUuid,
+) -> ApiResult<StatusCode> {
+    caller.require(Scope::SERVICE_ACCOUNTS_WRITE, &state.catalog)?;
+    available(&state, &caller)?;
+    let a = account(&state, &caller, uuid).await?;
+    let at = now();
+    let details = json!({ "displayPrefix": a.credential.display_prefix });
+    let event = caller.audit(
+        "service_account.deleted",
+        Some(target(&a.credential)),
+        details,
+        at,
+    );
+    state.store.revoke_credential(uuid, at, &event).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// New secret, same account; the old secret stops working at once. As PAT
+/// rotation: a new expiry in the future is required, an account without an
+/// expiry cannot be rotated (`400 rotation_requires_expiry`), a second
+/// rotation within an hour is `429`. The caller must hold what the account
+/// holds (`403 role_too_high`).
+#[utoipa::path(patch, path = "/api/v1/service-accounts/{uuid}/rotate", tag = "service accounts", request_body = RotateRequest,
+    params(("uuid" = Uuid, Path)),
+    responses((status = 200, body = ServiceAccountView), (status = 400, description = "rotation_requires_expiry, or expiresAt not in the future"),
+        (status = 403, description = "missing_scope service_accounts:write, plan_required, feature_disabled, or role_too_high"), (status = 404), (status = 429)))]
+pub async fn rotate(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathUuid(uuid): PathUuid,
+    ApiJson(req): ApiJson<RotateRequest>,
+) -> ApiResult<JsonOk<ServiceAccountView>> {
+    caller.require(Scope::SERVICE_ACCOUNTS_WRITE, &state.catalog)?;
+    available(&state, &caller)?;
+    let a = account(&state, &caller, uuid).await?;
+    check_account_fits(&state, &caller, &a).await?;
+    let secret = rotate_credential(
+        &state,
+        &caller,
+        &a.credential,
+        req.expires_at,
+        "service_account.rotated",
+        target(&a.credential),
+    )
+    .await?;
+    let a = account(&state, &caller, uuid).await?;
+    let names = Names::load(&state, caller.org.uuid).await?;
+    let mut view = ServiceAccountView::of(&a, &names);
+    view.token = Some(secret);
+    Ok(ok(view))
+}
