@@ -42,6 +42,22 @@ impl TokenKind {
         }
     }
 
+    /// The kind of credential a token of this kind belongs to.
+    pub const fn credential_kind(self) -> crate::CredentialKind {
+        match self {
+            TokenKind::PersonalAccessToken => crate::CredentialKind::Pat,
+            TokenKind::ApiKey => crate::CredentialKind::ApiKey,
+            TokenKind::ServiceAccount => crate::CredentialKind::ServiceAccount,
+        }
+    }
+
+    /// The token kind of a credential kind; a web session has none.
+    pub fn of_credential(kind: crate::CredentialKind) -> Option<TokenKind> {
+        TokenKind::ALL
+            .into_iter()
+            .find(|k| k.credential_kind() == kind)
+    }
+
     fn from_prefix(prefix: &[u8]) -> Option<TokenKind> {
         TokenKind::ALL
             .into_iter()
@@ -241,6 +257,17 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn token_and_credential_kinds_correspond() {
+        for kind in TokenKind::ALL {
+            assert_eq!(TokenKind::of_credential(kind.credential_kind()), Some(kind));
+        }
+        assert_eq!(
+            TokenKind::of_credential(crate::CredentialKind::Session),
+            None
+        );
     }
 
     #[test]

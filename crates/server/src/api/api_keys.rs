@@ -4,7 +4,7 @@
 //! membership (PRODUCT.md §2).
 
 use super::pats::{rotate_credential, RotateRequest};
-use super::{created, ok, reveal, JsonOk};
+use super::{created, mint, ok, reveal, JsonOk};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, PathUuid};
@@ -142,23 +142,8 @@ pub async fn create(
     let at = now();
     policy::check_new_expiry(req.expires_at, at)
         .map_err(|_| ApiError::invalid("expiresAt", "must be in the future"))?;
-    let secret = TokenSecret::generate(TokenKind::ApiKey, &mut rand::thread_rng());
-    let credential = Credential {
-        uuid: Uuid::new_v4(),
-        kind: CredentialKind::ApiKey,
-        org_uuid: caller.org.uuid,
-        owner_uuid: None,
-        name,
-        display_prefix: secret.display_prefix().to_string(),
-        scopes: None,
-        role: Some(req.role),
-        expires_at: req.expires_at,
-        created_at: at,
-        rotated_at: None,
-        last_used_at: None,
-        revoked_at: None,
-        created_by: caller.actor(),
-    };
+    let (mut credential, secret) = mint(&caller, TokenKind::ApiKey, name, req.expires_at, at);
+    credential.role = Some(req.role);
     let details = json!({ "role": req.role, "expiresAt": credential.expires_at.map(|t| t.unix_timestamp()), "displayPrefix": credential.display_prefix });
     let event = caller.audit("api_key.created", Some(target(&credential)), details, at);
     state

@@ -217,6 +217,36 @@ pub struct Paged<T> {
     pub next_cursor: Option<String>,
 }
 
+/// A new credential of `kind` in the caller's organization, created by the
+/// caller, and its secret. What is particular to the kind (owner, scopes,
+/// role) the handler sets before storing it.
+pub fn mint(
+    caller: &crate::auth::Caller,
+    kind: latchkey_core::TokenKind,
+    name: String,
+    expires_at: Option<time::OffsetDateTime>,
+    at: time::OffsetDateTime,
+) -> (latchkey_store::Credential, latchkey_core::TokenSecret) {
+    let secret = latchkey_core::TokenSecret::generate(kind, &mut rand::thread_rng());
+    let credential = latchkey_store::Credential {
+        uuid: Uuid::new_v4(),
+        kind: kind.credential_kind(),
+        org_uuid: caller.org.uuid,
+        owner_uuid: None,
+        name,
+        display_prefix: secret.display_prefix().to_string(),
+        scopes: None,
+        role: None,
+        expires_at,
+        created_at: at,
+        rotated_at: None,
+        last_used_at: None,
+        revoked_at: None,
+        created_by: caller.actor(),
+    };
+    (credential, secret)
+}
+
 /// Serializes a freshly minted secret: the one place it leaves the process.
 pub fn reveal<S: serde::Serializer>(
     token: &Option<latchkey_core::TokenSecret>,

@@ -1,6 +1,6 @@
 //! Personal access tokens: a user's own, and the admin view of everyone's.
 
-use super::{created, ok, reveal, JsonOk, PageQuery, Paged};
+use super::{created, mint, ok, reveal, JsonOk, PageQuery, Paged};
 use crate::auth::{Caller, Principal};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, PathUuid};
@@ -195,23 +195,15 @@ pub async fn create(
     let at = now();
     policy::check_new_expiry(req.expires_at, at).map_err(policy_error)?;
     let scopes = checked_scopes(&state, &caller, user, req.scopes.as_deref()).await?;
-    let secret = TokenSecret::generate(TokenKind::PersonalAccessToken, &mut rand::thread_rng());
-    let credential = Credential {
-        uuid: Uuid::new_v4(),
-        kind: CredentialKind::Pat,
-        org_uuid: caller.org.uuid,
-        owner_uuid: Some(user.uuid),
+    let (mut credential, secret) = mint(
+        &caller,
+        TokenKind::PersonalAccessToken,
         name,
-        display_prefix: secret.display_prefix().to_string(),
-        scopes,
-        role: None,
-        expires_at: req.expires_at,
-        created_at: at,
-        rotated_at: None,
-        last_used_at: None,
-        revoked_at: None,
-        created_by: caller.actor(),
-    };
+        req.expires_at,
+        at,
+    );
+    credential.owner_uuid = Some(user.uuid);
+    credential.scopes = scopes;
     let details = json!({ "scopes": credential.scopes, "expiresAt": credential.expires_at.map(|t| t.unix_timestamp()), "displayPrefix": credential.display_prefix });
     let event = caller.audit("pat.created", Some(target(&credential)), details, at);
     state
@@ -307,11 +299,8 @@ pub async fn rotate_credential(
     let at = now();
     policy::check_rotation(credential.expires_at, credential.rotated_at, expires_at, at)
         .map_err(policy_error)?;
-    let kind = match credential.kind {
-        CredentialKind::ApiKey => TokenKind::ApiKey,
-        CredentialKind::ServiceAccount => TokenKind::ServiceAccount,
-        _ => TokenKind::PersonalAccessToken,
-    };
+    let kind = TokenKind::of_credential(credential.kind)
+        .ok_or_else(|| ApiError::internal("a stored credential without a token kind"))?;
     let secret = TokenSecret::generate(kind, &mut rand::thread_rng());
     let rotation = Rotation {
         token_hash: state.hasher.hash(secret.expose()),

@@ -3,7 +3,7 @@
 //! or legacy scopes) or one role per project (PRODUCT.md §2, API.md).
 
 use super::pats::{rotate_credential, RotateRequest};
-use super::{created, ok, resolve_role, reveal, CustomRoleRef, GivenRole, JsonOk};
+use super::{created, mint, ok, resolve_role, reveal, CustomRoleRef, GivenRole, JsonOk};
 use crate::auth::{legacy_scope_role, Caller};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, PathUuid};
@@ -12,8 +12,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use latchkey_core::{
-    limits, policy, Actor, CredentialKind, Plan, Role, Scope, ScopeSet, Target, TokenKind,
-    TokenSecret,
+    limits, policy, Actor, Plan, Role, Scope, ScopeSet, Target, TokenKind, TokenSecret,
 };
 use latchkey_store::{Credential, RoleRef, ServiceAccount, ServiceAccountGrant};
 use serde::{Deserialize, Serialize};
@@ -488,23 +487,13 @@ pub async fn create(
     let at = now();
     policy::check_new_expiry(req.expires_at, at)
         .map_err(|_| ApiError::invalid("expiresAt", "must be in the future"))?;
-    let secret = TokenSecret::generate(TokenKind::ServiceAccount, &mut rand::thread_rng());
-    let mut credential = Credential {
-        uuid: Uuid::new_v4(),
-        kind: CredentialKind::ServiceAccount,
-        org_uuid: caller.org.uuid,
-        owner_uuid: None,
-        name: description,
-        display_prefix: secret.display_prefix().to_string(),
-        scopes: None,
-        role: None,
-        expires_at: req.expires_at,
-        created_at: at,
-        rotated_at: None,
-        last_used_at: None,
-        revoked_at: None,
-        created_by: caller.actor(),
-    };
+    let (mut credential, secret) = mint(
+        &caller,
+        TokenKind::ServiceAccount,
+        description,
+        req.expires_at,
+        at,
+    );
     let mut warnings = None;
     let (custom_role_uuid, grants, details) = match req.scope.as_str() {
         "organization" => match organization_role(&state, &caller, &req).await? {
