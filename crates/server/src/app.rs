@@ -97,6 +97,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(verify::verify))
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::readyz))
+        .routes(routes!(ops::metrics))
         .split_for_parts();
     let openapi = Arc::new(openapi);
     router
@@ -109,6 +110,14 @@ pub fn router(state: AppState) -> Router {
         )
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(axum::middleware::map_response_with_state(
+            state.clone(),
+            |axum::extract::State(state): axum::extract::State<AppState>,
+             response: axum::response::Response| async move {
+                state.metrics.response(response.status().as_u16());
+                response
+            },
+        ))
         .with_state(state)
         .layer(DefaultBodyLimit::max(limits::MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(
@@ -187,6 +196,7 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartupError> {
     let state = AppState::new(Inner {
         store: store.clone(),
         cache,
+        metrics: Default::default(),
         hasher,
         catalog,
         last_used: LastUsed::default(),

@@ -420,11 +420,14 @@ pub async fn verify_token(
 ) -> Result<Result<Caller, Refusal>, ApiError> {
     // The checksum is checked before any database work.
     let Ok(parsed) = token::parse(text) else {
+        state.metrics.refused(AuthFailure::MalformedToken);
         return Ok(Err(AuthFailure::MalformedToken.into()));
     };
     let hash = state.hasher.hash(parsed.expose());
     let instant = std::time::Instant::now();
-    let entry = match state.cache.get(&hash, instant) {
+    let cached = state.cache.get(&hash, instant);
+    state.metrics.cache_lookup(cached.is_some());
+    let entry = match cached {
         Some(entry) => entry,
         None => {
             let ticket = state.cache.ticket();
@@ -450,7 +453,7 @@ pub async fn verify_token(
             state.cache.insert(hash, lookup, org, ticket, instant)
         }
     };
-    match &entry.lookup {
+    let outcome = match &entry.lookup {
         Lookup::Found(resolved) => {
             let caller = resolved.admit(client, at);
             if caller.is_ok() && resolved.due_for_last_used(at) {
@@ -473,7 +476,13 @@ pub async fn verify_token(
             )),
         })),
         Lookup::Unknown => Ok(Err(AuthFailure::InvalidToken.into())),
+    };
+    match &outcome {
+        Ok(Ok(_)) => state.metrics.authenticated(),
+        Ok(Err(refusal)) => state.metrics.refused(refusal.failure),
+        Err(_) => {}
     }
+    outcome
 }
 
 /// Records a refused credential of a known organization.

@@ -2,6 +2,7 @@
 
 use crate::cache::AuthCache;
 use crate::last_used::LastUsed;
+use crate::metrics::Metrics;
 use crate::rate_limit::FailureLimiter;
 use latchkey_core::{ScopeCatalog, TokenHasher};
 use latchkey_store::Store;
@@ -14,6 +15,7 @@ pub struct AppState(Arc<Inner>);
 pub struct Inner {
     pub store: Arc<dyn Store>,
     pub cache: Arc<AuthCache>,
+    pub metrics: Metrics,
     pub hasher: TokenHasher,
     pub catalog: ScopeCatalog,
     pub last_used: LastUsed,

@@ -361,6 +361,7 @@ fn table() -> Vec<Row> {
         row(post.clone(), "/api/v1/auth/verify", Nothing, Some(json!({ "token": "{adminToken}", "scope": "projects:read" })), None,
                                                                                    [OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK  ]),
         row(get.clone(), "/healthz", Nothing, None, None,                          [OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK  ]),
+        row(get.clone(), "/metrics", Nothing, None, None,                          [OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK  ]),
         row(get.clone(), "/readyz", Nothing, None, None,                           [OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK  ]),
         row(get, "/api/v1/openapi.json", Nothing, None, None,                      [OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK  ]),
     ]

@@ -26,3 +26,18 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
         }
     }
 }
+
+/// Prometheus metrics (OpenMetrics text): HTTP responses by status class,
+/// token authentications by outcome, the authentication cache. Holds no
+/// secret and no identifier, so like `/healthz` it needs no credential;
+/// expose it only where your scraper is.
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, content_type = "application/openmetrics-text")))]
+pub async fn metrics(State(state): State<AppState>) -> impl axum::response::IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.render(state.cache.len()),
+    )
+}

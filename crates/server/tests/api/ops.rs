@@ -3,7 +3,11 @@
 use crate::on_both_backends;
 use crate::support::{Auth, TestApp};
 
-on_both_backends!(health_and_readiness, openapi_describes_every_route);
+on_both_backends!(
+    health_and_readiness,
+    openapi_describes_every_route,
+    metrics_count_requests_and_authentications
+);
 
 async fn health_and_readiness(app: TestApp) {
     app.get("/healthz", &Auth::None).await.expect(200);
@@ -74,6 +78,7 @@ async fn openapi_describes_every_route(app: TestApp) {
         ("post", "/api/v1/auth/verify"),
         ("get", "/healthz"),
         ("get", "/readyz"),
+        ("get", "/metrics"),
     ];
     for (method, path) in expected {
         assert!(
@@ -128,5 +133,45 @@ async fn openapi_describes_every_route(app: TestApp) {
     assert_eq!(
         roles["systemRoles"][1]["scopes"],
         serde_json::json!(["projects:read", "content:read"])
+    );
+}
+
+async fn metrics_count_requests_and_authentications(app: TestApp) {
+    app.get("/api/v1/user", &app.admin.pat).await.expect(200);
+    app.get("/api/v1/user", &app.admin.pat).await.expect(200);
+    app.get("/api/v1/user", &Auth::Token("lkpat_notatoken".into()))
+        .await
+        .expect_error(401, "malformed_token");
+    let resp = app
+        .http
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/openmetrics-text"));
+    let text = resp.text().await.unwrap();
+    let value = |needle: &str| -> u64 {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(needle))
+            .unwrap_or_else(|| panic!("{needle} missing from:\n{text}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    assert!(value(r#"latchkey_token_authentications_total{outcome="ok"}"#) >= 2);
+    assert!(value(r#"latchkey_token_authentications_total{outcome="malformed_token"}"#) >= 1);
+    assert!(value(r#"latchkey_http_responses_total{class="2xx"}"#) >= 2);
+    assert!(value(r#"latchkey_http_responses_total{class="4xx"}"#) >= 1);
+    assert!(
+        value("latchkey_auth_cache_hits_total") >= 1,
+        "the second use came from memory"
+    );
+    assert!(value("latchkey_auth_cache_entries") >= 1);
+    assert!(
+        !text.contains(&app.admin.pat_token[10..]),
+        "no secret in the metrics"
     );
 }
