@@ -59,8 +59,64 @@ pub enum StartupError {
 )]
 struct ApiDoc;
 
-/// Every route, with its OpenAPI description gathered from the handlers.
+/// Every route: the JSON API with its OpenAPI document, the web pages, and
+/// the layers every request passes through.
 pub fn router(state: AppState) -> Router {
+    let (api, openapi) = api_router(state.clone());
+    let openapi = Arc::new(openapi);
+    // The web pages call the API in process, beneath these layers: one
+    // request from the browser is one request in the logs and metrics.
+    let web = crate::web::routes(state.clone(), api.clone());
+    api.merge(web)
+        .route(
+            "/api/v1/openapi.json",
+            get(move || {
+                let doc = openapi.clone();
+                async move { axum::Json(doc.as_ref().clone()) }
+            }),
+        )
+        .fallback(|| async { ApiError::NotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(axum::middleware::map_response_with_state(
+            state,
+            |axum::extract::State(state): axum::extract::State<AppState>,
+             response: axum::response::Response| async move {
+                state.metrics.response(response.status().as_u16());
+                response
+            },
+        ))
+        .layer(DefaultBodyLimit::max(limits::MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ))
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::internal("a handler panicked").into_response()
+        }))
+        .layer(
+            // The span names the route template, never the raw path: an
+            // invite code is part of its path.
+            TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                let route = req
+                    .extensions()
+                    .get::<MatchedPath>()
+                    .map(MatchedPath::as_str)
+                    .unwrap_or("unmatched");
+                let request_id = req
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                tracing::info_span!("request", method = %req.method(), route, request_id)
+            }),
+        )
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// The JSON API's routes with their state, and the OpenAPI document gathered
+/// from the handlers.
+fn api_router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(session::login))
         .routes(routes!(session::logout))
@@ -99,53 +155,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(ops::readyz))
         .routes(routes!(ops::metrics))
         .split_for_parts();
-    let openapi = Arc::new(openapi);
-    router
-        .route(
-            "/api/v1/openapi.json",
-            get(move || {
-                let doc = openapi.clone();
-                async move { axum::Json(doc.as_ref().clone()) }
-            }),
-        )
-        .fallback(|| async { ApiError::NotFound })
-        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(axum::middleware::map_response_with_state(
-            state.clone(),
-            |axum::extract::State(state): axum::extract::State<AppState>,
-             response: axum::response::Response| async move {
-                state.metrics.response(response.status().as_u16());
-                response
-            },
-        ))
-        .with_state(state)
-        .layer(DefaultBodyLimit::max(limits::MAX_BODY_BYTES))
-        .layer(TimeoutLayer::with_status_code(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(30),
-        ))
-        .layer(CatchPanicLayer::custom(|_| {
-            ApiError::internal("a handler panicked").into_response()
-        }))
-        .layer(
-            // The span names the route template, never the raw path: an
-            // invite code is part of its path.
-            TraceLayer::new_for_http().make_span_with(|req: &Request| {
-                let route = req
-                    .extensions()
-                    .get::<MatchedPath>()
-                    .map(MatchedPath::as_str)
-                    .unwrap_or("unmatched");
-                let request_id = req
-                    .headers()
-                    .get("x-request-id")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("");
-                tracing::info_span!("request", method = %req.method(), route, request_id)
-            }),
-        )
-        .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+    (router.with_state(state), openapi)
 }
 
 /// A server listening on its socket.

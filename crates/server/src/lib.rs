@@ -13,6 +13,7 @@ pub mod operator;
 pub mod passwords;
 pub mod rate_limit;
 pub mod state;
+pub mod web;
 
 pub use app::{router, serve, start, RunningServer, StartupError};
 pub use config::{DatabaseConfig, ServeConfig};

@@ -1,0 +1,163 @@
+//! Submitted forms: their fields, and the choices the pages' forms share
+//! (expiry, role) turned into what the API takes.
+
+use super::client::Failure;
+use super::layout;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+use time::format_description::well_known::Rfc3339;
+use time::{Date, Duration, OffsetDateTime, Time};
+use uuid::Uuid;
+
+/// The name of every form's CSRF field.
+pub const CSRF_FIELD: &str = "_csrf";
+
+/// A submitted `application/x-www-form-urlencoded` body, in order; a name
+/// may repeat (checkboxes, project rows).
+pub struct Fields(Vec<(String, String)>);
+
+impl<S: Send + Sync> FromRequest<S> for Fields {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Response> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            let status = rejection.status();
+            layout::bare_error(status, "The form could not be read.").into_response()
+        })?;
+        serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
+            .map(Fields)
+            .map_err(|_| {
+                layout::bare_error(StatusCode::BAD_REQUEST, "The form could not be read.")
+                    .into_response()
+            })
+    }
+}
+
+impl Fields {
+    pub fn of(pairs: Vec<(String, String)>) -> Fields {
+        Fields(pairs)
+    }
+
+    /// The first value of `name`, trimmed; `None` when absent or empty.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// Every value of `name`, in order, empty ones included.
+    pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.0
+            .iter()
+            .filter(move |(k, _)| k == name)
+            .map(|(_, v)| v.trim())
+    }
+
+    pub fn csrf(&self) -> &str {
+        self.get(CSRF_FIELD).unwrap_or("")
+    }
+
+    /// A required text field, sent as typed (the API checks its length).
+    pub fn required(&self, name: &str, label: &str) -> Result<String, Failure> {
+        self.get(name)
+            .map(str::to_string)
+            .ok_or_else(|| Failure::invalid(label, "is required"))
+    }
+}
+
+/// The `{uuid}` of a page's path; anything else is a missing page.
+pub struct Id(pub Uuid);
+
+/// Both uuids of a path such as `/settings/projects/{uuid}/access/{user}/remove`.
+pub struct Ids(pub Uuid, pub Uuid);
+
+fn missing() -> Response {
+    layout::bare_error(StatusCode::NOT_FOUND, "There is no such page.").into_response()
+}
+
+async fn path_uuids<S: Send + Sync>(parts: &mut Parts, state: &S) -> Result<Vec<Uuid>, Response> {
+    let params = RawPathParams::from_request_parts(parts, state)
+        .await
+        .map_err(|_| missing())?;
+    params
+        .iter()
+        .map(|(_, v)| Uuid::parse_str(v).map_err(|_| missing()))
+        .collect()
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Id {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Id, Response> {
+        match path_uuids(parts, state).await?.as_slice() {
+            [uuid, ..] => Ok(Id(*uuid)),
+            [] => Err(missing()),
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Ids {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Ids, Response> {
+        match path_uuids(parts, state).await?.as_slice() {
+            [a, b, ..] => Ok(Ids(*a, *b)),
+            _ => Err(missing()),
+        }
+    }
+}
+
+/// The expiry choices of PRODUCT.md §2: a number of days, a date, or none.
+pub const EXPIRY_DAYS: [i64; 4] = [7, 30, 60, 90];
+
+/// `expiresAt` from the `expiry` select (`7`…`90`, `custom`, `none`) and the
+/// `expiresOn` date; `None` for no expiry. A custom date expires at the end
+/// of that day, UTC.
+pub fn expiry(fields: &Fields, now: OffsetDateTime) -> Result<Option<String>, Failure> {
+    let at = match fields.get("expiry").unwrap_or("30") {
+        "none" => return Ok(None),
+        "custom" => {
+            let date = fields
+                .get("expiresOn")
+                .ok_or_else(|| Failure::invalid("Expiration date", "choose a date"))?;
+            let format = time::macros::format_description!("[year]-[month]-[day]");
+            let day = Date::parse(date, &format)
+                .map_err(|_| Failure::invalid("Expiration date", "is not a date"))?;
+            let at = day.with_time(Time::from_hms(23, 59, 59).unwrap_or(Time::MIDNIGHT));
+            let at = at.assume_utc();
+            if at <= now {
+                return Err(Failure::invalid("Expiration date", "must be in the future"));
+            }
+            at
+        }
+        days => {
+            let days = days
+                .parse::<i64>()
+                .ok()
+                .filter(|d| EXPIRY_DAYS.contains(d))
+                .ok_or_else(|| Failure::invalid("Expiration", "not one of the choices"))?;
+            now + Duration::days(days)
+        }
+    };
+    at.format(&Rfc3339)
+        .map(Some)
+        .map_err(|_| Failure::invalid("Expiration", "is out of range"))
+}
+
+/// `{role}` or `{customRoleUuid}` from a role select whose custom roles are
+/// `custom:<uuid>`.
+pub fn role_choice(value: Option<&str>, label: &str) -> Result<Value, Failure> {
+    match value {
+        None => Err(Failure::invalid(label, "choose a role")),
+        Some(v) => Ok(match v.strip_prefix("custom:") {
+            Some(uuid) => json!({ "customRoleUuid": uuid }),
+            None => json!({ "role": v }),
+        }),
+    }
+}

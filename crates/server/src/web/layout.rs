@@ -1,0 +1,387 @@
+//! The page shell, and the pieces many pages show: notices, times,
+//! confirmations, the expiry picker, the once-shown secret.
+
+use super::client::Failure;
+use super::form::{CSRF_FIELD, EXPIRY_DAYS};
+use super::visitor::{signed_out, Visitor};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use latchkey_core::Role;
+use maud::{html, Markup, DOCTYPE};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    Tokens,
+    ServiceAccounts,
+    ApiKeys,
+    Members,
+    Projects,
+    Roles,
+    Audit,
+}
+
+/// A message at the top of a page.
+pub enum Notice {
+    Success(String),
+    Error(String),
+}
+
+impl Notice {
+    pub fn failed(failure: &Failure) -> Option<Notice> {
+        Some(Notice::Error(failure.text()))
+    }
+
+    /// The message a `?done=` redirect asks for; only these fixed texts.
+    pub fn done(key: Option<&str>) -> Option<Notice> {
+        let text = match key? {
+            "revoked" => "Token revoked. Anything still using it is refused from now on.",
+            "updated" => "Saved.",
+            "deleted" => "Deleted.",
+            "removed" => "Removed.",
+            "created" => "Created.",
+            "switched" => "Switched organization.",
+            _ => return None,
+        };
+        Some(Notice::Success(text.into()))
+    }
+}
+
+fn head(title: &str) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            title { (title) " · latchkey" }
+            link rel="stylesheet" href="/assets/app.css";
+            script src="/assets/app.js" defer {}
+        }
+    }
+}
+
+fn notice(notice: Option<&Notice>) -> Markup {
+    html! {
+        @match notice {
+            Some(Notice::Success(text)) => p.notice.success role="status" { (text) },
+            Some(Notice::Error(text)) => p.notice.error role="alert" { (text) },
+            None => {}
+        }
+    }
+}
+
+/// A settings page: header, navigation by what the visitor may do, content.
+pub fn page(
+    v: &Visitor,
+    section: Section,
+    title: &str,
+    flash: Option<&Notice>,
+    content: Markup,
+) -> Markup {
+    let nav = [
+        (
+            Section::Tokens,
+            "Personal access tokens",
+            "/settings/tokens",
+            true,
+        ),
+        (
+            Section::ServiceAccounts,
+            "Service accounts",
+            "/settings/service-accounts",
+            v.can("service_accounts:write"),
+        ),
+        (
+            Section::ApiKeys,
+            "API keys",
+            "/settings/api-keys",
+            v.can("api_keys:write"),
+        ),
+        (
+            Section::Members,
+            "Members",
+            "/settings/members",
+            v.can("members:write"),
+        ),
+        (Section::Projects, "Projects", "/settings/projects", true),
+        (Section::Roles, "Roles", "/settings/roles", true),
+        (
+            Section::Audit,
+            "Audit log",
+            "/settings/audit-log",
+            v.can("audit:read"),
+        ),
+    ];
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+        (head(title))
+        body {
+            a.skip href="#main" { "Skip to content" }
+            header.top {
+                a.brand href="/settings/tokens" { "latchkey" }
+                @if v.orgs.len() > 1 {
+                    form.org-switch method="post" action="/settings/active-org" {
+                        (csrf(v))
+                        label for="org-switch" { "Organization" }
+                        select #org-switch name="orgUuid" {
+                            @for org in &v.orgs {
+                                option value=(org.uuid) selected[org.uuid == v.me.org.uuid] { (org.name) }
+                            }
+                        }
+                        button type="submit" { "Switch" }
+                    }
+                } @else {
+                    span.org { (v.me.org.name) }
+                }
+                span.who {
+                    (v.me.principal.email.as_deref().unwrap_or(&v.me.principal.name))
+                    " · " (crate::web::pages::role_text(v.me.role, v.me.custom_role.as_ref()))
+                }
+                form method="post" action="/logout" {
+                    (csrf(v))
+                    button.link type="submit" { "Sign out" }
+                }
+            }
+            div.frame {
+                nav aria-label="Settings" {
+                    ul {
+                        @for (s, label, href, shown) in nav {
+                            @if shown {
+                                li {
+                                    a href=(href) aria-current=[(s == section).then_some("page")] { (label) }
+                                }
+                            }
+                        }
+                    }
+                }
+                main #main {
+                    h1 { (title) }
+                    (notice(flash))
+                    (content)
+                }
+            }
+        }
+        }
+    }
+}
+
+/// A page outside the settings: sign-in, invites, errors without a session.
+pub fn plain(title: &str, flash: Option<&Notice>, content: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            (head(title))
+            body.plain {
+                main #main.card {
+                    p.brand { "latchkey" }
+                    h1 { (title) }
+                    (notice(flash))
+                    (content)
+                }
+            }
+        }
+    }
+}
+
+pub fn bare_error(status: StatusCode, message: &str) -> (StatusCode, Markup) {
+    (
+        status,
+        plain(
+            status.canonical_reason().unwrap_or("Error"),
+            Some(&Notice::Error(message.into())),
+            html! { p { a href="/settings/tokens" { "Back to settings" } } },
+        ),
+    )
+}
+
+/// A page the API refused to fill: signed out, or the visitor's answer.
+pub fn refused(v: &Visitor, section: Section, failure: &Failure) -> Response {
+    if failure.status == StatusCode::UNAUTHORIZED {
+        return signed_out();
+    }
+    let (title, explanation) = match (failure.status, failure.code.as_str()) {
+        (_, "plan_required") => (
+            "Enterprise plan required",
+            "This needs the enterprise plan. An operator can change the plan with `latchkey org set-plan <organization> enterprise` on the server host.",
+        ),
+        (_, "feature_disabled") => (
+            "Turned off",
+            "This is turned off on this latchkey server (LATCHKEY_SERVICE_ACCOUNTS_ENABLED=false).",
+        ),
+        (StatusCode::FORBIDDEN, _) => (
+            "Not allowed",
+            "Your role in this organization does not allow this page. An admin of the organization can change your role.",
+        ),
+        (StatusCode::NOT_FOUND, _) => ("Not found", "There is nothing here in this organization."),
+        _ => ("Something went wrong", "The request could not be completed."),
+    };
+    (
+        failure.status,
+        page(
+            v,
+            section,
+            title,
+            Some(&Notice::Error(failure.text())),
+            html! { p.explain { (explanation) } },
+        ),
+    )
+        .into_response()
+}
+
+pub fn csrf(v: &Visitor) -> Markup {
+    html! { input type="hidden" name=(CSRF_FIELD) value=(v.csrf); }
+}
+
+pub fn parse_time(text: Option<&str>) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(text?, &Rfc3339).ok()
+}
+
+/// `2026-11-23 14:05 UTC`
+pub fn when(text: Option<&str>) -> String {
+    match parse_time(text) {
+        Some(t) => format!(
+            "{:04}-{:02}-{:02} {:02}:{:02} UTC",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute()
+        ),
+        None => "never".into(),
+    }
+}
+
+/// `2026-11-23`
+pub fn day(text: Option<&str>) -> String {
+    match parse_time(text) {
+        Some(t) => format!("{:04}-{:02}-{:02}", t.year(), u8::from(t.month()), t.day()),
+        None => "—".into(),
+    }
+}
+
+/// "expires in 30 days", "expired", "no expiration".
+pub fn expiry(text: Option<&str>, now: OffsetDateTime) -> Markup {
+    let Some(at) = parse_time(text) else {
+        return html! { span.warn title="Tokens without an expiry stay valid until revoked" { "No expiration" } };
+    };
+    let left = at - now;
+    html! {
+        @if left.is_negative() || left.is_zero() {
+            span.expired { "Expired" } " " small { (day(text)) }
+        } @else {
+            @let days = left.whole_days();
+            span { @if days == 0 { "Expires today" } @else if days == 1 { "Expires in 1 day" } @else { "Expires in " (days) " days" } }
+            " " small { (day(text)) }
+        }
+    }
+}
+
+/// "never", "today", "3 days ago"; `lastUsedAt` may lag by a minute.
+pub fn last_used(text: Option<&str>, now: OffsetDateTime) -> String {
+    match parse_time(text) {
+        None => "Never used".into(),
+        Some(at) => match (now - at).whole_days() {
+            d if d <= 0 => "Today".into(),
+            1 => "Yesterday".into(),
+            d => format!("{d} days ago"),
+        },
+    }
+}
+
+/// The expiry picker: fixed days, a date, or none (with a recommendation
+/// against it). `allow_none` is false for rotation, which needs an expiry.
+pub fn expiry_picker(allow_none: bool) -> Markup {
+    html! {
+        fieldset.expiry {
+            legend { "Expiration" }
+            label for="expiry" { "Expires after" }
+            select #expiry name="expiry" data-expiry="" aria-describedby="expiry-advice" {
+                @for days in EXPIRY_DAYS {
+                    option value=(days) selected[days == 30] { (days) " days" }
+                }
+                option value="custom" { "Custom date…" }
+                @if allow_none { option value="none" { "No expiration" } }
+            }
+            div.custom-date data-custom-date="" {
+                label for="expiresOn" { "Expiration date (UTC)" }
+                input #expiresOn type="date" name="expiresOn";
+            }
+            p #expiry-advice.hint {
+                "We recommend an expiration: a token that expires cannot be used forever by whoever finds it."
+                @if allow_none { " A token with no expiration cannot be rotated." }
+            }
+        }
+    }
+}
+
+/// The system roles, and the organization's custom roles as `custom:<uuid>`.
+pub fn role_options(
+    roles: &[Role],
+    custom: &[(uuid::Uuid, String)],
+    selected: Option<&str>,
+) -> Markup {
+    html! {
+        @for role in roles {
+            option value=(role.as_str()) selected[selected == Some(role.as_str())] { (role_label(*role)) }
+        }
+        @if !custom.is_empty() {
+            optgroup label="Custom roles" {
+                @for (uuid, name) in custom {
+                    @let value = format!("custom:{uuid}");
+                    option value=(value) selected[selected == Some(value.as_str())] { (name) }
+                }
+            }
+        }
+    }
+}
+
+pub fn role_label(role: Role) -> &'static str {
+    match role {
+        Role::Member => "Member",
+        Role::Viewer => "Viewer",
+        Role::InteractiveViewer => "Interactive viewer",
+        Role::Editor => "Editor",
+        Role::Developer => "Developer",
+        Role::Admin => "Admin",
+    }
+}
+
+/// A secret just minted: shown once, with a copy button and the warning.
+pub fn new_secret(what: &str, name: &str, token: &str) -> Markup {
+    html! {
+        section.secret aria-labelledby="new-secret-title" {
+            h2 #new-secret-title { "Your new " (what) ": " (name) }
+            p.warn { "Copy it now. It will not be shown again: latchkey keeps only a keyed hash of it." }
+            div.copy-row {
+                label.visually-hidden for="new-token-secret" { "The new " (what) }
+                input #new-token-secret type="text" readonly value=(token) spellcheck="false" autocomplete="off";
+                button #copy-token type="button" data-copy="new-token-secret" { "Copy" }
+                span.copied role="status" aria-live="polite" {}
+            }
+        }
+    }
+}
+
+/// "Are you sure?" for a destructive change: one form, one button, a way back.
+pub fn confirm(v: &Visitor, action: &str, question: Markup, button: &str, back: &str) -> Markup {
+    html! {
+        form.confirm method="post" action=(action) {
+            (csrf(v))
+            (question)
+            div.actions {
+                button.danger type="submit" { (button) }
+                a.button.secondary href=(back) { "Cancel" }
+            }
+        }
+    }
+}
+
+/// Roles the visitor could give (no higher than their own); every role when
+/// the visitor's own is not a system role.
+pub fn roles_up_to(mine: Option<Role>) -> Vec<Role> {
+    Role::ALL
+        .into_iter()
+        .filter(|r| mine.is_none_or(|m| *r <= m))
+        .collect()
+}

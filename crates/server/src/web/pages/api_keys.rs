@@ -1,0 +1,225 @@
+//! Organization API keys (admins).
+
+use super::{change, rotate_call, shown, shown_with, Credential, Done};
+use crate::state::now;
+use crate::web::client::Failure;
+use crate::web::form::{self, Fields, Id};
+use crate::web::layout::{self, Notice, Section};
+use crate::web::visitor::Visitor;
+use axum::extract::Query;
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::{html, Markup};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+const API: &str = "/api/v1/org/api-keys";
+const HERE: &str = "/settings/api-keys";
+
+async fn render_list(
+    v: &Visitor,
+    flash: Option<&Notice>,
+    secret: Option<&Credential>,
+) -> Result<Markup, Failure> {
+    let keys: Vec<Credential> = v.api.get(API).await?;
+    let at = now();
+    Ok(layout::page(
+        v,
+        Section::ApiKeys,
+        "API keys",
+        flash,
+        html! {
+            @if let Some(c) = secret {
+                @if let Some(token) = &c.token {
+                    (layout::new_secret("API key", &c.name, token))
+                }
+            }
+            p.lead { "API keys belong to the organization and act with a fixed role. Send them as " code { "Authorization: ApiKey <key>" } "." }
+            p { a.button #new-api-key href={ (HERE) "/new" } { "New API key" } }
+            @if keys.is_empty() {
+                p.empty { "No API keys yet." }
+            } @else {
+                div.table-wrap {
+                    table #api-keys {
+                        caption.visually-hidden { "API keys" }
+                        thead { tr {
+                            th scope="col" { "Name" } th scope="col" { "Key" } th scope="col" { "Role" }
+                            th scope="col" { "Expiration" } th scope="col" { "Last used" } th scope="col" { "Created by" }
+                            th scope="col" { span.visually-hidden { "Actions" } }
+                        } }
+                        tbody {
+                            @for k in &keys {
+                                tr data-api-key=(k.uuid) {
+                                    th scope="row" { (k.name) }
+                                    td { code { (k.display_prefix) "…" } }
+                                    td { (super::role_text(k.role, None)) }
+                                    td { (layout::expiry(k.expires_at.as_deref(), at)) }
+                                    td { (layout::last_used(k.last_used_at.as_deref(), at)) }
+                                    td { (k.created_by.as_ref().map(|a| a.name.as_str()).unwrap_or("—")) br; small { (layout::day(Some(&k.created_at))) } }
+                                    td.actions {
+                                        @if k.expires_at.is_some() {
+                                            a.button.small href={ (HERE) "/" (k.uuid) "/rotate" } aria-label={ "Rotate " (k.name) } { "Rotate" }
+                                        } @else {
+                                            button.small type="button" disabled title="Keys without an expiration cannot be rotated" { "Rotate" }
+                                        }
+                                        a.button.small.danger href={ (HERE) "/" (k.uuid) "/revoke" } aria-label={ "Revoke " (k.name) } { "Revoke" }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    ))
+}
+
+pub async fn list(v: Visitor, Query(done): Query<Done>) -> Response {
+    let flash = Notice::done(done.done.as_deref());
+    shown(
+        &v,
+        Section::ApiKeys,
+        render_list(&v, flash.as_ref(), None).await,
+    )
+}
+
+async fn render_new(v: &Visitor, flash: Option<&Notice>) -> Result<Markup, Failure> {
+    let _: Vec<Value> = v.api.get(API).await?;
+    let roles = layout::roles_up_to(v.me.role);
+    Ok(layout::page(
+        v,
+        Section::ApiKeys,
+        "New API key",
+        flash,
+        html! {
+            form.stack method="post" action=(HERE) {
+                (layout::csrf(v))
+                label for="name" { "Name" }
+                input #name type="text" name="name" required maxlength="200";
+                label for="key-role" { "Role" }
+                select #key-role name="role" aria-describedby="role-hint" { (layout::role_options(&roles, &[], Some("viewer"))) }
+                p #role-hint.hint { "No higher than your own role." }
+                (layout::expiry_picker(true))
+                div.actions {
+                    button #create-api-key type="submit" { "Create API key" }
+                    a.button.secondary href=(HERE) { "Cancel" }
+                }
+            }
+        },
+    ))
+}
+
+pub async fn new(v: Visitor) -> Response {
+    shown(&v, Section::ApiKeys, render_new(&v, None).await)
+}
+
+pub async fn create(v: Visitor, fields: Fields) -> Response {
+    let made = async {
+        let mut body = json!({
+            "name": fields.required("name", "Name")?,
+            "role": fields.required("role", "Role")?,
+        });
+        if let Some(at) = form::expiry(&fields, now())? {
+            body["expiresAt"] = json!(at);
+        }
+        v.api
+            .send::<Credential>(Method::POST, API, fields.csrf(), Some(body))
+            .await
+    }
+    .await;
+    match made {
+        Ok(created) => shown(
+            &v,
+            Section::ApiKeys,
+            render_list(&v, None, Some(&created)).await,
+        ),
+        Err(failure) => shown_with(
+            &v,
+            Section::ApiKeys,
+            failure.status,
+            render_new(&v, Notice::failed(&failure).as_ref()).await,
+        ),
+    }
+}
+
+/// API keys have no single-key read; the list holds it.
+async fn one(v: &Visitor, uuid: Uuid) -> Result<Credential, Failure> {
+    let keys: Vec<Credential> = v.api.get(API).await?;
+    keys.into_iter()
+        .find(|k| k.uuid == uuid)
+        .ok_or_else(Failure::not_found)
+}
+
+async fn rotate_form(v: &Visitor, uuid: Uuid, flash: Option<&Notice>) -> Response {
+    match one(v, uuid).await {
+        Ok(key) => super::rotate_page(
+            v,
+            Section::ApiKeys,
+            "API key",
+            &key,
+            &format!("{HERE}/{uuid}/rotate"),
+            HERE,
+            flash,
+        )
+        .into_response(),
+        Err(failure) => layout::refused(v, Section::ApiKeys, &failure),
+    }
+}
+
+pub async fn rotate_page(v: Visitor, Id(uuid): Id) -> Response {
+    rotate_form(&v, uuid, None).await
+}
+
+pub async fn rotate(v: Visitor, Id(uuid): Id, fields: Fields) -> Response {
+    match rotate_call::<Credential>(&v, &format!("{API}/{uuid}/rotate"), &fields).await {
+        Ok(rotated) => shown(
+            &v,
+            Section::ApiKeys,
+            render_list(
+                &v,
+                Some(&Notice::Success(
+                    "Key rotated. The old secret no longer works.".into(),
+                )),
+                Some(&rotated),
+            )
+            .await,
+        ),
+        Err(failure) => {
+            let mut response = rotate_form(&v, uuid, Notice::failed(&failure).as_ref()).await;
+            if response.status() == StatusCode::OK {
+                *response.status_mut() = failure.status;
+            }
+            response
+        }
+    }
+}
+
+pub async fn revoke_page(v: Visitor, Id(uuid): Id) -> Response {
+    match one(&v, uuid).await {
+        Ok(key) => layout::page(
+            &v,
+            Section::ApiKeys,
+            "Revoke API key",
+            None,
+            layout::confirm(
+                &v,
+                &format!("{HERE}/{uuid}/revoke"),
+                html! {
+                    p { "Revoke " strong { (key.name) } " (" code { (key.display_prefix) "…" } ")?" }
+                    p { "Anything using it is refused from its next request. This cannot be undone." }
+                },
+                "Revoke API key",
+                HERE,
+            ),
+        )
+        .into_response(),
+        Err(failure) => layout::refused(&v, Section::ApiKeys, &failure),
+    }
+}
+
+pub async fn revoke(v: Visitor, Id(uuid): Id, fields: Fields) -> Response {
+    match change(&v, Method::DELETE, &format!("{API}/{uuid}"), &fields, None).await {
+        Ok(()) => Redirect::to("/settings/api-keys?done=revoked").into_response(),
+        Err(failure) => layout::refused(&v, Section::ApiKeys, &failure),
+    }
+}

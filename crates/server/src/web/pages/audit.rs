@@ -1,0 +1,187 @@
+//! The audit log: a filterable, paged table.
+
+use super::{shown, shown_with};
+use crate::web::client::Failure;
+use crate::web::layout::{self, Notice, Section};
+use crate::web::visitor::Visitor;
+use axum::extract::Query;
+use axum::http::StatusCode;
+use axum::response::Response;
+use maud::{html, Markup};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// The page's own query: dates as the date inputs send them.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Filter {
+    action: Option<String>,
+    actor_uuid: Option<String>,
+    target_uuid: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    cursor: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Page {
+    items: Vec<Event>,
+    next_cursor: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Event {
+    at: String,
+    action: String,
+    actor: Option<super::Actor>,
+    credential: Option<Value>,
+    target: Option<Target>,
+    ip: Option<String>,
+    details: Value,
+}
+
+#[derive(Deserialize)]
+struct Target {
+    #[serde(rename = "type")]
+    kind: String,
+    name: String,
+}
+
+fn given(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// A date input's `YYYY-MM-DD` as the start (or end) of that day, UTC.
+fn day_bound(date: &str, end: bool) -> String {
+    format!("{date}T{}Z", if end { "23:59:59" } else { "00:00:00" })
+}
+
+impl Filter {
+    fn api_query(&self) -> String {
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        for (name, value) in [
+            ("action", given(&self.action).map(str::to_string)),
+            ("actorUuid", given(&self.actor_uuid).map(str::to_string)),
+            ("targetUuid", given(&self.target_uuid).map(str::to_string)),
+            ("since", given(&self.since).map(|d| day_bound(d, false))),
+            ("until", given(&self.until).map(|d| day_bound(d, true))),
+            ("cursor", given(&self.cursor).map(str::to_string)),
+        ] {
+            if let Some(value) = value {
+                q.append_pair(name, &value);
+            }
+        }
+        q.finish()
+    }
+
+    /// This page's address with another cursor.
+    fn page_link(&self, cursor: &str) -> String {
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        for (name, value) in [
+            ("action", given(&self.action)),
+            ("actorUuid", given(&self.actor_uuid)),
+            ("targetUuid", given(&self.target_uuid)),
+            ("since", given(&self.since)),
+            ("until", given(&self.until)),
+            ("cursor", Some(cursor)),
+        ] {
+            if let Some(value) = value {
+                q.append_pair(name, value);
+            }
+        }
+        format!("/settings/audit-log?{}", q.finish())
+    }
+}
+
+fn credential_text(c: &Option<Value>) -> String {
+    let Some(c) = c else { return "—".into() };
+    let kind = c["kind"].as_str().unwrap_or("");
+    match (c["name"].as_str(), c["displayPrefix"].as_str()) {
+        (Some(name), Some(prefix)) => format!("{kind} “{name}” ({prefix}…)"),
+        (None, Some(prefix)) => format!("{kind} ({prefix}…)"),
+        (Some(name), None) => format!("{kind} “{name}”"),
+        _ => kind.to_string(),
+    }
+}
+
+async fn render(v: &Visitor, filter: &Filter) -> Result<Markup, Failure> {
+    let page: Page = v
+        .api
+        .get(&format!("/api/v1/org/audit-logs?{}", filter.api_query()))
+        .await?;
+    Ok(layout::page(
+        v,
+        Section::Audit,
+        "Audit log",
+        None,
+        html! {
+            form.filters method="get" action="/settings/audit-log" {
+                div { label for="f-action" { "Action" } input #f-action type="text" name="action" placeholder="pat.created" value=[given(&filter.action)] maxlength="100"; }
+                div { label for="f-actor" { "Actor id" } input #f-actor type="text" name="actorUuid" value=[given(&filter.actor_uuid)] maxlength="36"; }
+                div { label for="f-target" { "Target id" } input #f-target type="text" name="targetUuid" value=[given(&filter.target_uuid)] maxlength="36"; }
+                div { label for="f-since" { "From (UTC)" } input #f-since type="date" name="since" value=[given(&filter.since)]; }
+                div { label for="f-until" { "To (UTC)" } input #f-until type="date" name="until" value=[given(&filter.until)]; }
+                div.actions { button type="submit" { "Filter" } a.button.secondary href="/settings/audit-log" { "Clear" } }
+            }
+            @if page.items.is_empty() {
+                p.empty { "No events match." }
+            } @else {
+                div.table-wrap {
+                    table #audit-log {
+                        caption.visually-hidden { "Audit events, newest first" }
+                        thead { tr {
+                            th scope="col" { "When" } th scope="col" { "Action" } th scope="col" { "Actor" }
+                            th scope="col" { "Credential" } th scope="col" { "Target" } th scope="col" { "Address" }
+                        } }
+                        tbody {
+                            @for e in &page.items {
+                                tr {
+                                    td { (layout::when(Some(&e.at))) }
+                                    td {
+                                        code { (e.action) }
+                                        @if let Some(code) = e.details.get("code").and_then(Value::as_str) { " " small { (code) } }
+                                    }
+                                    td { @if let Some(a) = &e.actor { (a.name) " " small { (a.kind) } } @else { "—" } }
+                                    td { (credential_text(&e.credential)) }
+                                    td { @if let Some(t) = &e.target { (t.name) " " small { (t.kind) } } @else { "—" } }
+                                    td { (e.ip.as_deref().unwrap_or("—")) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            @if let Some(cursor) = &page.next_cursor {
+                p { a.button.secondary #older href=(filter.page_link(cursor)) rel="next" { "Older events →" } }
+            }
+        },
+    ))
+}
+
+pub async fn list(
+    v: Visitor,
+    filter: Result<Query<Filter>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let filter = filter.map(|Query(f)| f).unwrap_or_default();
+    match render(&v, &filter).await {
+        // A filter the API refuses (a malformed id) is said on the page, with
+        // a way back to every event.
+        Err(failure) if failure.status == StatusCode::BAD_REQUEST && v.can("audit:read") => {
+            shown_with(
+                &v,
+                Section::Audit,
+                failure.status,
+                Ok(layout::page(
+                    &v,
+                    Section::Audit,
+                    "Audit log",
+                    Notice::failed(&failure).as_ref(),
+                    html! { p { a href="/settings/audit-log" { "Show every event" } } },
+                )),
+            )
+        }
+        other => shown(&v, Section::Audit, other),
+    }
+}

@@ -1,0 +1,197 @@
+//! One module per settings page, each a thin client of its API resource.
+
+pub mod api_keys;
+pub mod audit;
+pub mod members;
+pub mod projects;
+pub mod roles;
+pub mod service_accounts;
+pub mod session;
+pub mod tokens;
+
+use super::client::Failure;
+use super::form::{self, Fields};
+use super::layout::{self, Notice, Section};
+use super::visitor::{Named, Visitor};
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use maud::{html, Markup};
+use serde::Deserialize;
+use serde_json::json;
+use uuid::Uuid;
+
+/// `?done=` after a change that redirects back to a list.
+#[derive(Deserialize, Default)]
+pub struct Done {
+    pub done: Option<String>,
+}
+
+/// An actor (`createdBy`, audit events).
+#[derive(Deserialize, Clone, Debug)]
+pub struct Actor {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub name: String,
+}
+
+/// The credential object every kind shares (API.md), plus what PATs and API
+/// keys add.
+#[derive(Deserialize, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct Credential {
+    pub uuid: Uuid,
+    pub name: String,
+    pub display_prefix: String,
+    pub expires_at: Option<String>,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
+    #[serde(default)]
+    pub role: Option<latchkey_core::Role>,
+    #[serde(default)]
+    pub created_by: Option<Actor>,
+    /// Only in the answer that creates or rotates it.
+    #[serde(default)]
+    pub token: Option<String>,
+}
+
+/// `GET /api/v1/org/scopes`.
+#[derive(Deserialize, Debug, Clone)]
+pub struct ScopeInfo {
+    pub scope: String,
+    pub description: String,
+}
+
+/// `GET /api/v1/org/roles`.
+#[derive(Deserialize, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct Roles {
+    pub system_roles: Vec<SystemRole>,
+    pub custom_roles: Vec<CustomRole>,
+}
+
+#[derive(Deserialize, Debug)]
+pub struct SystemRole {
+    pub role: latchkey_core::Role,
+    pub scopes: Vec<String>,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomRole {
+    pub uuid: Uuid,
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub scopes: Vec<String>,
+}
+
+impl Roles {
+    pub fn custom_choices(&self) -> Vec<(Uuid, String)> {
+        self.custom_roles
+            .iter()
+            .map(|r| (r.uuid, r.name.clone()))
+            .collect()
+    }
+}
+
+/// A role as lists show it: a system role, or a custom role by name.
+pub fn role_text(role: Option<latchkey_core::Role>, custom: Option<&Named>) -> String {
+    match (custom, role) {
+        (Some(c), _) => c.name.clone(),
+        (None, Some(r)) => layout::role_label(r).to_string(),
+        (None, None) => "—".into(),
+    }
+}
+
+/// A change whose answer is not shown: a redirect back to `to` on success.
+pub async fn change(
+    v: &Visitor,
+    method: Method,
+    path: &str,
+    fields: &Fields,
+    body: Option<serde_json::Value>,
+) -> Result<(), Failure> {
+    v.api
+        .send::<serde_json::Value>(method, path, fields.csrf(), body)
+        .await
+        .map(|_| ())
+}
+
+/// The rotation page of any credential: the new expiry, or why it cannot be
+/// rotated (no expiry).
+pub fn rotate_page(
+    v: &Visitor,
+    section: Section,
+    what: &str,
+    credential: &Credential,
+    action: &str,
+    back: &str,
+    flash: Option<&Notice>,
+) -> Markup {
+    layout::page(
+        v,
+        section,
+        &format!("Rotate {what}"),
+        flash,
+        html! {
+            p { "Rotating " strong { (credential.name) } " (" code { (credential.display_prefix) "…" } ") makes a new secret at once; the current one stops working." }
+            @if credential.expires_at.is_none() {
+                p.explain #no-rotation {
+                    "This " (what) " has no expiration, so it cannot be rotated. Create a new one with an expiration, move what uses this one over, then revoke this one."
+                }
+                p { a.button.secondary href=(back) { "Back" } }
+            } @else {
+                form.stack method="post" action=(action) {
+                    (layout::csrf(v))
+                    (layout::expiry_picker(false))
+                    div.actions {
+                        button type="submit" { "Rotate" }
+                        a.button.secondary href=(back) { "Cancel" }
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// Rotates through `PATCH <api_path>` with the expiry the form chose.
+pub async fn rotate_call<T: serde::de::DeserializeOwned>(
+    v: &Visitor,
+    api_path: &str,
+    fields: &Fields,
+) -> Result<T, Failure> {
+    let expires_at = form::expiry(fields, crate::state::now())?
+        .ok_or_else(|| Failure::invalid("Expiration", "a rotated token needs an expiration"))?;
+    v.api
+        .send(
+            Method::PATCH,
+            api_path,
+            fields.csrf(),
+            Some(json!({ "expiresAt": expires_at })),
+        )
+        .await
+}
+
+/// Renders `markup` with `status`, or the failure page when a load failed.
+pub fn shown(v: &Visitor, section: Section, result: Result<Markup, Failure>) -> Response {
+    match result {
+        Ok(markup) => (StatusCode::OK, markup).into_response(),
+        Err(failure) => layout::refused(v, section, &failure),
+    }
+}
+
+/// A list page re-rendered after a failed change: the failure as its notice,
+/// with the failure's status.
+pub fn shown_with(
+    v: &Visitor,
+    section: Section,
+    status: StatusCode,
+    result: Result<Markup, Failure>,
+) -> Response {
+    match result {
+        Ok(markup) => (status, markup).into_response(),
+        Err(failure) => layout::refused(v, section, &failure),
+    }
+}

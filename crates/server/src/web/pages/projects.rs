@@ -1,0 +1,224 @@
+//! Projects, and who holds a role on each.
+
+use super::{change, shown, shown_with, Actor, Done, Roles};
+use crate::web::client::Failure;
+use crate::web::form::{self, Fields, Id, Ids};
+use crate::web::layout::{self, Notice, Section};
+use crate::web::visitor::{Named, Visitor};
+use axum::extract::Query;
+use axum::http::Method;
+use axum::response::{IntoResponse, Redirect, Response};
+use latchkey_core::Role;
+use maud::{html, Markup};
+use serde::Deserialize;
+use serde_json::json;
+use uuid::Uuid;
+
+const HERE: &str = "/settings/projects";
+
+#[derive(Deserialize, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct Project {
+    pub project_uuid: Uuid,
+    pub name: String,
+    pub role: Option<Role>,
+    pub created_at: String,
+    pub created_by: Actor,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectAccess {
+    pub user_uuid: Uuid,
+    pub email: String,
+    pub role: Role,
+    pub custom_role: Option<Named>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(rename_all = "camelCase")]
+struct MemberRef {
+    user_uuid: Uuid,
+    email: String,
+}
+
+async fn render_list(v: &Visitor, flash: Option<&Notice>) -> Result<Markup, Failure> {
+    let projects: Vec<Project> = v.api.get("/api/v1/org/projects").await?;
+    Ok(layout::page(
+        v,
+        Section::Projects,
+        "Projects",
+        flash,
+        html! {
+            @if v.can("projects:write") {
+                form.inline.panel method="post" action=(HERE) {
+                    (layout::csrf(v))
+                    label for="project-name" { "New project" }
+                    input #project-name type="text" name="name" required maxlength="200";
+                    button type="submit" { "Create project" }
+                }
+            }
+            @if projects.is_empty() {
+                p.empty { "No projects you can see." }
+            } @else {
+                div.table-wrap {
+                    table #projects {
+                        caption.visually-hidden { "Projects" }
+                        thead { tr { th scope="col" { "Project" } th scope="col" { "Your role" } th scope="col" { "Created" } } }
+                        tbody {
+                            @for p in &projects {
+                                tr {
+                                    th scope="row" { a href={ (HERE) "/" (p.project_uuid) } { (p.name) } }
+                                    td { (super::role_text(p.role, None)) }
+                                    td { (layout::day(Some(&p.created_at))) " by " (p.created_by.name) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    ))
+}
+
+pub async fn list(v: Visitor, Query(done): Query<Done>) -> Response {
+    let flash = Notice::done(done.done.as_deref());
+    shown(&v, Section::Projects, render_list(&v, flash.as_ref()).await)
+}
+
+pub async fn create(v: Visitor, fields: Fields) -> Response {
+    let made = async {
+        let body = json!({ "name": fields.required("name", "Name")? });
+        change(
+            &v,
+            Method::POST,
+            "/api/v1/org/projects",
+            &fields,
+            Some(body),
+        )
+        .await
+    }
+    .await;
+    match made {
+        Ok(()) => Redirect::to("/settings/projects?done=created").into_response(),
+        Err(failure) => shown_with(
+            &v,
+            Section::Projects,
+            failure.status,
+            render_list(&v, Notice::failed(&failure).as_ref()).await,
+        ),
+    }
+}
+
+async fn render_show(v: &Visitor, uuid: Uuid, flash: Option<&Notice>) -> Result<Markup, Failure> {
+    let project: Project = v.api.get(&format!("/api/v1/projects/{uuid}")).await?;
+    // Managing access needs `members:write` on the project; without it the
+    // page shows the project alone.
+    let access: Option<Vec<ProjectAccess>> = v
+        .api
+        .get(&format!("/api/v1/projects/{uuid}/access"))
+        .await
+        .ok();
+    let members: Vec<MemberRef> = if access.is_some() {
+        v.api.get("/api/v1/org/users").await.unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let roles: Roles = v.api.get("/api/v1/org/roles").await?;
+    let project_roles: Vec<Role> = Role::ALL
+        .into_iter()
+        .filter(|r| r.is_project_role())
+        .collect();
+    let here = format!("{HERE}/{uuid}");
+    Ok(layout::page(
+        v,
+        Section::Projects,
+        &project.name,
+        flash,
+        html! {
+            p { "Your role here: " strong { (super::role_text(project.role, None)) } ". Created " (layout::day(Some(&project.created_at))) " by " (project.created_by.name) "." }
+            @match &access {
+                None => p.hint { "Only members who can manage members of this project see who has access." },
+                Some(access) => {
+                    h2 { "Project access" }
+                    @if access.is_empty() {
+                        p.empty { "Nobody holds a role on this project alone; organization roles still apply." }
+                    } @else {
+                        div.table-wrap {
+                            table #project-access {
+                                thead { tr { th scope="col" { "Member" } th scope="col" { "Project role" } th scope="col" { span.visually-hidden { "Actions" } } } }
+                                tbody {
+                                    @for a in access {
+                                        tr {
+                                            th scope="row" { (a.email) }
+                                            td { (super::role_text(Some(a.role), a.custom_role.as_ref())) }
+                                            td.actions {
+                                                form.inline method="post" action={ (here) "/access/" (a.user_uuid) "/remove" } {
+                                                    (layout::csrf(v))
+                                                    button.small.danger type="submit" aria-label={ "Take away the project role of " (a.email) } { "Remove" }
+                                                }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    form.stack.panel method="post" action=(here) {
+                        (layout::csrf(v))
+                        h3 { "Give a project role" }
+                        label for="access-member" { "Member" }
+                        select #access-member name="userUuid" required {
+                            @for m in &members { option value=(m.user_uuid) { (m.email) } }
+                        }
+                        label for="access-role" { "Role on this project" }
+                        select #access-role name="role" { (layout::role_options(&project_roles, &roles.custom_choices(), Some("viewer"))) }
+                        div.actions { button type="submit" { "Give role" } }
+                    }
+                }
+            }
+        },
+    ))
+}
+
+pub async fn show(v: Visitor, Id(uuid): Id) -> Response {
+    shown(&v, Section::Projects, render_show(&v, uuid, None).await)
+}
+
+pub async fn grant(v: Visitor, Id(uuid): Id, fields: Fields) -> Response {
+    let saved = async {
+        let user = fields.required("userUuid", "Member")?;
+        let body = form::role_choice(fields.get("role"), "Role")?;
+        change(
+            &v,
+            Method::PUT,
+            &format!("/api/v1/projects/{uuid}/access/{user}"),
+            &fields,
+            Some(body),
+        )
+        .await
+    }
+    .await;
+    match saved {
+        Ok(()) => Redirect::to(&format!("{HERE}/{uuid}")).into_response(),
+        Err(failure) => shown_with(
+            &v,
+            Section::Projects,
+            failure.status,
+            render_show(&v, uuid, Notice::failed(&failure).as_ref()).await,
+        ),
+    }
+}
+
+pub async fn remove_access(v: Visitor, Ids(uuid, user): Ids, fields: Fields) -> Response {
+    let path = format!("/api/v1/projects/{uuid}/access/{user}");
+    match change(&v, Method::DELETE, &path, &fields, None).await {
+        Ok(()) => Redirect::to(&format!("{HERE}/{uuid}")).into_response(),
+        Err(failure) => shown_with(
+            &v,
+            Section::Projects,
+            failure.status,
+            render_show(&v, uuid, Notice::failed(&failure).as_ref()).await,
+        ),
+    }
+}

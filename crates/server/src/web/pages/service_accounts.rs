@@ -1,0 +1,379 @@
+//! Service accounts (admins, enterprise plan).
+
+use super::{change, rotate_call, shown, shown_with, Actor, Credential, Done, Roles};
+use crate::state::now;
+use crate::web::client::Failure;
+use crate::web::form::{self, Fields, Id};
+use crate::web::layout::{self, Notice, Section};
+use crate::web::visitor::{Named, Visitor};
+use axum::extract::Query;
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use latchkey_core::Role;
+use maud::{html, Markup};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+const API: &str = "/api/v1/service-accounts";
+const HERE: &str = "/settings/service-accounts";
+
+#[derive(Deserialize, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct Grant {
+    pub project_name: String,
+    pub role: Option<Role>,
+    pub custom_role: Option<Named>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceAccount {
+    pub uuid: Uuid,
+    pub description: String,
+    pub display_prefix: String,
+    pub expires_at: Option<String>,
+    pub last_used_at: Option<String>,
+    pub role: Option<Role>,
+    pub custom_role: Option<Named>,
+    pub legacy_scopes: Option<Vec<String>>,
+    pub projects: Option<Vec<Grant>>,
+    pub created_by: Actor,
+    pub created_at: String,
+    pub token: Option<String>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct Project {
+    pub project_uuid: Uuid,
+    pub name: String,
+}
+
+/// What the account may do: its role, or the "N projects" badge whose hover
+/// and focus list each grant.
+fn access(a: &ServiceAccount) -> Markup {
+    html! {
+        @if let Some(grants) = &a.projects {
+            @let id = format!("grants-{}", a.uuid);
+            span.has-tooltip {
+                span.badge.projects tabindex="0" aria-describedby=(id) {
+                    (grants.len()) @if grants.len() == 1 { " project" } @else { " projects" }
+                }
+                span.tooltip role="tooltip" id=(id) {
+                    @for g in grants {
+                        span.grant { (g.project_name) " — " (super::role_text(g.role, g.custom_role.as_ref())) }
+                    }
+                }
+            }
+        } @else if let Some(legacy) = &a.legacy_scopes {
+            @for s in legacy { code.scope { (s) } " " }
+            span.warn { "(legacy scopes)" }
+        } @else {
+            (super::role_text(a.role, a.custom_role.as_ref()))
+        }
+    }
+}
+
+async fn load_form_data(v: &Visitor) -> Result<(Roles, Vec<Project>), Failure> {
+    let roles: Roles = v.api.get("/api/v1/org/roles").await?;
+    let projects: Vec<Project> = v.api.get("/api/v1/org/projects").await?;
+    Ok((roles, projects))
+}
+
+fn project_row(projects: &[Project], role_choices: &Markup) -> Markup {
+    html! {
+        div.project-row {
+            select name="project" aria-label="Project" {
+                option value="" { "Choose a project…" }
+                @for p in projects { option value=(p.project_uuid) { (p.name) } }
+            }
+            select name="projectRole" aria-label="Role on the project" { (role_choices) }
+            button.small.secondary type="button" data-remove-row="" { "Remove" }
+        }
+    }
+}
+
+/// The add form, in the dialog of the list page and on its own page.
+fn add_form(v: &Visitor, roles: &Roles, projects: &[Project]) -> Markup {
+    let custom = roles.custom_choices();
+    let mine = layout::roles_up_to(v.me.role);
+    let org_roles = layout::role_options(&mine, &custom, Some("viewer"));
+    let project_roles = layout::role_options(
+        &mine
+            .iter()
+            .copied()
+            .filter(|r| r.is_project_role())
+            .collect::<Vec<_>>(),
+        &custom,
+        Some("viewer"),
+    );
+    html! {
+        form.stack #add-service-account-form method="post" action=(HERE) {
+            (layout::csrf(v))
+            label for="description" { "Description" }
+            input #description type="text" name="description" required maxlength="200" aria-describedby="description-hint";
+            p #description-hint.hint { "What uses it? For example “nightly export job”." }
+            (layout::expiry_picker(true))
+            fieldset data-scope-choice="" {
+                legend { "Scope" }
+                div.choice {
+                    input #scope-organization type="radio" name="scope" value="organization" checked;
+                    label for="scope-organization" { "Organization — one role across the organization" }
+                }
+                div.choice {
+                    input #scope-project type="radio" name="scope" value="project";
+                    label for="scope-project" { "Projects — a role on each chosen project, nothing else" }
+                }
+            }
+            fieldset data-scope-section="organization" {
+                legend { "Organization role" }
+                label for="sa-role" { "Role" }
+                select #sa-role name="role" { (org_roles) }
+            }
+            fieldset data-scope-section="project" {
+                legend { "Projects" }
+                @if projects.is_empty() {
+                    p.hint { "This organization has no projects yet." }
+                }
+                div #project-rows { (project_row(projects, &project_roles)) }
+                template #project-row-template { (project_row(projects, &project_roles)) }
+                button #add-project-row.small.secondary type="button" data-add-row="project-rows" data-template="project-row-template" { "Add project" }
+            }
+            div.actions {
+                button #create-service-account type="submit" { "Add service account" }
+                a.button.secondary href=(HERE) data-close-dialog="" { "Cancel" }
+            }
+        }
+    }
+}
+
+async fn render_list(
+    v: &Visitor,
+    flash: Option<&Notice>,
+    secret: Option<&ServiceAccount>,
+) -> Result<Markup, Failure> {
+    let accounts: Vec<ServiceAccount> = v.api.get(API).await?;
+    let (roles, projects) = load_form_data(v).await?;
+    let at = now();
+    Ok(layout::page(
+        v,
+        Section::ServiceAccounts,
+        "Service accounts",
+        flash,
+        html! {
+            @if let Some(a) = secret {
+                @if let Some(token) = &a.token {
+                    (layout::new_secret("service account token", &a.description, token))
+                }
+            }
+            p.lead { "Service accounts are credentials of the organization for machines: they keep working when the person who made them leaves." }
+            p { a.button #add-service-account href={ (HERE) "/new" } data-open-dialog="add-service-account-dialog" { "Add service account" } }
+            dialog #add-service-account-dialog aria-labelledby="add-sa-title" {
+                h2 #add-sa-title { "Add service account" }
+                (add_form(v, &roles, &projects))
+            }
+            @if accounts.is_empty() {
+                p.empty { "No service accounts yet." }
+            } @else {
+                div.table-wrap {
+                    table #service-accounts {
+                        caption.visually-hidden { "Service accounts" }
+                        thead { tr {
+                            th scope="col" { "Description" } th scope="col" { "Token" } th scope="col" { "Role" }
+                            th scope="col" { "Expiration" } th scope="col" { "Last used" } th scope="col" { "Created by" }
+                            th scope="col" { span.visually-hidden { "Actions" } }
+                        } }
+                        tbody {
+                            @for a in &accounts {
+                                tr data-service-account=(a.uuid) {
+                                    th scope="row" { (a.description) }
+                                    td { code { (a.display_prefix) "…" } }
+                                    td { (access(a)) }
+                                    td { (layout::expiry(a.expires_at.as_deref(), at)) }
+                                    td { (layout::last_used(a.last_used_at.as_deref(), at)) }
+                                    td { (a.created_by.name) br; small { (layout::day(Some(&a.created_at))) } }
+                                    td.actions {
+                                        details.menu {
+                                            summary aria-label={ "Actions for " (a.description) } { "⋯" }
+                                            ul {
+                                                li { a href={ (HERE) "/" (a.uuid) "/rotate" } { "Rotate token" } }
+                                                @if let Some(role) = &a.custom_role {
+                                                    li { a href={ "/settings/roles/" (role.uuid) } { "View custom role" } }
+                                                }
+                                                li { a.danger href={ (HERE) "/" (a.uuid) "/delete" } { "Delete" } }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    ))
+}
+
+pub async fn list(v: Visitor, Query(done): Query<Done>) -> Response {
+    let flash = Notice::done(done.done.as_deref());
+    shown(
+        &v,
+        Section::ServiceAccounts,
+        render_list(&v, flash.as_ref(), None).await,
+    )
+}
+
+async fn render_new(v: &Visitor, flash: Option<&Notice>) -> Result<Markup, Failure> {
+    // The list's answer decides the plan and permission explanation.
+    let _: Vec<Value> = v.api.get(API).await?;
+    let (roles, projects) = load_form_data(v).await?;
+    Ok(layout::page(
+        v,
+        Section::ServiceAccounts,
+        "Add service account",
+        flash,
+        add_form(v, &roles, &projects),
+    ))
+}
+
+pub async fn new(v: Visitor) -> Response {
+    shown(&v, Section::ServiceAccounts, render_new(&v, None).await)
+}
+
+fn create_body(fields: &Fields) -> Result<Value, Failure> {
+    let mut body = json!({ "description": fields.required("description", "Description")? });
+    if let Some(at) = form::expiry(fields, now())? {
+        body["expiresAt"] = json!(at);
+    }
+    match fields.get("scope") {
+        Some("project") => {
+            let mut rows = Vec::new();
+            for (project, role) in fields.all("project").zip(fields.all("projectRole")) {
+                if project.is_empty() {
+                    continue;
+                }
+                let mut row = form::role_choice(Some(role).filter(|r| !r.is_empty()), "Role")?;
+                row["projectUuid"] = json!(project);
+                rows.push(row);
+            }
+            if rows.is_empty() {
+                return Err(Failure::invalid("Projects", "choose at least one project"));
+            }
+            body["scope"] = json!("project");
+            body["projects"] = json!(rows);
+        }
+        _ => {
+            let role = form::role_choice(fields.get("role"), "Role")?;
+            body["scope"] = json!("organization");
+            if let Some(obj) = role.as_object() {
+                for (k, val) in obj {
+                    body[k] = val.clone();
+                }
+            }
+        }
+    }
+    Ok(body)
+}
+
+pub async fn create(v: Visitor, fields: Fields) -> Response {
+    let made = match create_body(&fields) {
+        Ok(body) => {
+            v.api
+                .send::<ServiceAccount>(Method::POST, API, fields.csrf(), Some(body))
+                .await
+        }
+        Err(f) => Err(f),
+    };
+    match made {
+        Ok(created) => shown(
+            &v,
+            Section::ServiceAccounts,
+            render_list(&v, None, Some(&created)).await,
+        ),
+        Err(failure) => shown_with(
+            &v,
+            Section::ServiceAccounts,
+            failure.status,
+            render_new(&v, Notice::failed(&failure).as_ref()).await,
+        ),
+    }
+}
+
+async fn one(v: &Visitor, uuid: Uuid) -> Result<Credential, Failure> {
+    v.api.get(&format!("{API}/{uuid}")).await
+}
+
+async fn rotate_form(v: &Visitor, uuid: Uuid, flash: Option<&Notice>) -> Response {
+    match one(v, uuid).await {
+        Ok(account) => super::rotate_page(
+            v,
+            Section::ServiceAccounts,
+            "service account token",
+            &account,
+            &format!("{HERE}/{uuid}/rotate"),
+            HERE,
+            flash,
+        )
+        .into_response(),
+        Err(failure) => layout::refused(v, Section::ServiceAccounts, &failure),
+    }
+}
+
+pub async fn rotate_page(v: Visitor, Id(uuid): Id) -> Response {
+    rotate_form(&v, uuid, None).await
+}
+
+pub async fn rotate(v: Visitor, Id(uuid): Id, fields: Fields) -> Response {
+    match rotate_call::<ServiceAccount>(&v, &format!("{API}/{uuid}/rotate"), &fields).await {
+        Ok(rotated) => shown(
+            &v,
+            Section::ServiceAccounts,
+            render_list(
+                &v,
+                Some(&Notice::Success(
+                    "Token rotated. The old secret no longer works.".into(),
+                )),
+                Some(&rotated),
+            )
+            .await,
+        ),
+        Err(failure) => {
+            let mut response = rotate_form(&v, uuid, Notice::failed(&failure).as_ref()).await;
+            if response.status() == StatusCode::OK {
+                *response.status_mut() = failure.status;
+            }
+            response
+        }
+    }
+}
+
+pub async fn delete_page(v: Visitor, Id(uuid): Id) -> Response {
+    match one(&v, uuid).await {
+        Ok(account) => layout::page(
+            &v,
+            Section::ServiceAccounts,
+            "Delete service account",
+            None,
+            layout::confirm(
+                &v,
+                &format!("{HERE}/{uuid}/delete"),
+                html! {
+                    p { "Delete " strong { (account.name) } " (" code { (account.display_prefix) "…" } ")?" }
+                    p { "Its token stops working at once. This cannot be undone." }
+                },
+                "Delete service account",
+                HERE,
+            ),
+        )
+        .into_response(),
+        Err(failure) => layout::refused(&v, Section::ServiceAccounts, &failure),
+    }
+}
+
+pub async fn delete(v: Visitor, Id(uuid): Id, fields: Fields) -> Response {
+    match change(&v, Method::DELETE, &format!("{API}/{uuid}"), &fields, None).await {
+        Ok(()) => Redirect::to("/settings/service-accounts?done=deleted").into_response(),
+        Err(failure) => layout::refused(&v, Section::ServiceAccounts, &failure),
+    }
+}

@@ -1,0 +1,251 @@
+//! Signing in and out, accepting an invite, switching organization.
+
+use crate::web::client::{ApiClient, Failure};
+use crate::web::form::{Fields, CSRF_FIELD};
+use crate::web::layout::{self, Notice};
+use crate::web::visitor::Visitor;
+use crate::web::WebState;
+use axum::extract::{Path, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::{html, Markup};
+use serde::Deserialize;
+use serde_json::json;
+use subtle::ConstantTimeEq;
+
+/// The double-submit cookie of the forms used before there is a session.
+const FORM_COOKIE: &str = "latchkey_form";
+
+pub async fn home() -> Redirect {
+    Redirect::to("/settings/tokens")
+}
+
+/// A fresh form token, set as a cookie and echoed in the form: a page from
+/// another site cannot read the cookie, so it cannot make a matching form.
+fn form_token() -> (String, HeaderValue) {
+    let token = latchkey_core::token::random_secret(&mut rand::thread_rng());
+    let cookie = format!("{FORM_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=3600");
+    let value = HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""));
+    (token, value)
+}
+
+fn form_token_matches(parts: &Parts, fields: &Fields) -> bool {
+    let sent = fields.csrf();
+    let kept = parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(cookie::Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == FORM_COOKIE)
+        .map(|c| c.value().to_string());
+    match kept {
+        Some(kept) if !sent.is_empty() => kept.as_bytes().ct_eq(sent.as_bytes()).into(),
+        _ => false,
+    }
+}
+
+fn with_form_token(status: StatusCode, render: impl FnOnce(&str) -> Markup) -> Response {
+    let (token, cookie) = form_token();
+    (status, [(header::SET_COOKIE, cookie)], render(&token)).into_response()
+}
+
+fn login_form(token: &str, email: &str, flash: Option<&Notice>) -> Markup {
+    layout::plain(
+        "Sign in",
+        flash,
+        html! {
+            form.stack method="post" action="/login" {
+                input type="hidden" name=(CSRF_FIELD) value=(token);
+                label for="email" { "Email" }
+                input #email type="email" name="email" value=(email) required autocomplete="username" maxlength="254" autofocus;
+                label for="password" { "Password" }
+                input #password type="password" name="password" required autocomplete="current-password" maxlength="1024";
+                button type="submit" { "Sign in" }
+            }
+        },
+    )
+}
+
+pub async fn login_page() -> Response {
+    with_form_token(StatusCode::OK, |token| login_form(token, "", None))
+}
+
+pub async fn login(State(state): State<WebState>, parts: Parts, fields: Fields) -> Response {
+    let email = fields.get("email").unwrap_or("").to_string();
+    if !form_token_matches(&parts, &fields) {
+        let notice = Notice::Error("The form expired. Please sign in again.".into());
+        return with_form_token(StatusCode::FORBIDDEN, |t| {
+            login_form(t, &email, Some(&notice))
+        });
+    }
+    let api = ApiClient::new(state.api.clone(), &parts, None);
+    let body = json!({ "email": email, "password": fields.get("password").unwrap_or("") });
+    match api
+        .call(Method::POST, "/api/v1/login", None, Some(body))
+        .await
+    {
+        Ok((headers, _)) => {
+            let mut response = Redirect::to("/settings/tokens").into_response();
+            pass_cookies(&headers, response.headers_mut());
+            response
+        }
+        Err(failure) => {
+            let message = match failure.code.as_str() {
+                "invalid_login" => "Wrong email or password.".to_string(),
+                "rate_limited" => "Too many attempts. Wait a few minutes and try again.".into(),
+                _ => failure.text(),
+            };
+            with_form_token(failure.status, |t| {
+                login_form(t, &email, Some(&Notice::Error(message)))
+            })
+        }
+    }
+}
+
+fn pass_cookies(from: &HeaderMap, to: &mut HeaderMap) {
+    for cookie in from.get_all(header::SET_COOKIE) {
+        to.append(header::SET_COOKIE, cookie.clone());
+    }
+}
+
+pub async fn logout(v: Visitor, fields: Fields) -> Response {
+    match v
+        .api
+        .call(Method::POST, "/api/v1/logout", Some(fields.csrf()), None)
+        .await
+    {
+        Ok((headers, _)) => {
+            let mut response = Redirect::to("/login").into_response();
+            pass_cookies(&headers, response.headers_mut());
+            response
+        }
+        Err(failure) => layout::refused(&v, layout::Section::Tokens, &failure),
+    }
+}
+
+pub async fn switch_org(v: Visitor, fields: Fields) -> Response {
+    let org = fields.get("orgUuid").unwrap_or("");
+    let sent: Result<serde_json::Value, Failure> = v
+        .api
+        .send(
+            Method::POST,
+            "/api/v1/user/me/active-org",
+            fields.csrf(),
+            Some(json!({ "orgUuid": org })),
+        )
+        .await;
+    match sent {
+        Ok(_) => Redirect::to("/settings/tokens?done=switched").into_response(),
+        Err(failure) => layout::refused(&v, layout::Section::Tokens, &failure),
+    }
+}
+
+/// Invite codes are letters, digits, `-` and `_`; anything else is no code.
+fn valid_code(code: &str) -> bool {
+    !code.is_empty()
+        && code.len() <= 64
+        && code
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+fn invite_form(code: &str, token: &str, flash: Option<&Notice>) -> Markup {
+    let action = format!("/invite/{code}");
+    layout::plain(
+        "Accept your invitation",
+        flash,
+        html! {
+            p { "Choose a password to finish setting up your latchkey account." }
+            form.stack method="post" action=(action) {
+                input type="hidden" name=(CSRF_FIELD) value=(token);
+                label for="name" { "Your name (optional)" }
+                input #name type="text" name="name" maxlength="200" autocomplete="name";
+                label for="password" { "Password" }
+                input #password type="password" name="password" required minlength="8" maxlength="1024" autocomplete="new-password" aria-describedby="password-hint";
+                p #password-hint.hint { "At least 8 characters." }
+                label for="password2" { "Password again" }
+                input #password2 type="password" name="password2" required minlength="8" maxlength="1024" autocomplete="new-password";
+                button type="submit" { "Set password" }
+            }
+        },
+    )
+}
+
+pub async fn invite_page(Path(code): Path<String>) -> Response {
+    if !valid_code(&code) {
+        return layout::bare_error(StatusCode::NOT_FOUND, "This invite link is not valid.")
+            .into_response();
+    }
+    with_form_token(StatusCode::OK, |t| invite_form(&code, t, None))
+}
+
+#[derive(Deserialize)]
+struct Accepted {
+    user: AcceptedUser,
+}
+
+#[derive(Deserialize)]
+struct AcceptedUser {
+    email: String,
+}
+
+pub async fn accept_invite(
+    State(state): State<WebState>,
+    Path(code): Path<String>,
+    parts: Parts,
+    fields: Fields,
+) -> Response {
+    if !valid_code(&code) {
+        return layout::bare_error(StatusCode::NOT_FOUND, "This invite link is not valid.")
+            .into_response();
+    }
+    let again = |status: StatusCode, message: String| {
+        with_form_token(status, |t| {
+            invite_form(&code, t, Some(&Notice::Error(message)))
+        })
+    };
+    if !form_token_matches(&parts, &fields) {
+        return again(
+            StatusCode::FORBIDDEN,
+            "The form expired. Please try again.".into(),
+        );
+    }
+    let password = fields.get("password").unwrap_or("");
+    if fields.get("password2").unwrap_or("") != password {
+        return again(
+            StatusCode::BAD_REQUEST,
+            "The two passwords are not the same.".into(),
+        );
+    }
+    let mut body = json!({ "password": password });
+    if let Some(name) = fields.get("name") {
+        body["name"] = json!(name);
+    }
+    let api = ApiClient::new(state.api.clone(), &parts, None);
+    let path = format!("/api/v1/invites/{code}");
+    match api.call(Method::POST, &path, None, Some(body)).await {
+        Ok((_, value)) => {
+            let email = serde_json::from_value::<Accepted>(value["results"].clone())
+                .map(|a| a.user.email)
+                .unwrap_or_default();
+            layout::plain(
+                "You're all set",
+                Some(&Notice::Success("Your password is set.".into())),
+                html! {
+                    p { "Sign in as " strong { (email) } " to manage your tokens." }
+                    p { a.button href="/login" { "Sign in" } }
+                },
+            )
+            .into_response()
+        }
+        Err(failure) if failure.status == StatusCode::NOT_FOUND => layout::bare_error(
+            StatusCode::NOT_FOUND,
+            "This invite link is not valid: it was used already, has expired (after 7 days), or never existed. Ask an admin for a new one.",
+        )
+        .into_response(),
+        Err(failure) => again(failure.status, failure.text()),
+    }
+}

@@ -1,0 +1,118 @@
+//! The signed-in person a page is for, as the API sees them.
+
+use super::client::ApiClient;
+use super::layout;
+use super::WebState;
+use crate::auth::{csrf_token, session_cookie, SESSION_COOKIE};
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use latchkey_core::Role;
+use serde::Deserialize;
+use uuid::Uuid;
+
+#[derive(Deserialize, Clone, Debug)]
+pub struct Named {
+    pub uuid: Uuid,
+    pub name: String,
+}
+
+#[derive(Deserialize, Debug)]
+pub struct Principal {
+    pub name: String,
+    pub email: Option<String>,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+pub struct OrgRef {
+    pub uuid: Uuid,
+    pub name: String,
+    pub plan: String,
+}
+
+/// `GET /api/v1/user`.
+#[derive(Deserialize, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct Me {
+    pub principal: Principal,
+    pub org: OrgRef,
+    pub role: Option<Role>,
+    pub custom_role: Option<Named>,
+    pub scopes: Vec<String>,
+}
+
+pub struct Visitor {
+    pub api: ApiClient,
+    pub me: Me,
+    /// The organizations this person may switch to.
+    pub orgs: Vec<OrgRef>,
+    /// The session's CSRF token, for the forms of the page.
+    pub csrf: String,
+    /// `scheme://host` as the browser addressed this server, for links shown
+    /// to be copied (invites).
+    pub origin: String,
+}
+
+impl Visitor {
+    /// The organization-wide scope, as the API would judge it. Only decides
+    /// what the page offers; the API decides what happens.
+    pub fn can(&self, scope: &str) -> bool {
+        self.me.scopes.iter().any(|s| s == scope)
+    }
+
+    pub fn enterprise(&self) -> bool {
+        self.me.org.plan == "enterprise"
+    }
+}
+
+impl FromRequestParts<WebState> for Visitor {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<Visitor, Response> {
+        let Some(session) = session_cookie(parts) else {
+            return Err(Redirect::to("/login").into_response());
+        };
+        let api = ApiClient::new(state.api.clone(), parts, Some(session.clone()));
+        let me: Me = match api.get("/api/v1/user").await {
+            Ok(me) => me,
+            Err(f) if f.status == StatusCode::UNAUTHORIZED => {
+                return Err(signed_out());
+            }
+            Err(f) => return Err(layout::bare_error(f.status, &f.text()).into_response()),
+        };
+        let orgs = api.get("/api/v1/orgs").await.unwrap_or_default();
+        let secure = parts
+            .headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|p| p.eq_ignore_ascii_case("https"))
+            || state.app.secure_cookies;
+        let host = parts
+            .headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .filter(|h| {
+                h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+            })
+            .unwrap_or("localhost");
+        Ok(Visitor {
+            api,
+            me,
+            orgs,
+            csrf: csrf_token(&state.app, &session),
+            origin: format!("{}://{host}", if secure { "https" } else { "http" }),
+        })
+    }
+}
+
+/// To the sign-in page, forgetting a session the server no longer knows.
+pub fn signed_out() -> Response {
+    let clear = format!("{SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax");
+    let mut response = Redirect::to("/login").into_response();
+    if let Ok(value) = HeaderValue::from_str(&clear) {
+        response.headers_mut().insert(header::SET_COOKIE, value);
+    }
+    response
+}
