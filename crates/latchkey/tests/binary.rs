@@ -167,6 +167,60 @@ async fn no_secret_reaches_the_data_directory_or_the_logs() {
         )
         .await;
     assert_eq!(status, 200);
+    // A token made and rotated through the settings pages' forms: the page
+    // shows the secret once, and it is not kept or logged either.
+    let form_post = |path: String, fields: Vec<(&'static str, String)>| {
+        let mut fields = fields;
+        fields.push(("_csrf", admin.csrf.clone().unwrap()));
+        admin
+            .http
+            .post(format!("{}{path}", server.base))
+            .header(
+                "Cookie",
+                format!("latchkey_session={}", admin.cookie.clone().unwrap()),
+            )
+            .form(&fields)
+            .send()
+    };
+    let shown_secret = |page: &str| {
+        let at = page
+            .find("id=\"new-token-secret\"")
+            .expect("the secret on the page");
+        let value = &page[at..];
+        let start = value.find("value=\"").unwrap() + 7;
+        value[start..start + 44].to_string()
+    };
+    let page = form_post(
+        "/settings/tokens".into(),
+        vec![("name", "from the page".into()), ("expiry", "30".into())],
+    )
+    .await
+    .unwrap()
+    .text()
+    .await
+    .unwrap();
+    let from_page = shown_secret(&page);
+    assert!(from_page.starts_with("lkpat_"), "{from_page}");
+    prefixes.push(from_page[..10].to_string());
+    secrets.push(from_page.clone());
+    let (_, me) = admin
+        .call(reqwest::Method::GET, "/api/v1/user", Some(&from_page), None)
+        .await;
+    let page_pat = me["results"]["credential"]["uuid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let page = form_post(
+        format!("/settings/tokens/{page_pat}/rotate"),
+        vec![("expiry", "7".into())],
+    )
+    .await
+    .unwrap()
+    .text()
+    .await
+    .unwrap();
+    secrets.push(shown_secret(&page));
+
     // A wrong password at login must not be logged either.
     let wrong = "wrong-password-b41d";
     secrets.push(wrong.to_string());

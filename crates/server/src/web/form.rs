@@ -81,21 +81,23 @@ fn missing() -> Response {
     layout::bare_error(StatusCode::NOT_FOUND, "There is no such page.").into_response()
 }
 
-async fn path_uuids<S: Send + Sync>(parts: &mut Parts, state: &S) -> Result<Vec<Uuid>, Response> {
-    let params = RawPathParams::from_request_parts(parts, state)
-        .await
-        .map_err(|_| missing())?;
+/// The path's parameters as uuids; empty when any is not one.
+async fn path_uuids<S: Send + Sync>(parts: &mut Parts, state: &S) -> Vec<Uuid> {
+    let Ok(params) = RawPathParams::from_request_parts(parts, state).await else {
+        return Vec::new();
+    };
     params
         .iter()
-        .map(|(_, v)| Uuid::parse_str(v).map_err(|_| missing()))
-        .collect()
+        .map(|(_, v)| Uuid::parse_str(v).ok())
+        .collect::<Option<Vec<_>>>()
+        .unwrap_or_default()
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Id {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Id, Response> {
-        match path_uuids(parts, state).await?.as_slice() {
+        match path_uuids(parts, state).await.as_slice() {
             [uuid, ..] => Ok(Id(*uuid)),
             [] => Err(missing()),
         }
@@ -106,7 +108,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Ids {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Ids, Response> {
-        match path_uuids(parts, state).await?.as_slice() {
+        match path_uuids(parts, state).await.as_slice() {
             [a, b, ..] => Ok(Ids(*a, *b)),
             _ => Err(missing()),
         }

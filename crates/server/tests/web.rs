@@ -1,0 +1,658 @@
+//! The settings pages over plain HTTP: who may open which page (a table, as
+//! for the API), CSRF on every form, bad form input, and the headers every
+//! page carries. The browser tests (`tests/browser/`) cover what needs a
+//! real browser.
+
+#[allow(dead_code)]
+#[path = "api/support.rs"]
+mod support;
+
+use reqwest::redirect::Policy;
+use reqwest::StatusCode;
+use serde_json::json;
+use support::{Auth, Backend, TestApp, PASSWORD};
+
+struct Web {
+    http: reqwest::Client,
+    base: String,
+}
+
+#[derive(Clone)]
+struct Visitor {
+    name: &'static str,
+    cookie: Option<String>,
+    csrf: String,
+}
+
+impl Web {
+    fn new(app: &TestApp) -> Web {
+        Web {
+            http: reqwest::Client::builder()
+                .redirect(Policy::none())
+                .build()
+                .expect("client"),
+            base: app.base.clone(),
+        }
+    }
+
+    async fn get(&self, path: &str, who: &Visitor) -> reqwest::Response {
+        let mut req = self.http.get(format!("{}{path}", self.base));
+        if let Some(c) = &who.cookie {
+            req = req.header("cookie", format!("latchkey_session={c}"));
+        }
+        req.send().await.expect("get")
+    }
+
+    async fn post(&self, path: &str, who: &Visitor, form: &[(&str, &str)]) -> reqwest::Response {
+        let mut req = self.http.post(format!("{}{path}", self.base)).form(form);
+        if let Some(c) = &who.cookie {
+            req = req.header("cookie", format!("latchkey_session={c}"));
+        }
+        req.send().await.expect("post")
+    }
+}
+
+fn visitor(name: &'static str, auth: &Auth) -> Visitor {
+    match auth {
+        Auth::Session { cookie, csrf } => Visitor {
+            name,
+            cookie: Some(cookie.clone()),
+            csrf: csrf.clone(),
+        },
+        _ => panic!("a session"),
+    }
+}
+
+/// What a visitor gets: the page, the page saying no, or the sign-in page.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Sees {
+    Page,
+    Forbidden,
+    NotFound,
+    SignIn,
+}
+use Sees::*;
+
+fn seen(response: &reqwest::Response) -> Sees {
+    match response.status() {
+        StatusCode::OK => Page,
+        StatusCode::FORBIDDEN => Forbidden,
+        StatusCode::NOT_FOUND => NotFound,
+        StatusCode::SEE_OTHER
+            if response
+                .headers()
+                .get("location")
+                .is_some_and(|l| l == "/login") =>
+        {
+            SignIn
+        }
+        other => panic!("unexpected status {other}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_against_every_kind_of_visitor() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.set_plan("enterprise").await;
+    let web = Web::new(&app);
+    let project = app.create_project("Website").await;
+    let member = app.person("member@acme.test", "member").await;
+    let viewer = app.person("viewer@acme.test", "viewer").await;
+    let developer = app.person("developer@acme.test", "developer").await;
+    // A custom role holding only `audit:read`.
+    let role = app
+        .post(
+            "/api/v1/org/roles",
+            &app.admin.session,
+            json!({ "name": "Auditor", "scopes": ["audit:read"] }),
+        )
+        .await;
+    let role_uuid = role.expect(201)["uuid"].as_str().expect("uuid").to_string();
+    let added = app
+        .post(
+            "/api/v1/org/users",
+            &app.admin.session,
+            json!({ "email": "auditor@acme.test", "customRoleUuid": role_uuid }),
+        )
+        .await;
+    let code = added.expect(201)["inviteUrl"]
+        .as_str()
+        .expect("invite")
+        .trim_start_matches("/invite/")
+        .to_string();
+    app.post(
+        &format!("/api/v1/invites/{code}"),
+        &Auth::None,
+        json!({ "password": PASSWORD }),
+    )
+    .await
+    .expect(200);
+    let auditor = app.login("auditor@acme.test", PASSWORD).await;
+
+    let key = app
+        .post(
+            "/api/v1/org/api-keys",
+            &app.admin.session,
+            json!({ "name": "k", "role": "viewer", "expiresAt": support::in_days(30) }),
+        )
+        .await;
+    let key = key.expect(201)["uuid"].as_str().expect("uuid").to_string();
+    let sa = app
+        .post(
+            "/api/v1/service-accounts",
+            &app.admin.session,
+            json!({ "description": "sa", "scope": "organization", "role": "viewer", "expiresAt": support::in_days(30) }),
+        )
+        .await;
+    let sa = sa.expect(201)["uuid"].as_str().expect("uuid").to_string();
+    // The admin's own PAT, which nobody else may open.
+    let admin_pat = app
+        .get("/api/v1/user/me/personal-access-tokens", &app.admin.session)
+        .await;
+    let admin_pat = admin_pat.expect(200)[0]["uuid"]
+        .as_str()
+        .expect("uuid")
+        .to_string();
+
+    let who = [
+        Visitor {
+            name: "anonymous",
+            cookie: None,
+            csrf: String::new(),
+        },
+        visitor("member", &member.session),
+        visitor("viewer", &viewer.session),
+        visitor("developer", &developer.session),
+        visitor("auditor", &auditor),
+        visitor("admin", &app.admin.session),
+    ];
+    let pat = format!("/settings/tokens/{admin_pat}");
+    // Columns as `who`: anonymous, member, viewer, developer, auditor, admin.
+    let rows: Vec<(String, [Sees; 6])> = vec![
+        (
+            "/settings/tokens".into(),
+            [SignIn, Page, Page, Page, Page, Page],
+        ),
+        (
+            "/settings/tokens/new".into(),
+            [SignIn, Page, Page, Page, Page, Page],
+        ),
+        (
+            format!("{pat}/edit"),
+            [SignIn, NotFound, NotFound, NotFound, NotFound, Page],
+        ),
+        (
+            format!("{pat}/rotate"),
+            [SignIn, NotFound, NotFound, NotFound, NotFound, Page],
+        ),
+        (
+            format!("{pat}/revoke"),
+            [SignIn, NotFound, NotFound, NotFound, NotFound, Page],
+        ),
+        (
+            "/settings/service-accounts".into(),
+            [SignIn, Forbidden, Forbidden, Forbidden, Forbidden, Page],
+        ),
+        (
+            "/settings/service-accounts/new".into(),
+            [SignIn, Forbidden, Forbidden, Forbidden, Forbidden, Page],
+        ),
+        (
+            format!("/settings/service-accounts/{sa}/rotate"),
+            [SignIn, Forbidden, Forbidden, Forbidden, Forbidden, Page],
+        ),
+        (
+            format!("/settings/service-accounts/{sa}/delete"),
+            [SignIn, Forbidden, Forbidden, Forbidden, Forbidden, Page],
+        ),
+        (
+            "/settings/api-keys".into(),
+            [SignIn, Forbidden, Forbidden, Forbidden, Forbidden, Page],
+        ),
+        (
+            "/settings/api-keys/new".into(),
+            [SignIn, Forbidden, Forbidden, Forbidden, Forbidden, Page],
+        ),
+        (
+            format!("/settings/api-keys/{key}/rotate"),
+            [SignIn, Forbidden, Forbidden, Forbidden, Forbidden, Page],
+        ),
+        (
+            format!("/settings/api-keys/{key}/revoke"),
+            [SignIn, Forbidden, Forbidden, Forbidden, Forbidden, Page],
+        ),
+        (
+            "/settings/members".into(),
+            [SignIn, Forbidden, Forbidden, Forbidden, Forbidden, Page],
+        ),
+        (
+            format!("/settings/members/{}/remove", viewer.uuid),
+            [SignIn, Forbidden, Forbidden, Forbidden, Forbidden, Page],
+        ),
+        (
+            "/settings/projects".into(),
+            [SignIn, Page, Page, Page, Page, Page],
+        ),
+        (
+            format!("/settings/projects/{project}"),
+            [SignIn, NotFound, Page, Page, NotFound, Page],
+        ),
+        (
+            "/settings/roles".into(),
+            [SignIn, Page, Page, Page, Page, Page],
+        ),
+        (
+            "/settings/roles/new".into(),
+            [SignIn, Forbidden, Forbidden, Forbidden, Forbidden, Page],
+        ),
+        (
+            format!("/settings/roles/{role_uuid}"),
+            [SignIn, Page, Page, Page, Page, Page],
+        ),
+        (
+            "/settings/audit-log".into(),
+            [SignIn, Forbidden, Forbidden, Forbidden, Page, Page],
+        ),
+    ];
+    let mut wrong = Vec::new();
+    for (path, expected) in &rows {
+        for (visitor, want) in who.iter().zip(expected) {
+            let got = seen(&web.get(path, visitor).await);
+            if got != *want {
+                wrong.push(format!(
+                    "{path} as {}: {got:?}, expected {want:?}",
+                    visitor.name
+                ));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} cells wrong:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+
+    // Another organization's things are missing pages, even for its admin.
+    let other = app
+        .post(
+            "/api/v1/orgs",
+            &app.admin.session,
+            json!({ "name": "Other" }),
+        )
+        .await;
+    let other_org = other.expect(201)["uuid"]
+        .as_str()
+        .expect("uuid")
+        .to_string();
+    app.set_plan_of(&other_org, "enterprise").await;
+    let elsewhere = app
+        .try_login(support::ADMIN_EMAIL, PASSWORD, Some(&other_org))
+        .await;
+    elsewhere.expect(200);
+    let other_admin = {
+        let cookie = elsewhere.headers["set-cookie"]
+            .to_str()
+            .expect("cookie")
+            .split(';')
+            .next()
+            .and_then(|kv| kv.split_once('='))
+            .map(|(_, v)| v.to_string())
+            .expect("value");
+        Visitor {
+            name: "admin of another organization",
+            cookie: Some(cookie),
+            csrf: elsewhere.results()["csrfToken"]
+                .as_str()
+                .expect("csrf")
+                .into(),
+        }
+    };
+    for path in [
+        format!("{pat}/edit"),
+        format!("/settings/service-accounts/{sa}/rotate"),
+        format!("/settings/api-keys/{key}/revoke"),
+        format!("/settings/members/{}/remove", viewer.uuid),
+        format!("/settings/projects/{project}"),
+        format!("/settings/roles/{role_uuid}"),
+    ] {
+        assert_eq!(
+            seen(&web.get(&path, &other_admin).await),
+            NotFound,
+            "{path}"
+        );
+    }
+    // …and so are its changes.
+    let response = web
+        .post(
+            &format!("/settings/service-accounts/{sa}/delete"),
+            &other_admin,
+            &[("_csrf", &other_admin.csrf)],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    app.get(
+        &format!("/api/v1/service-accounts/{sa}"),
+        &app.admin.session,
+    )
+    .await
+    .expect(200);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_form_needs_its_csrf_token() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.set_plan("enterprise").await;
+    let web = Web::new(&app);
+    let admin = visitor("admin", &app.admin.session);
+    let pats_before = app
+        .get("/api/v1/user/me/personal-access-tokens", &app.admin.session)
+        .await
+        .expect(200)
+        .as_array()
+        .expect("list")
+        .len();
+    let posts: [(&str, Vec<(&str, &str)>); 6] = [
+        ("/settings/tokens", vec![("name", "x"), ("expiry", "7")]),
+        (
+            "/settings/api-keys",
+            vec![("name", "x"), ("role", "viewer")],
+        ),
+        (
+            "/settings/service-accounts",
+            vec![
+                ("description", "x"),
+                ("scope", "organization"),
+                ("role", "viewer"),
+            ],
+        ),
+        (
+            "/settings/members",
+            vec![("email", "x@acme.test"), ("role", "viewer")],
+        ),
+        ("/settings/projects", vec![("name", "x")]),
+        ("/logout", vec![]),
+    ];
+    for (path, form) in &posts {
+        for csrf in [
+            None,
+            Some("0000"),
+            Some(&admin.csrf[..admin.csrf.len() - 1]),
+        ] {
+            let mut fields = form.clone();
+            if let Some(c) = csrf {
+                fields.push(("_csrf", c));
+            }
+            let response = web.post(path, &admin, &fields).await;
+            assert_eq!(
+                response.status(),
+                StatusCode::FORBIDDEN,
+                "{path} with {csrf:?}"
+            );
+        }
+        // Signed out, a form goes to sign-in and changes nothing.
+        let anonymous = Visitor {
+            name: "anonymous",
+            cookie: None,
+            csrf: String::new(),
+        };
+        assert_eq!(
+            seen(&web.post(path, &anonymous, form).await),
+            SignIn,
+            "{path}"
+        );
+    }
+    let pats_after = app
+        .get("/api/v1/user/me/personal-access-tokens", &app.admin.session)
+        .await;
+    assert_eq!(
+        pats_after.expect(200).as_array().expect("list").len(),
+        pats_before
+    );
+    let keys = app.get("/api/v1/org/api-keys", &app.admin.session).await;
+    assert_eq!(keys.expect(200), &json!([]), "no API key made");
+    app.get("/api/v1/user", &app.admin.session)
+        .await
+        .expect(200);
+
+    // Sign-in needs the form token its page set as a cookie.
+    let response = web
+        .post(
+            "/login",
+            &Visitor {
+                name: "anonymous",
+                cookie: None,
+                csrf: String::new(),
+            },
+            &[
+                ("email", support::ADMIN_EMAIL),
+                ("password", PASSWORD),
+                ("_csrf", "forged"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .all(|c| !c.to_str().unwrap_or("").starts_with("latchkey_session=")));
+
+    // With its token, the same form works.
+    let response = web
+        .post(
+            "/settings/projects",
+            &admin,
+            &[("name", "made by a form"), ("_csrf", &admin.csrf)],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_form_input_is_a_clear_4xx_page() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let web = Web::new(&app);
+    let admin = visitor("admin", &app.admin.session);
+    let csrf = admin.csrf.clone();
+    let long_name = "n".repeat(5000);
+    // (path, form, status, what the page says)
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, StatusCode, &'a str);
+    let cases: Vec<Case> = vec![
+        (
+            "/settings/tokens",
+            vec![("expiry", "30")],
+            StatusCode::BAD_REQUEST,
+            "Name: is required",
+        ),
+        (
+            "/settings/tokens",
+            vec![("name", &long_name)],
+            StatusCode::BAD_REQUEST,
+            "name",
+        ),
+        (
+            "/settings/tokens",
+            vec![("name", "x"), ("expiry", "12")],
+            StatusCode::BAD_REQUEST,
+            "Expiration: not one of the choices",
+        ),
+        (
+            "/settings/tokens",
+            vec![("name", "x"), ("expiry", "custom")],
+            StatusCode::BAD_REQUEST,
+            "Expiration date: choose a date",
+        ),
+        (
+            "/settings/tokens",
+            vec![
+                ("name", "x"),
+                ("expiry", "custom"),
+                ("expiresOn", "2001-01-01"),
+            ],
+            StatusCode::BAD_REQUEST,
+            "must be in the future",
+        ),
+        (
+            "/settings/tokens",
+            vec![
+                ("name", "x"),
+                ("expiry", "custom"),
+                ("expiresOn", "next week"),
+            ],
+            StatusCode::BAD_REQUEST,
+            "is not a date",
+        ),
+        (
+            "/settings/tokens",
+            vec![("name", "x"), ("access", "selected")],
+            StatusCode::BAD_REQUEST,
+            "choose at least one scope",
+        ),
+        (
+            "/settings/tokens",
+            vec![
+                ("name", "x"),
+                ("access", "selected"),
+                ("scope", "nope:nope"),
+            ],
+            StatusCode::BAD_REQUEST,
+            "nope:nope",
+        ),
+        (
+            "/settings/api-keys",
+            vec![("name", "x"), ("role", "emperor")],
+            StatusCode::BAD_REQUEST,
+            "role",
+        ),
+        (
+            "/settings/members",
+            vec![("email", "not an email"), ("role", "viewer")],
+            StatusCode::BAD_REQUEST,
+            "email",
+        ),
+    ];
+    for (path, mut form, status, says) in cases {
+        form.push(("_csrf", &csrf));
+        let response = web.post(path, &admin, &form).await;
+        assert_eq!(response.status(), status, "{path} {form:?}");
+        let page = response.text().await.expect("body");
+        assert!(
+            page.contains("role=\"alert\""),
+            "{path}: the page says what is wrong"
+        );
+        assert!(
+            page.contains(says),
+            "{path} {form:?}: expected {says:?} on the page"
+        );
+    }
+    // Not a uuid, not UTF-8, too big: never a 500.
+    let response = web.get("/settings/tokens/not-a-uuid/edit", &admin).await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let response = web
+        .http
+        .post(format!("{}/settings/tokens", web.base))
+        .header(
+            "cookie",
+            format!(
+                "latchkey_session={}",
+                admin.cookie.clone().unwrap_or_default()
+            ),
+        )
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("name=%ff%fe&_csrf=x")
+        .send()
+        .await
+        .expect("post");
+    assert!(response.status().is_client_error(), "{}", response.status());
+    let response = web
+        .http
+        .post(format!("{}/settings/tokens", web.base))
+        .header(
+            "cookie",
+            format!(
+                "latchkey_session={}",
+                admin.cookie.clone().unwrap_or_default()
+            ),
+        )
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("name={}&_csrf={csrf}", "a".repeat(70 * 1024)))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let response = web.get("/invite/..%2f..%2fetc", &admin).await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_are_never_cached_framed_or_scripted_from_elsewhere() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let web = Web::new(&app);
+    let admin = visitor("admin", &app.admin.session);
+    for path in ["/login", "/settings/tokens"] {
+        let response = web.get(path, &admin).await;
+        let h = response.headers();
+        assert_eq!(h["cache-control"], "no-store", "{path}");
+        assert_eq!(h["x-frame-options"], "DENY", "{path}");
+        assert_eq!(h["referrer-policy"], "no-referrer", "{path}");
+        let csp = h["content-security-policy"].to_str().expect("csp");
+        assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"));
+        let page = response.text().await.expect("body");
+        assert!(!page.contains("<script>"), "no inline script on {path}");
+    }
+    for (asset, kind) in [
+        ("/assets/app.css", "text/css"),
+        ("/assets/app.js", "text/javascript"),
+    ] {
+        let response = web.get(asset, &admin).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()["content-type"], kind);
+    }
+    // The session cookie set by the sign-in form is HttpOnly and SameSite.
+    let page = web
+        .http
+        .get(format!("{}/login", web.base))
+        .send()
+        .await
+        .expect("get");
+    let form_cookie = page.headers()["set-cookie"]
+        .to_str()
+        .expect("cookie")
+        .to_string();
+    let token = form_cookie
+        .split(';')
+        .next()
+        .and_then(|kv| kv.split_once('='))
+        .map(|(_, v)| v.to_string())
+        .expect("form token");
+    let response = web
+        .http
+        .post(format!("{}/login", web.base))
+        .header("cookie", format!("latchkey_form={token}"))
+        .form(&[
+            ("email", support::ADMIN_EMAIL),
+            ("password", PASSWORD),
+            ("_csrf", &token),
+        ])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let session = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|c| c.to_str().ok())
+        .find(|c| c.starts_with("latchkey_session="))
+        .expect("session cookie")
+        .to_string();
+    assert!(
+        session.contains("HttpOnly") && session.contains("SameSite=Lax"),
+        "{session}"
+    );
+    app.stop().await;
+}
