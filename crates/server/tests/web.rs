@@ -656,3 +656,133 @@ async fn pages_are_never_cached_framed_or_scripted_from_elsewhere() {
     );
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn editing_switching_and_paging() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let web = Web::new(&app);
+    let admin = visitor("admin", &app.admin.session);
+    let csrf = admin.csrf.clone();
+
+    // Edit: rename, narrow, bring the expiry forward; never extend it.
+    let (uuid, _) = app
+        .create_pat(
+            &app.admin.session,
+            json!({ "name": "old name", "expiresAt": support::in_days(60) }),
+        )
+        .await;
+    let edit = format!("/settings/tokens/{uuid}/edit");
+    let page = web.get(&edit, &admin).await.text().await.expect("page");
+    assert!(page.contains("value=\"old name\""), "the form holds the name");
+    let earlier = (time::OffsetDateTime::now_utc() + time::Duration::days(10)).date();
+    let later = (time::OffsetDateTime::now_utc() + time::Duration::days(90)).date();
+    let response = web
+        .post(
+            &edit,
+            &admin,
+            &[
+                ("name", "new name"),
+                ("access", "selected"),
+                ("scope", "content:read"),
+                ("expiresOn", &later.to_string()),
+                ("_csrf", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(response.text().await.expect("page").contains("role=\"alert\""));
+    let response = web
+        .post(
+            &edit,
+            &admin,
+            &[
+                ("name", "new name"),
+                ("access", "selected"),
+                ("scope", "content:read"),
+                ("expiresOn", &earlier.to_string()),
+                ("_csrf", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let pat = app
+        .get(
+            &format!("/api/v1/user/me/personal-access-tokens/{uuid}"),
+            &app.admin.session,
+        )
+        .await;
+    let pat = pat.expect(200);
+    assert_eq!(pat["name"], "new name");
+    assert_eq!(pat["scopes"], json!(["content:read"]));
+    assert!(pat["expiresAt"]
+        .as_str()
+        .expect("expiry")
+        .starts_with(&earlier.to_string()));
+
+    // Service accounts on the free plan: the page explains the plan.
+    let response = web.get("/settings/service-accounts", &admin).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let page = response.text().await.expect("page");
+    assert!(page.contains("Enterprise plan required") && page.contains("set-plan"));
+
+    // Switching organization: the header offers both; the pages follow.
+    app.post("/api/v1/orgs", &app.admin.session, json!({ "name": "Globex" }))
+        .await
+        .expect(201);
+    let page = web.get("/settings/tokens", &admin).await.text().await.expect("page");
+    assert!(page.contains("id=\"org-switch\"") && page.contains("Globex"));
+    let globex = app.get("/api/v1/orgs", &app.admin.session).await;
+    let globex = globex
+        .expect(200)
+        .as_array()
+        .expect("orgs")
+        .iter()
+        .find(|o| o["name"] == "Globex")
+        .expect("Globex")["uuid"]
+        .as_str()
+        .expect("uuid")
+        .to_string();
+    let response = web
+        .post(
+            "/settings/active-org",
+            &admin,
+            &[("orgUuid", &globex), ("_csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let page = web.get("/settings/tokens", &admin).await.text().await.expect("page");
+    assert!(page.contains("<strong>Globex</strong>"), "the tokens of Globex");
+    assert!(page.contains("You have no tokens in this organization."));
+    let response = web
+        .post(
+            "/settings/active-org",
+            &admin,
+            &[("orgUuid", &app.org_uuid), ("_csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+
+    // The audit log pages by 50, newest first, keeping its filter.
+    for i in 0..55 {
+        app.create_project(&format!("p{i}")).await;
+    }
+    let page = web
+        .get("/settings/audit-log?action=project.created", &admin)
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert_eq!(page.matches("<code>project.created</code>").count(), 50);
+    let at = page.find("id=\"older\" href=\"").expect("an older page") + 17;
+    let next = page[at..].split('"').next().expect("href").replace("&amp;", "&");
+    assert!(next.contains("action=project.created") && next.contains("cursor="));
+    let older = web.get(&next, &admin).await;
+    assert_eq!(older.status(), StatusCode::OK);
+    let older = older.text().await.expect("page");
+    assert_eq!(older.matches("<code>project.created</code>").count(), 5);
+    assert!(!older.contains("id=\"older\""));
+    let response = web.get("/settings/audit-log?actorUuid=nope", &admin).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(response.text().await.expect("page").contains("actorUuid"));
+    app.stop().await;
+}

@@ -238,25 +238,33 @@ pub fn parse_time(text: Option<&str>) -> Option<OffsetDateTime> {
 }
 
 /// `2026-11-23 14:05 UTC`
-pub fn when(text: Option<&str>) -> String {
+pub fn when(text: Option<&str>) -> Markup {
     match parse_time(text) {
-        Some(t) => format!(
-            "{:04}-{:02}-{:02} {:02}:{:02} UTC",
-            t.year(),
-            u8::from(t.month()),
-            t.day(),
-            t.hour(),
-            t.minute()
-        ),
-        None => "never".into(),
+        Some(t) => html! {
+            time datetime=[text] {
+                (format!(
+                    "{:04}-{:02}-{:02} {:02}:{:02} UTC",
+                    t.year(),
+                    u8::from(t.month()),
+                    t.day(),
+                    t.hour(),
+                    t.minute()
+                ))
+            }
+        },
+        None => html! { "never" },
     }
 }
 
 /// `2026-11-23`
-pub fn day(text: Option<&str>) -> String {
+pub fn day(text: Option<&str>) -> Markup {
     match parse_time(text) {
-        Some(t) => format!("{:04}-{:02}-{:02}", t.year(), u8::from(t.month()), t.day()),
-        None => "—".into(),
+        Some(t) => html! {
+            time datetime=[text] {
+                (format!("{:04}-{:02}-{:02}", t.year(), u8::from(t.month()), t.day()))
+            }
+        },
+        None => html! { "—" },
     }
 }
 

@@ -87,6 +87,11 @@ async fn a_pat_is_created_used_rotated_and_revoked_from_the_page() {
     );
     browser.click("#copy-token").await;
     browser.shot("04-token-created").await;
+    // The list without the one-time panel: the README's picture.
+    browser.open("/settings/tokens").await;
+    assert!(!browser.has("#new-token-secret").await, "shown once only");
+    assert!(!browser.text("main").await.contains(&secret[10..]));
+    browser.shot("04b-tokens-list").await;
 
     // The token works, with its one scope and a 30-day expiry.
     let me = app.get("/api/v1/user", &Auth::Token(secret.clone())).await;

@@ -56,7 +56,7 @@ async fn render_list(
                                     td { (layout::expiry(k.expires_at.as_deref(), at)) }
                                     td { (layout::last_used(k.last_used_at.as_deref(), at)) }
                                     td { (k.created_by.as_ref().map(|a| a.name.as_str()).unwrap_or("—")) br; small { (layout::day(Some(&k.created_at))) } }
-                                    td.actions {
+                                    td.row-actions {
                                         @if k.expires_at.is_some() {
                                             a.button.small href={ (HERE) "/" (k.uuid) "/rotate" } aria-label={ "Rotate " (k.name) } { "Rotate" }
                                         } @else {

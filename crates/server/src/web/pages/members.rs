@@ -106,7 +106,7 @@ async fn render_list(
                                 }
                                 td { @if m.suspended { span.expired { "Suspended" } } @else { "Active" } }
                                 td { (layout::day(Some(&m.created_at))) }
-                                td.actions {
+                                td.row-actions {
                                     form.inline method="post" action={ (HERE) "/" (m.user_uuid) } {
                                         (layout::csrf(v))
                                         input type="hidden" name="suspended" value=(if m.suspended { "false" } else { "true" });

@@ -152,7 +152,7 @@ async fn render_show(v: &Visitor, uuid: Uuid, flash: Option<&Notice>) -> Result<
                                         tr {
                                             th scope="row" { (a.email) }
                                             td { (super::role_text(Some(a.role), a.custom_role.as_ref())) }
-                                            td.actions {
+                                            td.row-actions {
                                                 form.inline method="post" action={ (here) "/access/" (a.user_uuid) "/remove" } {
                                                     (layout::csrf(v))
                                                     button.small.danger type="submit" aria-label={ "Take away the project role of " (a.email) } { "Remove" }

@@ -193,7 +193,7 @@ async fn render_list(
                                     td { (layout::expiry(a.expires_at.as_deref(), at)) }
                                     td { (layout::last_used(a.last_used_at.as_deref(), at)) }
                                     td { (a.created_by.name) br; small { (layout::day(Some(&a.created_at))) } }
-                                    td.actions {
+                                    td.row-actions {
                                         details.menu {
                                             summary aria-label={ "Actions for " (a.description) } { "⋯" }
                                             ul {

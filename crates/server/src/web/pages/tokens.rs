@@ -59,7 +59,7 @@ async fn render_list(
                                     td { (layout::expiry(t.expires_at.as_deref(), at)) }
                                     td { (layout::last_used(t.last_used_at.as_deref(), at)) }
                                     td { (layout::day(Some(&t.created_at))) }
-                                    td.actions {
+                                    td.row-actions {
                                         a.button.small href={ (HERE) "/" (t.uuid) "/edit" } aria-label={ "Edit " (t.name) } { "Edit" }
                                         @if t.expires_at.is_some() {
                                             a.button.small href={ (HERE) "/" (t.uuid) "/rotate" } aria-label={ "Rotate " (t.name) } { "Rotate" }
