@@ -673,7 +673,10 @@ async fn editing_switching_and_paging() {
         .await;
     let edit = format!("/settings/tokens/{uuid}/edit");
     let page = web.get(&edit, &admin).await.text().await.expect("page");
-    assert!(page.contains("value=\"old name\""), "the form holds the name");
+    assert!(
+        page.contains("value=\"old name\""),
+        "the form holds the name"
+    );
     let earlier = (time::OffsetDateTime::now_utc() + time::Duration::days(10)).date();
     let later = (time::OffsetDateTime::now_utc() + time::Duration::days(90)).date();
     let response = web
@@ -690,7 +693,11 @@ async fn editing_switching_and_paging() {
         )
         .await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    assert!(response.text().await.expect("page").contains("role=\"alert\""));
+    assert!(response
+        .text()
+        .await
+        .expect("page")
+        .contains("role=\"alert\""));
     let response = web
         .post(
             &edit,
@@ -726,10 +733,19 @@ async fn editing_switching_and_paging() {
     assert!(page.contains("Enterprise plan required") && page.contains("set-plan"));
 
     // Switching organization: the header offers both; the pages follow.
-    app.post("/api/v1/orgs", &app.admin.session, json!({ "name": "Globex" }))
+    app.post(
+        "/api/v1/orgs",
+        &app.admin.session,
+        json!({ "name": "Globex" }),
+    )
+    .await
+    .expect(201);
+    let page = web
+        .get("/settings/tokens", &admin)
         .await
-        .expect(201);
-    let page = web.get("/settings/tokens", &admin).await.text().await.expect("page");
+        .text()
+        .await
+        .expect("page");
     assert!(page.contains("id=\"org-switch\"") && page.contains("Globex"));
     let globex = app.get("/api/v1/orgs", &app.admin.session).await;
     let globex = globex
@@ -750,8 +766,16 @@ async fn editing_switching_and_paging() {
         )
         .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    let page = web.get("/settings/tokens", &admin).await.text().await.expect("page");
-    assert!(page.contains("<strong>Globex</strong>"), "the tokens of Globex");
+    let page = web
+        .get("/settings/tokens", &admin)
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(
+        page.contains("<strong>Globex</strong>"),
+        "the tokens of Globex"
+    );
     assert!(page.contains("You have no tokens in this organization."));
     let response = web
         .post(
@@ -774,7 +798,11 @@ async fn editing_switching_and_paging() {
         .expect("page");
     assert_eq!(page.matches("<code>project.created</code>").count(), 50);
     let at = page.find("id=\"older\" href=\"").expect("an older page") + 17;
-    let next = page[at..].split('"').next().expect("href").replace("&amp;", "&");
+    let next = page[at..]
+        .split('"')
+        .next()
+        .expect("href")
+        .replace("&amp;", "&");
     assert!(next.contains("action=project.created") && next.contains("cursor="));
     let older = web.get(&next, &admin).await;
     assert_eq!(older.status(), StatusCode::OK);

@@ -278,8 +278,9 @@ pub fn expiry(text: Option<&str>, now: OffsetDateTime) -> Markup {
         @if left.is_negative() || left.is_zero() {
             span.expired { "Expired" } " " small { (day(text)) }
         } @else {
-            @let days = left.whole_days();
-            span { @if days == 0 { "Expires today" } @else if days == 1 { "Expires in 1 day" } @else { "Expires in " (days) " days" } }
+            // Whole days left, rounded up: a 30-day token says 30 days.
+            @let days = (left.whole_seconds() + 86_399) / 86_400;
+            span { @if days <= 1 { "Expires within a day" } @else { "Expires in " (days) " days" } }
             " " small { (day(text)) }
         }
     }
