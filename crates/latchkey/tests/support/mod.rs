@@ -69,10 +69,15 @@ impl ServerProcess {
 
     /// SIGTERM, then wait: the graceful path (flushes lastUsedAt).
     pub fn stop(mut self) -> String {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
+        // Signalled directly (not through /bin/kill, whose argument parsing
+        // differs between versions); the child is not reaped yet, so its pid
+        // is still its own.
+        if let Ok(pid) = libc::pid_t::try_from(self.child.id()) {
+            // SAFETY: kill only sends a signal to our own child.
+            unsafe {
+                libc::kill(pid, libc::SIGTERM);
+            }
+        }
         let deadline = Instant::now() + Duration::from_secs(15);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {

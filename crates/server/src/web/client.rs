@@ -42,6 +42,16 @@ impl Failure {
         }
     }
 
+    /// What the page itself refuses to offer (the API would refuse it too).
+    pub fn forbidden(message: &str) -> Failure {
+        Failure {
+            status: StatusCode::FORBIDDEN,
+            code: "missing_scope".into(),
+            message: message.into(),
+            field: None,
+        }
+    }
+
     /// What a person reads: the field, when one is named, and the message.
     pub fn text(&self) -> String {
         match &self.field {

@@ -51,6 +51,15 @@ impl Fields {
             .filter(|v| !v.is_empty())
     }
 
+    /// The first value of `name` exactly as sent: passwords are not trimmed.
+    pub fn raw(&self, name: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
+    }
+
     /// Every value of `name`, in order, empty ones included.
     pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
         self.0

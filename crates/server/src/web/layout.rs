@@ -205,6 +205,10 @@ pub fn refused(v: &Visitor, section: Section, failure: &Failure) -> Response {
             "Enterprise plan required",
             "This needs the enterprise plan. An operator can change the plan with `latchkey org set-plan <organization> enterprise` on the server host.",
         ),
+        (_, "forbidden") if failure.message.contains("X-CSRF-Token") => (
+            "This form has expired",
+            "The page was made for an earlier sign-in. Reload the page and try again.",
+        ),
         (_, "feature_disabled") => (
             "Turned off",
             "This is turned off on this latchkey server (LATCHKEY_SERVICE_ACCOUNTS_ENABLED=false).",
@@ -357,11 +361,14 @@ pub fn role_label(role: Role) -> &'static str {
 }
 
 /// A secret just minted: shown once, with a copy button and the warning.
-pub fn new_secret(what: &str, name: &str, token: &str) -> Markup {
+pub fn new_secret(what: &str, name: &str, token: Option<&str>) -> Markup {
+    let Some(token) = token else {
+        return html! {};
+    };
     html! {
         section.secret aria-labelledby="new-secret-title" {
             h2 #new-secret-title { "Your new " (what) ": " (name) }
-            p.warn { "Copy it now. It will not be shown again: latchkey keeps only a keyed hash of it." }
+            p.warn { "Copy it now. It will not be shown again: latchkey keeps only a keyed hash of it. Reloading this page would submit the form again and make another one." }
             div.copy-row {
                 label.visually-hidden for="new-token-secret" { "The new " (what) }
                 input #new-token-secret type="text" readonly value=(token) spellcheck="false" autocomplete="off";
@@ -392,5 +399,14 @@ pub fn roles_up_to(mine: Option<Role>) -> Vec<Role> {
     Role::ALL
         .into_iter()
         .filter(|r| mine.is_none_or(|m| *r <= m))
+        .collect()
+}
+
+/// Roles a credential may hold (an API key, an organization-wide service
+/// account): viewer and above, no higher than the visitor's own.
+pub fn credential_roles(mine: Option<Role>) -> Vec<Role> {
+    roles_up_to(mine)
+        .into_iter()
+        .filter(|r| *r != Role::Member)
         .collect()
 }

@@ -110,7 +110,10 @@ pub fn routes(app: AppState, api: Router) -> Router {
             "/settings/roles/{uuid}",
             get(roles::show).post(roles::update),
         )
-        .route("/settings/roles/{uuid}/delete", post(roles::delete))
+        .route(
+            "/settings/roles/{uuid}/delete",
+            get(roles::delete_page).post(roles::delete),
+        )
         .route("/settings/audit-log", get(audit::list))
         .route("/assets/app.css", get(|| asset(APP_CSS, "text/css")))
         .route("/assets/app.js", get(|| asset(APP_JS, "text/javascript")))

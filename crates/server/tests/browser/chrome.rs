@@ -176,19 +176,25 @@ impl Browser {
         self.find("nav[aria-label=Settings]").await;
     }
 
-    pub async fn close(mut self) {
+    /// Ends the WebDriver session (Chromium quits), then stops chromedriver.
+    pub async fn close(self) {
         let client = self.client.clone();
         let _ = client.close().await;
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
+        // Drop stops what is left.
     }
 }
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        // After a failed test: chromedriver and the Chromium it started.
-        let _ = std::process::Command::new("kill")
-            .args(["-9", &format!("-{}", self.driver.id())])
-            .status();
+        // chromedriver and any Chromium process it started share its process
+        // group. The group is signalled before chromedriver is reaped, while
+        // its pid (the group's id) cannot have been given to anything else.
+        if let Ok(pgid) = libc::pid_t::try_from(self.driver.id()) {
+            // SAFETY: killpg only sends a signal; the group is our child's.
+            unsafe {
+                libc::killpg(pgid, libc::SIGKILL);
+            }
+        }
+        let _ = self.driver.wait();
     }
 }

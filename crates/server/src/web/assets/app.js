@@ -65,8 +65,8 @@ document.addEventListener("DOMContentLoaded", () => {
       const row = remove.closest(".project-row");
       const rows = row.parentElement;
       row.remove();
-      const first = rows.querySelector("select");
-      if (first) first.focus();
+      const next = rows.querySelector("select") || document.getElementById("add-project-row");
+      if (next) next.focus();
       return;
     }
     const add = event.target.closest("[data-add-row]");
@@ -99,9 +99,11 @@ document.addEventListener("DOMContentLoaded", () => {
     }
   }
 
-  // ⋯ menus: Escape closes the open one and returns focus to it.
+  // Escape closes an open ⋯ menu (focus back on it) and a grants tooltip.
   document.addEventListener("keydown", (event) => {
     if (event.key !== "Escape") return;
+    const focused = document.activeElement;
+    if (focused && focused.closest(".has-tooltip")) focused.blur();
     for (const menu of document.querySelectorAll("details.menu[open]")) {
       menu.open = false;
       menu.querySelector("summary").focus();

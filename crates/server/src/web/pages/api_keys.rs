@@ -1,6 +1,6 @@
 //! Organization API keys (admins).
 
-use super::{change, rotate_call, shown, shown_with, Credential, Done};
+use super::{change, minted, rotate_call, shown, shown_with, Credential, Done};
 use crate::state::now;
 use crate::web::client::Failure;
 use crate::web::form::{self, Fields, Id};
@@ -29,11 +29,7 @@ async fn render_list(
         "API keys",
         flash,
         html! {
-            @if let Some(c) = secret {
-                @if let Some(token) = &c.token {
-                    (layout::new_secret("API key", &c.name, token))
-                }
-            }
+            @if let Some(c) = secret { (secret_of(c)) }
             p.lead { "API keys belong to the organization and act with a fixed role. Send them as " code { "Authorization: ApiKey <key>" } "." }
             p { a.button #new-api-key href={ (HERE) "/new" } { "New API key" } }
             @if keys.is_empty() {
@@ -60,7 +56,7 @@ async fn render_list(
                                         @if k.expires_at.is_some() {
                                             a.button.small href={ (HERE) "/" (k.uuid) "/rotate" } aria-label={ "Rotate " (k.name) } { "Rotate" }
                                         } @else {
-                                            button.small type="button" disabled title="Keys without an expiration cannot be rotated" { "Rotate" }
+                                            button.small type="button" disabled title="Keys without an expiration cannot be rotated" aria-label={ "Rotate " (k.name) ": not possible without an expiration" } { "Rotate" }
                                         }
                                         a.button.small.danger href={ (HERE) "/" (k.uuid) "/revoke" } aria-label={ "Revoke " (k.name) } { "Revoke" }
                                     }
@@ -69,9 +65,16 @@ async fn render_list(
                         }
                     }
                 }
+                @if keys.iter().any(|k| k.expires_at.is_none()) {
+                    p.hint { "Keys without an expiration cannot be rotated: create a new key with an expiration instead." }
+                }
             }
         },
     ))
+}
+
+fn secret_of(c: &Credential) -> Markup {
+    layout::new_secret("API key", &c.name, c.token.as_deref())
 }
 
 pub async fn list(v: Visitor, Query(done): Query<Done>) -> Response {
@@ -85,7 +88,7 @@ pub async fn list(v: Visitor, Query(done): Query<Done>) -> Response {
 
 async fn render_new(v: &Visitor, flash: Option<&Notice>) -> Result<Markup, Failure> {
     let _: Vec<Value> = v.api.get(API).await?;
-    let roles = layout::roles_up_to(v.me.role);
+    let roles = layout::credential_roles(v.me.role);
     Ok(layout::page(
         v,
         Section::ApiKeys,
@@ -128,9 +131,11 @@ pub async fn create(v: Visitor, fields: Fields) -> Response {
     }
     .await;
     match made {
-        Ok(created) => shown(
+        Ok(created) => minted(
             &v,
             Section::ApiKeys,
+            "API keys",
+            secret_of(&created),
             render_list(&v, None, Some(&created)).await,
         ),
         Err(failure) => shown_with(
@@ -172,9 +177,11 @@ pub async fn rotate_page(v: Visitor, Id(uuid): Id) -> Response {
 
 pub async fn rotate(v: Visitor, Id(uuid): Id, fields: Fields) -> Response {
     match rotate_call::<Credential>(&v, &format!("{API}/{uuid}/rotate"), &fields).await {
-        Ok(rotated) => shown(
+        Ok(rotated) => minted(
             &v,
             Section::ApiKeys,
+            "API keys",
+            secret_of(&rotated),
             render_list(
                 &v,
                 Some(&Notice::Success(

@@ -46,6 +46,7 @@ struct Event {
 struct Target {
     #[serde(rename = "type")]
     kind: String,
+    uuid: Option<uuid::Uuid>,
     name: String,
 }
 
@@ -85,7 +86,7 @@ impl Filter {
             ("targetUuid", given(&self.target_uuid)),
             ("since", given(&self.since)),
             ("until", given(&self.until)),
-            ("cursor", Some(cursor)),
+            ("cursor", Some(cursor).filter(|c| !c.is_empty())),
         ] {
             if let Some(value) = value {
                 q.append_pair(name, value);
@@ -143,9 +144,21 @@ async fn render(v: &Visitor, filter: &Filter) -> Result<Markup, Failure> {
                                         code { (e.action) }
                                         @if let Some(code) = e.details.get("code").and_then(Value::as_str) { " " small { (code) } }
                                     }
-                                    td { @if let Some(a) = &e.actor { (a.name) " " small { (a.kind) } } @else { "—" } }
+                                    td { @if let Some(a) = &e.actor {
+                                        @match a.uuid {
+                                            Some(id) => a href={ "/settings/audit-log?actorUuid=" (id) } title="Only this actor's events" { (a.name) },
+                                            None => (a.name),
+                                        }
+                                        " " small { (a.kind) }
+                                    } @else { "—" } }
                                     td { (credential_text(&e.credential)) }
-                                    td { @if let Some(t) = &e.target { (t.name) " " small { (t.kind) } } @else { "—" } }
+                                    td { @if let Some(t) = &e.target {
+                                        @match t.uuid {
+                                            Some(id) => a href={ "/settings/audit-log?targetUuid=" (id) } title="Only events about this" { (t.name) },
+                                            None => (t.name),
+                                        }
+                                        " " small { (t.kind) }
+                                    } @else { "—" } }
                                     td { (e.ip.as_deref().unwrap_or("—")) }
                                 }
                             }
@@ -153,8 +166,13 @@ async fn render(v: &Visitor, filter: &Filter) -> Result<Markup, Failure> {
                     }
                 }
             }
-            @if let Some(cursor) = &page.next_cursor {
-                p { a.button.secondary #older href=(filter.page_link(cursor)) rel="next" { "Older events →" } }
+            div.actions {
+                @if given(&filter.cursor).is_some() {
+                    a.button.secondary #newest href=(filter.page_link("")) { "← Newest events" }
+                }
+                @if let Some(cursor) = &page.next_cursor {
+                    a.button.secondary #older href=(filter.page_link(cursor)) rel="next" { "Older events →" }
+                }
             }
         },
     ))

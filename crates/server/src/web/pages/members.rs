@@ -99,9 +99,9 @@ async fn render_list(
                                         (layout::csrf(v))
                                         label.visually-hidden for=(role_id) { "Role of " (m.email) }
                                         select id=(role_id) name="role" {
-                                            (layout::role_options(&Role::ALL, &custom, Some(&m.role_value())))
+                                            (layout::role_options(&mine, &custom, Some(&m.role_value())))
                                         }
-                                        button.small type="submit" { "Change" }
+                                        button.small type="submit" aria-label={ "Change the role of " (m.email) } { "Change" }
                                     }
                                 }
                                 td { @if m.suspended { span.expired { "Suspended" } } @else { "Active" } }
@@ -110,7 +110,7 @@ async fn render_list(
                                     form.inline method="post" action={ (HERE) "/" (m.user_uuid) } {
                                         (layout::csrf(v))
                                         input type="hidden" name="suspended" value=(if m.suspended { "false" } else { "true" });
-                                        button.small.secondary type="submit" { @if m.suspended { "Unsuspend" } @else { "Suspend" } }
+                                        button.small.secondary type="submit" aria-label={ @if m.suspended { "Unsuspend " } @else { "Suspend " } (m.email) } { @if m.suspended { "Unsuspend" } @else { "Suspend" } }
                                     }
                                     a.button.small.danger href={ (HERE) "/" (m.user_uuid) "/remove" } aria-label={ "Remove " (m.email) } { "Remove" }
                                 }

@@ -31,6 +31,8 @@ pub struct Done {
 pub struct Actor {
     #[serde(rename = "type")]
     pub kind: String,
+    #[serde(default)]
+    pub uuid: Option<Uuid>,
     pub name: String,
 }
 
@@ -172,6 +174,26 @@ pub async fn rotate_call<T: serde::de::DeserializeOwned>(
             Some(json!({ "expiresAt": expires_at })),
         )
         .await
+}
+
+/// The answer to a create or rotate: the list with the new secret on top.
+/// If the list cannot be read back, the secret is shown alone with the
+/// reason: it exists nowhere else, so the page must never lose it.
+pub fn minted(
+    v: &Visitor,
+    section: Section,
+    title: &str,
+    secret: Markup,
+    listed: Result<Markup, Failure>,
+) -> Response {
+    match listed {
+        Ok(markup) => (StatusCode::OK, markup).into_response(),
+        Err(failure) => (
+            StatusCode::OK,
+            layout::page(v, section, title, Notice::failed(&failure).as_ref(), secret),
+        )
+            .into_response(),
+    }
 }
 
 /// Renders `markup` with `status`, or the failure page when a load failed.

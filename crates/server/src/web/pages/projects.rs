@@ -187,7 +187,10 @@ pub async fn show(v: Visitor, Id(uuid): Id) -> Response {
 
 pub async fn grant(v: Visitor, Id(uuid): Id, fields: Fields) -> Response {
     let saved = async {
-        let user = fields.required("userUuid", "Member")?;
+        let user = fields
+            .get("userUuid")
+            .and_then(|u| Uuid::parse_str(u).ok())
+            .ok_or_else(|| Failure::invalid("Member", "choose a member"))?;
         let body = form::role_choice(fields.get("role"), "Role")?;
         change(
             &v,

@@ -87,8 +87,9 @@ fn role_form(
             input #role-description type="text" name="description" maxlength="1000" value=[role.and_then(|r| r.description.as_deref())];
             fieldset {
                 legend { "Scopes" }
+                p.hint { "Only scopes you hold yourself are offered." }
                 ul.checklist {
-                    @for s in catalog {
+                    @for s in catalog.iter().filter(|s| v.can(&s.scope) || role.is_some_and(|r| r.scopes.contains(&s.scope))) {
                         @let id = format!("role-scope-{}", s.scope.replace([':', '.'], "-"));
                         @let on = role.is_some_and(|r| r.scopes.contains(&s.scope));
                         li {
@@ -118,12 +119,7 @@ fn role_body(fields: &Fields) -> Result<serde_json::Value, Failure> {
 async fn render_new(v: &Visitor, flash: Option<&Notice>) -> Result<Markup, Failure> {
     let catalog: Vec<ScopeInfo> = v.api.get("/api/v1/org/scopes").await?;
     if !v.can("roles:write") {
-        return Err(Failure {
-            status: axum::http::StatusCode::FORBIDDEN,
-            code: "missing_scope".into(),
-            message: "this needs the scope roles:write".into(),
-            field: None,
-        });
+        return Err(Failure::forbidden("this needs the scope roles:write"));
     }
     Ok(layout::page(
         v,
@@ -166,11 +162,7 @@ async fn render_show(v: &Visitor, uuid: Uuid, flash: Option<&Notice>) -> Result<
         html! {
             @if v.can("roles:write") {
                 (role_form(v, &here, Some(&role), &catalog))
-                form.panel method="post" action={ (here) "/delete" } {
-                    (layout::csrf(v))
-                    p { "Deleting a role that is still assigned is refused." }
-                    button.danger type="submit" { "Delete role" }
-                }
+                p { a.button.danger href={ (here) "/delete" } { "Delete role…" } }
             } @else {
                 @if let Some(d) = &role.description { p { (d) } }
                 p { "Scopes: " (scope_list(&role.scopes)) }
@@ -197,6 +189,31 @@ pub async fn update(v: Visitor, Id(uuid): Id, fields: Fields) -> Response {
             failure.status,
             render_show(&v, uuid, Notice::failed(&failure).as_ref()).await,
         ),
+    }
+}
+
+pub async fn delete_page(v: Visitor, Id(uuid): Id) -> Response {
+    let role: Result<CustomRole, Failure> = v.api.get(&format!("/api/v1/org/roles/{uuid}")).await;
+    match role {
+        Ok(role) if v.can("roles:write") => layout::page(
+            &v,
+            Section::Roles,
+            "Delete custom role",
+            None,
+            layout::confirm(
+                &v,
+                &format!("{HERE}/{uuid}/delete"),
+                html! {
+                    p { "Delete the custom role " strong { (role.name) } "?" }
+                    p { "A role still given to a member, a project grant or a service account cannot be deleted; change those first." }
+                },
+                "Delete role",
+                &format!("{HERE}/{uuid}"),
+            ),
+        )
+        .into_response(),
+        Ok(_) => layout::refused(&v, Section::Roles, &Failure::forbidden("this needs the scope roles:write")),
+        Err(failure) => layout::refused(&v, Section::Roles, &failure),
     }
 }
 

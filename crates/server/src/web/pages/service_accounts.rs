@@ -1,6 +1,6 @@
 //! Service accounts (admins, enterprise plan).
 
-use super::{change, rotate_call, shown, shown_with, Actor, Credential, Done, Roles};
+use super::{change, minted, rotate_call, shown, shown_with, Actor, Credential, Done, Roles};
 use crate::state::now;
 use crate::web::client::Failure;
 use crate::web::form::{self, Fields, Id};
@@ -97,7 +97,7 @@ fn project_row(projects: &[Project], role_choices: &Markup) -> Markup {
 /// The add form, in the dialog of the list page and on its own page.
 fn add_form(v: &Visitor, roles: &Roles, projects: &[Project]) -> Markup {
     let custom = roles.custom_choices();
-    let mine = layout::roles_up_to(v.me.role);
+    let mine = layout::credential_roles(v.me.role);
     let org_roles = layout::role_options(&mine, &custom, Some("viewer"));
     let project_roles = layout::role_options(
         &mine
@@ -162,11 +162,7 @@ async fn render_list(
         "Service accounts",
         flash,
         html! {
-            @if let Some(a) = secret {
-                @if let Some(token) = &a.token {
-                    (layout::new_secret("service account token", &a.description, token))
-                }
-            }
+            @if let Some(a) = secret { (secret_of(a)) }
             p.lead { "Service accounts are credentials of the organization for machines: they keep working when the person who made them leaves." }
             p { a.button #add-service-account href={ (HERE) "/new" } data-open-dialog="add-service-account-dialog" { "Add service account" } }
             dialog #add-service-account-dialog aria-labelledby="add-sa-title" {
@@ -197,7 +193,11 @@ async fn render_list(
                                         details.menu {
                                             summary aria-label={ "Actions for " (a.description) } { "⋯" }
                                             ul {
-                                                li { a href={ (HERE) "/" (a.uuid) "/rotate" } { "Rotate token" } }
+                                                @if a.expires_at.is_some() {
+                                                    li { a href={ (HERE) "/" (a.uuid) "/rotate" } { "Rotate token" } }
+                                                } @else {
+                                                    li.disabled { span { "Rotate token" } small { "Not possible without an expiration" } }
+                                                }
                                                 @if let Some(role) = &a.custom_role {
                                                     li { a href={ "/settings/roles/" (role.uuid) } { "View custom role" } }
                                                 }
@@ -213,6 +213,10 @@ async fn render_list(
             }
         },
     ))
+}
+
+fn secret_of(a: &ServiceAccount) -> Markup {
+    layout::new_secret("service account token", &a.description, a.token.as_deref())
 }
 
 pub async fn list(v: Visitor, Query(done): Query<Done>) -> Response {
@@ -286,9 +290,11 @@ pub async fn create(v: Visitor, fields: Fields) -> Response {
         Err(f) => Err(f),
     };
     match made {
-        Ok(created) => shown(
+        Ok(created) => minted(
             &v,
             Section::ServiceAccounts,
+            "Service accounts",
+            secret_of(&created),
             render_list(&v, None, Some(&created)).await,
         ),
         Err(failure) => shown_with(
@@ -326,9 +332,11 @@ pub async fn rotate_page(v: Visitor, Id(uuid): Id) -> Response {
 
 pub async fn rotate(v: Visitor, Id(uuid): Id, fields: Fields) -> Response {
     match rotate_call::<ServiceAccount>(&v, &format!("{API}/{uuid}/rotate"), &fields).await {
-        Ok(rotated) => shown(
+        Ok(rotated) => minted(
             &v,
             Section::ServiceAccounts,
+            "Service accounts",
+            secret_of(&rotated),
             render_list(
                 &v,
                 Some(&Notice::Success(

@@ -23,9 +23,11 @@ pub async fn home() -> Redirect {
 
 /// A fresh form token, set as a cookie and echoed in the form: a page from
 /// another site cannot read the cookie, so it cannot make a matching form.
-fn form_token() -> (String, HeaderValue) {
+fn form_token(secure: bool) -> (String, HeaderValue) {
     let token = latchkey_core::token::random_secret(&mut rand::thread_rng());
-    let cookie = format!("{FORM_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=3600");
+    let secure = if secure { "; Secure" } else { "" };
+    let cookie =
+        format!("{FORM_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=3600{secure}");
     let value = HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""));
     (token, value)
 }
@@ -47,8 +49,22 @@ fn form_token_matches(parts: &Parts, fields: &Fields) -> bool {
     }
 }
 
-fn with_form_token(status: StatusCode, render: impl FnOnce(&str) -> Markup) -> Response {
-    let (token, cookie) = form_token();
+/// As the session cookie: `Secure` when configured or behind HTTPS.
+fn behind_https(state: &WebState, parts: &Parts) -> bool {
+    state.app.secure_cookies
+        || parts
+            .headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|p| p.eq_ignore_ascii_case("https"))
+}
+
+fn with_form_token(
+    secure: bool,
+    status: StatusCode,
+    render: impl FnOnce(&str) -> Markup,
+) -> Response {
+    let (token, cookie) = form_token(secure);
     (status, [(header::SET_COOKIE, cookie)], render(&token)).into_response()
 }
 
@@ -69,20 +85,23 @@ fn login_form(token: &str, email: &str, flash: Option<&Notice>) -> Markup {
     )
 }
 
-pub async fn login_page() -> Response {
-    with_form_token(StatusCode::OK, |token| login_form(token, "", None))
+pub async fn login_page(State(state): State<WebState>, parts: Parts) -> Response {
+    with_form_token(behind_https(&state, &parts), StatusCode::OK, |token| {
+        login_form(token, "", None)
+    })
 }
 
 pub async fn login(State(state): State<WebState>, parts: Parts, fields: Fields) -> Response {
     let email = fields.get("email").unwrap_or("").to_string();
+    let secure = behind_https(&state, &parts);
     if !form_token_matches(&parts, &fields) {
         let notice = Notice::Error("The form expired. Please sign in again.".into());
-        return with_form_token(StatusCode::FORBIDDEN, |t| {
+        return with_form_token(secure, StatusCode::FORBIDDEN, |t| {
             login_form(t, &email, Some(&notice))
         });
     }
     let api = ApiClient::new(state.api.clone(), &parts, None);
-    let body = json!({ "email": email, "password": fields.get("password").unwrap_or("") });
+    let body = json!({ "email": email, "password": fields.raw("password") });
     match api
         .call(Method::POST, "/api/v1/login", None, Some(body))
         .await
@@ -98,7 +117,7 @@ pub async fn login(State(state): State<WebState>, parts: Parts, fields: Fields) 
                 "rate_limited" => "Too many attempts. Wait a few minutes and try again.".into(),
                 _ => failure.text(),
             };
-            with_form_token(failure.status, |t| {
+            with_form_token(secure, failure.status, |t| {
                 login_form(t, &email, Some(&Notice::Error(message)))
             })
         }
@@ -174,12 +193,18 @@ fn invite_form(code: &str, token: &str, flash: Option<&Notice>) -> Markup {
     )
 }
 
-pub async fn invite_page(Path(code): Path<String>) -> Response {
+pub async fn invite_page(
+    State(state): State<WebState>,
+    Path(code): Path<String>,
+    parts: Parts,
+) -> Response {
     if !valid_code(&code) {
         return layout::bare_error(StatusCode::NOT_FOUND, "This invite link is not valid.")
             .into_response();
     }
-    with_form_token(StatusCode::OK, |t| invite_form(&code, t, None))
+    with_form_token(behind_https(&state, &parts), StatusCode::OK, |t| {
+        invite_form(&code, t, None)
+    })
 }
 
 #[derive(Deserialize)]
@@ -202,8 +227,9 @@ pub async fn accept_invite(
         return layout::bare_error(StatusCode::NOT_FOUND, "This invite link is not valid.")
             .into_response();
     }
+    let secure = behind_https(&state, &parts);
     let again = |status: StatusCode, message: String| {
-        with_form_token(status, |t| {
+        with_form_token(secure, status, |t| {
             invite_form(&code, t, Some(&Notice::Error(message)))
         })
     };
@@ -213,8 +239,8 @@ pub async fn accept_invite(
             "The form expired. Please try again.".into(),
         );
     }
-    let password = fields.get("password").unwrap_or("");
-    if fields.get("password2").unwrap_or("") != password {
+    let password = fields.raw("password");
+    if fields.raw("password2") != password {
         return again(
             StatusCode::BAD_REQUEST,
             "The two passwords are not the same.".into(),

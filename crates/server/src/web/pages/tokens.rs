@@ -1,6 +1,6 @@
 //! Profile → Personal access tokens.
 
-use super::{change, rotate_call, shown, shown_with, Credential, Done, ScopeInfo};
+use super::{change, minted, rotate_call, shown, shown_with, Credential, Done, ScopeInfo};
 use crate::state::now;
 use crate::web::client::Failure;
 use crate::web::form::{self, Fields, Id};
@@ -29,11 +29,7 @@ async fn render_list(
         "Personal access tokens",
         flash,
         html! {
-            @if let Some(c) = secret {
-                @if let Some(token) = &c.token {
-                    (layout::new_secret("personal access token", &c.name, token))
-                }
-            }
+            @if let Some(c) = secret { (secret_of(c)) }
             p.lead {
                 "Tokens act as you in " strong { (v.me.org.name) } ", with your role or fewer scopes. "
                 "Use them with " code { "Authorization: Bearer <token>" } "."
@@ -79,6 +75,10 @@ async fn render_list(
             }
         },
     ))
+}
+
+fn secret_of(c: &Credential) -> Markup {
+    layout::new_secret("personal access token", &c.name, c.token.as_deref())
 }
 
 fn scopes_text(scopes: Option<&[String]>) -> Markup {
@@ -208,9 +208,11 @@ pub async fn create(v: Visitor, fields: Fields) -> Response {
     }
     .await;
     match made {
-        Ok(created) => shown(
+        Ok(created) => minted(
             &v,
             Section::Tokens,
+            "Personal access tokens",
+            secret_of(&created),
             render_list(&v, None, Some(&created)).await,
         ),
         Err(failure) => shown_with(
@@ -332,9 +334,11 @@ pub async fn rotate_page(v: Visitor, Id(uuid): Id) -> Response {
 
 pub async fn rotate(v: Visitor, Id(uuid): Id, fields: Fields) -> Response {
     match rotate_call::<Credential>(&v, &format!("{API}/{uuid}/rotate"), &fields).await {
-        Ok(rotated) => shown(
+        Ok(rotated) => minted(
             &v,
             Section::Tokens,
+            "Personal access tokens",
+            secret_of(&rotated),
             render_list(
                 &v,
                 Some(&Notice::Success(
