@@ -548,6 +548,27 @@ async fn bad_form_input_is_a_clear_4xx_page() {
             "{path} {form:?}: expected {says:?} on the page"
         );
     }
+    // A refused form comes back filled in as it was typed.
+    let response = web
+        .post(
+            "/settings/tokens",
+            &admin,
+            &[
+                ("name", "kept name"),
+                ("access", "selected"),
+                ("scope", "content:read"),
+                ("scope", "nope:nope"),
+                ("_csrf", &csrf),
+            ],
+        )
+        .await;
+    let page = response.text().await.expect("page");
+    assert!(page.contains("value=\"kept name\""), "the name is kept");
+    assert!(
+        page.contains("value=\"content:read\" checked"),
+        "the ticked scope stays ticked"
+    );
+
     // Not a uuid, not UTF-8, too big: never a 500.
     let response = web.get("/settings/tokens/not-a-uuid/edit", &admin).await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);

@@ -145,11 +145,16 @@ pub fn page(
             }
             div.frame {
                 nav aria-label="Settings" {
-                    ul {
-                        @for (s, label, href, shown) in nav {
-                            @if shown {
-                                li {
-                                    a href=(href) aria-current=[(s == section).then_some("page")] { (label) }
+                    // Profile first (the visitor's own tokens), then the
+                    // organization's settings.
+                    @for (group, items) in [("Profile", &nav[..1]), (v.me.org.name.as_str(), &nav[1..])] {
+                        p.nav-group { (group) }
+                        ul {
+                            @for (s, label, href, shown) in items {
+                                @if *shown {
+                                    li {
+                                        a href=(href) aria-current=[(*s == section).then_some("page")] { (label) }
+                                    }
                                 }
                             }
                         }

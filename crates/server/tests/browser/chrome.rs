@@ -127,6 +127,35 @@ impl Browser {
         self.find(css).await.click().await.expect("click");
     }
 
+    /// Clicks something that loads a new page, and waits for that page: a
+    /// lookup right after a plain click could still find the old page.
+    pub async fn go(&self, css: &str) {
+        self.script("window.__latchkeyOldPage = true; return null;")
+            .await;
+        self.click(css).await;
+        let started = Instant::now();
+        loop {
+            let loaded = self
+                .client
+                .execute(
+                    "return window.__latchkeyOldPage === undefined && document.readyState === 'complete';",
+                    vec![],
+                )
+                .await
+                .ok()
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false);
+            if loaded {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "clicking {css} loaded no new page"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
     pub async fn fill(&self, css: &str, text: &str) {
         let field = self.find(css).await;
         field.clear().await.expect("clear");
@@ -172,7 +201,7 @@ impl Browser {
         self.open("/login").await;
         self.fill("#email", email).await;
         self.fill("#password", password).await;
-        self.click("form button[type=submit]").await;
+        self.go("form button[type=submit]").await;
         self.find("nav[aria-label=Settings]").await;
     }
 

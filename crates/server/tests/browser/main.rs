@@ -37,7 +37,7 @@ async fn a_pat_is_created_used_rotated_and_revoked_from_the_page() {
     browser.shot("02-tokens").await;
 
     // New token: 30 days, one scope.
-    browser.click("#new-token").await;
+    browser.go("#new-token").await;
     assert_eq!(browser.heading().await, "New personal access token");
     assert!(
         browser
@@ -67,7 +67,7 @@ async fn a_pat_is_created_used_rotated_and_revoked_from_the_page() {
         "ticking a scope chooses 'only these scopes'"
     );
     browser.shot("03-new-token").await;
-    browser.click("#create-token").await;
+    browser.go("#create-token").await;
     let secret = browser.value("#new-token-secret").await;
     assert!(
         secret.starts_with("lkpat_"),
@@ -119,7 +119,7 @@ async fn a_pat_is_created_used_rotated_and_revoked_from_the_page() {
     );
 
     // Rotate from the page: a new secret, the old one refused.
-    browser.click("a[aria-label='Rotate CI deploys']").await;
+    browser.go("a[aria-label='Rotate CI deploys']").await;
     assert_eq!(browser.heading().await, "Rotate token");
     browser
         .find("#expiry")
@@ -128,7 +128,7 @@ async fn a_pat_is_created_used_rotated_and_revoked_from_the_page() {
         .await
         .expect("select");
     browser.shot("05-rotate").await;
-    browser.click("main form button[type=submit]").await;
+    browser.go("main form button[type=submit]").await;
     let rotated = browser.value("#new-token-secret").await;
     assert!(rotated.starts_with("lkpat_") && rotated != secret);
     browser.shot("06-rotated").await;
@@ -140,10 +140,10 @@ async fn a_pat_is_created_used_rotated_and_revoked_from_the_page() {
         .expect(200);
 
     // Revoke, with a confirmation; then the token is refused.
-    browser.click("a[aria-label='Revoke CI deploys']").await;
+    browser.go("a[aria-label='Revoke CI deploys']").await;
     assert_eq!(browser.heading().await, "Revoke token");
     browser.shot("07-revoke-confirm").await;
-    browser.click("form.confirm button.danger").await;
+    browser.go("form.confirm button.danger").await;
     assert!(browser
         .text(".notice.success")
         .await
@@ -155,7 +155,7 @@ async fn a_pat_is_created_used_rotated_and_revoked_from_the_page() {
         .expect_error(401, "token_revoked");
 
     // A token without expiry: rotation is disabled, with the reason.
-    browser.click("#new-token").await;
+    browser.go("#new-token").await;
     browser.fill("#name", "forever").await;
     browser
         .find("#expiry")
@@ -163,7 +163,7 @@ async fn a_pat_is_created_used_rotated_and_revoked_from_the_page() {
         .select_by_value("none")
         .await
         .expect("select");
-    browser.click("#create-token").await;
+    browser.go("#create-token").await;
     browser.find("#new-token-secret").await;
     let rotate = browser.find("button[aria-label^='Rotate forever']").await;
     assert!(!rotate.is_enabled().await.expect("enabled"));
@@ -199,9 +199,7 @@ async fn an_admin_adds_a_project_scoped_service_account_with_two_projects() {
     app.create_project("Beta").await;
     let browser = Browser::start("service_accounts", &app.base).await;
     browser.sign_in(ADMIN_EMAIL, PASSWORD).await;
-    browser
-        .click("nav a[href='/settings/service-accounts']")
-        .await;
+    browser.go("nav a[href='/settings/service-accounts']").await;
     assert_eq!(browser.heading().await, "Service accounts");
     browser.shot("01-service-accounts-empty").await;
 
@@ -248,7 +246,7 @@ async fn an_admin_adds_a_project_scoped_service_account_with_two_projects() {
         .await
         .expect("select");
     browser.shot("02-add-dialog").await;
-    browser.click("#create-service-account").await;
+    browser.go("#create-service-account").await;
     let secret = browser.value("#new-token-secret").await;
     assert!(secret.starts_with("lksvc_"), "{secret}");
     browser.shot("03-created").await;
@@ -278,10 +276,15 @@ async fn an_admin_adds_a_project_scoped_service_account_with_two_projects() {
     assert!(grants.contains("Beta — Viewer"), "{grants}");
     browser.shot("04-badge-grants").await;
 
-    // The ⋯ menu: rotate and delete; no custom role to view.
+    // The ⋯ menu, opened from the keyboard: rotate and delete; no custom
+    // role to view.
+    let enter = char::from(fantoccini::key::Key::Enter).to_string();
     browser
-        .click("#service-accounts details.menu summary")
-        .await;
+        .find("#service-accounts details.menu summary")
+        .await
+        .send_keys(&enter)
+        .await
+        .expect("enter");
     let menu = browser.text("#service-accounts details.menu ul").await;
     assert!(
         menu.contains("Rotate token") && menu.contains("Delete"),
@@ -290,10 +293,10 @@ async fn an_admin_adds_a_project_scoped_service_account_with_two_projects() {
     assert!(!menu.contains("View custom role"));
     browser.shot("05-menu").await;
     browser
-        .click("#service-accounts details.menu a[href$='/delete']")
+        .go("#service-accounts details.menu a[href$='/delete']")
         .await;
     assert_eq!(browser.heading().await, "Delete service account");
-    browser.click("form.confirm button.danger").await;
+    browser.go("form.confirm button.danger").await;
     browser.find(".notice.success").await;
     app.get(&format!("/api/v1/projects/{alpha}"), &token)
         .await
@@ -331,7 +334,7 @@ async fn a_viewer_cannot_reach_admin_pages() {
     browser.shot("02-viewer-refused").await;
     // Signing out ends the session: the pages go back to sign-in.
     browser.open("/settings/tokens").await;
-    browser.click("header form button").await;
+    browser.go("header form button").await;
     browser.find("#email").await;
     browser.open("/settings/tokens").await;
     assert_eq!(browser.heading().await, "Sign in");
@@ -356,9 +359,7 @@ async fn the_other_pages_render_for_an_admin() {
         .select_by_value("editor")
         .await
         .expect("select");
-    browser
-        .click("details.panel form button[type=submit]")
-        .await;
+    browser.go("details.panel form button[type=submit]").await;
     let link = browser.value("#invite-link").await;
     assert!(link.contains("/invite/"), "{link}");
     browser.shot("01-members-invited").await;
@@ -372,7 +373,7 @@ async fn the_other_pages_render_for_an_admin() {
         .select_by_value("developer")
         .await
         .expect("select");
-    browser.click("#create-api-key").await;
+    browser.go("#create-api-key").await;
     let key = browser.value("#new-token-secret").await;
     assert!(key.starts_with("lkkey_"), "{key}");
     app.get("/api/v1/user", &Auth::Token(key)).await.expect(200);
@@ -383,7 +384,7 @@ async fn the_other_pages_render_for_an_admin() {
     browser.fill("#role-name", "Auditor").await;
     browser.click("#role-scope-audit-read").await;
     browser.shot("03-new-role").await;
-    browser.click("main form button[type=submit]").await;
+    browser.go("main form button[type=submit]").await;
     assert!(browser.text("#custom-roles").await.contains("Auditor"));
     browser.shot("04-roles").await;
 
@@ -401,7 +402,7 @@ async fn the_other_pages_render_for_an_admin() {
     );
     browser.shot("06-audit-log").await;
     browser.fill("#f-action", "api_key.created").await;
-    browser.click("form.filters button[type=submit]").await;
+    browser.go("form.filters button[type=submit]").await;
     let filtered = browser.text("#audit-log").await;
     assert!(filtered.contains("api_key.created") && !filtered.contains("role.created"));
 
@@ -416,7 +417,7 @@ async fn the_other_pages_render_for_an_admin() {
     invitee.fill("#password", "a long new password").await;
     invitee.fill("#password2", "a long new password").await;
     invitee.shot("01-accept-invite").await;
-    invitee.click("form button[type=submit]").await;
+    invitee.go("form button[type=submit]").await;
     assert!(invitee
         .text(".notice.success")
         .await

@@ -81,48 +81,68 @@ async fn load_form_data(v: &Visitor) -> Result<(Roles, Vec<Project>), Failure> {
     Ok((roles, projects))
 }
 
-fn project_row(projects: &[Project], role_choices: &Markup) -> Markup {
+/// One project row; `chosen` is `(project, role)` as typed before.
+fn project_row(
+    projects: &[Project],
+    roles: &[latchkey_core::Role],
+    custom: &[(Uuid, String)],
+    chosen: (&str, &str),
+) -> Markup {
     html! {
         div.project-row {
             select name="project" aria-label="Project" {
                 option value="" { "Choose a project…" }
-                @for p in projects { option value=(p.project_uuid) { (p.name) } }
+                @for p in projects {
+                    @let id = p.project_uuid.to_string();
+                    option value=(id) selected[id == chosen.0] { (p.name) }
+                }
             }
-            select name="projectRole" aria-label="Role on the project" { (role_choices) }
+            select name="projectRole" aria-label="Role on the project" {
+                (layout::role_options(roles, custom, Some(chosen.1)))
+            }
             button.small.secondary type="button" data-remove-row="" { "Remove" }
         }
     }
 }
 
-/// The add form, in the dialog of the list page and on its own page.
-fn add_form(v: &Visitor, roles: &Roles, projects: &[Project]) -> Markup {
+/// The add form, in the dialog of the list page and on its own page;
+/// `typed` fills it in again after a refusal.
+fn add_form(v: &Visitor, roles: &Roles, projects: &[Project], typed: Option<&Fields>) -> Markup {
     let custom = roles.custom_choices();
     let mine = layout::credential_roles(v.me.role);
-    let org_roles = layout::role_options(&mine, &custom, Some("viewer"));
-    let project_roles = layout::role_options(
-        &mine
-            .iter()
-            .copied()
-            .filter(|r| r.is_project_role())
-            .collect::<Vec<_>>(),
+    let typed_value = |name: &str| typed.and_then(|f| f.get(name));
+    let org_roles = layout::role_options(
+        &mine,
         &custom,
-        Some("viewer"),
+        Some(typed_value("role").unwrap_or("viewer")),
     );
+    let project_roles: Vec<_> = mine
+        .iter()
+        .copied()
+        .filter(|r| r.is_project_role())
+        .collect();
+    let mut rows: Vec<(&str, &str)> = typed
+        .map(|f| f.all("project").zip(f.all("projectRole")).collect())
+        .unwrap_or_default();
+    if rows.is_empty() {
+        rows.push(("", "viewer"));
+    }
+    let by_project = typed_value("scope") == Some("project");
     html! {
         form.stack #add-service-account-form method="post" action=(HERE) {
             (layout::csrf(v))
             label for="description" { "Description" }
-            input #description type="text" name="description" required maxlength="200" aria-describedby="description-hint";
+            input #description type="text" name="description" value=[typed_value("description")] required maxlength="200" aria-describedby="description-hint";
             p #description-hint.hint { "What uses it? For example “nightly export job”." }
             (layout::expiry_picker(true))
             fieldset data-scope-choice="" {
                 legend { "Scope" }
                 div.choice {
-                    input #scope-organization type="radio" name="scope" value="organization" checked;
+                    input #scope-organization type="radio" name="scope" value="organization" checked[!by_project];
                     label for="scope-organization" { "Organization — one role across the organization" }
                 }
                 div.choice {
-                    input #scope-project type="radio" name="scope" value="project";
+                    input #scope-project type="radio" name="scope" value="project" checked[by_project];
                     label for="scope-project" { "Projects — a role on each chosen project, nothing else" }
                 }
             }
@@ -136,8 +156,10 @@ fn add_form(v: &Visitor, roles: &Roles, projects: &[Project]) -> Markup {
                 @if projects.is_empty() {
                     p.hint { "This organization has no projects yet." }
                 }
-                div #project-rows { (project_row(projects, &project_roles)) }
-                template #project-row-template { (project_row(projects, &project_roles)) }
+                div #project-rows {
+                    @for row in &rows { (project_row(projects, &project_roles, &custom, *row)) }
+                }
+                template #project-row-template { (project_row(projects, &project_roles, &custom, ("", "viewer"))) }
                 button #add-project-row.small.secondary type="button" data-add-row="project-rows" data-template="project-row-template" { "Add project" }
             }
             div.actions {
@@ -167,7 +189,7 @@ async fn render_list(
             p { a.button #add-service-account href={ (HERE) "/new" } data-open-dialog="add-service-account-dialog" { "Add service account" } }
             dialog #add-service-account-dialog aria-labelledby="add-sa-title" {
                 h2 #add-sa-title { "Add service account" }
-                (add_form(v, &roles, &projects))
+                (add_form(v, &roles, &projects, None))
             }
             @if accounts.is_empty() {
                 p.empty { "No service accounts yet." }
@@ -228,7 +250,11 @@ pub async fn list(v: Visitor, Query(done): Query<Done>) -> Response {
     )
 }
 
-async fn render_new(v: &Visitor, flash: Option<&Notice>) -> Result<Markup, Failure> {
+async fn render_new(
+    v: &Visitor,
+    flash: Option<&Notice>,
+    typed: Option<&Fields>,
+) -> Result<Markup, Failure> {
     // The list's answer decides the plan and permission explanation.
     let _: Vec<Value> = v.api.get(API).await?;
     let (roles, projects) = load_form_data(v).await?;
@@ -237,12 +263,16 @@ async fn render_new(v: &Visitor, flash: Option<&Notice>) -> Result<Markup, Failu
         Section::ServiceAccounts,
         "Add service account",
         flash,
-        add_form(v, &roles, &projects),
+        add_form(v, &roles, &projects, typed),
     ))
 }
 
 pub async fn new(v: Visitor) -> Response {
-    shown(&v, Section::ServiceAccounts, render_new(&v, None).await)
+    shown(
+        &v,
+        Section::ServiceAccounts,
+        render_new(&v, None, None).await,
+    )
 }
 
 fn create_body(fields: &Fields) -> Result<Value, Failure> {
@@ -301,7 +331,7 @@ pub async fn create(v: Visitor, fields: Fields) -> Response {
             &v,
             Section::ServiceAccounts,
             failure.status,
-            render_new(&v, Notice::failed(&failure).as_ref()).await,
+            render_new(&v, Notice::failed(&failure).as_ref(), Some(&fields)).await,
         ),
     }
 }

@@ -164,7 +164,15 @@ fn chosen_scopes(fields: &Fields) -> Result<Option<Vec<String>>, Failure> {
     Ok(Some(scopes))
 }
 
-async fn render_new(v: &Visitor, flash: Option<&Notice>, name: &str) -> Result<Markup, Failure> {
+async fn render_new(
+    v: &Visitor,
+    flash: Option<&Notice>,
+    typed: Option<&Fields>,
+) -> Result<Markup, Failure> {
+    let name = typed.and_then(|f| f.get("name")).unwrap_or("");
+    let chosen: Option<Vec<String>> = typed
+        .filter(|f| f.get("access") == Some("selected"))
+        .map(|f| f.all("scope").map(str::to_string).collect());
     let scopes = grantable(v).await?;
     Ok(layout::page(
         v,
@@ -178,7 +186,7 @@ async fn render_new(v: &Visitor, flash: Option<&Notice>, name: &str) -> Result<M
                 input #name type="text" name="name" value=(name) required maxlength="200" aria-describedby="name-hint";
                 p #name-hint.hint { "What is this token for? For example “CI deploys”." }
                 (layout::expiry_picker(true))
-                (scope_picker(&scopes, None, true))
+                (scope_picker(&scopes, chosen.as_deref(), true))
                 div.actions {
                     button #create-token type="submit" { "Create token" }
                     a.button.secondary href=(HERE) { "Cancel" }
@@ -189,11 +197,10 @@ async fn render_new(v: &Visitor, flash: Option<&Notice>, name: &str) -> Result<M
 }
 
 pub async fn new(v: Visitor) -> Response {
-    shown(&v, Section::Tokens, render_new(&v, None, "").await)
+    shown(&v, Section::Tokens, render_new(&v, None, None).await)
 }
 
 pub async fn create(v: Visitor, fields: Fields) -> Response {
-    let name = fields.get("name").unwrap_or("").to_string();
     let made = async {
         let mut body = json!({ "name": fields.required("name", "Name")? });
         if let Some(at) = form::expiry(&fields, now())? {
@@ -219,7 +226,7 @@ pub async fn create(v: Visitor, fields: Fields) -> Response {
             &v,
             Section::Tokens,
             failure.status,
-            render_new(&v, Notice::failed(&failure).as_ref(), &name).await,
+            render_new(&v, Notice::failed(&failure).as_ref(), Some(&fields)).await,
         ),
     }
 }
