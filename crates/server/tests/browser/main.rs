@@ -406,6 +406,76 @@ async fn the_other_pages_render_for_an_admin() {
     let filtered = browser.text("#audit-log").await;
     assert!(filtered.contains("api_key.created") && !filtered.contains("role.created"));
 
+    // Every other page, each with its screenshot, at 1280 and 360 px.
+    let first = |r: support::Resp, key: &str| -> String {
+        r.expect(200)[0][key].as_str().expect("uuid").to_string()
+    };
+    let pat = first(
+        app.get("/api/v1/user/me/personal-access-tokens", &app.admin.session)
+            .await,
+        "uuid",
+    );
+    let api_key = first(
+        app.get("/api/v1/org/api-keys", &app.admin.session).await,
+        "uuid",
+    );
+    let role = app.get("/api/v1/org/roles", &app.admin.session).await;
+    let role = role.expect(200)["customRoles"][0]["uuid"]
+        .as_str()
+        .expect("uuid")
+        .to_string();
+    let member = first(
+        app.get("/api/v1/org/users", &app.admin.session).await,
+        "userUuid",
+    );
+    let pages = [
+        ("tokens-new", "/settings/tokens/new".to_string()),
+        ("token-edit", format!("/settings/tokens/{pat}/edit")),
+        (
+            "token-rotate-no-expiry",
+            format!("/settings/tokens/{pat}/rotate"),
+        ),
+        (
+            "service-accounts-new",
+            "/settings/service-accounts/new".into(),
+        ),
+        ("api-keys-new", "/settings/api-keys/new".into()),
+        (
+            "api-key-rotate",
+            format!("/settings/api-keys/{api_key}/rotate"),
+        ),
+        (
+            "api-key-revoke",
+            format!("/settings/api-keys/{api_key}/revoke"),
+        ),
+        ("members", "/settings/members".into()),
+        (
+            "member-remove",
+            format!("/settings/members/{member}/remove"),
+        ),
+        ("projects", "/settings/projects".into()),
+        ("roles", "/settings/roles".into()),
+        ("role", format!("/settings/roles/{role}")),
+        ("role-delete", format!("/settings/roles/{role}/delete")),
+    ];
+    for (width, suffix) in [(1280, ""), (360, "-360px")] {
+        browser
+            .client
+            .set_window_size(width, 900)
+            .await
+            .expect("resize");
+        for (name, path) in &pages {
+            browser.open(path).await;
+            let heading = browser.heading().await;
+            assert!(
+                !["Not allowed", "Not found", "Something went wrong"].contains(&heading.as_str()),
+                "{path}: {heading}"
+            );
+            assert!(fits_width(&browser).await, "{path} fits {width} px");
+            browser.shot(&format!("page-{name}{suffix}")).await;
+        }
+    }
+
     // The invitee accepts in a fresh browser and lands on their tokens.
     browser.close().await;
     let invitee = Browser::start("invite", &app.base).await;
