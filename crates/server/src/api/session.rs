@@ -1,14 +1,14 @@
 //! Web sessions: login, logout, switching organization, accepting invites.
 
 use super::{ok, OrgView, UserView};
-use crate::auth::{csrf_token, session_hash, Caller, Client, SESSION_COOKIE};
+use crate::auth::{csrf_token, secure_cookies, session_hash, session_set_cookie, Caller, Client};
 use crate::error::{ApiError, ApiResult, AuthFailure};
 use crate::extract::ApiJson;
 use crate::passwords;
 use crate::state::{now, AppState};
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use latchkey_core::{limits, token};
 use latchkey_store::{NewSession, StoreError};
@@ -36,26 +36,6 @@ pub struct LoginResult {
     org: OrgView,
     /// Send back as `X-CSRF-Token` on every session request that changes anything.
     csrf_token: String,
-}
-
-fn session_cookie(
-    state: &AppState,
-    headers: &HeaderMap,
-    value: &str,
-    max_age: Duration,
-) -> HeaderValue {
-    let behind_https = headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|p| p.eq_ignore_ascii_case("https"));
-    let cookie = cookie::Cookie::build((SESSION_COOKIE, value.to_string()))
-        .http_only(true)
-        .same_site(cookie::SameSite::Lax)
-        .secure(state.secure_cookies || behind_https)
-        .path("/")
-        .max_age(cookie::time::Duration::seconds(max_age.whole_seconds()))
-        .build();
-    HeaderValue::from_str(&cookie.to_string()).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 /// Sign in with email and password; sets the session cookie.
@@ -138,7 +118,11 @@ pub async fn login(
         org: org_view,
         csrf_token: csrf_token(&state, &session_id),
     };
-    let cookie = session_cookie(&state, &headers, &session_id, SESSION_LIFETIME);
+    let cookie = session_set_cookie(
+        &session_id,
+        SESSION_LIFETIME,
+        secure_cookies(&state, &headers),
+    );
     Ok(([(header::SET_COOKIE, cookie)], ok(body)).into_response())
 }
 
@@ -150,7 +134,7 @@ pub async fn logout(
     caller: Caller,
 ) -> ApiResult<Response> {
     state.store.delete_session(caller.session()?).await?;
-    let cookie = session_cookie(&state, &headers, "", Duration::ZERO);
+    let cookie = session_set_cookie("", Duration::ZERO, secure_cookies(&state, &headers));
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
 }
 

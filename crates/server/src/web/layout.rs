@@ -203,7 +203,7 @@ pub fn bare_error(status: StatusCode, message: &str) -> (StatusCode, Markup) {
 /// A page the API refused to fill: signed out, or the visitor's answer.
 pub fn refused(v: &Visitor, section: Section, failure: &Failure) -> Response {
     if failure.status == StatusCode::UNAUTHORIZED {
-        return signed_out();
+        return signed_out(v.secure);
     }
     let (title, explanation) = match (failure.status, failure.code.as_str()) {
         (_, "plan_required") => (

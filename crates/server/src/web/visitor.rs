@@ -3,10 +3,10 @@
 use super::client::ApiClient;
 use super::layout;
 use super::WebState;
-use crate::auth::{csrf_token, session_cookie, SESSION_COOKIE};
+use crate::auth::{csrf_token, secure_cookies, session_cookie, session_set_cookie};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use latchkey_core::Role;
 use serde::Deserialize;
@@ -52,6 +52,8 @@ pub struct Visitor {
     /// `scheme://host` as the browser addressed this server, for links shown
     /// to be copied (invites).
     pub origin: String,
+    /// Whether this visitor's cookies are `Secure`.
+    pub secure: bool,
 }
 
 impl Visitor {
@@ -73,21 +75,16 @@ impl FromRequestParts<WebState> for Visitor {
         let Some(session) = session_cookie(parts) else {
             return Err(Redirect::to("/login").into_response());
         };
+        let secure = secure_cookies(&state.app, &parts.headers);
         let api = ApiClient::new(state.api.clone(), parts, Some(session.clone()));
         let me: Me = match api.get("/api/v1/user").await {
             Ok(me) => me,
             Err(f) if f.status == StatusCode::UNAUTHORIZED => {
-                return Err(signed_out());
+                return Err(signed_out(secure));
             }
             Err(f) => return Err(layout::bare_error(f.status, &f.text()).into_response()),
         };
         let orgs = api.get("/api/v1/orgs").await.unwrap_or_default();
-        let secure = parts
-            .headers
-            .get("x-forwarded-proto")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|p| p.eq_ignore_ascii_case("https"))
-            || state.app.secure_cookies;
         let host = parts
             .headers
             .get(header::HOST)
@@ -103,16 +100,17 @@ impl FromRequestParts<WebState> for Visitor {
             orgs,
             csrf: csrf_token(&state.app, &session),
             origin: format!("{}://{host}", if secure { "https" } else { "http" }),
+            secure,
         })
     }
 }
 
 /// To the sign-in page, forgetting a session the server no longer knows.
-pub fn signed_out() -> Response {
-    let clear = format!("{SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax");
+pub fn signed_out(secure: bool) -> Response {
     let mut response = Redirect::to("/login").into_response();
-    if let Ok(value) = HeaderValue::from_str(&clear) {
-        response.headers_mut().insert(header::SET_COOKIE, value);
-    }
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        session_set_cookie("", time::Duration::ZERO, secure),
+    );
     response
 }

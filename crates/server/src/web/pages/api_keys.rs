@@ -1,20 +1,31 @@
 //! Organization API keys (admins).
 
-use super::{change, minted, rotate_call, shown, shown_with, Credential, Done};
+use super::{minted, rotate_call, shown, shown_with, Credential, Done, Kind};
 use crate::state::now;
 use crate::web::client::Failure;
 use crate::web::form::{self, Fields, Id};
 use crate::web::layout::{self, Notice, Section};
 use crate::web::visitor::Visitor;
 use axum::extract::Query;
-use axum::http::{Method, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::Method;
+use axum::response::Response;
 use maud::{html, Markup};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
 const API: &str = "/api/v1/org/api-keys";
 const HERE: &str = "/settings/api-keys";
+
+const KIND: Kind = Kind {
+    section: Section::ApiKeys,
+    title: "API keys",
+    here: HERE,
+    noun: "API key",
+    secret_noun: "API key",
+    removal: "Revoke",
+    removal_effect: "Anything using it is refused from its next request.",
+    removed: "revoked",
+};
 
 async fn render_list(
     v: &Visitor,
@@ -74,7 +85,7 @@ async fn render_list(
 }
 
 fn secret_of(c: &Credential) -> Markup {
-    layout::new_secret("API key", &c.name, c.token.as_deref())
+    KIND.secret(&c.name, c.token.as_deref())
 }
 
 pub async fn list(v: Visitor, Query(done): Query<Done>) -> Response {
@@ -133,8 +144,8 @@ pub async fn create(v: Visitor, fields: Fields) -> Response {
     match made {
         Ok(created) => minted(
             &v,
-            Section::ApiKeys,
-            "API keys",
+            KIND.section,
+            KIND.title,
             secret_of(&created),
             render_list(&v, None, Some(&created)).await,
         ),
@@ -155,78 +166,27 @@ async fn one(v: &Visitor, uuid: Uuid) -> Result<Credential, Failure> {
         .ok_or_else(Failure::not_found)
 }
 
-async fn rotate_form(v: &Visitor, uuid: Uuid, flash: Option<&Notice>) -> Response {
-    match one(v, uuid).await {
-        Ok(key) => super::rotate_page(
-            v,
-            Section::ApiKeys,
-            "API key",
-            &key,
-            &format!("{HERE}/{uuid}/rotate"),
-            HERE,
-            flash,
-        )
-        .into_response(),
-        Err(failure) => layout::refused(v, Section::ApiKeys, &failure),
-    }
-}
-
 pub async fn rotate_page(v: Visitor, Id(uuid): Id) -> Response {
-    rotate_form(&v, uuid, None).await
+    KIND.rotate_form(&v, one(&v, uuid).await, None)
 }
 
 pub async fn rotate(v: Visitor, Id(uuid): Id, fields: Fields) -> Response {
     match rotate_call::<Credential>(&v, &format!("{API}/{uuid}/rotate"), &fields).await {
         Ok(rotated) => minted(
             &v,
-            Section::ApiKeys,
-            "API keys",
+            KIND.section,
+            KIND.title,
             secret_of(&rotated),
-            render_list(
-                &v,
-                Some(&Notice::Success(
-                    "Key rotated. The old secret no longer works.".into(),
-                )),
-                Some(&rotated),
-            )
-            .await,
+            render_list(&v, Some(&KIND.rotated_notice()), Some(&rotated)).await,
         ),
-        Err(failure) => {
-            let mut response = rotate_form(&v, uuid, Notice::failed(&failure).as_ref()).await;
-            if response.status() == StatusCode::OK {
-                *response.status_mut() = failure.status;
-            }
-            response
-        }
+        Err(failure) => KIND.rotate_refused(&v, one(&v, uuid).await, &failure),
     }
 }
 
 pub async fn revoke_page(v: Visitor, Id(uuid): Id) -> Response {
-    match one(&v, uuid).await {
-        Ok(key) => layout::page(
-            &v,
-            Section::ApiKeys,
-            "Revoke API key",
-            None,
-            layout::confirm(
-                &v,
-                &format!("{HERE}/{uuid}/revoke"),
-                html! {
-                    p { "Revoke " strong { (key.name) } " (" code { (key.display_prefix) "…" } ")?" }
-                    p { "Anything using it is refused from its next request. This cannot be undone." }
-                },
-                "Revoke API key",
-                HERE,
-            ),
-        )
-        .into_response(),
-        Err(failure) => layout::refused(&v, Section::ApiKeys, &failure),
-    }
+    KIND.removal_page(&v, one(&v, uuid).await)
 }
 
 pub async fn revoke(v: Visitor, Id(uuid): Id, fields: Fields) -> Response {
-    match change(&v, Method::DELETE, &format!("{API}/{uuid}"), &fields, None).await {
-        Ok(()) => Redirect::to("/settings/api-keys?done=revoked").into_response(),
-        Err(failure) => layout::refused(&v, Section::ApiKeys, &failure),
-    }
+    KIND.remove(&v, &format!("{API}/{uuid}"), &fields).await
 }

@@ -14,7 +14,7 @@ use super::form::{self, Fields};
 use super::layout::{self, Notice, Section};
 use super::visitor::{Named, Visitor};
 use axum::http::{Method, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use maud::{html, Markup};
 use serde::Deserialize;
 use serde_json::json;
@@ -121,41 +121,133 @@ pub async fn change(
         .map(|_| ())
 }
 
-/// The rotation page of any credential: the new expiry, or why it cannot be
-/// rotated (no expiry).
-pub fn rotate_page(
-    v: &Visitor,
-    section: Section,
-    what: &str,
-    credential: &Credential,
-    action: &str,
-    back: &str,
-    flash: Option<&Notice>,
-) -> Markup {
-    layout::page(
-        v,
-        section,
-        &format!("Rotate {what}"),
-        flash,
-        html! {
-            p { "Rotating " strong { (credential.name) } " (" code { (credential.display_prefix) "…" } ") makes a new secret at once; the current one stops working." }
-            @if credential.expires_at.is_none() {
-                p.explain #no-rotation {
-                    "This " (what) " has no expiration, so it cannot be rotated. Create a new one with an expiration, move what uses this one over, then revoke this one."
-                }
-                p { a.button.secondary href=(back) { "Back" } }
-            } @else {
-                form.stack method="post" action=(action) {
-                    (layout::csrf(v))
-                    (layout::expiry_picker(false))
-                    div.actions {
-                        button type="submit" { "Rotate" }
-                        a.button.secondary href=(back) { "Cancel" }
+/// What the pages of one kind of credential (personal access tokens, API
+/// keys, service accounts) share: where they live and how they name one.
+pub struct Kind {
+    pub section: Section,
+    /// The list page's title and address.
+    pub title: &'static str,
+    pub here: &'static str,
+    /// "token", "API key", "service account".
+    pub noun: &'static str,
+    /// What the one-time panel calls the secret.
+    pub secret_noun: &'static str,
+    /// "Revoke" or "Delete", what it does, and the list's `?done=` after it.
+    pub removal: &'static str,
+    pub removal_effect: &'static str,
+    pub removed: &'static str,
+}
+
+impl Kind {
+    /// The once-shown panel for a secret just minted.
+    pub fn secret(&self, name: &str, token: Option<&str>) -> Markup {
+        layout::new_secret(self.secret_noun, name, token)
+    }
+
+    /// The rotation page: the new expiry, or why it cannot be rotated (no
+    /// expiry); the refusal page when the credential could not be read.
+    pub fn rotate_form(
+        &self,
+        v: &Visitor,
+        loaded: Result<Credential, Failure>,
+        flash: Option<&Notice>,
+    ) -> Response {
+        let credential = match loaded {
+            Ok(c) => c,
+            Err(failure) => return layout::refused(v, self.section, &failure),
+        };
+        let action = format!("{}/{}/rotate", self.here, credential.uuid);
+        let back = self.here;
+        layout::page(
+            v,
+            self.section,
+            &format!("Rotate {}", self.noun),
+            flash,
+            html! {
+                p { "Rotating " strong { (credential.name) } " (" code { (credential.display_prefix) "…" } ") makes a new secret at once; the current one stops working." }
+                @if credential.expires_at.is_none() {
+                    p.explain #no-rotation {
+                        "This " (self.noun) " has no expiration, so it cannot be rotated. Create a new one with an expiration, move what uses this one over, then revoke this one."
+                    }
+                    p { a.button.secondary href=(back) { "Back" } }
+                } @else {
+                    form.stack method="post" action=(action) {
+                        (layout::csrf(v))
+                        (layout::expiry_picker(false))
+                        div.actions {
+                            button type="submit" { "Rotate" }
+                            a.button.secondary href=(back) { "Cancel" }
+                        }
                     }
                 }
-            }
-        },
-    )
+            },
+        )
+        .into_response()
+    }
+
+    /// The rotation page again after a refused rotation, with the refusal
+    /// said and its status.
+    pub fn rotate_refused(
+        &self,
+        v: &Visitor,
+        loaded: Result<Credential, Failure>,
+        failure: &Failure,
+    ) -> Response {
+        let mut response = self.rotate_form(v, loaded, Notice::failed(failure).as_ref());
+        if response.status() == StatusCode::OK {
+            *response.status_mut() = failure.status;
+        }
+        response
+    }
+
+    /// The notice above the list after a rotation.
+    pub fn rotated_notice(&self) -> Notice {
+        let mut noun = self.noun.to_string();
+        if let Some(first) = noun.get_mut(..1) {
+            first.make_ascii_uppercase();
+        }
+        Notice::Success(format!("{noun} rotated. The old secret no longer works."))
+    }
+
+    /// "Revoke …?" / "Delete …?": one button, a way back.
+    pub fn removal_page(&self, v: &Visitor, loaded: Result<Credential, Failure>) -> Response {
+        let credential = match loaded {
+            Ok(c) => c,
+            Err(failure) => return layout::refused(v, self.section, &failure),
+        };
+        let title = format!("{} {}", self.removal, self.noun);
+        let action = format!(
+            "{}/{}/{}",
+            self.here,
+            credential.uuid,
+            self.removal.to_ascii_lowercase()
+        );
+        layout::page(
+            v,
+            self.section,
+            &title,
+            None,
+            layout::confirm(
+                v,
+                &action,
+                html! {
+                    p { (self.removal) " " strong { (credential.name) } " (" code { (credential.display_prefix) "…" } ")?" }
+                    p { (self.removal_effect) " This cannot be undone." }
+                },
+                &title,
+                self.here,
+            ),
+        )
+        .into_response()
+    }
+
+    /// The removal itself: `DELETE <api_path>`, then back to the list.
+    pub async fn remove(&self, v: &Visitor, api_path: &str, fields: &Fields) -> Response {
+        match change(v, Method::DELETE, api_path, fields, None).await {
+            Ok(()) => Redirect::to(&format!("{}?done={}", self.here, self.removed)).into_response(),
+            Err(failure) => layout::refused(v, self.section, &failure),
+        }
+    }
 }
 
 /// Rotates through `PATCH <api_path>` with the expiry the form chose.

@@ -1,14 +1,14 @@
 //! Service accounts (admins, enterprise plan).
 
-use super::{change, minted, rotate_call, shown, shown_with, Actor, Credential, Done, Roles};
+use super::{minted, rotate_call, shown, shown_with, Actor, Credential, Done, Kind, Roles};
 use crate::state::now;
 use crate::web::client::Failure;
 use crate::web::form::{self, Fields, Id};
 use crate::web::layout::{self, Notice, Section};
 use crate::web::visitor::{Named, Visitor};
 use axum::extract::Query;
-use axum::http::{Method, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::Method;
+use axum::response::Response;
 use latchkey_core::Role;
 use maud::{html, Markup};
 use serde::Deserialize;
@@ -17,6 +17,17 @@ use uuid::Uuid;
 
 const API: &str = "/api/v1/service-accounts";
 const HERE: &str = "/settings/service-accounts";
+
+const KIND: Kind = Kind {
+    section: Section::ServiceAccounts,
+    title: "Service accounts",
+    here: HERE,
+    noun: "service account",
+    secret_noun: "service account token",
+    removal: "Delete",
+    removal_effect: "Its token stops working at once.",
+    removed: "deleted",
+};
 
 #[derive(Deserialize, Debug)]
 #[serde(rename_all = "camelCase")]
@@ -238,7 +249,7 @@ async fn render_list(
 }
 
 fn secret_of(a: &ServiceAccount) -> Markup {
-    layout::new_secret("service account token", &a.description, a.token.as_deref())
+    KIND.secret(&a.description, a.token.as_deref())
 }
 
 pub async fn list(v: Visitor, Query(done): Query<Done>) -> Response {
@@ -322,8 +333,8 @@ pub async fn create(v: Visitor, fields: Fields) -> Response {
     match made {
         Ok(created) => minted(
             &v,
-            Section::ServiceAccounts,
-            "Service accounts",
+            KIND.section,
+            KIND.title,
             secret_of(&created),
             render_list(&v, None, Some(&created)).await,
         ),
@@ -340,78 +351,27 @@ async fn one(v: &Visitor, uuid: Uuid) -> Result<Credential, Failure> {
     v.api.get(&format!("{API}/{uuid}")).await
 }
 
-async fn rotate_form(v: &Visitor, uuid: Uuid, flash: Option<&Notice>) -> Response {
-    match one(v, uuid).await {
-        Ok(account) => super::rotate_page(
-            v,
-            Section::ServiceAccounts,
-            "service account token",
-            &account,
-            &format!("{HERE}/{uuid}/rotate"),
-            HERE,
-            flash,
-        )
-        .into_response(),
-        Err(failure) => layout::refused(v, Section::ServiceAccounts, &failure),
-    }
-}
-
 pub async fn rotate_page(v: Visitor, Id(uuid): Id) -> Response {
-    rotate_form(&v, uuid, None).await
+    KIND.rotate_form(&v, one(&v, uuid).await, None)
 }
 
 pub async fn rotate(v: Visitor, Id(uuid): Id, fields: Fields) -> Response {
     match rotate_call::<ServiceAccount>(&v, &format!("{API}/{uuid}/rotate"), &fields).await {
         Ok(rotated) => minted(
             &v,
-            Section::ServiceAccounts,
-            "Service accounts",
+            KIND.section,
+            KIND.title,
             secret_of(&rotated),
-            render_list(
-                &v,
-                Some(&Notice::Success(
-                    "Token rotated. The old secret no longer works.".into(),
-                )),
-                Some(&rotated),
-            )
-            .await,
+            render_list(&v, Some(&KIND.rotated_notice()), Some(&rotated)).await,
         ),
-        Err(failure) => {
-            let mut response = rotate_form(&v, uuid, Notice::failed(&failure).as_ref()).await;
-            if response.status() == StatusCode::OK {
-                *response.status_mut() = failure.status;
-            }
-            response
-        }
+        Err(failure) => KIND.rotate_refused(&v, one(&v, uuid).await, &failure),
     }
 }
 
 pub async fn delete_page(v: Visitor, Id(uuid): Id) -> Response {
-    match one(&v, uuid).await {
-        Ok(account) => layout::page(
-            &v,
-            Section::ServiceAccounts,
-            "Delete service account",
-            None,
-            layout::confirm(
-                &v,
-                &format!("{HERE}/{uuid}/delete"),
-                html! {
-                    p { "Delete " strong { (account.name) } " (" code { (account.display_prefix) "…" } ")?" }
-                    p { "Its token stops working at once. This cannot be undone." }
-                },
-                "Delete service account",
-                HERE,
-            ),
-        )
-        .into_response(),
-        Err(failure) => layout::refused(&v, Section::ServiceAccounts, &failure),
-    }
+    KIND.removal_page(&v, one(&v, uuid).await)
 }
 
 pub async fn delete(v: Visitor, Id(uuid): Id, fields: Fields) -> Response {
-    match change(&v, Method::DELETE, &format!("{API}/{uuid}"), &fields, None).await {
-        Ok(()) => Redirect::to("/settings/service-accounts?done=deleted").into_response(),
-        Err(failure) => layout::refused(&v, Section::ServiceAccounts, &failure),
-    }
+    KIND.remove(&v, &format!("{API}/{uuid}"), &fields).await
 }

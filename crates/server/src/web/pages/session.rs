@@ -1,5 +1,6 @@
 //! Signing in and out, accepting an invite, switching organization.
 
+use crate::auth::{cookie_value, secure_cookies};
 use crate::web::client::{ApiClient, Failure};
 use crate::web::form::{Fields, CSRF_FIELD};
 use crate::web::layout::{self, Notice};
@@ -34,16 +35,7 @@ fn form_token(secure: bool) -> (String, HeaderValue) {
 
 fn form_token_matches(parts: &Parts, fields: &Fields) -> bool {
     let sent = fields.csrf();
-    let kept = parts
-        .headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(cookie::Cookie::split_parse)
-        .filter_map(Result::ok)
-        .find(|c| c.name() == FORM_COOKIE)
-        .map(|c| c.value().to_string());
-    match kept {
+    match cookie_value(parts, FORM_COOKIE) {
         Some(kept) if !sent.is_empty() => kept.as_bytes().ct_eq(sent.as_bytes()).into(),
         _ => false,
     }
@@ -51,12 +43,7 @@ fn form_token_matches(parts: &Parts, fields: &Fields) -> bool {
 
 /// As the session cookie: `Secure` when configured or behind HTTPS.
 fn behind_https(state: &WebState, parts: &Parts) -> bool {
-    state.app.secure_cookies
-        || parts
-            .headers
-            .get("x-forwarded-proto")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|p| p.eq_ignore_ascii_case("https"))
+    secure_cookies(&state.app, &parts.headers)
 }
 
 fn with_form_token(

@@ -1,13 +1,13 @@
 //! Profile → Personal access tokens.
 
-use super::{change, minted, rotate_call, shown, shown_with, Credential, Done, ScopeInfo};
+use super::{change, minted, rotate_call, shown, shown_with, Credential, Done, Kind, ScopeInfo};
 use crate::state::now;
 use crate::web::client::Failure;
 use crate::web::form::{self, Fields, Id};
 use crate::web::layout::{self, Notice, Section};
 use crate::web::visitor::Visitor;
 use axum::extract::Query;
-use axum::http::{Method, StatusCode};
+use axum::http::Method;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{html, Markup};
 use serde_json::json;
@@ -15,6 +15,17 @@ use uuid::Uuid;
 
 const API: &str = "/api/v1/user/me/personal-access-tokens";
 const HERE: &str = "/settings/tokens";
+
+const KIND: Kind = Kind {
+    section: Section::Tokens,
+    title: "Personal access tokens",
+    here: HERE,
+    noun: "token",
+    secret_noun: "personal access token",
+    removal: "Revoke",
+    removal_effect: "Anything using it is refused from its next request.",
+    removed: "revoked",
+};
 
 async fn render_list(
     v: &Visitor,
@@ -78,7 +89,7 @@ async fn render_list(
 }
 
 fn secret_of(c: &Credential) -> Markup {
-    layout::new_secret("personal access token", &c.name, c.token.as_deref())
+    KIND.secret(&c.name, c.token.as_deref())
 }
 
 fn scopes_text(scopes: Option<&[String]>) -> Markup {
@@ -217,8 +228,8 @@ pub async fn create(v: Visitor, fields: Fields) -> Response {
     match made {
         Ok(created) => minted(
             &v,
-            Section::Tokens,
-            "Personal access tokens",
+            KIND.section,
+            KIND.title,
             secret_of(&created),
             render_list(&v, None, Some(&created)).await,
         ),
@@ -319,78 +330,27 @@ fn with_custom(fields: &Fields) -> Fields {
     ])
 }
 
-async fn rotate_form(v: &Visitor, uuid: Uuid, flash: Option<&Notice>) -> Response {
-    match one(v, uuid).await {
-        Ok(token) => super::rotate_page(
-            v,
-            Section::Tokens,
-            "token",
-            &token,
-            &format!("{HERE}/{uuid}/rotate"),
-            HERE,
-            flash,
-        )
-        .into_response(),
-        Err(failure) => layout::refused(v, Section::Tokens, &failure),
-    }
-}
-
 pub async fn rotate_page(v: Visitor, Id(uuid): Id) -> Response {
-    rotate_form(&v, uuid, None).await
+    KIND.rotate_form(&v, one(&v, uuid).await, None)
 }
 
 pub async fn rotate(v: Visitor, Id(uuid): Id, fields: Fields) -> Response {
     match rotate_call::<Credential>(&v, &format!("{API}/{uuid}/rotate"), &fields).await {
         Ok(rotated) => minted(
             &v,
-            Section::Tokens,
-            "Personal access tokens",
+            KIND.section,
+            KIND.title,
             secret_of(&rotated),
-            render_list(
-                &v,
-                Some(&Notice::Success(
-                    "Token rotated. The old secret no longer works.".into(),
-                )),
-                Some(&rotated),
-            )
-            .await,
+            render_list(&v, Some(&KIND.rotated_notice()), Some(&rotated)).await,
         ),
-        Err(failure) => {
-            let mut response = rotate_form(&v, uuid, Notice::failed(&failure).as_ref()).await;
-            if response.status() == StatusCode::OK {
-                *response.status_mut() = failure.status;
-            }
-            response
-        }
+        Err(failure) => KIND.rotate_refused(&v, one(&v, uuid).await, &failure),
     }
 }
 
 pub async fn revoke_page(v: Visitor, Id(uuid): Id) -> Response {
-    match one(&v, uuid).await {
-        Ok(token) => layout::page(
-            &v,
-            Section::Tokens,
-            "Revoke token",
-            None,
-            layout::confirm(
-                &v,
-                &format!("{HERE}/{uuid}/revoke"),
-                html! {
-                    p { "Revoke " strong { (token.name) } " (" code { (token.display_prefix) "…" } ")?" }
-                    p { "Anything using it is refused from its next request. This cannot be undone." }
-                },
-                "Revoke token",
-                HERE,
-            ),
-        )
-        .into_response(),
-        Err(failure) => layout::refused(&v, Section::Tokens, &failure),
-    }
+    KIND.removal_page(&v, one(&v, uuid).await)
 }
 
 pub async fn revoke(v: Visitor, Id(uuid): Id, fields: Fields) -> Response {
-    match change(&v, Method::DELETE, &format!("{API}/{uuid}"), &fields, None).await {
-        Ok(()) => Redirect::to("/settings/tokens?done=revoked").into_response(),
-        Err(failure) => layout::refused(&v, Section::Tokens, &failure),
-    }
+    KIND.remove(&v, &format!("{API}/{uuid}"), &fields).await
 }
