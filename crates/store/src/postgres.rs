@@ -6,16 +6,34 @@ use sqlx::AnyPool;
 
 pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-pub(crate) async fn connect(url: &str, settings: &PoolSettings) -> Result<AnyPool, sqlx::Error> {
+/// Every connection of the pool names this process (`replica`) to the
+/// change trigger, which puts the name in its notices (migration 0004).
+pub(crate) async fn connect(
+    url: &str,
+    settings: &PoolSettings,
+    replica: uuid::Uuid,
+) -> Result<AnyPool, sqlx::Error> {
+    let replica = replica.to_string();
     AnyPoolOptions::new()
         .max_connections(settings.max_connections)
         .acquire_timeout(settings.acquire_timeout)
+        .after_connect(move |conn, _| {
+            let replica = replica.clone();
+            Box::pin(async move {
+                sqlx::query("SELECT set_config('latchkey.replica', $1, false)")
+                    .bind(replica)
+                    .execute(conn)
+                    .await
+                    .map(|_| ())
+            })
+        })
         .connect(url)
         .await
 }
 
-/// The channel the `audit_events` trigger notifies (migration 0002).
-const CHANGES_CHANNEL: &str = "latchkey_changes";
+/// The channel on which the `audit_events` trigger sends `<org> <replica>`
+/// (migration 0004).
+const CHANGES_CHANNEL: &str = "latchkey_changes_by";
 
 /// What another replica's change (or the loss of the means to hear of one)
 /// means for this process's caches.
@@ -31,8 +49,14 @@ pub enum ReplicaChange {
 }
 
 /// Listens for changes committed by any replica until the task is aborted,
-/// reconnecting by itself.
-pub(crate) async fn watch_changes(url: String, on_change: impl Fn(ReplicaChange) + Send + 'static) {
+/// reconnecting by itself. Notices from `skip` (this process, whose own
+/// commits have already been handled) are passed over.
+pub(crate) async fn watch_changes(
+    url: String,
+    skip: Option<uuid::Uuid>,
+    on_change: impl Fn(ReplicaChange) + Send + 'static,
+) {
+    let skip = skip.map(|id| id.to_string());
     let mut backoff = std::time::Duration::from_millis(100);
     let mut announced_lost = false;
     loop {
@@ -60,7 +84,14 @@ pub(crate) async fn watch_changes(url: String, on_change: impl Fn(ReplicaChange)
                 loop {
                     match listener.try_recv().await {
                         Ok(Some(notice)) => {
-                            if let Ok(org) = uuid::Uuid::parse_str(notice.payload()) {
+                            let (org, by) = notice
+                                .payload()
+                                .split_once(' ')
+                                .unwrap_or((notice.payload(), ""));
+                            if skip.as_deref() == Some(by) {
+                                continue;
+                            }
+                            if let Ok(org) = uuid::Uuid::parse_str(org) {
                                 on_change(ReplicaChange::Org(org));
                             }
                         }

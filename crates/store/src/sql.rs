@@ -50,6 +50,8 @@ pub struct SqlStore {
     backend: Backend,
     /// For the PostgreSQL change listener.
     postgres_url: Option<String>,
+    /// The name this process gives its changes in PostgreSQL's notices.
+    replica: Uuid,
     on_change: Option<ChangeHook>,
 }
 
@@ -72,6 +74,7 @@ impl SqlStore {
             write,
             backend: Backend::Sqlite,
             postgres_url: None,
+            replica: Uuid::new_v4(),
             on_change: None,
         })
     }
@@ -80,13 +83,15 @@ impl SqlStore {
     /// take an advisory lock, so replicas starting together apply them once.
     pub async fn open_postgres(url: &str, settings: &PoolSettings) -> Result<SqlStore> {
         sqlx::any::install_default_drivers();
-        let pool = postgres::connect(url, settings).await?;
+        let replica = Uuid::new_v4();
+        let pool = postgres::connect(url, settings, replica).await?;
         postgres::MIGRATOR.run(&pool).await?;
         Ok(SqlStore {
             read: pool.clone(),
             write: pool,
             backend: Backend::Postgres,
             postgres_url: Some(url.to_string()),
+            replica,
             on_change: None,
         })
     }
@@ -102,13 +107,15 @@ impl SqlStore {
     }
 
     /// Changes committed by other processes on the same database (PostgreSQL;
-    /// SQLite has one process, nothing to watch).
+    /// SQLite has one process, nothing to watch). With a change hook set,
+    /// this process's own changes reach it through the hook alone.
     pub fn watch_other_replicas(
         &self,
         on_change: impl Fn(ReplicaChange) + Send + 'static,
     ) -> Option<tokio::task::JoinHandle<()>> {
         let url = self.postgres_url.clone()?;
-        Some(tokio::spawn(postgres::watch_changes(url, on_change)))
+        let skip = self.on_change.is_some().then_some(self.replica);
+        Some(tokio::spawn(postgres::watch_changes(url, skip, on_change)))
     }
 
     /// Writes the event that records a change, commits both, then tells the

@@ -137,9 +137,9 @@ async fn openapi_describes_every_route(app: TestApp) {
 }
 
 async fn metrics_count_requests_and_authentications(app: TestApp) {
-    // On PostgreSQL this server also hears its own change notices from the
-    // set-up, each of which empties its cache for the organization: use the
-    // token a few times, so that some use follows the last notice.
+    // On PostgreSQL the change listener connects in the background and, once
+    // listening, empties the cache (anything may have changed while it was
+    // not): use the token a few times, so that some use follows that.
     for _ in 0..5 {
         app.get("/api/v1/user", &app.admin.pat).await.expect(200);
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
