@@ -46,7 +46,20 @@ pub fn name(field: &'static str, value: &str, max_chars: usize) -> Result<String
             "must not contain control characters",
         ));
     }
+    // Format characters (zero-width joiners and spaces, bidirectional
+    // overrides, byte-order marks) make one name look like another.
+    if trimmed.chars().any(is_format) {
+        return Err(FieldError::new(
+            field,
+            "must not contain invisible or bidirectional-override characters",
+        ));
+    }
     Ok(trimmed.to_string())
+}
+
+fn is_format(c: char) -> bool {
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+    c.general_category() == GeneralCategory::Format
 }
 
 /// An email address, lowercased; only its rough shape is checked.
@@ -84,6 +97,16 @@ mod tests {
         assert!(name("name", &"é".repeat(100), 100).is_ok());
         assert!(name("name", &"é".repeat(101), 100).is_err());
         assert!(name("name", "a\u{0}b", 100).is_err());
+        for invisible in [
+            "web\u{200b}site",
+            "\u{202e}etisbew",
+            "ci\u{200d}",
+            "\u{feff}x",
+            "a\u{2066}b",
+        ] {
+            assert!(name("name", invisible, 100).is_err(), "{invisible:?}");
+        }
+        assert!(name("name", "Café – déploiement 🚀", 100).is_ok());
     }
 
     #[test]

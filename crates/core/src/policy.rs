@@ -30,8 +30,13 @@ pub fn credential_state(
 pub enum PolicyError {
     #[error("the expiry must be in the future")]
     ExpiryNotInFuture,
-    #[error("the expiry may be brought forward, never pushed back or added")]
+    #[error("the expiry may be brought forward, never pushed back")]
     ExpiryExtension,
+    #[error("an expired credential cannot be rotated")]
+    CredentialExpired,
+    /// A credential made or rotated with a token may not outlive that token.
+    #[error("a credential may not expire later than the token that makes it")]
+    LifetimeTooLong { max_expires_at: OffsetDateTime },
     #[error("a credential without an expiry cannot be rotated")]
     RotationRequiresExpiry,
     #[error("a credential can be rotated at most once per hour")]
@@ -49,18 +54,37 @@ pub fn check_new_expiry(
     }
 }
 
-/// An expiry given in an edit: only ever earlier than the current one, and
-/// never on a credential that has none (API.md: `expiry_extension_not_allowed`).
+/// An expiry given in an edit: only ever earlier than the current one (API.md:
+/// `expiry_extension_not_allowed`). A first expiry on a credential that has
+/// none is allowed: it only shortens its life.
 pub fn check_expiry_change(
     current: Option<OffsetDateTime>,
     requested: OffsetDateTime,
     now: OffsetDateTime,
 ) -> Result<(), PolicyError> {
     match current {
-        None => Err(PolicyError::ExpiryExtension),
         Some(c) if requested > c => Err(PolicyError::ExpiryExtension),
-        Some(_) if requested <= now => Err(PolicyError::ExpiryNotInFuture),
-        Some(_) => Ok(()),
+        _ if requested <= now => Err(PolicyError::ExpiryNotInFuture),
+        _ => Ok(()),
+    }
+}
+
+/// Nothing mints a credential more powerful than itself, in time as well: a
+/// credential created or rotated with a token that expires may not expire
+/// later than it (nor never). `minter` is `None` for a web session or a token
+/// without an expiry: no cap.
+pub fn check_lifetime(
+    minter: Option<OffsetDateTime>,
+    requested: Option<OffsetDateTime>,
+) -> Result<(), PolicyError> {
+    match (minter, requested) {
+        (Some(max), None) => Err(PolicyError::LifetimeTooLong {
+            max_expires_at: max,
+        }),
+        (Some(max), Some(e)) if e > max => Err(PolicyError::LifetimeTooLong {
+            max_expires_at: max,
+        }),
+        _ => Ok(()),
     }
 }
 
@@ -72,8 +96,11 @@ pub fn check_rotation(
     new_expiry: OffsetDateTime,
     now: OffsetDateTime,
 ) -> Result<(), PolicyError> {
-    if current_expiry.is_none() {
-        return Err(PolicyError::RotationRequiresExpiry);
+    match current_expiry {
+        None => return Err(PolicyError::RotationRequiresExpiry),
+        // A rotation would bring a dead credential back to life.
+        Some(e) if e <= now => return Err(PolicyError::CredentialExpired),
+        Some(_) => {}
     }
     if let Some(last) = last_rotated {
         let next_allowed = last + ROTATION_COOLDOWN;
@@ -131,9 +158,14 @@ mod tests {
             check_expiry_change(current, NOW + Duration::days(31), NOW),
             Err(PolicyError::ExpiryExtension)
         );
+        // A first expiry only shortens a credential's life.
         assert_eq!(
             check_expiry_change(None, NOW + Duration::days(1), NOW),
-            Err(PolicyError::ExpiryExtension)
+            Ok(())
+        );
+        assert_eq!(
+            check_expiry_change(None, NOW, NOW),
+            Err(PolicyError::ExpiryNotInFuture)
         );
         assert_eq!(
             check_expiry_change(current, NOW - Duration::SECOND, NOW),
@@ -164,11 +196,35 @@ mod tests {
             check_rotation(exp, Some(NOW - Duration::HOUR), next, NOW),
             Ok(())
         );
-        // An expired credential may still be rotated back to life by its owner.
+        // An expired credential stays dead.
         assert_eq!(
             check_rotation(Some(NOW - Duration::DAY), None, next, NOW),
-            Ok(())
+            Err(PolicyError::CredentialExpired)
+        );
+        assert_eq!(
+            check_rotation(Some(NOW), None, next, NOW),
+            Err(PolicyError::CredentialExpired)
         );
         assert_eq!(rotation_allowed_if_last_before(NOW), NOW - Duration::HOUR);
+    }
+
+    #[test]
+    fn nothing_outlives_its_minter() {
+        let max = NOW + Duration::days(1);
+        assert_eq!(check_lifetime(None, None), Ok(()));
+        assert_eq!(
+            check_lifetime(None, Some(NOW + Duration::days(900))),
+            Ok(())
+        );
+        assert_eq!(check_lifetime(Some(max), Some(max)), Ok(()));
+        assert_eq!(check_lifetime(Some(max), Some(NOW)), Ok(()));
+        let too_long = Err(PolicyError::LifetimeTooLong {
+            max_expires_at: max,
+        });
+        assert_eq!(check_lifetime(Some(max), None), too_long);
+        assert_eq!(
+            check_lifetime(Some(max), Some(max + Duration::SECOND)),
+            too_long
+        );
     }
 }

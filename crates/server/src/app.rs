@@ -127,6 +127,8 @@ fn api_router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(identity::list_orgs, identity::create_org))
         .routes(routes!(members::list, members::add))
         .routes(routes!(members::update, members::remove))
+        .routes(routes!(members::reissue_invite))
+        .routes(routes!(members::withdraw_invite))
         .routes(routes!(projects::list, projects::create))
         .routes(routes!(projects::get, projects::rename, projects::delete))
         .routes(routes!(projects::access))
@@ -147,7 +149,7 @@ fn api_router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(pats::admin_list))
         .routes(routes!(pats::admin_revoke))
         .routes(routes!(api_keys::list, api_keys::create))
-        .routes(routes!(api_keys::revoke))
+        .routes(routes!(api_keys::update, api_keys::revoke))
         .routes(routes!(api_keys::rotate))
         .routes(routes!(audit::list))
         .routes(routes!(verify::verify))
@@ -217,6 +219,7 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartupError> {
         ),
         secure_cookies: config.secure_cookies,
         service_accounts_enabled: config.service_accounts_enabled,
+        org_creation: config.org_creation,
     });
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await

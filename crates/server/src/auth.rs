@@ -221,6 +221,8 @@ fn credential_ref(c: &latchkey_store::Credential) -> CredentialRef {
 enum Standing {
     /// API keys and service accounts have no owner to check.
     NotAUser,
+    /// A service account while the instance has them turned off.
+    Disabled,
     Member,
     Suspended,
     Removed,
@@ -253,6 +255,7 @@ impl Resolved {
             owner,
             membership,
             custom_role,
+            account_scope,
             projects,
             ..
         } = record;
@@ -309,7 +312,12 @@ impl Resolved {
                     .max();
                 let role = c.role.or(legacy).unwrap_or(Role::Member);
                 let base = custom_scopes.unwrap_or_else(|| role.scopes_in(&state.catalog));
-                if kind == CredentialKind::ServiceAccount && !projects.is_empty() {
+                // The scope stored at creation decides, never which rows are
+                // left: a project-scoped account whose projects are all gone
+                // reaches nothing.
+                if kind == CredentialKind::ServiceAccount
+                    && account_scope == Some(latchkey_store::AccountScope::Project)
+                {
                     project_rows = Some(Arc::new(
                         projects
                             .iter()
@@ -343,12 +351,18 @@ impl Resolved {
                     }
                 };
                 let shown = (c.role.is_some() || legacy.is_some()).then_some(role);
-                (
-                    principal,
-                    Standing::NotAUser,
-                    shown,
-                    Access::new(base, None),
-                )
+                let standing =
+                    if kind == CredentialKind::ServiceAccount && !state.service_accounts_enabled {
+                        Standing::Disabled
+                    } else {
+                        Standing::NotAUser
+                    };
+                let base = if project_rows.is_some() {
+                    ScopeSet::EMPTY
+                } else {
+                    base
+                };
+                (principal, standing, shown, Access::new(base, None))
             }
         };
         Resolved {
@@ -381,6 +395,7 @@ impl Resolved {
         match self.standing {
             Standing::Removed => return Err(refuse(AuthFailure::TokenRevoked)),
             Standing::Suspended => return Err(refuse(AuthFailure::AccountSuspended)),
+            Standing::Disabled => return Err(refuse(AuthFailure::FeatureDisabled)),
             Standing::Member | Standing::NotAUser => {}
         }
         Ok(Caller {
@@ -592,6 +607,9 @@ async fn from_session(
         .await?
         .filter(|s| s.id_hash.ct_eq(&id_hash))
         .ok_or(ApiError::Unauthenticated(AuthFailure::InvalidToken))?;
+    if session.revoked_at.is_some() {
+        return Err(ApiError::Unauthenticated(AuthFailure::TokenRevoked));
+    }
     if session.expires_at <= at {
         return Err(ApiError::Unauthenticated(AuthFailure::TokenExpired));
     }
@@ -647,6 +665,24 @@ async fn from_session(
         session: Some(id_hash),
         client: client_of(parts),
     })
+}
+
+/// A request that may come with a credential (accepting an invitation): no
+/// credential at all is `None`; one that is refused is still refused.
+impl axum::extract::OptionalFromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Option<Caller>, ApiError> {
+        if parts.headers.get(header::AUTHORIZATION).is_none() && session_cookie(parts).is_none() {
+            return Ok(None);
+        }
+        <Caller as FromRequestParts<AppState>>::from_request_parts(parts, state)
+            .await
+            .map(Some)
+    }
 }
 
 impl FromRequestParts<AppState> for Caller {

@@ -96,6 +96,22 @@ pub struct ServeConfig {
     /// A TOML file with operator-defined scopes: `[[scopes]] name = "billing:read" description = "…"`.
     #[arg(long, env = "LATCHKEY_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Who creates organizations: any signed-in user (`POST /api/v1/orgs`),
+    /// or only the operator on the server host.
+    #[arg(
+        long,
+        env = "LATCHKEY_ORG_CREATION",
+        value_enum,
+        default_value = "anyone"
+    )]
+    pub org_creation: OrgCreation,
+}
+
+/// `LATCHKEY_ORG_CREATION`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OrgCreation {
+    Anyone,
+    Operator,
 }
 
 impl std::fmt::Debug for ServeConfig {
@@ -126,6 +142,7 @@ impl std::fmt::Debug for ServeConfig {
             )
             .field("service_accounts_enabled", &self.service_accounts_enabled)
             .field("config", &self.config)
+            .field("org_creation", &self.org_creation)
             .finish()
     }
 }
@@ -152,6 +169,7 @@ impl ServeConfig {
             setup_service_account_token: None,
             service_accounts_enabled: true,
             config: None,
+            org_creation: OrgCreation::Anyone,
         }
     }
 }

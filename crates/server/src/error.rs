@@ -14,6 +14,8 @@ pub enum AuthFailure {
     TokenExpired,
     TokenRevoked,
     AccountSuspended,
+    /// A service account's token while the instance has them turned off.
+    FeatureDisabled,
 }
 
 impl AuthFailure {
@@ -25,6 +27,7 @@ impl AuthFailure {
             AuthFailure::TokenExpired => "token_expired",
             AuthFailure::TokenRevoked => "token_revoked",
             AuthFailure::AccountSuspended => "account_suspended",
+            AuthFailure::FeatureDisabled => "feature_disabled",
         }
     }
 
@@ -40,6 +43,7 @@ impl AuthFailure {
             AuthFailure::TokenExpired => "the credential has expired",
             AuthFailure::TokenRevoked => "the credential has been revoked",
             AuthFailure::AccountSuspended => "the account is suspended in this organization",
+            AuthFailure::FeatureDisabled => "service accounts are turned off on this instance",
         }
     }
 }
@@ -60,6 +64,13 @@ pub enum ApiError {
     Unauthenticated(AuthFailure),
     #[error("wrong email or password")]
     InvalidLogin,
+    /// An invitation that only a signed-in session of its account accepts.
+    #[error("sign in to the invited account, then accept the invitation with that session")]
+    LoginRequired,
+    #[error("a credential may not expire later than the token that makes it")]
+    LifetimeTooLong {
+        max_expires_at: time::OffsetDateTime,
+    },
     #[error("this needs the scope {0}")]
     MissingScope(String),
     #[error("these scopes cannot be granted: {}", .0.join(", "))]
@@ -105,6 +116,8 @@ impl ApiError {
             ApiError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
             ApiError::Unauthenticated(f) => (StatusCode::UNAUTHORIZED, f.code()),
             ApiError::InvalidLogin => (StatusCode::UNAUTHORIZED, "invalid_login"),
+            ApiError::LoginRequired => (StatusCode::UNAUTHORIZED, "login_required"),
+            ApiError::LifetimeTooLong { .. } => (StatusCode::FORBIDDEN, "lifetime_too_long"),
             ApiError::MissingScope(_) => (StatusCode::FORBIDDEN, "missing_scope"),
             ApiError::ScopesNotGrantable(_) => (StatusCode::FORBIDDEN, "scopes_not_grantable"),
             ApiError::RoleTooHigh => (StatusCode::FORBIDDEN, "role_too_high"),
@@ -127,6 +140,11 @@ impl ApiError {
             ApiError::ScopesNotGrantable(s) => Some(json!({ "scopes": s })),
             ApiError::PlanRequired => Some(json!({ "plan": "enterprise" })),
             ApiError::RateLimited { retry_after } => Some(json!({ "retryAfter": retry_after })),
+            ApiError::LifetimeTooLong { max_expires_at } => Some(json!({
+                "maxExpiresAt": max_expires_at
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default()
+            })),
             _ => None,
         }
     }

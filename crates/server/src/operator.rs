@@ -109,7 +109,7 @@ pub async fn setup(
         .map_err(|e| StartupError::Setup(e.to_string()))?;
     let email = limits::email("email", email).map_err(|e| StartupError::Setup(e.to_string()))?;
     limits::password("password", &password).map_err(|e| StartupError::Setup(e.to_string()))?;
-    if let Some(org) = store.org_by_name(&org_name).await? {
+    if let Some(org) = store.orgs_by_name(&org_name).await?.into_iter().next() {
         return Ok(SetupOutcome::AlreadyExists { org_uuid: org.uuid });
     }
     let at = now();
@@ -142,7 +142,23 @@ pub async fn setup(
 pub async fn set_plan(store: &dyn Store, org_ref: &str, plan: Plan) -> Result<Org, StartupError> {
     let org = match Uuid::parse_str(org_ref) {
         Ok(uuid) => store.org(uuid).await?,
-        Err(_) => store.org_by_name(org_ref).await?,
+        Err(_) => {
+            // Names need not be unique: a name that several organizations
+            // share is refused, with their ids to choose from.
+            let mut named = store.orgs_by_name(org_ref).await?;
+            if named.len() > 1 {
+                let ids: Vec<String> = named
+                    .iter()
+                    .map(|o| format!("{} (created {})", o.uuid, o.created_at.date()))
+                    .collect();
+                return Err(StartupError::Setup(format!(
+                    "{} organizations are named `{org_ref}`; give one of their ids: {}",
+                    named.len(),
+                    ids.join(", ")
+                )));
+            }
+            named.pop()
+        }
     }
     .ok_or_else(|| StartupError::Setup(format!("no organization `{org_ref}`")))?;
     let mut event = operator_event(&org, "org.plan_changed", now());
@@ -216,6 +232,7 @@ pub async fn setup_service_account(
     event.details = serde_json::json!({ "scope": "organization", "role": Role::Admin, "displayPrefix": credential.display_prefix, "by": "setup" });
     let account = ServiceAccount {
         credential,
+        scope: latchkey_store::AccountScope::Organization,
         custom_role_uuid: None,
         grants: Vec::new(),
     };

@@ -26,6 +26,8 @@ pub struct Inner {
     pub secure_cookies: bool,
     /// `LATCHKEY_SERVICE_ACCOUNTS_ENABLED`.
     pub service_accounts_enabled: bool,
+    /// `LATCHKEY_ORG_CREATION`.
+    pub org_creation: crate::config::OrgCreation,
 }
 
 impl std::ops::Deref for AppState {

@@ -40,6 +40,8 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is not what latchkey wrote: {0}")]
     Corrupt(String),
+    #[error("the database file: {0}")]
+    File(#[from] std::io::Error),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -54,21 +56,40 @@ pub trait Store: Send + Sync + 'static {
     // Organizations
     async fn create_org(&self, org: &Org, admin: &NewAdmin, audit: &AuditEvent) -> Result<()>;
     async fn org(&self, uuid: Uuid) -> Result<Option<Org>>;
-    async fn org_by_name(&self, name: &str) -> Result<Option<Org>>;
+    /// Every organization of that name (names need not be unique), oldest first.
+    async fn orgs_by_name(&self, name: &str) -> Result<Vec<Org>>;
     async fn set_plan(&self, org: Uuid, plan: Plan, audit: &AuditEvent) -> Result<()>;
 
     // Users and memberships
     async fn user_by_email(&self, email: &str) -> Result<Option<UserLogin>>;
+    /// The organizations where the user is an accepted member (suspended
+    /// or not); invitations not yet accepted are not memberships here.
     async fn memberships_of(&self, user: Uuid) -> Result<Vec<(Org, Membership)>>;
+    /// A member or invited person of the organization.
     async fn member(&self, org: Uuid, user: Uuid) -> Result<Option<Member>>;
     async fn members(&self, org: Uuid) -> Result<Vec<Member>>;
-    /// `Conflict` when the user is a member already.
+    /// Adds the person as an invited member with the invitation link; they
+    /// become a member only by accepting. `Conflict` when the user is in the
+    /// organization already.
     async fn add_member(
         &self,
         new: &NewMember,
-        invite: Option<&NewInvite>,
+        invite: &NewInvite,
         audit: &AuditEvent,
     ) -> Result<()>;
+    /// A new link for a pending invitation; earlier links die. The right to
+    /// set the password stays with the invitation that had it. `NotFound`
+    /// unless the person is invited and has not accepted.
+    async fn reissue_invite(
+        &self,
+        org: Uuid,
+        user: Uuid,
+        invite: &NewInvite,
+        audit: &AuditEvent,
+    ) -> Result<()>;
+    /// Withdraws a pending invitation (its membership and links go).
+    /// `NotFound` unless the person is invited and has not accepted.
+    async fn withdraw_invite(&self, org: Uuid, user: Uuid, audit: &AuditEvent) -> Result<()>;
     /// `Conflict` when the change would leave the organization without an
     /// active admin.
     async fn update_member(
@@ -78,8 +99,8 @@ pub trait Store: Send + Sync + 'static {
         change: &MemberChange,
         audit: &AuditEvent,
     ) -> Result<()>;
-    /// Deletes the membership, its project roles and sessions, and revokes the
-    /// member's personal access tokens for this organization.
+    /// Deletes the membership and its project roles, ends its sessions in this
+    /// organization, and revokes the member's personal access tokens here.
     async fn remove_member(
         &self,
         org: Uuid,
@@ -87,13 +108,22 @@ pub trait Store: Send + Sync + 'static {
         now: OffsetDateTime,
         audit: &AuditEvent,
     ) -> Result<()>;
-    /// Uses an invite once; `NotFound` when unknown, used or expired.
+    /// The invitation behind a link that is unused and unexpired at `now`.
+    async fn pending_invite(
+        &self,
+        code_hash: &TokenHash,
+        now: OffsetDateTime,
+    ) -> Result<Option<PendingInvite>>;
+    /// Uses a link once and makes its person a member. `NotFound` when the
+    /// link is unknown, used or expired, or does not allow this acceptance
+    /// (a password through a link that may not set one, another account's
+    /// session).
     async fn accept_invite(
         &self,
         code_hash: &TokenHash,
-        password_hash: &str,
-        name: Option<&str>,
+        acceptance: &Acceptance<'_>,
         now: OffsetDateTime,
+        audit: &AuditEvent,
     ) -> Result<(User, Uuid)>;
 
     // Web sessions
@@ -166,7 +196,13 @@ pub trait Store: Send + Sync + 'static {
     /// revoked, newest first.
     async fn org_credentials(&self, org: Uuid, kind: CredentialKind) -> Result<Vec<Credential>>;
     async fn org_pats(&self, org: Uuid, page: &PageRequest) -> Result<Page<(Credential, User)>>;
-    async fn update_pat(&self, uuid: Uuid, change: &PatChange, audit: &AuditEvent) -> Result<()>;
+    /// A live credential's name, scopes (PATs) and expiry.
+    async fn update_credential(
+        &self,
+        uuid: Uuid,
+        change: &CredentialChange,
+        audit: &AuditEvent,
+    ) -> Result<()>;
     async fn revoke_credential(
         &self,
         uuid: Uuid,
@@ -213,12 +249,11 @@ pub trait Store: Send + Sync + 'static {
     async fn service_account(&self, org: Uuid, uuid: Uuid) -> Result<Option<ServiceAccount>>;
     /// Live service accounts, newest first.
     async fn service_accounts(&self, org: Uuid) -> Result<Vec<ServiceAccount>>;
-    /// Description and, for organization scope, the role.
+    /// Description, expiry and, for organization scope, the role.
     async fn update_service_account(
         &self,
         uuid: Uuid,
-        name: Option<&str>,
-        role: Option<&RoleRef>,
+        change: &ServiceAccountChange,
         audit: &AuditEvent,
     ) -> Result<()>;
 

@@ -52,6 +52,37 @@ pub struct Membership {
     pub custom_role_uuid: Option<Uuid>,
     pub suspended_at: Option<OffsetDateTime>,
     pub created_at: OffsetDateTime,
+    /// `None` while the membership is an invitation its person has not
+    /// accepted: it then gives nothing.
+    pub accepted_at: Option<OffsetDateTime>,
+}
+
+/// Where a membership stands, as member lists show it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MemberStatus {
+    Invited,
+    Active,
+    Suspended,
+}
+
+impl MemberStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MemberStatus::Invited => "invited",
+            MemberStatus::Active => "active",
+            MemberStatus::Suspended => "suspended",
+        }
+    }
+}
+
+impl Membership {
+    pub fn status(&self) -> MemberStatus {
+        match (self.accepted_at, self.suspended_at) {
+            (None, _) => MemberStatus::Invited,
+            (Some(_), Some(_)) => MemberStatus::Suspended,
+            (Some(_), None) => MemberStatus::Active,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -68,7 +99,7 @@ pub enum NewAdmin {
 
 pub enum MemberUser {
     Existing(Uuid),
-    /// Created without a password; an invite sets it.
+    /// Created without a password; the invitation may set it.
     New(User),
 }
 
@@ -81,10 +112,38 @@ pub struct NewMember {
     pub now: OffsetDateTime,
 }
 
+/// A link to accept an invitation. Whether it may set the account's
+/// password the store decides when the invitation is first issued: only if
+/// the account then has no password and no membership or invitation in any
+/// other organization (so a later invitation from elsewhere can neither set
+/// the password nor take that right from the first).
 pub struct NewInvite {
     pub code_hash: TokenHash,
     pub created_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
+}
+
+/// An invitation link that can still be used.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PendingInvite {
+    pub org_uuid: Uuid,
+    pub user_uuid: Uuid,
+    /// The link may set the password (see [`NewInvite`]); any other link is
+    /// accepted only by a signed-in session of that account.
+    pub sets_password: bool,
+    pub expires_at: OffsetDateTime,
+}
+
+/// How an invitation is accepted.
+pub enum Acceptance<'a> {
+    /// Through a link that may set the password: sets it (if the account
+    /// still has none) and ends every session of the account.
+    SetPassword {
+        password_hash: &'a str,
+        name: Option<&'a str>,
+    },
+    /// By a signed-in session of the invited account.
+    BySession { user_uuid: Uuid },
 }
 
 #[derive(Clone, Debug, Default)]
@@ -112,6 +171,8 @@ pub struct SessionRecord {
     /// `None` when the user was removed from the session's organization.
     pub membership: Option<Membership>,
     pub expires_at: OffsetDateTime,
+    /// Set when the session was ended by its member's removal.
+    pub revoked_at: Option<OffsetDateTime>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -188,14 +249,19 @@ pub struct AuthRecord {
     /// The custom role of the credential (service account) or, for a
     /// personal access token, of its owner's membership: uuid, name, scope names.
     pub custom_role: Option<(Uuid, String, Vec<String>)>,
+    /// A service account's scope, as created.
+    pub account_scope: Option<AccountScope>,
     /// A project-scoped service account's rows; empty otherwise.
     pub projects: Vec<ProjectAccessRecord>,
 }
 
+/// An edit of a credential: a PAT's name, scopes and expiry, an API key's
+/// name and expiry.
 #[derive(Clone, Debug, Default)]
-pub struct PatChange {
+pub struct CredentialChange {
     pub name: Option<String>,
-    pub scopes: Option<Vec<String>>,
+    /// `Some(None)` gives back the full role.
+    pub scopes: Option<Option<Vec<String>>>,
     pub expires_at: Option<OffsetDateTime>,
 }
 
@@ -280,20 +346,46 @@ pub struct ServiceAccountGrant {
     pub role: RoleRef,
 }
 
+/// What a service account reaches, fixed at creation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccountScope {
+    Organization,
+    Project,
+}
+
+impl AccountScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountScope::Organization => "organization",
+            AccountScope::Project => "project",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AccountScope> {
+        match s {
+            "organization" => Some(AccountScope::Organization),
+            "project" => Some(AccountScope::Project),
+            _ => None,
+        }
+    }
+}
+
 /// A service account's role: organization-wide (a system role, a custom role,
 /// legacy scopes kept in the credential's `scopes`) or per project.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ServiceAccount {
     pub credential: Credential,
+    pub scope: AccountScope,
     /// The custom role of an organization-scoped account.
     pub custom_role_uuid: Option<Uuid>,
-    /// Empty for organization scope.
+    /// Empty for organization scope; for project scope, the rows whose
+    /// projects still exist (possibly none: the account then reaches nothing).
     pub grants: Vec<ServiceAccountGrant>,
 }
 
 impl ServiceAccount {
     pub fn is_project_scoped(&self) -> bool {
-        !self.grants.is_empty()
+        self.scope == AccountScope::Project
     }
 }
 
@@ -304,4 +396,12 @@ pub struct ProjectAccessRecord {
     pub role: Option<Role>,
     /// The scope names of the row's custom role.
     pub custom_role: Option<(Uuid, String, Vec<String>)>,
+}
+
+/// An edit of a service account. The role only for organization scope.
+#[derive(Clone, Debug, Default)]
+pub struct ServiceAccountChange {
+    pub name: Option<String>,
+    pub role: Option<RoleRef>,
+    pub expires_at: Option<OffsetDateTime>,
 }

@@ -67,8 +67,9 @@ impl SqlStore {
     /// Opens (creating if needed) the SQLite file and brings its schema up to date.
     pub async fn open_sqlite(path: &Path, settings: &PoolSettings) -> Result<SqlStore> {
         sqlx::any::install_default_drivers();
+        sqlite::make_private(path)?;
         let (read, write) = sqlite::connect(&sqlite::url_for_file(path), settings).await?;
-        sqlite::MIGRATOR.run(&write).await?;
+        sqlite::migrate(&write).await?;
         Ok(SqlStore {
             read,
             write,
@@ -220,8 +221,8 @@ fn expect_one(rows_affected: u64) -> Result<()> {
 const ORG_COLS: &str =
     "o.uuid AS org_uuid, o.name AS org_name, o.plan AS org_plan, o.created_at AS org_created_at";
 const USER_COLS: &str = "u.uuid AS user_uuid, u.email AS user_email, u.name AS user_name, u.created_at AS user_created_at";
-const MEMBER_COLS: &str = "m.org_uuid AS m_org_uuid, m.user_uuid AS m_user_uuid, m.role AS m_role, m.custom_role_uuid AS m_custom_role_uuid, m.suspended_at AS m_suspended_at, m.created_at AS m_created_at";
-const CRED_COLS: &str = "c.uuid, c.kind, c.org_uuid AS c_org_uuid, c.owner_uuid, c.name, c.token_hash, c.display_prefix, c.scopes, c.role, c.expires_at, c.created_at, c.rotated_at, c.last_used_at, c.revoked_at, c.created_by_type, c.created_by_uuid, c.created_by_name, c.custom_role_uuid AS c_custom_role_uuid";
+const MEMBER_COLS: &str = "m.org_uuid AS m_org_uuid, m.user_uuid AS m_user_uuid, m.role AS m_role, m.custom_role_uuid AS m_custom_role_uuid, m.suspended_at AS m_suspended_at, m.created_at AS m_created_at, m.accepted_at AS m_accepted_at";
+const CRED_COLS: &str = "c.uuid, c.kind, c.org_uuid AS c_org_uuid, c.owner_uuid, c.name, c.token_hash, c.display_prefix, c.scopes, c.role, c.expires_at, c.created_at, c.rotated_at, c.last_used_at, c.revoked_at, c.created_by_type, c.created_by_uuid, c.created_by_name, c.custom_role_uuid AS c_custom_role_uuid, c.account_scope";
 const PROJECT_COLS: &str = "uuid, org_uuid, name, created_at, created_by_type, created_by_uuid, created_by_name, updated_at, updated_by_type, updated_by_uuid, updated_by_name";
 
 /// The request path's queries, built once rather than on every lookup.
@@ -231,6 +232,7 @@ static AUTHENTICATE_SQL: LazyLock<String> = LazyLock::new(|| {
          JOIN orgs o ON o.uuid = c.org_uuid \
          LEFT JOIN users u ON u.uuid = c.owner_uuid \
          LEFT JOIN memberships m ON m.org_uuid = c.org_uuid AND m.user_uuid = c.owner_uuid \
+              AND m.accepted_at IS NOT NULL \
          WHERE c.token_hash = $1"
     )
 });
@@ -271,6 +273,7 @@ fn membership_from(row: &AnyRow) -> Result<Option<Membership>> {
         custom_role_uuid: opt_uuid_at(row, "m_custom_role_uuid")?,
         suspended_at: opt_time_at(row, "m_suspended_at")?,
         created_at: time_at(row, "m_created_at")?,
+        accepted_at: opt_time_at(row, "m_accepted_at")?,
     }))
 }
 
@@ -386,7 +389,8 @@ async fn lock_org(conn: &mut AnyConnection, org: Uuid) -> Result<()> {
 
 async fn active_admins(conn: &mut AnyConnection, org: Uuid) -> Result<i64> {
     let row = sqlx::query(
-        "SELECT COUNT(*) AS n FROM memberships WHERE org_uuid = $1 AND role = 'admin' AND suspended_at IS NULL",
+        "SELECT COUNT(*) AS n FROM memberships WHERE org_uuid = $1 AND role = 'admin' \
+         AND suspended_at IS NULL AND accepted_at IS NOT NULL",
     )
     .bind(org.to_string())
     .fetch_one(conn)
@@ -411,23 +415,72 @@ async fn insert_user(
     Ok(())
 }
 
+/// `accepted_at` is `None` for an invitation.
 async fn insert_membership(
     conn: &mut AnyConnection,
     org: Uuid,
     user: Uuid,
     role: Role,
     now: OffsetDateTime,
+    accepted_at: Option<OffsetDateTime>,
 ) -> Result<()> {
     sqlx::query(
-        "INSERT INTO memberships (org_uuid, user_uuid, role, created_at) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO memberships (org_uuid, user_uuid, role, created_at, accepted_at) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(org.to_string())
     .bind(user.to_string())
     .bind(role.as_str())
     .bind(ts(now))
+    .bind(opt_ts(accepted_at))
     .execute(conn)
     .await
     .map_err(unique("the user is a member of this organization already"))?;
+    Ok(())
+}
+
+fn account_scope_at(row: &AnyRow) -> Result<Option<AccountScope>> {
+    let scope: Option<String> = row.try_get("account_scope")?;
+    scope
+        .map(|s| AccountScope::parse(&s).ok_or_else(|| corrupt("account_scope")))
+        .transpose()
+}
+
+/// Whether an invitation being issued may set the account's password: the
+/// account has none, and nothing in any other organization (no membership,
+/// no pending invitation).
+async fn first_invitation(conn: &mut AnyConnection, org: Uuid, user: Uuid) -> Result<bool> {
+    let row = sqlx::query(
+        "SELECT (SELECT password_hash FROM users WHERE uuid = $2) AS password_hash, \
+         (SELECT COUNT(*) FROM memberships WHERE user_uuid = $2 AND org_uuid <> $1) AS elsewhere",
+    )
+    .bind(org.to_string())
+    .bind(user.to_string())
+    .fetch_one(conn)
+    .await?;
+    let password: Option<String> = row.try_get("password_hash")?;
+    let elsewhere: i64 = row.try_get("elsewhere")?;
+    Ok(password.is_none() && elsewhere == 0)
+}
+
+async fn insert_invite(
+    conn: &mut AnyConnection,
+    org: Uuid,
+    user: Uuid,
+    invite: &NewInvite,
+    sets_password: bool,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO invites (code_hash, org_uuid, user_uuid, created_at, expires_at, sets_password) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(invite.code_hash.to_hex())
+    .bind(org.to_string())
+    .bind(user.to_string())
+    .bind(ts(invite.created_at))
+    .bind(ts(invite.expires_at))
+    .bind(i64::from(sets_password))
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -460,7 +513,7 @@ impl Store for SqlStore {
             .bind(ts(org.created_at))
             .execute(&mut *tx)
             .await
-            .map_err(unique("an organization with this name exists"))?;
+            .map_err(unique("an organization with this id exists"))?;
         let admin_uuid = match admin {
             NewAdmin::Existing(uuid) => *uuid,
             NewAdmin::New {
@@ -471,7 +524,15 @@ impl Store for SqlStore {
                 user.uuid
             }
         };
-        insert_membership(&mut tx, org.uuid, admin_uuid, Role::Admin, org.created_at).await?;
+        insert_membership(
+            &mut tx,
+            org.uuid,
+            admin_uuid,
+            Role::Admin,
+            org.created_at,
+            Some(org.created_at),
+        )
+        .await?;
         self.finish(tx, audit).await?;
         Ok(())
     }
@@ -485,13 +546,12 @@ impl Store for SqlStore {
         row.as_ref().map(org_from).transpose()
     }
 
-    async fn org_by_name(&self, name: &str) -> Result<Option<Org>> {
-        let sql = format!("SELECT {ORG_COLS} FROM orgs o WHERE o.name = $1");
-        let row = sqlx::query(&sql)
-            .bind(name)
-            .fetch_optional(&self.read)
-            .await?;
-        row.as_ref().map(org_from).transpose()
+    async fn orgs_by_name(&self, name: &str) -> Result<Vec<Org>> {
+        let sql = format!(
+            "SELECT {ORG_COLS} FROM orgs o WHERE o.name = $1 ORDER BY o.created_at, o.uuid"
+        );
+        let rows = sqlx::query(&sql).bind(name).fetch_all(&self.read).await?;
+        rows.iter().map(org_from).collect()
     }
 
     async fn set_plan(&self, org: Uuid, plan: Plan, audit: &AuditEvent) -> Result<()> {
@@ -524,7 +584,7 @@ impl Store for SqlStore {
     async fn memberships_of(&self, user: Uuid) -> Result<Vec<(Org, Membership)>> {
         let sql = format!(
             "SELECT {ORG_COLS}, {MEMBER_COLS} FROM memberships m JOIN orgs o ON o.uuid = m.org_uuid \
-             WHERE m.user_uuid = $1 ORDER BY m.created_at, o.name"
+             WHERE m.user_uuid = $1 AND m.accepted_at IS NOT NULL ORDER BY m.created_at, o.name"
         );
         let rows = sqlx::query(&sql)
             .bind(user.to_string())
@@ -581,7 +641,7 @@ impl Store for SqlStore {
     async fn add_member(
         &self,
         new: &NewMember,
-        invite: Option<&NewInvite>,
+        invite: &NewInvite,
         audit: &AuditEvent,
     ) -> Result<()> {
         let mut tx = self.write.begin().await?;
@@ -592,7 +652,7 @@ impl Store for SqlStore {
                 user.uuid
             }
         };
-        insert_membership(&mut tx, new.org_uuid, user_uuid, new.role, new.now).await?;
+        insert_membership(&mut tx, new.org_uuid, user_uuid, new.role, new.now, None).await?;
         if let Some(custom) = new.custom_role_uuid {
             sqlx::query(
                 "UPDATE memberships SET custom_role_uuid = $1 WHERE org_uuid = $2 AND user_uuid = $3",
@@ -603,18 +663,68 @@ impl Store for SqlStore {
             .execute(&mut *tx)
             .await?;
         }
-        if let Some(invite) = invite {
-            sqlx::query(
-                "INSERT INTO invites (code_hash, org_uuid, user_uuid, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(invite.code_hash.to_hex())
-            .bind(new.org_uuid.to_string())
-            .bind(user_uuid.to_string())
-            .bind(ts(invite.created_at))
-            .bind(ts(invite.expires_at))
+        let sets_password = first_invitation(&mut tx, new.org_uuid, user_uuid).await?;
+        insert_invite(&mut tx, new.org_uuid, user_uuid, invite, sets_password).await?;
+        self.finish(tx, audit).await?;
+        Ok(())
+    }
+
+    async fn reissue_invite(
+        &self,
+        org: Uuid,
+        user: Uuid,
+        invite: &NewInvite,
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        let (o, u) = (org.to_string(), user.to_string());
+        sqlx::query(
+            "SELECT 1 AS one FROM memberships WHERE org_uuid = $1 AND user_uuid = $2 AND accepted_at IS NULL",
+        )
+        .bind(&o)
+        .bind(&u)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        // The right to set the password stays with the invitation that had
+        // it; a later one from elsewhere cannot take it.
+        let had: i64 = sqlx::query(
+            "SELECT COALESCE(MAX(sets_password), 0) AS had FROM invites WHERE org_uuid = $1 AND user_uuid = $2",
+        )
+        .bind(&o)
+        .bind(&u)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("had")?;
+        let sets_password = had != 0 || first_invitation(&mut tx, org, user).await?;
+        sqlx::query("DELETE FROM invites WHERE org_uuid = $1 AND user_uuid = $2")
+            .bind(&o)
+            .bind(&u)
             .execute(&mut *tx)
             .await?;
+        insert_invite(&mut tx, org, user, invite, sets_password).await?;
+        self.finish(tx, audit).await?;
+        Ok(())
+    }
+
+    async fn withdraw_invite(&self, org: Uuid, user: Uuid, audit: &AuditEvent) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        let (o, u) = (org.to_string(), user.to_string());
+        let done = sqlx::query(
+            "DELETE FROM memberships WHERE org_uuid = $1 AND user_uuid = $2 AND accepted_at IS NULL",
+        )
+        .bind(&o)
+        .bind(&u)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
         }
+        sqlx::query("DELETE FROM invites WHERE org_uuid = $1 AND user_uuid = $2")
+            .bind(&o)
+            .bind(&u)
+            .execute(&mut *tx)
+            .await?;
         self.finish(tx, audit).await?;
         Ok(())
     }
@@ -690,11 +800,16 @@ impl Store for SqlStore {
         .bind(&u)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("DELETE FROM sessions WHERE org_uuid = $1 AND user_uuid = $2")
-            .bind(&o)
-            .bind(&u)
-            .execute(&mut *tx)
-            .await?;
+        // Kept, ended: using one answers token_revoked, and a later
+        // membership does not bring it back.
+        sqlx::query(
+            "UPDATE sessions SET revoked_at = $1 WHERE org_uuid = $2 AND user_uuid = $3 AND revoked_at IS NULL",
+        )
+        .bind(ts(now))
+        .bind(&o)
+        .bind(&u)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query("DELETE FROM invites WHERE org_uuid = $1 AND user_uuid = $2")
             .bind(&o)
             .bind(&u)
@@ -704,43 +819,98 @@ impl Store for SqlStore {
         Ok(())
     }
 
+    async fn pending_invite(
+        &self,
+        code_hash: &TokenHash,
+        now: OffsetDateTime,
+    ) -> Result<Option<PendingInvite>> {
+        let row = sqlx::query(
+            "SELECT org_uuid, user_uuid, sets_password, expires_at FROM invites \
+             WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2",
+        )
+        .bind(code_hash.to_hex())
+        .bind(ts(now))
+        .fetch_optional(&self.read)
+        .await?;
+        row.map(|row| {
+            Ok(PendingInvite {
+                org_uuid: uuid_at(&row, "org_uuid")?,
+                user_uuid: uuid_at(&row, "user_uuid")?,
+                sets_password: row.try_get::<i64, _>("sets_password")? != 0,
+                expires_at: time_at(&row, "expires_at")?,
+            })
+        })
+        .transpose()
+    }
+
     async fn accept_invite(
         &self,
         code_hash: &TokenHash,
-        password_hash: &str,
-        name: Option<&str>,
+        acceptance: &Acceptance<'_>,
         now: OffsetDateTime,
+        audit: &AuditEvent,
     ) -> Result<(User, Uuid)> {
         let mut tx = self.write.begin().await?;
         // The conditional update is what makes a code work once, even when
-        // two requests race.
+        // two requests race, and only in the way its invitation allows.
+        let (sets_password, session_user) = match acceptance {
+            Acceptance::SetPassword { .. } => (1i64, None),
+            Acceptance::BySession { user_uuid } => (0, Some(user_uuid.to_string())),
+        };
         let row = sqlx::query(
             "UPDATE invites SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL AND expires_at > $1 \
+             AND ($3 = 0 OR sets_password = 1) AND ($4 IS NULL OR user_uuid = $4) \
              RETURNING user_uuid, org_uuid",
         )
         .bind(ts(now))
         .bind(code_hash.to_hex())
+        .bind(sets_password)
+        .bind(session_user)
         .fetch_optional(&mut *tx)
         .await?
         .ok_or(StoreError::NotFound)?;
         let user_uuid = uuid_at(&row, "user_uuid")?;
         let org_uuid = uuid_at(&row, "org_uuid")?;
-        sqlx::query(
-            "UPDATE users SET password_hash = $1, name = COALESCE($2, name) WHERE uuid = $3",
+        let u = user_uuid.to_string();
+        if let Acceptance::SetPassword {
+            password_hash,
+            name,
+        } = acceptance
+        {
+            // Never over a password the account has: only its owner changes that.
+            let done = sqlx::query(
+                "UPDATE users SET password_hash = $1, name = COALESCE($2, name) \
+                 WHERE uuid = $3 AND password_hash IS NULL",
+            )
+            .bind(*password_hash)
+            .bind(name.map(str::to_string))
+            .bind(&u)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() != 1 {
+                return Err(StoreError::NotFound);
+            }
+            // Setting a password ends every session of the account.
+            sqlx::query(
+                "UPDATE sessions SET revoked_at = $1 WHERE user_uuid = $2 AND revoked_at IS NULL",
+            )
+            .bind(ts(now))
+            .bind(&u)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let done = sqlx::query(
+            "UPDATE memberships SET accepted_at = $1 WHERE org_uuid = $2 AND user_uuid = $3 AND accepted_at IS NULL",
         )
-        .bind(password_hash)
-        .bind(name.map(str::to_string))
-        .bind(user_uuid.to_string())
+        .bind(ts(now))
+        .bind(org_uuid.to_string())
+        .bind(&u)
         .execute(&mut *tx)
         .await?;
+        expect_one(done.rows_affected())?;
         let sql = format!("SELECT {USER_COLS} FROM users u WHERE u.uuid = $1");
-        let user = user_from(
-            &sqlx::query(&sql)
-                .bind(user_uuid.to_string())
-                .fetch_one(&mut *tx)
-                .await?,
-        )?;
-        tx.commit().await?;
+        let user = user_from(&sqlx::query(&sql).bind(&u).fetch_one(&mut *tx).await?)?;
+        self.finish(tx, audit).await?;
         Ok((user, org_uuid))
     }
 
@@ -758,9 +928,10 @@ impl Store for SqlStore {
 
     async fn session(&self, id_hash: &TokenHash) -> Result<Option<SessionRecord>> {
         let sql = format!(
-            "SELECT s.id_hash, s.expires_at, {USER_COLS}, {ORG_COLS}, {MEMBER_COLS} FROM sessions s \
+            "SELECT s.id_hash, s.expires_at, s.revoked_at, {USER_COLS}, {ORG_COLS}, {MEMBER_COLS} FROM sessions s \
              JOIN users u ON u.uuid = s.user_uuid JOIN orgs o ON o.uuid = s.org_uuid \
              LEFT JOIN memberships m ON m.org_uuid = s.org_uuid AND m.user_uuid = s.user_uuid \
+                  AND m.accepted_at IS NOT NULL \
              WHERE s.id_hash = $1"
         );
         let row = sqlx::query(&sql)
@@ -775,6 +946,7 @@ impl Store for SqlStore {
                 org: org_from(&row)?,
                 membership: membership_from(&row)?,
                 expires_at: time_at(&row, "expires_at")?,
+                revoked_at: opt_time_at(&row, "revoked_at")?,
             })
         })
         .transpose()
@@ -1062,6 +1234,7 @@ impl Store for SqlStore {
                 None => None,
             };
             let credential = credential_from(&row)?;
+            let account_scope = account_scope_at(&row)?;
             let membership = membership_from(&row)?;
             let custom_role_uuid = match credential.kind {
                 CredentialKind::Pat => membership.as_ref().and_then(|m| m.custom_role_uuid),
@@ -1086,6 +1259,7 @@ impl Store for SqlStore {
                 owner,
                 membership,
                 custom_role,
+                account_scope,
                 projects,
             }));
         }
@@ -1173,7 +1347,12 @@ impl Store for SqlStore {
         Ok(Page { items, next_cursor })
     }
 
-    async fn update_pat(&self, uuid: Uuid, change: &PatChange, audit: &AuditEvent) -> Result<()> {
+    async fn update_credential(
+        &self,
+        uuid: Uuid,
+        change: &CredentialChange,
+        audit: &AuditEvent,
+    ) -> Result<()> {
         let mut tx = self.write.begin().await?;
         let done = sqlx::query(
             "UPDATE credentials SET name = COALESCE($1, name), scopes = CASE WHEN $2 = 1 THEN $3 ELSE scopes END, \
@@ -1181,7 +1360,7 @@ impl Store for SqlStore {
         )
         .bind(change.name.clone())
         .bind(i64::from(change.scopes.is_some()))
-        .bind(change.scopes.as_ref().map(|s| s.join(" ")))
+        .bind(change.scopes.clone().flatten().map(|s| s.join(" ")))
         .bind(opt_ts(change.expires_at))
         .bind(uuid.to_string())
         .execute(&mut *tx)
@@ -1380,8 +1559,8 @@ impl Store for SqlStore {
         let mut tx = self.write.begin().await?;
         sqlx::query(
             "INSERT INTO credentials (uuid, kind, org_uuid, owner_uuid, name, token_hash, display_prefix, scopes, role, \
-             custom_role_uuid, expires_at, created_at, created_by_type, created_by_uuid, created_by_name) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+             custom_role_uuid, expires_at, created_at, created_by_type, created_by_uuid, created_by_name, account_scope) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         )
         .bind(c.uuid.to_string())
         .bind(CredentialKind::ServiceAccount.as_str())
@@ -1398,6 +1577,7 @@ impl Store for SqlStore {
         .bind(c.created_by.kind.as_str())
         .bind(c.created_by.uuid.to_string())
         .bind(&c.created_by.name)
+        .bind(a.scope.as_str())
         .execute(&mut *tx)
         .await
         .map_err(unique("a credential with this secret exists"))?;
@@ -1459,28 +1639,31 @@ impl Store for SqlStore {
     async fn update_service_account(
         &self,
         uuid: Uuid,
-        name: Option<&str>,
-        role: Option<&RoleRef>,
+        change: &ServiceAccountChange,
         audit: &AuditEvent,
     ) -> Result<()> {
-        let (set_role, role_text, custom) = match role {
+        let (set_role, role_text, custom) = match &change.role {
             None => (0i64, None, None),
             Some(RoleRef::System(r)) => (1, Some(r.as_str()), None),
             Some(RoleRef::Custom(u)) => (1, None, Some(u.to_string())),
         };
         let mut tx = self.write.begin().await?;
+        // A project-scoped account's role never changes, whatever the caller checked.
         let done = sqlx::query(
             "UPDATE credentials SET name = COALESCE($1, name), \
              role = CASE WHEN $2 = 1 THEN $3 ELSE role END, \
              custom_role_uuid = CASE WHEN $2 = 1 THEN $4 ELSE custom_role_uuid END, \
-             scopes = CASE WHEN $2 = 1 THEN NULL ELSE scopes END \
-             WHERE uuid = $5 AND kind = 'service_account' AND revoked_at IS NULL",
+             scopes = CASE WHEN $2 = 1 THEN NULL ELSE scopes END, \
+             expires_at = COALESCE($6, expires_at) \
+             WHERE uuid = $5 AND kind = 'service_account' AND revoked_at IS NULL \
+             AND ($2 = 0 OR account_scope = 'organization')",
         )
-        .bind(name.map(str::to_string))
+        .bind(change.name.clone())
         .bind(set_role)
         .bind(role_text)
         .bind(custom)
         .bind(uuid.to_string())
+        .bind(opt_ts(change.expires_at))
         .execute(&mut *tx)
         .await?;
         expect_one(done.rows_affected())?;
@@ -1614,6 +1797,7 @@ impl SqlStore {
         let credential = credential_from(row)?;
         let grants = self.grants_of(credential.uuid).await?;
         Ok(ServiceAccount {
+            scope: account_scope_at(row)?.ok_or_else(|| corrupt("account_scope"))?,
             custom_role_uuid: opt_uuid_at(row, "c_custom_role_uuid")?,
             credential,
             grants,

@@ -7,6 +7,50 @@ use std::path::Path;
 
 pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
+/// Runs the migrations with foreign keys off (they cannot be turned off
+/// inside the transaction of a migration), as SQLite's own recipe for
+/// rebuilding a table asks: dropping the old table must not cascade. Every
+/// foreign key is checked before the connection goes back to the pool.
+pub(crate) async fn migrate(write: &AnyPool) -> Result<(), crate::StoreError> {
+    let mut conn = write.acquire().await?;
+    conn.execute("PRAGMA foreign_keys = OFF;").await?;
+    let migrated = MIGRATOR.run(&mut *conn).await;
+    let broken = sqlx::query("PRAGMA foreign_key_check;")
+        .fetch_all(&mut *conn)
+        .await;
+    conn.execute("PRAGMA foreign_keys = ON;").await?;
+    migrated?;
+    if !broken?.is_empty() {
+        return Err(crate::StoreError::Corrupt(
+            "a migration left rows whose foreign keys point nowhere".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The database holds every hash: only its owner may read it. SQLite gives
+/// its `-wal` and `-shm` files the mode of the database file, so the file is
+/// made (or set) 0600 before SQLite opens it.
+pub(crate) fn make_private(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)?;
+        for suffix in ["", "-wal", "-shm"] {
+            let file = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
+            match std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn url_for_file(path: &Path) -> String {
     format!("sqlite://{}?mode=rwc", path.display())
 }

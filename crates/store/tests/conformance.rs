@@ -13,9 +13,9 @@ use latchkey_core::{
 use latchkey_store::testing::PgDatabase;
 use latchkey_store::MemberProjectRole;
 use latchkey_store::{
-    AuditFilter, Backend, Credential, MemberChange, MemberUser, NewAdmin, NewInvite, NewMember,
-    NewSession, Org, PageRequest, PatChange, PoolSettings, Project, Rotation, SqlStore, Store,
-    StoreError, StoredAuditEvent, TokenLookup, User,
+    AuditFilter, Backend, Credential, CredentialChange, MemberChange, MemberUser, NewAdmin,
+    NewInvite, NewMember, NewSession, Org, PageRequest, PoolSettings, Project, Rotation, SqlStore,
+    Store, StoreError, StoredAuditEvent, TokenLookup, User,
 };
 use latchkey_store::{
     CustomRole, CustomRoleChange, ProjectAccessRecord, RoleRef, ServiceAccount, ServiceAccountGrant,
@@ -2137,7 +2137,7 @@ async fn credentials_org_pats_paging(t: TestDb) {
         .is_empty());
 }
 
-async fn credentials_update_pat(t: TestDb) {
+async fn credentials_update_credential(t: TestDb) {
     let (a, alice) = new_org(&t, "acme").await;
     let c = pat(a.uuid, &alice, "laptop", now());
     assert_eq!(c.scopes, None);
@@ -2145,11 +2145,11 @@ async fn credentials_update_pat(t: TestDb) {
     let mut log = AuditLog::start(&t, a.uuid).await;
     let get = |t: TestDb| async move { found(&t, &hash).await.credential };
 
-    t.update_pat(
+    t.update_credential(
         c.uuid,
-        &PatChange {
+        &CredentialChange {
             name: Some("desktop".to_string()),
-            ..PatChange::default()
+            ..CredentialChange::default()
         },
         &ev(a.uuid, "pat.updated"),
     )
@@ -2167,11 +2167,11 @@ async fn credentials_update_pat(t: TestDb) {
     );
 
     // An empty scope list is not the full role.
-    t.update_pat(
+    t.update_credential(
         c.uuid,
-        &PatChange {
+        &CredentialChange {
             scopes: Some(vec![]),
-            ..PatChange::default()
+            ..CredentialChange::default()
         },
         &ev(a.uuid, "pat.updated"),
     )
@@ -2180,14 +2180,14 @@ async fn credentials_update_pat(t: TestDb) {
     log.expect(&t, "pat.updated").await;
     assert_eq!(get(t.clone()).await.scopes, Some(vec![]));
 
-    t.update_pat(
+    t.update_credential(
         c.uuid,
-        &PatChange {
+        &CredentialChange {
             scopes: Some(vec![
                 "projects:read".to_string(),
                 "content:read".to_string(),
             ]),
-            ..PatChange::default()
+            ..CredentialChange::default()
         },
         &ev(a.uuid, "pat.updated"),
     )
@@ -2204,11 +2204,11 @@ async fn credentials_update_pat(t: TestDb) {
 
     // expires_at alone leaves name and scopes.
     let exp = now() + Duration::days(3);
-    t.update_pat(
+    t.update_credential(
         c.uuid,
-        &PatChange {
+        &CredentialChange {
             expires_at: Some(exp),
-            ..PatChange::default()
+            ..CredentialChange::default()
         },
         &ev(a.uuid, "pat.updated"),
     )
@@ -2245,11 +2245,11 @@ async fn credentials_update_pat(t: TestDb) {
 
     // Unknown and revoked: not found, no event.
     assert_err!(
-        t.update_pat(
+        t.update_credential(
             Uuid::new_v4(),
-            &PatChange {
+            &CredentialChange {
                 name: Some("x".to_string()),
-                ..PatChange::default()
+                ..CredentialChange::default()
             },
             &ev(a.uuid, "pat.updated")
         )
@@ -2261,11 +2261,11 @@ async fn credentials_update_pat(t: TestDb) {
         .unwrap();
     log.expect(&t, "pat.revoked").await;
     assert_err!(
-        t.update_pat(
+        t.update_credential(
             c.uuid,
-            &PatChange {
+            &CredentialChange {
                 name: Some("x".to_string()),
-                ..PatChange::default()
+                ..CredentialChange::default()
             },
             &ev(a.uuid, "pat.updated")
         )

@@ -3,7 +3,7 @@
 //! `createdBy`), not as the admin who made them, and outlive that admin's
 //! membership (PRODUCT.md §2).
 
-use super::pats::{rotate_credential, RotateRequest};
+use super::pats::{check_lifetime, policy_error, rotate_credential, RotateRequest};
 use super::{created, mint, ok, reveal, JsonOk};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use latchkey_core::access::check_grant;
 use latchkey_core::policy;
 use latchkey_core::{limits, Actor, CredentialKind, Role, Scope, Target, TokenKind, TokenSecret};
-use latchkey_store::Credential;
+use latchkey_store::{Credential, CredentialChange};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::OffsetDateTime;
@@ -142,6 +142,7 @@ pub async fn create(
     let at = now();
     policy::check_new_expiry(req.expires_at, at)
         .map_err(|_| ApiError::invalid("expiresAt", "must be in the future"))?;
+    check_lifetime(&caller, req.expires_at)?;
     let (mut credential, secret) = mint(&caller, TokenKind::ApiKey, name, req.expires_at, at);
     credential.role = Some(req.role);
     let details = json!({ "role": req.role, "expiresAt": credential.expires_at.map(|t| t.unix_timestamp()), "displayPrefix": credential.display_prefix });
@@ -153,6 +154,58 @@ pub async fn create(
     let mut view = ApiKeyView::of(&credential);
     view.token = Some(secret);
     Ok(created(view).into_response())
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateApiKeyRequest {
+    name: Option<String>,
+    /// Earlier than the current expiry, or a first one (it only shortens the
+    /// key's life); later is `400 expiry_extension_not_allowed`.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    expires_at: Option<OffsetDateTime>,
+}
+
+/// Rename an API key, or bring its expiry forward (or give it a first one).
+/// The role of a key never changes: create another.
+#[utoipa::path(patch, path = "/api/v1/org/api-keys/{uuid}", tag = "api keys", request_body = UpdateApiKeyRequest,
+    params(("uuid" = Uuid, Path)),
+    responses((status = 200, body = ApiKeyView),
+        (status = 400, description = "invalid_request naming name or expiresAt, or expiry_extension_not_allowed"),
+        (status = 403, description = "missing_scope api_keys:write, role_too_high, or lifetime_too_long"), (status = 404)))]
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathUuid(uuid): PathUuid,
+    ApiJson(req): ApiJson<UpdateApiKeyRequest>,
+) -> ApiResult<JsonOk<ApiKeyView>> {
+    caller.require(Scope::API_KEYS_WRITE, &state.catalog)?;
+    let key = api_key(&state, &caller, uuid).await?;
+    check_role(&state, &caller, key.role.unwrap_or(Role::Member))?;
+    let name = req
+        .name
+        .as_deref()
+        .map(|n| limits::name("name", n, limits::MAX_NAME_CHARS))
+        .transpose()
+        .map_err(|e| ApiError::invalid(e.field, e.message))?;
+    let at = now();
+    if let Some(expires_at) = req.expires_at {
+        policy::check_expiry_change(key.expires_at, expires_at, at).map_err(policy_error)?;
+        check_lifetime(&caller, Some(expires_at))?;
+    }
+    if name.is_none() && req.expires_at.is_none() {
+        return Ok(ok(ApiKeyView::of(&key)));
+    }
+    let change = CredentialChange {
+        name,
+        scopes: None,
+        expires_at: req.expires_at,
+    };
+    let details =
+        json!({ "name": change.name, "expiresAt": change.expires_at.map(|t| t.unix_timestamp()) });
+    let event = caller.audit("api_key.updated", Some(target(&key)), details, at);
+    state.store.update_credential(uuid, &change, &event).await?;
+    Ok(ok(ApiKeyView::of(&api_key(&state, &caller, uuid).await?)))
 }
 
 /// Revoke an API key; its token stops working at once. Any holder of

@@ -151,7 +151,7 @@ pub struct CreateOrgRequest {
 
 /// Create an organization (plan `free`) with the signed-in user as its admin.
 #[utoipa::path(post, path = "/api/v1/orgs", tag = "identity", request_body = CreateOrgRequest,
-    responses((status = 201, body = OrgView), (status = 403), (status = 409)))]
+    responses((status = 201, body = OrgView), (status = 403, description = "forbidden: not a web session, or LATCHKEY_ORG_CREATION=operator")))]
 pub async fn create_org(
     State(state): State<AppState>,
     caller: Caller,
@@ -159,6 +159,11 @@ pub async fn create_org(
 ) -> ApiResult<Response> {
     caller.session()?;
     let user = caller.user()?;
+    if state.org_creation == crate::config::OrgCreation::Operator {
+        return Err(ApiError::Forbidden(
+            "on this instance organizations are created by the operator".into(),
+        ));
+    }
     let name = limits::name("name", &req.name, limits::MAX_NAME_CHARS)
         .map_err(|e| ApiError::invalid(e.field, e.message))?;
     let at = now();

@@ -1,5 +1,6 @@
-//! Members of the organization: list, add (with an invite for new users),
-//! change role, suspend, remove.
+//! Members of the organization: list, invite (every addition is an
+//! invitation its person accepts), withdraw or reissue an invitation, change
+//! role, suspend, remove.
 
 use super::{created, custom_role_names, ok, resolve_role, CustomRoleRef, GivenRole, JsonOk};
 use crate::api::session::INVITE_LIFETIME;
@@ -11,7 +12,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use latchkey_core::{limits, token, Role, Scope, ScopeSet, Target};
-use latchkey_store::{Member, MemberChange, MemberUser, NewInvite, NewMember, User};
+use latchkey_store::{Member, MemberChange, MemberStatus, MemberUser, NewInvite, NewMember, User};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::HashMap;
@@ -27,25 +28,34 @@ pub struct MemberView {
     name: Option<String>,
     role: Role,
     custom_role: Option<CustomRoleRef>,
+    /// `invited` until the person accepts, then `active` or `suspended`.
+    #[schema(value_type = String, example = "active")]
+    status: &'static str,
     suspended: bool,
     #[serde(with = "time::serde::rfc3339")]
     created_at: OffsetDateTime,
-    /// Only when the member was just added as a new user: where they set a password.
+    /// Only in the response that invites or reissues: the link to accept.
     #[serde(skip_serializing_if = "Option::is_none")]
     invite_url: Option<String>,
 }
 
 impl MemberView {
     fn of(m: &Member, names: &HashMap<Uuid, String>) -> MemberView {
+        let status = m.membership.status();
         MemberView {
             user_uuid: m.user.uuid,
             email: m.user.email.clone(),
-            name: m.user.name.clone(),
+            // Until they accept, the account is none of the organization's
+            // business: its name may come from elsewhere.
+            name: (status != MemberStatus::Invited)
+                .then(|| m.user.name.clone())
+                .flatten(),
             role: m.membership.role,
             custom_role: m.membership.custom_role_uuid.map(|uuid| CustomRoleRef {
                 uuid,
                 name: names.get(&uuid).cloned().unwrap_or_default(),
             }),
+            status: status.as_str(),
             suspended: m.membership.suspended_at.is_some(),
             created_at: m.membership.created_at,
             invite_url: None,
@@ -94,7 +104,9 @@ pub struct AddMemberRequest {
     custom_role_uuid: Option<Uuid>,
 }
 
-/// Add a member; a user new to latchkey gets an `inviteUrl` to set a password.
+/// Invite a person by email. The answer is the same whether or not the email
+/// has an account anywhere: `201`, status `invited`, and the `inviteUrl` to
+/// send them. They become a member only by accepting it.
 #[utoipa::path(post, path = "/api/v1/org/users", tag = "members", request_body = AddMemberRequest,
     responses((status = 201, body = MemberView), (status = 403), (status = 409)))]
 pub async fn add(
@@ -116,13 +128,10 @@ pub async fn add(
         .ok_or_else(|| ApiError::invalid("role", "give a role or a customRoleUuid"))?;
     check_role_grant(&caller, given.scopes)?;
     let at = now();
-    let existing = state.store.user_by_email(&email).await?;
-    let (member_user, user, needs_invite) = match existing {
-        Some(login) => (
-            MemberUser::Existing(login.user.uuid),
-            login.user.clone(),
-            login.password_hash.is_none(),
-        ),
+    // Whether the email has an account anywhere changes nothing in the
+    // answer: it is an invitation either way.
+    let (member_user, user) = match state.store.user_by_email(&email).await? {
+        Some(login) => (MemberUser::Existing(login.user.uuid), login.user),
         None => {
             let user = User {
                 uuid: Uuid::new_v4(),
@@ -130,17 +139,12 @@ pub async fn add(
                 name,
                 created_at: at,
             };
-            (MemberUser::New(user.clone()), user, true)
+            (MemberUser::New(user.clone()), user)
         }
     };
-    let code = needs_invite.then(|| token::random_secret(&mut rand::thread_rng()));
-    let invite = code.as_ref().map(|code| NewInvite {
-        code_hash: state.hasher.hash_parts(&[b"invite\0", code.as_bytes()]),
-        created_at: at,
-        expires_at: at + INVITE_LIFETIME,
-    });
+    let (code, invite) = new_invite(&state, at);
     let event = caller.audit(
-        "member.added",
+        "member.invited",
         Some(member_target(&user)),
         given.describe(),
         at,
@@ -152,19 +156,97 @@ pub async fn add(
         custom_role_uuid: given.custom_uuid(),
         now: at,
     };
-    state
-        .store
-        .add_member(&new, invite.as_ref(), &event)
-        .await?;
+    state.store.add_member(&new, &invite, &event).await?;
+    let view = invited_view(&state, &caller, user.uuid, code).await?;
+    Ok(created(view).into_response())
+}
+
+/// A fresh invitation link and what the store keeps of it.
+fn new_invite(state: &AppState, at: OffsetDateTime) -> (String, NewInvite) {
+    let code = token::random_secret(&mut rand::thread_rng());
+    let invite = NewInvite {
+        code_hash: state.hasher.hash_parts(&[b"invite\0", code.as_bytes()]),
+        created_at: at,
+        expires_at: at + INVITE_LIFETIME,
+    };
+    (code, invite)
+}
+
+async fn invited_view(
+    state: &AppState,
+    caller: &Caller,
+    user: Uuid,
+    code: String,
+) -> ApiResult<MemberView> {
     let member = state
         .store
-        .member(caller.org.uuid, user.uuid)
+        .member(caller.org.uuid, user)
         .await?
         .ok_or(ApiError::NotFound)?;
-    let names = custom_role_names(&state, caller.org.uuid).await?;
+    let names = custom_role_names(state, caller.org.uuid).await?;
     let mut view = MemberView::of(&member, &names);
-    view.invite_url = code.map(|c| format!("/invite/{c}"));
-    Ok(created(view).into_response())
+    view.invite_url = Some(format!("/invite/{code}"));
+    Ok(view)
+}
+
+/// A pending invitation of this organization.
+async fn invited(state: &AppState, caller: &Caller, user: Uuid) -> ApiResult<Member> {
+    state
+        .store
+        .member(caller.org.uuid, user)
+        .await?
+        .filter(|m| m.membership.status() == MemberStatus::Invited)
+        .ok_or(ApiError::NotFound)
+}
+
+/// A new link for a pending invitation; the previous link stops working.
+#[utoipa::path(post, path = "/api/v1/org/users/{userUuid}/invite", tag = "members",
+    params(("userUuid" = Uuid, Path)),
+    responses((status = 200, body = MemberView), (status = 403), (status = 404, description = "no pending invitation for this person")))]
+pub async fn reissue_invite(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathUuid(user_uuid): PathUuid,
+) -> ApiResult<JsonOk<MemberView>> {
+    caller.require(Scope::MEMBERS_WRITE, &state.catalog)?;
+    let member = invited(&state, &caller, user_uuid).await?;
+    let at = now();
+    let (code, invite) = new_invite(&state, at);
+    let event = caller.audit(
+        "member.invite_reissued",
+        Some(member_target(&member.user)),
+        json!({}),
+        at,
+    );
+    state
+        .store
+        .reissue_invite(caller.org.uuid, user_uuid, &invite, &event)
+        .await?;
+    Ok(ok(invited_view(&state, &caller, user_uuid, code).await?))
+}
+
+/// Withdraw a pending invitation: its link dies and the person is not listed.
+#[utoipa::path(delete, path = "/api/v1/org/invites/{userUuid}", tag = "members",
+    params(("userUuid" = Uuid, Path)),
+    responses((status = 204), (status = 403), (status = 404, description = "no pending invitation for this person")))]
+pub async fn withdraw_invite(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathUuid(user_uuid): PathUuid,
+) -> ApiResult<StatusCode> {
+    caller.require(Scope::MEMBERS_WRITE, &state.catalog)?;
+    let member = invited(&state, &caller, user_uuid).await?;
+    let event = caller.audit(
+        "member.invite_withdrawn",
+        Some(member_target(&member.user)),
+        json!({}),
+        now(),
+    );
+    state
+        .store
+        .withdraw_invite(caller.org.uuid, user_uuid, &event)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -211,8 +293,9 @@ pub async fn update(
         (None, None) => return Ok(ok(MemberView::of(&member, &names))),
         (Some(_), Some(_)) => "member.updated",
     };
+    // The role the member holds after the change, whatever changed.
     let details = json!({
-        "role": role,
+        "role": role.unwrap_or(member.membership.role),
         "customRole": given.as_ref().and_then(|g| g.custom.as_ref()).map(|c| json!({ "uuid": c.uuid, "name": c.name })),
         "previousRole": member.membership.role,
         "previousCustomRoleUuid": member.membership.custom_role_uuid,

@@ -14,7 +14,7 @@ use latchkey_core::{
     limits, Access, Actor, ActorKind, CredentialKind, Role, Scope, ScopeSet, Target, TokenKind,
     TokenSecret,
 };
-use latchkey_store::{Credential, PatChange, Rotation, User};
+use latchkey_store::{Credential, CredentialChange, Rotation, User};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::OffsetDateTime;
@@ -76,7 +76,7 @@ fn pat_name(name: &str) -> ApiResult<String> {
         .map_err(|e| ApiError::invalid(e.field, e.message))
 }
 
-fn policy_error(e: PolicyError) -> ApiError {
+pub fn policy_error(e: PolicyError) -> ApiError {
     match e {
         PolicyError::ExpiryNotInFuture => ApiError::invalid("expiresAt", "must be in the future"),
         PolicyError::ExpiryExtension => ApiError::BadRequest {
@@ -90,7 +90,20 @@ fn policy_error(e: PolicyError) -> ApiError {
         PolicyError::RotationTooSoon { retry_after_secs } => ApiError::RateLimited {
             retry_after: retry_after_secs,
         },
+        PolicyError::CredentialExpired => ApiError::BadRequest {
+            code: "credential_expired",
+            message: "an expired credential cannot be rotated; create a new one".into(),
+        },
+        PolicyError::LifetimeTooLong { max_expires_at } => {
+            ApiError::LifetimeTooLong { max_expires_at }
+        }
     }
+}
+
+/// The expiry of a credential the caller makes or rotates: never later than
+/// the caller's own token (a web session has no cap).
+pub fn check_lifetime(caller: &Caller, expires_at: Option<OffsetDateTime>) -> ApiResult<()> {
+    policy::check_lifetime(caller.credential_expires_at, expires_at).map_err(policy_error)
 }
 
 /// Scope names to a set; unknown names are a `400` naming them.
@@ -194,6 +207,7 @@ pub async fn create(
     let name = pat_name(&req.name)?;
     let at = now();
     policy::check_new_expiry(req.expires_at, at).map_err(policy_error)?;
+    check_lifetime(&caller, req.expires_at)?;
     let scopes = checked_scopes(&state, &caller, user, req.scopes.as_deref()).await?;
     let (mut credential, secret) = mint(
         &caller,
@@ -229,7 +243,11 @@ pub async fn get(
 #[serde(rename_all = "camelCase")]
 pub struct UpdatePatRequest {
     name: Option<String>,
-    scopes: Option<Vec<String>>,
+    /// A new list (within what you hold), or `null` for the full role (a
+    /// narrowed token passes on its own list instead).
+    #[serde(default, deserialize_with = "super::double_option")]
+    #[schema(value_type = Option<Vec<String>>)]
+    scopes: Option<Option<Vec<String>>>,
     #[serde(default, with = "time::serde::rfc3339::option")]
     expires_at: Option<OffsetDateTime>,
 }
@@ -249,19 +267,25 @@ pub async fn update(
     let name = req.name.as_deref().map(pat_name).transpose()?;
     if let Some(expires_at) = req.expires_at {
         policy::check_expiry_change(pat.expires_at, expires_at, at).map_err(policy_error)?;
+        check_lifetime(&caller, Some(expires_at))?;
     }
     let scopes = match &req.scopes {
-        Some(names) => checked_scopes(&state, &caller, user, Some(names)).await?,
+        Some(names) => Some(checked_scopes(&state, &caller, user, names.as_deref()).await?),
         None => None,
     };
-    let change = PatChange {
+    let change = CredentialChange {
         name,
         scopes,
         expires_at: req.expires_at,
     };
-    let details = json!({ "name": change.name, "scopes": change.scopes, "expiresAt": change.expires_at.map(|t| t.unix_timestamp()) });
+    let details = json!({
+        "name": change.name,
+        "scopes": change.scopes.clone().flatten(),
+        "fullRole": matches!(change.scopes, Some(None)),
+        "expiresAt": change.expires_at.map(|t| t.unix_timestamp()),
+    });
     let event = caller.audit("pat.updated", Some(target(&pat)), details, at);
-    state.store.update_pat(uuid, &change, &event).await?;
+    state.store.update_credential(uuid, &change, &event).await?;
     Ok(ok(PatView::of(&own_pat(&state, &caller, uuid).await?)))
 }
 
@@ -299,6 +323,7 @@ pub async fn rotate_credential(
     let at = now();
     policy::check_rotation(credential.expires_at, credential.rotated_at, expires_at, at)
         .map_err(policy_error)?;
+    check_lifetime(caller, Some(expires_at))?;
     let kind = TokenKind::of_credential(credential.kind)
         .ok_or_else(|| ApiError::internal("a stored credential without a token kind"))?;
     let secret = TokenSecret::generate(kind, &mut rand::thread_rng());

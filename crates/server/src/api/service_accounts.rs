@@ -2,7 +2,7 @@
 //! machines, with a role across the organization (system role, custom role
 //! or legacy scopes) or one role per project (PRODUCT.md §2, API.md).
 
-use super::pats::{rotate_credential, RotateRequest};
+use super::pats::{check_lifetime, policy_error, rotate_credential, RotateRequest};
 use super::{created, mint, ok, resolve_role, reveal, CustomRoleRef, GivenRole, JsonOk};
 use crate::auth::{legacy_scope_role, Caller};
 use crate::error::{ApiError, ApiResult};
@@ -14,7 +14,9 @@ use axum::response::{IntoResponse, Response};
 use latchkey_core::{
     limits, policy, Actor, Plan, Role, Scope, ScopeSet, Target, TokenKind, TokenSecret,
 };
-use latchkey_store::{Credential, RoleRef, ServiceAccount, ServiceAccountGrant};
+use latchkey_store::{
+    AccountScope, Credential, RoleRef, ServiceAccount, ServiceAccountChange, ServiceAccountGrant,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::{HashMap, HashSet};
@@ -119,11 +121,7 @@ impl ServiceAccountView {
             created_at: c.created_at,
             rotated_at: c.rotated_at,
             last_used_at: c.last_used_at,
-            scope: if project_scoped {
-                "project"
-            } else {
-                "organization"
-            },
+            scope: a.scope.as_str(),
             role: c.role,
             custom_role: a.custom_role_uuid.map(|u| names.role(u)),
             legacy_scopes: c.scopes.clone(),
@@ -164,9 +162,11 @@ fn target(c: &Credential) -> Target {
     }
 }
 
-/// The instance must have service accounts on, and the organization be on
-/// the enterprise plan.
-fn available(state: &AppState, caller: &Caller) -> ApiResult<()> {
+/// Creating and editing need service accounts on for the instance and the
+/// enterprise plan. Listing, rotating and deleting never do: an admin can
+/// always see and remove what exists (after a downgrade, existing accounts
+/// keep working; with the instance switch off, their tokens are refused).
+fn creatable(state: &AppState, caller: &Caller) -> ApiResult<()> {
     if !state.service_accounts_enabled {
         return Err(ApiError::FeatureDisabled(
             "service accounts are turned off on this instance".into(),
@@ -261,7 +261,6 @@ pub async fn list(
     caller: Caller,
 ) -> ApiResult<JsonOk<Vec<ServiceAccountView>>> {
     caller.require(Scope::SERVICE_ACCOUNTS_WRITE, &state.catalog)?;
-    available(&state, &caller)?;
     let accounts = state.store.service_accounts(caller.org.uuid).await?;
     let names = Names::load(&state, caller.org.uuid).await?;
     Ok(ok(accounts
@@ -477,7 +476,7 @@ pub async fn create(
     ApiJson(req): ApiJson<CreateServiceAccountRequest>,
 ) -> ApiResult<Response> {
     caller.require(Scope::SERVICE_ACCOUNTS_WRITE, &state.catalog)?;
-    available(&state, &caller)?;
+    creatable(&state, &caller)?;
     let description = limits::name(
         "description",
         &req.description,
@@ -487,6 +486,7 @@ pub async fn create(
     let at = now();
     policy::check_new_expiry(req.expires_at, at)
         .map_err(|_| ApiError::invalid("expiresAt", "must be in the future"))?;
+    check_lifetime(&caller, req.expires_at)?;
     let (mut credential, secret) = mint(
         &caller,
         TokenKind::ServiceAccount,
@@ -495,8 +495,10 @@ pub async fn create(
         at,
     );
     let mut warnings = None;
-    let (custom_role_uuid, grants, details) = match req.scope.as_str() {
-        "organization" => match organization_role(&state, &caller, &req).await? {
+    let scope = AccountScope::parse(&req.scope)
+        .ok_or_else(|| ApiError::invalid("scope", "must be \"organization\" or \"project\""))?;
+    let (custom_role_uuid, grants, details) = match scope {
+        AccountScope::Organization => match organization_role(&state, &caller, &req).await? {
             OrgRole::Given(given) => {
                 if !given.scopes.is_subset_of(caller.access.org_scopes()) {
                     return Err(ApiError::RoleTooHigh);
@@ -529,16 +531,10 @@ pub async fn create(
                 (None, Vec::new(), details)
             }
         },
-        "project" => {
+        AccountScope::Project => {
             let grants = project_rows(&state, &caller, &req).await?;
             let details = json!({ "projectCount": grants.len() });
             (None, grants, details)
-        }
-        _ => {
-            return Err(ApiError::invalid(
-                "scope",
-                "must be \"organization\" or \"project\"",
-            ))
         }
     };
     let mut details = details;
@@ -547,6 +543,7 @@ pub async fn create(
     details["expiresAt"] = json!(credential.expires_at.map(|t| t.unix_timestamp()));
     let account = ServiceAccount {
         credential,
+        scope,
         custom_role_uuid,
         grants,
     };
@@ -578,7 +575,6 @@ pub async fn get(
     PathUuid(uuid): PathUuid,
 ) -> ApiResult<JsonOk<ServiceAccountView>> {
     caller.require(Scope::SERVICE_ACCOUNTS_WRITE, &state.catalog)?;
-    available(&state, &caller)?;
     let a = account(&state, &caller, uuid).await?;
     let names = Names::load(&state, caller.org.uuid).await?;
     Ok(ok(ServiceAccountView::of(&a, &names)))
@@ -588,6 +584,9 @@ pub async fn get(
 #[serde(rename_all = "camelCase")]
 pub struct UpdateServiceAccountRequest {
     description: Option<String>,
+    /// Earlier than the current expiry, or a first one.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    expires_at: Option<OffsetDateTime>,
     role: Option<Role>,
     custom_role_uuid: Option<Uuid>,
     /// Immutable: giving it is `400 immutable_field`.
@@ -624,7 +623,7 @@ pub async fn update(
     ApiJson(req): ApiJson<UpdateServiceAccountRequest>,
 ) -> ApiResult<JsonOk<ServiceAccountView>> {
     caller.require(Scope::SERVICE_ACCOUNTS_WRITE, &state.catalog)?;
-    available(&state, &caller)?;
+    creatable(&state, &caller)?;
     let a = account(&state, &caller, uuid).await?;
     if req.scope.is_some() {
         return Err(immutable("scope"));
@@ -662,14 +661,20 @@ pub async fn update(
             return Err(ApiError::RoleTooHigh);
         }
     }
-    if description.is_none() && given.is_none() {
+    let at = now();
+    if let Some(expires_at) = req.expires_at {
+        policy::check_expiry_change(a.credential.expires_at, expires_at, at)
+            .map_err(policy_error)?;
+        check_lifetime(&caller, Some(expires_at))?;
+    }
+    if description.is_none() && given.is_none() && req.expires_at.is_none() {
         let names = Names::load(&state, caller.org.uuid).await?;
         return Ok(ok(ServiceAccountView::of(&a, &names)));
     }
-    let at = now();
     let mut details = json!({
         "previousDescription": a.credential.name,
         "description": description,
+        "expiresAt": req.expires_at.map(|t| t.unix_timestamp()),
     });
     if let Some(given) = &given {
         details["newRole"] = given.describe();
@@ -689,8 +694,11 @@ pub async fn update(
         .store
         .update_service_account(
             uuid,
-            description.as_deref(),
-            given.as_ref().map(GivenRole::role_ref).as_ref(),
+            &ServiceAccountChange {
+                name: description,
+                role: given.as_ref().map(GivenRole::role_ref),
+                expires_at: req.expires_at,
+            },
             &event,
         )
         .await?;
@@ -708,7 +716,6 @@ pub async fn delete(
     PathUuid(uuid): PathUuid,
 ) -> ApiResult<StatusCode> {
     caller.require(Scope::SERVICE_ACCOUNTS_WRITE, &state.catalog)?;
-    available(&state, &caller)?;
     let a = account(&state, &caller, uuid).await?;
     let at = now();
     let details = json!({ "displayPrefix": a.credential.display_prefix });
@@ -738,7 +745,6 @@ pub async fn rotate(
     ApiJson(req): ApiJson<RotateRequest>,
 ) -> ApiResult<JsonOk<ServiceAccountView>> {
     caller.require(Scope::SERVICE_ACCOUNTS_WRITE, &state.catalog)?;
-    available(&state, &caller)?;
     let a = account(&state, &caller, uuid).await?;
     check_account_fits(&state, &caller, &a).await?;
     let secret = rotate_credential(

@@ -10,9 +10,10 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use latchkey_core::{limits, token};
-use latchkey_store::{NewSession, StoreError};
+use latchkey_core::{limits, token, Actor, ActorKind, AuditEvent, Target};
+use latchkey_store::{Acceptance, NewSession};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use time::Duration;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -170,7 +171,9 @@ pub async fn set_active_org(
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AcceptInviteRequest {
-    password: String,
+    /// Only through the link that may set the account's password (the
+    /// first organization to invite a new person), and without a session.
+    password: Option<String>,
     name: Option<String>,
 }
 
@@ -181,11 +184,18 @@ pub struct AcceptInviteResult {
     org_uuid: Uuid,
 }
 
-/// Set the invited user's password. A code works once, for 7 days.
+/// Accept an invitation; the person becomes a member. A code works once, for
+/// 7 days. The link of the first organization to invite a new person sets
+/// the account's password (`{password}`, no session); every other link is
+/// accepted by a signed-in session of the invited account (`401
+/// login_required` without one; another account's session: `404`).
 #[utoipa::path(post, path = "/api/v1/invites/{code}", tag = "session", request_body = AcceptInviteRequest,
-    params(("code" = String, Path)), responses((status = 200, body = AcceptInviteResult), (status = 404)))]
+    params(("code" = String, Path)),
+    responses((status = 200, body = AcceptInviteResult), (status = 400, description = "invalid_request naming password or name"),
+        (status = 401, description = "login_required"), (status = 404)))]
 pub async fn accept_invite(
     State(state): State<AppState>,
+    caller: Option<Caller>,
     code: Result<Path<String>, PathRejection>,
     ApiJson(req): ApiJson<AcceptInviteRequest>,
 ) -> ApiResult<Response> {
@@ -196,24 +206,82 @@ pub async fn accept_invite(
     if code.len() > 64 {
         return Err(ApiError::NotFound);
     }
-    limits::password("password", &req.password)
-        .map_err(|e| ApiError::invalid(e.field, e.message))?;
-    let name = req
-        .name
-        .as_deref()
-        .map(|n| limits::name("name", n, limits::MAX_NAME_CHARS))
-        .transpose()
-        .map_err(|e| ApiError::invalid(e.field, e.message))?;
-    let password_hash = passwords::hash(req.password).await?;
+    let at = now();
     let code_hash = state.hasher.hash_parts(&[b"invite\0", code.as_bytes()]);
-    let (user, org_uuid) = match state
+    // The code first: nothing is hashed for a link that does not exist.
+    let invite = state
         .store
-        .accept_invite(&code_hash, &password_hash, name.as_deref(), now())
-        .await
-    {
-        Err(StoreError::NotFound) => return Err(ApiError::NotFound),
-        other => other?,
+        .pending_invite(&code_hash, at)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let member = state
+        .store
+        .member(invite.org_uuid, invite.user_uuid)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let user = &member.user;
+    let mut event = AuditEvent {
+        org_uuid: invite.org_uuid,
+        at,
+        action: "member.joined",
+        actor: Some(Actor {
+            kind: ActorKind::User,
+            uuid: user.uuid,
+            name: user.display_name().to_string(),
+        }),
+        credential: None,
+        target: Some(Target {
+            kind: "user".into(),
+            uuid: user.uuid,
+            name: user.display_name().to_string(),
+        }),
+        ip: None,
+        user_agent: None,
+        details: json!({}),
     };
+    let name;
+    let password_hash;
+    let acceptance = match &caller {
+        Some(caller) => {
+            caller.session()?;
+            if caller.user()?.uuid != invite.user_uuid {
+                return Err(ApiError::NotFound);
+            }
+            event.credential = Some((*caller.credential).clone());
+            event.ip = caller.client.ip_text();
+            event.user_agent = caller.client.user_agent_text();
+            event.details = json!({ "via": "session" });
+            Acceptance::BySession {
+                user_uuid: invite.user_uuid,
+            }
+        }
+        None => {
+            if !invite.sets_password {
+                return Err(ApiError::LoginRequired);
+            }
+            let password = req
+                .password
+                .ok_or_else(|| ApiError::invalid("password", "set a password to accept"))?;
+            limits::password("password", &password)
+                .map_err(|e| ApiError::invalid(e.field, e.message))?;
+            name = req
+                .name
+                .as_deref()
+                .map(|n| limits::name("name", n, limits::MAX_NAME_CHARS))
+                .transpose()
+                .map_err(|e| ApiError::invalid(e.field, e.message))?;
+            password_hash = passwords::hash(password).await?;
+            event.details = json!({ "via": "invitation link", "passwordSet": true });
+            Acceptance::SetPassword {
+                password_hash: &password_hash,
+                name: name.as_deref(),
+            }
+        }
+    };
+    let (user, org_uuid) = state
+        .store
+        .accept_invite(&code_hash, &acceptance, at, &event)
+        .await?;
     Ok(ok(AcceptInviteResult {
         user: UserView::of(&user),
         org_uuid,
