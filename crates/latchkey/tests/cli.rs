@@ -66,13 +66,24 @@ async fn start(extra_env: &[(&str, &str)]) -> (Server, Client, String) {
     let server = Server::start(extra_env);
     let mut admin = Client::new(&server.base());
     admin.login(ADMIN, PASSWORD).await;
-    let token = pat(&admin, "cli-admin", None).await.1;
+    // No expiry: what the commands make (some without an expiry) may not
+    // outlive the token that makes it.
+    let token = pat_expiring(&admin, "cli-admin", None, None).await.1;
     (server, admin, token)
 }
 
-/// A PAT of the session's user: (uuid, token).
+/// A PAT of the session's user, expiring in 30 days: (uuid, token).
 async fn pat(admin: &Client, name: &str, scopes: Option<Value>) -> (String, String) {
-    let mut body = json!({ "name": name, "expiresAt": in_days(30) });
+    pat_expiring(admin, name, scopes, Some(in_days(30))).await
+}
+
+async fn pat_expiring(
+    admin: &Client,
+    name: &str,
+    scopes: Option<Value>,
+    expires_at: Option<String>,
+) -> (String, String) {
+    let mut body = json!({ "name": name, "expiresAt": expires_at });
     if let Some(s) = scopes {
         body["scopes"] = s;
     }
@@ -916,10 +927,23 @@ async fn service_accounts() {
         return;
     }
 
-    // The routes exist. A free organization: plan_required.
+    // The routes exist. A free organization lists (nothing), but cannot create.
     home.ci(&server.base(), &admin_token, &["service-accounts", "list"])
-        .code(1)
-        .err_has("plan_required");
+        .ok();
+    home.ci(
+        &server.base(),
+        &admin_token,
+        &[
+            "service-accounts",
+            "create",
+            "--description",
+            "x",
+            "--role",
+            "viewer",
+        ],
+    )
+    .code(1)
+    .err_has("plan_required");
     server.restart_with(&env, |data| {
         let out = Command::new(BIN)
             .args(["org", "set-plan", "Acme", "enterprise", "--data-dir"])
@@ -1106,11 +1130,12 @@ async fn projects_and_members() {
     .ok()
     .out_has("Added ops@acme.test")
     .out_has(&format!("{url}/invite/"));
+    // Invited, not yet members: the account's name is not shown until they accept.
     cli(&["members", "list"])
         .ok()
         .out_has("dev@acme.test")
-        .out_has("Ops")
         .out_has("editor")
+        .out_has("invited")
         .out_has("active");
     let members = cli(&["members", "list", "--json"]).json();
     assert_eq!(members.as_array().unwrap().len(), 3);

@@ -71,7 +71,8 @@ async fn new_member(admin: &mut Client, email: &str, role: &str) -> (String, Cli
         .unwrap()
         .trim_start_matches("/invite/")
         .to_string();
-    let (status, _) = admin
+    // The invitee has no session: a signed-in client would accept as itself.
+    let (status, _) = Client::new(&admin.base)
         .call(
             post,
             &format!("/api/v1/invites/{code}"),

@@ -199,8 +199,11 @@ fn table() -> Vec<Row> {
         // Switching to an organization the user is not in.
         row(post.clone(), "/api/v1/user/me/active-org", Nothing, Some(json!({ "orgUuid": "{globex}" })), None,
                                                                                    [ANON, DENY, DENY, DENY, DENY, DENY, NF,   DENY, DENY, DENY, DENY, DENY, DENY, DENY, DENY]),
+        // A new person's first invitation sets the password without a
+        // credential; with one, only a session of the invited account accepts
+        // (a token is refused, another account's session sees nothing).
         row(post.clone(), "/api/v1/invites/{code}", FreshInvite, Some(json!({ "password": "{password}" })), None,
-                                                                                   [OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK  ]),
+                                                                                   [OK,   DENY, DENY, DENY, DENY, DENY, NF,   DENY, DENY, DENY, DENY, DENY, DENY, DENY, DENY]),
         row(get.clone(), "/api/v1/user", Nothing, None, None,                      [ANON, OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK  ]),
         row(get.clone(), "/api/v1/org", Nothing, None, None,                       [ANON, OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK  ]),
         row(get.clone(), "/api/v1/orgs", Nothing, None, None,                      [ANON, OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK  ]),
@@ -219,6 +222,15 @@ fn table() -> Vec<Row> {
         row(delete.clone(), "/api/v1/org/users/{userUuid}", FreshMember, None, members,
                                                                                    [ANON, SCOPE,SCOPE,SCOPE,SCOPE,DEL,  DEL,  SCOPE,NF,   SCOPE,SCOPE,DEL,  SCOPE,SCOPE,SCOPE]),
         row(delete.clone(), "/api/v1/org/users/{userUuid}", FreshOtherMember, None, members,
+                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,NF,   NF,   SCOPE,DEL,  SCOPE,SCOPE,NF,   SCOPE,SCOPE,SCOPE]),
+        // Fresh members are pending invitations until they accept.
+        row(post.clone(), "/api/v1/org/users/{userUuid}/invite", FreshMember, None, members,
+                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,OK,   OK,   SCOPE,NF,   SCOPE,SCOPE,OK,   SCOPE,SCOPE,SCOPE]),
+        row(post.clone(), "/api/v1/org/users/{userUuid}/invite", FreshOtherMember, None, members,
+                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,NF,   NF,   SCOPE,OK,   SCOPE,SCOPE,NF,   SCOPE,SCOPE,SCOPE]),
+        row(delete.clone(), "/api/v1/org/invites/{userUuid}", FreshMember, None, members,
+                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,DEL,  DEL,  SCOPE,NF,   SCOPE,SCOPE,DEL,  SCOPE,SCOPE,SCOPE]),
+        row(delete.clone(), "/api/v1/org/invites/{userUuid}", FreshOtherMember, None, members,
                                                                                    [ANON, SCOPE,SCOPE,SCOPE,SCOPE,NF,   NF,   SCOPE,DEL,  SCOPE,SCOPE,NF,   SCOPE,SCOPE,SCOPE]),
 
         // Projects. Invisible (no role on it, or another organization's) is 404;
@@ -326,6 +338,10 @@ fn table() -> Vec<Row> {
                                                                                    [ANON, SCOPE,SCOPE,SCOPE,SCOPE,DEL,  DEL,  SCOPE,NF,   SCOPE,SCOPE,DEL,  SCOPE,SCOPE,SCOPE]),
         row(delete.clone(), "/api/v1/org/api-keys/{uuid}", FreshOtherApiKey, None, api_keys,
                                                                                    [ANON, SCOPE,SCOPE,SCOPE,SCOPE,NF,   NF,   SCOPE,DEL,  SCOPE,SCOPE,NF,   SCOPE,SCOPE,SCOPE]),
+        row(patch.clone(), "/api/v1/org/api-keys/{uuid}", FreshApiKey, Some(json!({ "name": "renamed {n}" })), api_keys,
+                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,OK,   OK,   SCOPE,NF,   SCOPE,SCOPE,OK,   SCOPE,SCOPE,SCOPE]),
+        row(patch.clone(), "/api/v1/org/api-keys/{uuid}", FreshOtherApiKey, Some(json!({ "name": "renamed {n}" })), api_keys,
+                                                                                   [ANON, SCOPE,SCOPE,SCOPE,SCOPE,NF,   NF,   SCOPE,OK,   SCOPE,SCOPE,NF,   SCOPE,SCOPE,SCOPE]),
         row(patch.clone(), "/api/v1/org/api-keys/{uuid}/rotate", FreshApiKey, Some(json!({ "expiresAt": "{in30days}" })), api_keys,
                                                                                    [ANON, SCOPE,SCOPE,SCOPE,SCOPE,OK,   OK,   SCOPE,NF,   SCOPE,SCOPE,OK,   SCOPE,SCOPE,SCOPE]),
         row(patch.clone(), "/api/v1/org/api-keys/{uuid}/rotate", FreshOtherApiKey, Some(json!({ "expiresAt": "{in30days}" })), api_keys,

@@ -3,6 +3,7 @@
 //! on SQLite and PostgreSQL against the real server on a real socket.
 
 #[path = "api/support.rs"]
+#[allow(dead_code)]
 mod support;
 
 use serde_json::{json, Value};

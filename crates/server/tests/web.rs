@@ -748,10 +748,12 @@ async fn editing_switching_and_paging() {
         .starts_with(&earlier.to_string()));
 
     // Service accounts on the free plan: the page explains the plan.
+    // Existing accounts stay listed; adding one is not offered.
     let response = web.get("/settings/service-accounts", &admin).await;
-    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(response.status(), StatusCode::OK);
     let page = response.text().await.expect("page");
     assert!(page.contains("Enterprise plan required") && page.contains("set-plan"));
+    assert!(!page.contains("id=\"add-service-account\""));
 
     // Switching organization: the header offers both; the pages follow.
     app.post(

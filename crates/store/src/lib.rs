@@ -78,7 +78,8 @@ pub trait Store: Send + Sync + 'static {
         audit: &AuditEvent,
     ) -> Result<()>;
     /// A new link for a pending invitation; earlier links die. The right to
-    /// set the password stays with the invitation that had it. `NotFound`
+    /// set the password stays with the invitation that had it (and is given
+    /// if the account qualifies now, as a new invitation would be). `NotFound`
     /// unless the person is invited and has not accepted.
     async fn reissue_invite(
         &self,

@@ -78,10 +78,15 @@ impl MemberStatus {
 impl Membership {
     pub fn status(&self) -> MemberStatus {
         match (self.accepted_at, self.suspended_at) {
-            (None, _) => MemberStatus::Invited,
-            (Some(_), Some(_)) => MemberStatus::Suspended,
+            (_, Some(_)) => MemberStatus::Suspended,
+            (None, None) => MemberStatus::Invited,
             (Some(_), None) => MemberStatus::Active,
         }
+    }
+
+    /// An invitation its person has not accepted (suspended or not).
+    pub fn is_pending(&self) -> bool {
+        self.accepted_at.is_none()
     }
 }
 

@@ -387,6 +387,17 @@ async fn lock_org(conn: &mut AnyConnection, org: Uuid) -> Result<()> {
     expect_one(done.rows_affected())
 }
 
+/// Invitations of one account are decided one after another: two
+/// organizations inviting a new person at once cannot both hand out the link
+/// that sets the password (PostgreSQL runs them in READ COMMITTED).
+async fn lock_user(conn: &mut AnyConnection, user: Uuid) -> Result<()> {
+    let done = sqlx::query("UPDATE users SET uuid = uuid WHERE uuid = $1")
+        .bind(user.to_string())
+        .execute(conn)
+        .await?;
+    expect_one(done.rows_affected())
+}
+
 async fn active_admins(conn: &mut AnyConnection, org: Uuid) -> Result<i64> {
     let row = sqlx::query(
         "SELECT COUNT(*) AS n FROM memberships WHERE org_uuid = $1 AND role = 'admin' \
@@ -663,6 +674,7 @@ impl Store for SqlStore {
             .execute(&mut *tx)
             .await?;
         }
+        lock_user(&mut tx, user_uuid).await?;
         let sets_password = first_invitation(&mut tx, new.org_uuid, user_uuid).await?;
         insert_invite(&mut tx, new.org_uuid, user_uuid, invite, sets_password).await?;
         self.finish(tx, audit).await?;
@@ -678,6 +690,7 @@ impl Store for SqlStore {
     ) -> Result<()> {
         let mut tx = self.write.begin().await?;
         let (o, u) = (org.to_string(), user.to_string());
+        lock_user(&mut tx, user).await?;
         sqlx::query(
             "SELECT 1 AS one FROM memberships WHERE org_uuid = $1 AND user_uuid = $2 AND accepted_at IS NULL",
         )

@@ -12,6 +12,7 @@ use latchkey_core::{
 };
 use latchkey_store::testing::PgDatabase;
 use latchkey_store::MemberProjectRole;
+use latchkey_store::{Acceptance, AccountScope, MemberStatus, PendingInvite, ServiceAccountChange};
 use latchkey_store::{
     AuditFilter, Backend, Credential, CredentialChange, MemberChange, MemberUser, NewAdmin,
     NewInvite, NewMember, NewSession, Org, PageRequest, PoolSettings, Project, Rotation, SqlStore,
@@ -155,7 +156,7 @@ on_both_backends! {
     project_roles => project_roles_sqlite, project_roles_postgres;
     credentials_authenticate => credentials_authenticate_sqlite, credentials_authenticate_postgres;
     credentials_org_pats_paging => credentials_org_pats_paging_sqlite, credentials_org_pats_paging_postgres;
-    credentials_update_pat => credentials_update_pat_sqlite, credentials_update_pat_postgres;
+    credentials_update_credential => credentials_update_credential_sqlite, credentials_update_credential_postgres;
     credentials_revoke => credentials_revoke_sqlite, credentials_revoke_postgres;
     credentials_rotate => credentials_rotate_sqlite, credentials_rotate_postgres;
     credentials_concurrent_rotation => credentials_concurrent_rotation_sqlite, credentials_concurrent_rotation_postgres;
@@ -169,6 +170,12 @@ on_both_backends! {
     service_accounts_lifecycle => service_accounts_lifecycle_sqlite, service_accounts_lifecycle_postgres;
     service_accounts_project_rows => service_accounts_project_rows_sqlite, service_accounts_project_rows_postgres;
     custom_role_on_a_project => custom_role_on_a_project_sqlite, custom_role_on_a_project_postgres;
+    invites_sets_password_rule => invites_sets_password_rule_sqlite, invites_sets_password_rule_postgres;
+    invites_concurrent_first_invitations => invites_concurrent_first_invitations_sqlite, invites_concurrent_first_invitations_postgres;
+    invites_accept_by_session => invites_accept_by_session_sqlite, invites_accept_by_session_postgres;
+    invites_acceptance_ends_sessions => invites_acceptance_ends_sessions_sqlite, invites_acceptance_ends_sessions_postgres;
+    invites_reissue_and_withdraw => invites_reissue_and_withdraw_sqlite, invites_reissue_and_withdraw_postgres;
+    invites_give_nothing_until_accepted => invites_give_nothing_until_accepted_sqlite, invites_give_nothing_until_accepted_postgres;
 }
 
 // ---- fixtures -----------------------------------------------------------------
@@ -258,9 +265,33 @@ async fn new_org(t: &TestDb, name: &str) -> (Org, User) {
     (org, admin)
 }
 
-/// Adds a new user (no invite) to `org` with `role`.
-async fn add_new_member(t: &TestDb, org: Uuid, email: &str, role: Role) -> User {
+/// A link issued at `at`, valid for a week.
+fn invite_at(at: OffsetDateTime) -> NewInvite {
+    NewInvite {
+        code_hash: new_hash(),
+        created_at: at,
+        expires_at: at + Duration::days(7),
+    }
+}
+
+/// Acceptance through a link that may set the password, keeping the name.
+fn set_password(password_hash: &str) -> Acceptance<'_> {
+    Acceptance::SetPassword {
+        password_hash,
+        name: None,
+    }
+}
+
+fn by_session(user_uuid: Uuid) -> Acceptance<'static> {
+    Acceptance::BySession { user_uuid }
+}
+
+/// Invites a new user (no password yet) to `org` with `role`: a pending
+/// membership. Returns the user and the link's code. One event,
+/// `member.invited`.
+async fn invite_new_member(t: &TestDb, org: Uuid, email: &str, role: Role) -> (User, TokenHash) {
     let user = new_user(email);
+    let invite = invite_at(now());
     t.add_member(
         &NewMember {
             custom_role_uuid: None,
@@ -269,15 +300,18 @@ async fn add_new_member(t: &TestDb, org: Uuid, email: &str, role: Role) -> User 
             role,
             now: now(),
         },
-        None,
-        &ev(org, "member.added"),
+        &invite,
+        &ev(org, "member.invited"),
     )
     .await
     .expect("add_member");
-    user
+    (user, invite.code_hash)
 }
 
-async fn add_existing_member(t: &TestDb, org: Uuid, user: Uuid, role: Role) {
+/// Invites an existing user to `org` with `role`; returns the link's code.
+/// One event, `member.invited`.
+async fn invite_existing_member(t: &TestDb, org: Uuid, user: Uuid, role: Role) -> TokenHash {
+    let invite = invite_at(now());
     t.add_member(
         &NewMember {
             custom_role_uuid: None,
@@ -286,11 +320,42 @@ async fn add_existing_member(t: &TestDb, org: Uuid, user: Uuid, role: Role) {
             role,
             now: now(),
         },
-        None,
-        &ev(org, "member.added"),
+        &invite,
+        &ev(org, "member.invited"),
     )
     .await
     .expect("add_member (existing user)");
+    invite.code_hash
+}
+
+/// Accepts an invitation now, with the event `member.joined` in the
+/// invitation's organization (read from the link).
+async fn accept(t: &TestDb, code: &TokenHash, acceptance: &Acceptance<'_>) -> (User, Uuid) {
+    let at = now();
+    let pending = t
+        .pending_invite(code, at)
+        .await
+        .unwrap()
+        .expect("a pending invitation");
+    t.accept_invite(code, acceptance, at, &ev(pending.org_uuid, "member.joined"))
+        .await
+        .expect("accept_invite")
+}
+
+/// A new user who was invited to `org` and accepted, setting a password: an
+/// active member. Two events, `member.invited` and `member.joined`.
+async fn add_new_member(t: &TestDb, org: Uuid, email: &str, role: Role) -> User {
+    let (user, code) = invite_new_member(t, org, email, role).await;
+    let hash = format!("$argon2id${email}");
+    accept(t, &code, &set_password(&hash)).await;
+    user
+}
+
+/// An existing user invited to `org` who accepted from a signed-in session:
+/// an active member. Two events, `member.invited` and `member.joined`.
+async fn add_existing_member(t: &TestDb, org: Uuid, user: Uuid, role: Role) {
+    let code = invite_existing_member(t, org, user, role).await;
+    accept(t, &code, &by_session(user)).await;
 }
 
 fn pat(org: Uuid, owner: &User, name: &str, created_at: OffsetDateTime) -> Credential {
@@ -423,6 +488,31 @@ impl AuditLog {
         }
     }
 
+    /// Exactly these new events, oldest first.
+    #[track_caller]
+    fn expect_all<'a>(
+        &'a mut self,
+        t: &TestDb,
+        actions: &'a [&'a str],
+    ) -> impl Future<Output = ()> + 'a {
+        let caller = std::panic::Location::caller();
+        let t = t.clone();
+        async move {
+            let events = all_events(&t, self.org).await;
+            let newest: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
+            assert_eq!(
+                events.len(),
+                self.seen + actions.len(),
+                "{caller}: expected the new audit events {actions:?}; newest: {:?}",
+                &newest[..newest.len().min(actions.len() + 2)]
+            );
+            let mut got: Vec<&str> = newest[..actions.len()].to_vec();
+            got.reverse();
+            assert_eq!(got, actions, "{caller}: the new audit events, oldest first");
+            self.seen += actions.len();
+        }
+    }
+
     #[track_caller]
     fn expect_none(&self, t: &TestDb) -> impl Future<Output = ()> + '_ {
         let caller = std::panic::Location::caller();
@@ -479,8 +569,9 @@ async fn orgs_lifecycle(t: TestDb) {
 
     // The org, the user, the admin membership and the event are all there.
     assert_eq!(t.org(org.uuid).await.unwrap(), Some(org.clone()));
-    assert_eq!(t.org_by_name("acme").await.unwrap(), Some(org.clone()));
-    assert_eq!(t.org_by_name("ACME-nope").await.unwrap(), None);
+    assert_eq!(t.orgs_by_name("acme").await.unwrap(), vec![org.clone()]);
+    assert!(t.orgs_by_name("ACME-nope").await.unwrap().is_empty());
+    assert!(t.orgs_by_name("ACME").await.unwrap().is_empty());
     assert_eq!(t.org(Uuid::new_v4()).await.unwrap(), None);
     let login = t.user_by_email("alice@example.com").await.unwrap().unwrap();
     assert_eq!(login.user, alice);
@@ -490,6 +581,12 @@ async fn orgs_lifecycle(t: TestDb) {
     assert_eq!(member.membership.role, Role::Admin);
     assert_eq!(member.membership.suspended_at, None);
     assert_eq!(member.membership.created_at, org.created_at);
+    assert_eq!(
+        member.membership.accepted_at,
+        Some(org.created_at),
+        "the founding admin is a member at once"
+    );
+    assert_eq!(member.membership.status(), MemberStatus::Active);
     assert_eq!(t.members(org.uuid).await.unwrap(), vec![member.clone()]);
     assert_eq!(
         t.memberships_of(alice.uuid).await.unwrap(),
@@ -502,21 +599,67 @@ async fn orgs_lifecycle(t: TestDb) {
     assert_eq!(events[0].target, created.target);
     assert_eq!(events[0].at, created.at);
 
-    // A duplicate name is a conflict, and nothing of it is kept.
-    let dup = new_org_value("acme");
-    let mut dup_log = AuditLog::start(&t, dup.uuid).await;
+    // An organization's id is unique: a second one with the same id is a
+    // conflict, and nothing of it is kept (not even its new admin).
+    let dup = Org {
+        name: "acme-again".to_string(),
+        ..org.clone()
+    };
+    let mut log = AuditLog::start(&t, org.uuid).await;
     assert_err!(
         t.create_org(
             &dup,
-            &NewAdmin::Existing(alice.uuid),
+            &NewAdmin::New {
+                user: new_user("dup@example.com"),
+                password_hash: "x".to_string(),
+            },
             &ev(dup.uuid, "org.created")
         )
         .await,
         StoreError::Conflict(_)
     );
-    dup_log.expect_none(&t).await;
-    assert_eq!(t.org(dup.uuid).await.unwrap(), None);
+    log.expect_none(&t).await;
+    assert_eq!(t.org(org.uuid).await.unwrap(), Some(org.clone()));
+    assert!(t.user_by_email("dup@example.com").await.unwrap().is_none());
+    assert!(t.orgs_by_name("acme-again").await.unwrap().is_empty());
     assert_eq!(t.memberships_of(alice.uuid).await.unwrap().len(), 1);
+
+    // Names are not unique: a second "acme" (by another founder) is a
+    // different organization, and both are found by the name, oldest first.
+    let twin = Org {
+        created_at: org.created_at + secs(1),
+        ..new_org_value("acme")
+    };
+    let twin_admin = new_user("admin@twin.test");
+    t.create_org(
+        &twin,
+        &NewAdmin::New {
+            user: twin_admin.clone(),
+            password_hash: "$argon2id$twin".to_string(),
+        },
+        &ev(twin.uuid, "org.created"),
+    )
+    .await
+    .unwrap();
+    log.expect_none(&t).await;
+    assert_eq!(
+        t.orgs_by_name("acme").await.unwrap(),
+        vec![org.clone(), twin.clone()]
+    );
+    assert_eq!(t.members(twin.uuid).await.unwrap().len(), 1);
+    assert_eq!(t.members(org.uuid).await.unwrap().len(), 1);
+    assert!(t.member(twin.uuid, alice.uuid).await.unwrap().is_none());
+    assert_eq!(
+        t.memberships_of(twin_admin.uuid).await.unwrap(),
+        vec![(
+            twin.clone(),
+            t.member(twin.uuid, twin_admin.uuid)
+                .await
+                .unwrap()
+                .unwrap()
+                .membership
+        )]
+    );
 
     // A new admin whose email is taken: conflict, and the org is rolled back.
     let taken = new_org_value("taken-email");
@@ -533,7 +676,7 @@ async fn orgs_lifecycle(t: TestDb) {
         StoreError::Conflict(_)
     );
     assert_eq!(t.org(taken.uuid).await.unwrap(), None);
-    assert_eq!(t.org_by_name("taken-email").await.unwrap(), None);
+    assert!(t.orgs_by_name("taken-email").await.unwrap().is_empty());
     assert!(all_events(&t, taken.uuid).await.is_empty());
 
     // An existing user may found a second organization.
@@ -545,8 +688,7 @@ async fn orgs_lifecycle(t: TestDb) {
     )
     .await
     .unwrap();
-    dup_log = AuditLog::start(&t, second.uuid).await;
-    assert_eq!(dup_log.seen, 1);
+    assert_eq!(AuditLog::start(&t, second.uuid).await.seen, 1);
     let orgs: Vec<Uuid> = t
         .memberships_of(alice.uuid)
         .await
@@ -561,7 +703,6 @@ async fn orgs_lifecycle(t: TestDb) {
     assert!(orgs.contains(&org.uuid) && orgs.contains(&second.uuid));
 
     // Plans.
-    let mut log = AuditLog::start(&t, org.uuid).await;
     t.set_plan(
         org.uuid,
         Plan::Enterprise,
@@ -574,9 +715,11 @@ async fn orgs_lifecycle(t: TestDb) {
         t.org(org.uuid).await.unwrap().unwrap().plan,
         Plan::Enterprise
     );
+    assert_eq!(t.orgs_by_name("second").await.unwrap()[0].plan, Plan::Free);
     assert_eq!(
-        t.org_by_name("second").await.unwrap().unwrap().plan,
-        Plan::Free
+        t.org(twin.uuid).await.unwrap().unwrap().plan,
+        Plan::Free,
+        "a plan is the organization's, not its name's"
     );
     t.set_plan(org.uuid, Plan::Free, &ev(org.uuid, "org.plan_changed"))
         .await
@@ -656,11 +799,11 @@ async fn audit_event_round_trip(t: TestDb) {
 // ---- members ----------------------------------------------------------------------
 
 async fn members_add_and_invites(t: TestDb) {
-    let (org, _alice) = new_org(&t, "acme").await;
+    let (org, alice) = new_org(&t, "acme").await;
     let mut log = AuditLog::start(&t, org.uuid).await;
     let t0 = now();
 
-    // A new user with an invite.
+    // A new user with an invite: invited, not yet a member.
     let bob = User {
         name: None,
         ..new_user("bob@example.com")
@@ -674,11 +817,11 @@ async fn members_add_and_invites(t: TestDb) {
             role: Role::Editor,
             now: t0,
         },
-        Some(&NewInvite {
+        &NewInvite {
             code_hash: code,
             created_at: t0,
             expires_at: t0 + Duration::days(7),
-        }),
+        },
         &ev(org.uuid, "member.invited"),
     )
     .await
@@ -689,6 +832,8 @@ async fn members_add_and_invites(t: TestDb) {
     assert_eq!(m.membership.role, Role::Editor);
     assert_eq!(m.membership.created_at, t0);
     assert_eq!(m.membership.suspended_at, None);
+    assert_eq!(m.membership.accepted_at, None);
+    assert_eq!(m.membership.status(), MemberStatus::Invited);
     assert_eq!(
         t.user_by_email("bob@example.com")
             .await
@@ -698,24 +843,68 @@ async fn members_add_and_invites(t: TestDb) {
         None,
         "an invited user has no password yet"
     );
-    assert_eq!(t.members(org.uuid).await.unwrap().len(), 2);
+    assert_eq!(
+        t.members(org.uuid).await.unwrap().len(),
+        2,
+        "invited ones are listed"
+    );
+    assert!(
+        t.memberships_of(bob.uuid).await.unwrap().is_empty(),
+        "an invitation is not a membership"
+    );
+    assert_eq!(
+        t.pending_invite(&code, t0).await.unwrap(),
+        Some(PendingInvite {
+            org_uuid: org.uuid,
+            user_uuid: bob.uuid,
+            sets_password: true,
+            expires_at: t0 + Duration::days(7),
+        }),
+        "the first invitation of a new account may set its password"
+    );
+    assert_eq!(t.pending_invite(&new_hash(), t0).await.unwrap(), None);
 
     // The invite works once.
+    let accepted_at = t0 + secs(60);
     let (user, org_uuid) = t
-        .accept_invite(&code, "$argon2id$bob", Some("Bob B"), t0 + secs(60))
+        .accept_invite(
+            &code,
+            &Acceptance::SetPassword {
+                password_hash: "$argon2id$bob",
+                name: Some("Bob B"),
+            },
+            accepted_at,
+            &ev(org.uuid, "member.joined"),
+        )
         .await
         .unwrap();
+    log.expect(&t, "member.joined").await;
     assert_eq!(org_uuid, org.uuid);
     assert_eq!(user.uuid, bob.uuid);
     assert_eq!(user.name.as_deref(), Some("Bob B"));
     let login = t.user_by_email("bob@example.com").await.unwrap().unwrap();
     assert_eq!(login.password_hash.as_deref(), Some("$argon2id$bob"));
     assert_eq!(login.user.name.as_deref(), Some("Bob B"));
-    assert_err!(
-        t.accept_invite(&code, "$argon2id$again", None, t0 + secs(61))
-            .await,
-        StoreError::NotFound
+    let m = t.member(org.uuid, bob.uuid).await.unwrap().unwrap();
+    assert_eq!(m.membership.accepted_at, Some(accepted_at));
+    assert_eq!(
+        m.membership.created_at, t0,
+        "acceptance keeps the creation time"
     );
+    assert_eq!(m.membership.status(), MemberStatus::Active);
+    assert_eq!(
+        t.memberships_of(bob.uuid).await.unwrap(),
+        vec![(org.clone(), m.membership.clone())]
+    );
+    assert_eq!(t.pending_invite(&code, t0 + secs(61)).await.unwrap(), None);
+    for again in [set_password("$argon2id$again"), by_session(bob.uuid)] {
+        assert_err!(
+            t.accept_invite(&code, &again, t0 + secs(61), &ev(org.uuid, "member.joined"))
+                .await,
+            StoreError::NotFound
+        );
+    }
+    log.expect_none(&t).await;
     assert_eq!(
         t.user_by_email("bob@example.com")
             .await
@@ -727,9 +916,16 @@ async fn members_add_and_invites(t: TestDb) {
         "a used invite changes nothing"
     );
     assert_err!(
-        t.accept_invite(&new_hash(), "x", None, t0).await,
+        t.accept_invite(
+            &new_hash(),
+            &set_password("x"),
+            t0,
+            &ev(org.uuid, "member.joined")
+        )
+        .await,
         StoreError::NotFound
     );
+    log.expect_none(&t).await;
 
     // Accepting without a name keeps the name given at invitation.
     let carol = new_user("carol@example.com");
@@ -742,20 +938,26 @@ async fn members_add_and_invites(t: TestDb) {
             role: Role::Viewer,
             now: t0,
         },
-        Some(&NewInvite {
+        &NewInvite {
             code_hash: carol_code,
             created_at: t0,
             expires_at: t0 + secs(3600),
-        }),
+        },
         &ev(org.uuid, "member.invited"),
     )
     .await
     .unwrap();
     log.expect(&t, "member.invited").await;
     let (user, _) = t
-        .accept_invite(&carol_code, "$argon2id$carol", None, t0 + secs(10))
+        .accept_invite(
+            &carol_code,
+            &set_password("$argon2id$carol"),
+            t0 + secs(10),
+            &ev(org.uuid, "member.joined"),
+        )
         .await
         .unwrap();
+    log.expect(&t, "member.joined").await;
     assert_eq!(user.name, carol.name);
 
     // Expired invites (including one expiring this very second) do not work.
@@ -769,24 +971,30 @@ async fn members_add_and_invites(t: TestDb) {
             role: Role::Viewer,
             now: t0,
         },
-        Some(&NewInvite {
+        &NewInvite {
             code_hash: dave_code,
             created_at: t0 - secs(100),
             expires_at: t0 - secs(1),
-        }),
+        },
         &ev(org.uuid, "member.invited"),
     )
     .await
     .unwrap();
     log.expect(&t, "member.invited").await;
-    assert_err!(
-        t.accept_invite(&dave_code, "x", None, t0).await,
-        StoreError::NotFound
-    );
-    assert_err!(
-        t.accept_invite(&dave_code, "x", None, t0 - secs(1)).await,
-        StoreError::NotFound
-    );
+    for at in [t0, t0 - secs(1)] {
+        assert_eq!(t.pending_invite(&dave_code, at).await.unwrap(), None);
+        assert_err!(
+            t.accept_invite(
+                &dave_code,
+                &set_password("x"),
+                at,
+                &ev(org.uuid, "member.joined")
+            )
+            .await,
+            StoreError::NotFound
+        );
+    }
+    log.expect_none(&t).await;
     assert_eq!(
         t.user_by_email("dave@example.com")
             .await
@@ -795,29 +1003,56 @@ async fn members_add_and_invites(t: TestDb) {
             .password_hash,
         None
     );
+    assert_eq!(
+        t.member(org.uuid, dave.uuid)
+            .await
+            .unwrap()
+            .unwrap()
+            .membership
+            .status(),
+        MemberStatus::Invited
+    );
     // ... while one second earlier it would have.
+    assert!(t
+        .pending_invite(&dave_code, t0 - secs(2))
+        .await
+        .unwrap()
+        .is_some());
     let (user, _) = t
-        .accept_invite(&dave_code, "$argon2id$dave", None, t0 - secs(2))
+        .accept_invite(
+            &dave_code,
+            &set_password("$argon2id$dave"),
+            t0 - secs(2),
+            &ev(org.uuid, "member.joined"),
+        )
         .await
         .unwrap();
+    log.expect(&t, "member.joined").await;
     assert_eq!(user.uuid, dave.uuid);
 
-    // Adding someone who is a member already: conflict, no event.
-    assert_err!(
-        t.add_member(
-            &NewMember {
-                custom_role_uuid: None,
-                org_uuid: org.uuid,
-                user: MemberUser::Existing(bob.uuid),
-                role: Role::Admin,
-                now: t0,
-            },
-            None,
-            &ev(org.uuid, "member.added"),
-        )
-        .await,
-        StoreError::Conflict(_)
-    );
+    // Adding someone who is a member already, or invited already: conflict,
+    // no event, and the link given is not kept.
+    let (erin, erin_code) = invite_new_member(&t, org.uuid, "erin@example.com", Role::Viewer).await;
+    log.expect(&t, "member.invited").await;
+    for (who, role) in [(bob.uuid, Role::Admin), (erin.uuid, Role::Admin)] {
+        let again = invite_at(t0);
+        assert_err!(
+            t.add_member(
+                &NewMember {
+                    custom_role_uuid: None,
+                    org_uuid: org.uuid,
+                    user: MemberUser::Existing(who),
+                    role,
+                    now: t0,
+                },
+                &again,
+                &ev(org.uuid, "member.invited"),
+            )
+            .await,
+            StoreError::Conflict(_)
+        );
+        assert_eq!(t.pending_invite(&again.code_hash, t0).await.unwrap(), None);
+    }
     log.expect_none(&t).await;
     assert_eq!(
         t.member(org.uuid, bob.uuid)
@@ -828,6 +1063,12 @@ async fn members_add_and_invites(t: TestDb) {
             .role,
         Role::Editor
     );
+    let erin_m = t.member(org.uuid, erin.uuid).await.unwrap().unwrap();
+    assert_eq!(
+        (erin_m.membership.role, erin_m.membership.status()),
+        (Role::Viewer, MemberStatus::Invited)
+    );
+    assert!(t.pending_invite(&erin_code, now()).await.unwrap().is_some());
     // A new user with an email that is taken: conflict, no event, no invite.
     let imposter_code = new_hash();
     assert_err!(
@@ -839,24 +1080,34 @@ async fn members_add_and_invites(t: TestDb) {
                 role: Role::Viewer,
                 now: t0,
             },
-            Some(&NewInvite {
+            &NewInvite {
                 code_hash: imposter_code,
                 created_at: t0,
                 expires_at: t0 + secs(3600),
-            }),
+            },
             &ev(org.uuid, "member.invited"),
         )
         .await,
         StoreError::Conflict(_)
     );
     log.expect_none(&t).await;
+    assert_eq!(t.pending_invite(&imposter_code, t0).await.unwrap(), None);
     assert_err!(
-        t.accept_invite(&imposter_code, "x", None, t0).await,
+        t.accept_invite(
+            &imposter_code,
+            &set_password("x"),
+            t0,
+            &ev(org.uuid, "member.joined")
+        )
+        .await,
         StoreError::NotFound
     );
 
-    // An existing user of another organization joins this one.
+    // An existing user of another organization is invited to this one: the
+    // invitation is pending until they accept it from their own session
+    // (the link may not set a password: they have one).
     let (other, zed) = new_org(&t, "other").await;
+    let zed_code = new_hash();
     t.add_member(
         &NewMember {
             custom_role_uuid: None,
@@ -865,25 +1116,74 @@ async fn members_add_and_invites(t: TestDb) {
             role: Role::Developer,
             now: t0 + secs(5),
         },
-        None,
-        &ev(org.uuid, "member.added"),
+        &NewInvite {
+            code_hash: zed_code,
+            created_at: t0 + secs(5),
+            expires_at: t0 + Duration::days(1),
+        },
+        &ev(org.uuid, "member.invited"),
     )
     .await
     .unwrap();
-    log.expect(&t, "member.added").await;
+    log.expect(&t, "member.invited").await;
     let m = t.member(org.uuid, zed.uuid).await.unwrap().unwrap();
     assert_eq!(m.user, zed);
     assert_eq!(m.membership.role, Role::Developer);
+    assert_eq!(m.membership.status(), MemberStatus::Invited);
+    let of_zed = t.memberships_of(zed.uuid).await.unwrap();
+    assert_eq!(of_zed.len(), 1, "only the accepted membership: {of_zed:?}");
+    assert_eq!(of_zed[0].0.uuid, other.uuid);
+    assert_eq!(
+        t.pending_invite(&zed_code, t0 + secs(6))
+            .await
+            .unwrap()
+            .map(|p| (p.user_uuid, p.sets_password)),
+        Some((zed.uuid, false))
+    );
+    // Not by a password, not by another account's session.
+    for wrong in [set_password("$argon2id$hijack"), by_session(alice.uuid)] {
+        assert_err!(
+            t.accept_invite(
+                &zed_code,
+                &wrong,
+                t0 + secs(6),
+                &ev(org.uuid, "member.joined")
+            )
+            .await,
+            StoreError::NotFound
+        );
+    }
+    log.expect_none(&t).await;
+    assert_eq!(
+        t.user_by_email(&zed.email)
+            .await
+            .unwrap()
+            .unwrap()
+            .password_hash
+            .as_deref(),
+        Some("$argon2id$test")
+    );
+    let (user, o) = t
+        .accept_invite(
+            &zed_code,
+            &by_session(zed.uuid),
+            t0 + secs(7),
+            &ev(org.uuid, "member.joined"),
+        )
+        .await
+        .unwrap();
+    log.expect(&t, "member.joined").await;
+    assert_eq!((user, o), (zed.clone(), org.uuid));
     let of_zed = t.memberships_of(zed.uuid).await.unwrap();
     assert_eq!(of_zed.len(), 2);
     assert!(of_zed
         .iter()
         .any(|(o, m)| o.uuid == other.uuid && m.role == Role::Admin));
-    assert!(of_zed
-        .iter()
-        .any(|(o, m)| o.uuid == org.uuid && m.role == Role::Developer));
+    assert!(of_zed.iter().any(|(o, m)| o.uuid == org.uuid
+        && m.role == Role::Developer
+        && m.accepted_at == Some(t0 + secs(7))));
     assert!(t.member(other.uuid, bob.uuid).await.unwrap().is_none());
-    assert_eq!(t.members(org.uuid).await.unwrap().len(), 5);
+    assert_eq!(t.members(org.uuid).await.unwrap().len(), 6);
 }
 
 async fn members_update(t: TestDb) {
@@ -1010,6 +1310,9 @@ async fn members_update(t: TestDb) {
 async fn members_last_admin_is_kept(t: TestDb) {
     let (org, alice) = new_org(&t, "acme").await;
     let bob = add_new_member(&t, org.uuid, "bob@example.com", Role::Editor).await;
+    // Invited as an admin, not accepted yet: not an admin that counts.
+    let (carol, carol_code) =
+        invite_new_member(&t, org.uuid, "carol@example.com", Role::Admin).await;
     let alice_pat = pat(org.uuid, &alice, "alice laptop", now());
     let alice_hash = insert(&t, &alice_pat).await;
     let session = new_hash();
@@ -1044,7 +1347,7 @@ async fn members_last_admin_is_kept(t: TestDb) {
         );
     }
 
-    // Demoting the only admin.
+    // Demoting the only (accepted) admin.
     assert_err!(
         t.update_member(
             org.uuid,
@@ -1096,7 +1399,13 @@ async fn members_last_admin_is_kept(t: TestDb) {
         .await
         .unwrap()
         .is_some());
-    assert!(t.session(&session).await.unwrap().is_some());
+    assert_eq!(
+        t.session(&session)
+            .await
+            .unwrap()
+            .map(|s| (s.revoked_at, s.membership.is_some())),
+        Some((None, true))
+    );
     assert_eq!(
         t.project_role(project.uuid, alice.uuid).await.unwrap(),
         Some(Role::Viewer)
@@ -1208,7 +1517,29 @@ async fn members_last_admin_is_kept(t: TestDb) {
         .await
         .unwrap();
     log.expect(&t, "member.removed").await;
-    assert_eq!(t.members(org.uuid).await.unwrap().len(), 1);
+    assert_eq!(t.members(org.uuid).await.unwrap().len(), 2);
+
+    // Once the invited admin accepts, alice may step down.
+    accept(&t, &carol_code, &set_password("$argon2id$carol")).await;
+    log.expect(&t, "member.joined").await;
+    t.update_member(
+        org.uuid,
+        alice.uuid,
+        &MemberChange {
+            custom_role_uuid: None,
+            role: Some(Role::Viewer),
+            suspended_at: None,
+        },
+        &ev(org.uuid, "member.updated"),
+    )
+    .await
+    .unwrap();
+    log.expect(&t, "member.updated").await;
+    let carol = t.member(org.uuid, carol.uuid).await.unwrap().unwrap();
+    assert_eq!(
+        (carol.membership.role, carol.membership.status()),
+        (Role::Admin, MemberStatus::Active)
+    );
 }
 
 async fn members_remove_cleans_up(t: TestDb) {
@@ -1227,16 +1558,17 @@ async fn members_remove_cleans_up(t: TestDb) {
             role: Role::Developer,
             now: t0,
         },
-        Some(&NewInvite {
+        &NewInvite {
             code_hash: bob_code,
             created_at: t0,
             expires_at: t0 + Duration::days(7),
-        }),
+        },
         &ev(a.uuid, "member.invited"),
     )
     .await
     .unwrap();
     add_existing_member(&t, b.uuid, bob.uuid, Role::Viewer).await;
+    assert!(t.pending_invite(&bob_code, t0).await.unwrap().is_some());
 
     let a1 = pat(a.uuid, &bob, "a1", t0);
     let a2 = pat(a.uuid, &bob, "a2", t0 - secs(1));
@@ -1278,6 +1610,22 @@ async fn members_remove_cleans_up(t: TestDb) {
     for s in [&s_bob_a, &s_bob_b, &s_alice_a] {
         t.create_session(s).await.unwrap();
     }
+    // Invited to A only: nothing there gives him a membership yet.
+    assert!(found(&t, &h_a1).await.membership.is_none());
+    assert!(t
+        .session(&s_bob_a.id_hash)
+        .await
+        .unwrap()
+        .unwrap()
+        .membership
+        .is_none());
+    assert!(t
+        .session(&s_bob_b.id_hash)
+        .await
+        .unwrap()
+        .unwrap()
+        .membership
+        .is_some());
 
     let mut log_a = AuditLog::start(&t, a.uuid).await;
     let log_b = AuditLog::start(&t, b.uuid).await;
@@ -1345,15 +1693,51 @@ async fn members_remove_cleans_up(t: TestDb) {
         1
     );
 
-    // Sessions in A are gone, in B kept; other users' sessions kept.
-    assert!(t.session(&s_bob_a.id_hash).await.unwrap().is_none());
-    assert!(t.session(&s_bob_b.id_hash).await.unwrap().is_some());
-    assert!(t.session(&s_alice_a.id_hash).await.unwrap().is_some());
+    // Sessions in A are ended (kept, revoked at the removal time), in B
+    // not; other users' sessions untouched.
+    let ended = t.session(&s_bob_a.id_hash).await.unwrap().unwrap();
+    assert_eq!(ended.revoked_at, Some(removed_at));
+    assert_eq!(ended.membership, None);
+    let kept = t.session(&s_bob_b.id_hash).await.unwrap().unwrap();
+    assert_eq!((kept.revoked_at, kept.membership.is_some()), (None, true));
+    assert_eq!(
+        t.session(&s_alice_a.id_hash)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        None
+    );
+    assert_eq!(
+        t.count(
+            "SELECT COUNT(*) FROM sessions WHERE user_uuid = $1",
+            bob.uuid
+        )
+        .await,
+        2,
+        "a removal deletes no session row"
+    );
 
     // The pending invite to A no longer works.
+    assert_eq!(t.pending_invite(&bob_code, t0).await.unwrap(), None);
     assert_err!(
-        t.accept_invite(&bob_code, "x", None, t0 + secs(20)).await,
+        t.accept_invite(
+            &bob_code,
+            &set_password("x"),
+            t0 + secs(20),
+            &ev(a.uuid, "member.joined")
+        )
+        .await,
         StoreError::NotFound
+    );
+    log_a.expect_none(&t).await;
+    assert_eq!(
+        t.user_by_email("bob@example.com")
+            .await
+            .unwrap()
+            .unwrap()
+            .password_hash,
+        None
     );
 
     // Removing again: not found, no event.
@@ -1363,6 +1747,20 @@ async fn members_remove_cleans_up(t: TestDb) {
         StoreError::NotFound
     );
     log_a.expect_none(&t).await;
+
+    // Invited again and accepted: a new membership, which brings back
+    // neither the ended session nor the revoked tokens.
+    add_existing_member(&t, a.uuid, bob.uuid, Role::Viewer).await;
+    log_a
+        .expect_all(&t, &["member.invited", "member.joined"])
+        .await;
+    let again = t.session(&s_bob_a.id_hash).await.unwrap().unwrap();
+    assert_eq!(again.revoked_at, Some(removed_at), "still ended");
+    assert_eq!(again.membership.map(|m| m.role), Some(Role::Viewer));
+    for h in [&h_a1, &h_a2] {
+        assert_eq!(found(&t, h).await.credential.revoked_at, Some(removed_at));
+    }
+    assert!(t.project_role(pa.uuid, bob.uuid).await.unwrap().is_none());
 }
 
 /// Two admins demoting (or removing) each other at once: the organization
@@ -1441,7 +1839,9 @@ async fn members_concurrent_admin_changes(t: TestDb) {
             .await
             .unwrap()
             .into_iter()
-            .filter(|m| m.membership.role == Role::Admin && m.membership.suspended_at.is_none())
+            .filter(|m| {
+                m.membership.role == Role::Admin && m.membership.status() == MemberStatus::Active
+            })
             .count();
         assert_eq!(active_admins, 1, "round {round}");
     }
@@ -1462,24 +1862,28 @@ async fn members_concurrent_invite_accept(t: TestDb) {
             role: Role::Viewer,
             now: t0,
         },
-        Some(&NewInvite {
+        &NewInvite {
             code_hash: code,
             created_at: t0,
             expires_at: t0 + Duration::days(1),
-        }),
+        },
         &ev(org.uuid, "member.invited"),
     )
     .await
     .unwrap();
+    let mut log = AuditLog::start(&t, org.uuid).await;
     let barrier = Arc::new(tokio::sync::Barrier::new(TASKS));
     let tasks: Vec<_> = (0..TASKS)
         .map(|i| {
             let store = t.store.clone();
             let barrier = barrier.clone();
+            let audit = ev(org.uuid, "member.joined");
             tokio::spawn(async move {
                 barrier.wait().await;
                 let password = format!("$argon2id${i}");
-                let result = store.accept_invite(&code, &password, None, t0).await;
+                let result = store
+                    .accept_invite(&code, &set_password(&password), t0, &audit)
+                    .await;
                 (password, result)
             })
         })
@@ -1504,6 +1908,16 @@ async fn members_concurrent_invite_accept(t: TestDb) {
             .password_hash,
         Some(winners.remove(0)),
         "the winner's password is the one kept"
+    );
+    log.expect(&t, "member.joined").await;
+    assert_eq!(
+        t.member(org.uuid, bob.uuid)
+            .await
+            .unwrap()
+            .unwrap()
+            .membership
+            .accepted_at,
+        Some(t0)
     );
 }
 
@@ -1567,8 +1981,8 @@ async fn sessions_lifecycle(t: TestDb) {
     t.delete_session(&id).await.unwrap();
 
     // After a user is removed from an organization, their session there is
-    // gone, and one that still names it (created concurrently with the
-    // removal) carries no membership.
+    // ended (kept, with the removal time), and one that still names it
+    // (created concurrently with the removal) carries no membership.
     let bob = add_new_member(&t, a.uuid, "bob@example.com", Role::Editor).await;
     let bob_session = NewSession {
         id_hash: new_hash(),
@@ -1587,10 +2001,22 @@ async fn sessions_lifecycle(t: TestDb) {
             .map(|m| m.role),
         Some(Role::Editor)
     );
-    t.remove_member(a.uuid, bob.uuid, now(), &ev(a.uuid, "member.removed"))
+    assert_eq!(
+        t.session(&bob_session.id_hash)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        None
+    );
+    let removed_at = now();
+    t.remove_member(a.uuid, bob.uuid, removed_at, &ev(a.uuid, "member.removed"))
         .await
         .unwrap();
-    assert!(t.session(&bob_session.id_hash).await.unwrap().is_none());
+    let ended = t.session(&bob_session.id_hash).await.unwrap().unwrap();
+    assert_eq!(ended.revoked_at, Some(removed_at));
+    assert!(ended.membership.is_none());
+    assert_eq!(ended.user.uuid, bob.uuid);
     let late = NewSession {
         id_hash: new_hash(),
         ..bob_session
@@ -1599,10 +2025,15 @@ async fn sessions_lifecycle(t: TestDb) {
     let s = t.session(&late.id_hash).await.unwrap().unwrap();
     assert_eq!(s.user.uuid, bob.uuid);
     assert!(s.membership.is_none());
+    assert_eq!(s.revoked_at, None);
+    // Deleting an ended session deletes it.
+    t.delete_session(&bob_session.id_hash).await.unwrap();
+    assert!(t.session(&bob_session.id_hash).await.unwrap().is_none());
 
-    // Sessions are not audited: only the two member events above.
+    // Sessions are not audited: only the three member events above
+    // (invited, joined, removed).
     let events = all_events(&t, a.uuid).await;
-    assert_eq!(events.len(), log.seen + 2);
+    assert_eq!(events.len(), log.seen + 3);
 }
 
 // ---- projects ------------------------------------------------------------------------
@@ -1653,7 +2084,8 @@ async fn projects_lifecycle(t: TestDb) {
 
     // Rename.
     let bob = add_new_member(&t, a.uuid, "bob@example.com", Role::Admin).await;
-    log.expect(&t, "member.added").await;
+    log.expect_all(&t, &["member.invited", "member.joined"])
+        .await;
     let later = now() + secs(90);
     let bob_actor = Actor {
         kind: ActorKind::ApiKey,
@@ -2170,7 +2602,7 @@ async fn credentials_update_credential(t: TestDb) {
     t.update_credential(
         c.uuid,
         &CredentialChange {
-            scopes: Some(vec![]),
+            scopes: Some(Some(vec![])),
             ..CredentialChange::default()
         },
         &ev(a.uuid, "pat.updated"),
@@ -2183,10 +2615,10 @@ async fn credentials_update_credential(t: TestDb) {
     t.update_credential(
         c.uuid,
         &CredentialChange {
-            scopes: Some(vec![
+            scopes: Some(Some(vec![
                 "projects:read".to_string(),
                 "content:read".to_string(),
-            ]),
+            ])),
             ..CredentialChange::default()
         },
         &ev(a.uuid, "pat.updated"),
@@ -2226,6 +2658,49 @@ async fn credentials_update_credential(t: TestDb) {
         ])
     );
     assert_eq!(t.credential(a.uuid, c.uuid).await.unwrap(), Some(got));
+
+    // Some(None): back to the full role, the rest kept.
+    t.update_credential(
+        c.uuid,
+        &CredentialChange {
+            scopes: Some(None),
+            ..CredentialChange::default()
+        },
+        &ev(a.uuid, "pat.updated"),
+    )
+    .await
+    .unwrap();
+    log.expect(&t, "pat.updated").await;
+    let got = get(t.clone()).await;
+    assert_eq!(got.scopes, None, "scopes None is the full role");
+    assert_eq!((got.name.as_str(), got.expires_at), ("desktop", Some(exp)));
+    assert_eq!(t.credential(a.uuid, c.uuid).await.unwrap(), Some(got));
+
+    // An API key: its name and expiry.
+    let key = org_credential(CredentialKind::ApiKey, a.uuid, &alice, Role::Editor);
+    let key_hash = insert(&t, &key).await;
+    log.seen += 1;
+    let key_exp = now() + Duration::days(9);
+    t.update_credential(
+        key.uuid,
+        &CredentialChange {
+            name: Some("ci".to_string()),
+            expires_at: Some(key_exp),
+            ..CredentialChange::default()
+        },
+        &ev(a.uuid, "api_key.updated"),
+    )
+    .await
+    .unwrap();
+    log.expect(&t, "api_key.updated").await;
+    assert_eq!(
+        found(&t, &key_hash).await.credential,
+        Credential {
+            name: "ci".to_string(),
+            expires_at: Some(key_exp),
+            ..key.clone()
+        }
+    );
 
     // A PAT inserted with an empty list keeps it; one with None keeps None.
     let empty = Credential {
@@ -3010,6 +3485,724 @@ async fn schema_parity_sqlite_postgres() {
     drop(dir);
 }
 
+// ---- upgrade from the previous schema ----------------------------------------------
+
+/// The migrations of `full` before `first_new`: the schema as it was.
+fn migrations_before(full: sqlx::migrate::Migrator, first_new: i64) -> sqlx::migrate::Migrator {
+    let old: Vec<_> = full
+        .migrations
+        .iter()
+        .filter(|m| m.version < first_new)
+        .cloned()
+        .collect();
+    assert!(!old.is_empty() && old.len() < full.migrations.len());
+    sqlx::migrate::Migrator {
+        migrations: old.into(),
+        ..full
+    }
+}
+
+/// What the old-schema database holds, written the old way.
+struct OldRows {
+    t0: OffsetDateTime,
+    a: Uuid,
+    b: Uuid,
+    alice: Uuid,
+    zed: Uuid,
+    bob: Uuid,
+    carol: Uuid,
+    bob_code: TokenHash,
+    carol_a_code: TokenHash,
+    carol_b_code: TokenHash,
+    zed_used_code: TokenHash,
+    alice_pat: TokenHash,
+    zed_pat: TokenHash,
+    b_key: TokenHash,
+    /// Project-scoped; its only project was deleted.
+    sa_gone: (Uuid, TokenHash),
+    /// Project-scoped, one project row left.
+    sa_kept: (Uuid, TokenHash),
+    /// Organization-scoped with a system role, custom role, legacy scopes.
+    sa_role: (Uuid, TokenHash),
+    sa_custom: (Uuid, TokenHash),
+    sa_legacy: (Uuid, TokenHash),
+    custom_role: Uuid,
+    web_a: Uuid,
+    web_b: Uuid,
+    alice_session: TokenHash,
+    zed_session: TokenHash,
+}
+
+/// Runs one statement whose `$n` are text (`Ok`) or integers (`Err`).
+async fn exec(conn: &mut AnyConnection, sql: &str, args: &[Result<String, i64>]) {
+    let mut q = sqlx::query(sql);
+    for a in args {
+        q = match a {
+            Ok(s) => q.bind(s.clone()),
+            Err(i) => q.bind(*i),
+        };
+    }
+    q.execute(&mut *conn)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+fn s(v: impl ToString) -> Result<String, i64> {
+    Ok(v.to_string())
+}
+
+fn i(t: OffsetDateTime) -> Result<String, i64> {
+    Err(t.unix_timestamp())
+}
+
+/// A credential row of the old schema: uuid, kind, org, owner, hash, scopes,
+/// role, custom role.
+type OldCredential = (
+    Uuid,
+    &'static str,
+    Uuid,
+    Option<Uuid>,
+    TokenHash,
+    Option<&'static str>,
+    Option<&'static str>,
+    Option<Uuid>,
+);
+
+/// Two organizations' worth of rows, in the old schema's columns.
+async fn seed_old_schema(conn: &mut AnyConnection) -> OldRows {
+    let t0 = now() - secs(1000);
+    let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+    let (alice, zed, bob, carol) = (
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+    );
+    let rows = OldRows {
+        t0,
+        a,
+        b,
+        alice,
+        zed,
+        bob,
+        carol,
+        bob_code: new_hash(),
+        carol_a_code: new_hash(),
+        carol_b_code: new_hash(),
+        zed_used_code: new_hash(),
+        alice_pat: new_hash(),
+        zed_pat: new_hash(),
+        b_key: new_hash(),
+        sa_gone: (Uuid::new_v4(), new_hash()),
+        sa_kept: (Uuid::new_v4(), new_hash()),
+        sa_role: (Uuid::new_v4(), new_hash()),
+        sa_custom: (Uuid::new_v4(), new_hash()),
+        sa_legacy: (Uuid::new_v4(), new_hash()),
+        custom_role: Uuid::new_v4(),
+        web_a: Uuid::new_v4(),
+        web_b: Uuid::new_v4(),
+        alice_session: new_hash(),
+        zed_session: new_hash(),
+    };
+    let at = |n: i64| t0 + secs(n);
+    let later = at(0) + Duration::days(7);
+
+    for (uuid, name, plan, n) in [(a, "acme", "free", 0), (b, "bravo", "enterprise", 1)] {
+        exec(
+            conn,
+            "INSERT INTO orgs (uuid, name, plan, created_at) VALUES ($1, $2, $3, $4)",
+            &[s(uuid), s(name), s(plan), i(at(n))],
+        )
+        .await;
+        exec(
+            conn,
+            "INSERT INTO audit_events (uuid, org_uuid, at, action, details) VALUES ($1, $2, $3, 'org.created', '{}')",
+            &[s(Uuid::new_v4()), s(uuid), i(at(n))],
+        )
+        .await;
+    }
+    for (uuid, email, password) in [
+        (alice, "alice@example.com", Some("$argon2id$alice")),
+        (zed, "zed@example.com", Some("$argon2id$zed")),
+        (bob, "bob@example.com", None),
+        (carol, "carol@example.com", None),
+    ] {
+        match password {
+            Some(p) => exec(
+                conn,
+                "INSERT INTO users (uuid, email, name, password_hash, created_at) VALUES ($1, $2, $2, $3, $4)",
+                &[s(uuid), s(email), s(p), i(at(0))],
+            )
+            .await,
+            None => exec(
+                conn,
+                "INSERT INTO users (uuid, email, name, password_hash, created_at) VALUES ($1, $2, $2, NULL, $3)",
+                &[s(uuid), s(email), i(at(0))],
+            )
+            .await,
+        }
+    }
+    for (org, user, role, n) in [
+        (a, alice, "admin", 0),
+        (b, zed, "admin", 1),
+        (a, zed, "viewer", 2),
+        (a, bob, "editor", 3),
+        // carol: first invited to B, then to A.
+        (b, carol, "viewer", 4),
+        (a, carol, "developer", 5),
+    ] {
+        exec(
+            conn,
+            "INSERT INTO memberships (org_uuid, user_uuid, role, created_at) VALUES ($1, $2, $3, $4)",
+            &[s(org), s(user), s(role), i(at(n))],
+        )
+        .await;
+    }
+    for (code, org, user, n) in [
+        (rows.bob_code, a, bob, 3),
+        (rows.carol_b_code, b, carol, 4),
+        (rows.carol_a_code, a, carol, 5),
+    ] {
+        exec(
+            conn,
+            "INSERT INTO invites (code_hash, org_uuid, user_uuid, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+            &[s(code.to_hex()), s(org), s(user), i(at(n)), i(later)],
+        )
+        .await;
+    }
+    exec(
+        conn,
+        "INSERT INTO invites (code_hash, org_uuid, user_uuid, created_at, expires_at, used_at) VALUES ($1, $2, $3, $4, $5, $4)",
+        &[s(rows.zed_used_code.to_hex()), s(a), s(zed), i(at(2)), i(later)],
+    )
+    .await;
+    let api_a = Uuid::new_v4();
+    for (uuid, org, name) in [
+        (rows.web_a, a, "web"),
+        (api_a, a, "api"),
+        (rows.web_b, b, "web"),
+    ] {
+        exec(
+            conn,
+            "INSERT INTO projects (uuid, org_uuid, name, created_at, created_by_type, created_by_uuid, created_by_name, \
+             updated_at, updated_by_type, updated_by_uuid, updated_by_name) \
+             VALUES ($1, $2, $3, $4, 'user', $5, 'someone', $4, 'user', $5, 'someone')",
+            &[s(uuid), s(org), s(name), i(at(6)), s(alice)],
+        )
+        .await;
+    }
+    exec(
+        conn,
+        "INSERT INTO project_roles (project_uuid, org_uuid, user_uuid, role, created_at) VALUES ($1, $2, $3, 'editor', $4)",
+        &[s(rows.web_a), s(a), s(zed), i(at(7))],
+    )
+    .await;
+    for (id, user, org) in [(rows.alice_session, alice, a), (rows.zed_session, zed, b)] {
+        exec(
+            conn,
+            "INSERT INTO sessions (id_hash, user_uuid, org_uuid, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+            &[s(id.to_hex()), s(user), s(org), i(at(8)), i(later)],
+        )
+        .await;
+    }
+    exec(
+        conn,
+        "INSERT INTO custom_roles (uuid, org_uuid, name, description, scopes, created_at, created_by_type, \
+         created_by_uuid, created_by_name, updated_at) VALUES ($1, $2, 'Deployer', NULL, 'deploy:write', $3, 'user', $4, 'zed', $3)",
+        &[s(rows.custom_role), s(b), i(at(9)), s(zed)],
+    )
+    .await;
+    let creds: [OldCredential; 8] = [
+        (
+            Uuid::new_v4(),
+            "pat",
+            a,
+            Some(alice),
+            rows.alice_pat,
+            None,
+            None,
+            None,
+        ),
+        (
+            Uuid::new_v4(),
+            "pat",
+            b,
+            Some(zed),
+            rows.zed_pat,
+            Some("projects:read"),
+            None,
+            None,
+        ),
+        (
+            Uuid::new_v4(),
+            "api_key",
+            b,
+            None,
+            rows.b_key,
+            None,
+            Some("viewer"),
+            None,
+        ),
+        (
+            rows.sa_gone.0,
+            "service_account",
+            a,
+            None,
+            rows.sa_gone.1,
+            None,
+            None,
+            None,
+        ),
+        (
+            rows.sa_kept.0,
+            "service_account",
+            a,
+            None,
+            rows.sa_kept.1,
+            None,
+            None,
+            None,
+        ),
+        (
+            rows.sa_role.0,
+            "service_account",
+            b,
+            None,
+            rows.sa_role.1,
+            None,
+            Some("developer"),
+            None,
+        ),
+        (
+            rows.sa_custom.0,
+            "service_account",
+            b,
+            None,
+            rows.sa_custom.1,
+            None,
+            None,
+            Some(rows.custom_role),
+        ),
+        (
+            rows.sa_legacy.0,
+            "service_account",
+            b,
+            None,
+            rows.sa_legacy.1,
+            Some("org:edit"),
+            None,
+            None,
+        ),
+    ];
+    for (uuid, kind, org, owner, hash, scopes, role, custom) in creds {
+        let text = |v: Option<String>| v.map(|v| format!("'{v}'")).unwrap_or("NULL".into());
+        exec(
+            conn,
+            &format!(
+                "INSERT INTO credentials (uuid, kind, org_uuid, owner_uuid, name, token_hash, display_prefix, scopes, role, \
+                 custom_role_uuid, created_at, created_by_type, created_by_uuid, created_by_name) \
+                 VALUES ($1, $2, $3, {}, $4, $5, 'lk_old', {}, {}, {}, $6, 'user', $7, 'someone')",
+                text(owner.map(|u| u.to_string())),
+                text(scopes.map(str::to_string)),
+                text(role.map(str::to_string)),
+                text(custom.map(|u| u.to_string())),
+            ),
+            &[s(uuid), s(kind), s(org), s(format!("{kind} {uuid}")), s(hash.to_hex()), i(at(10)), s(alice)],
+        )
+        .await;
+    }
+    for (credential, project, role) in [
+        (rows.sa_gone.0, api_a, "viewer"),
+        (rows.sa_kept.0, rows.web_a, "editor"),
+    ] {
+        exec(
+            conn,
+            "INSERT INTO service_account_projects (credential_uuid, project_uuid, org_uuid, role, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+            &[s(credential), s(project), s(a), s(role), i(at(11))],
+        )
+        .await;
+    }
+    // The project of sa_gone is deleted (its row with it, as the old
+    // store's delete_project did through the cascade).
+    exec(
+        conn,
+        "DELETE FROM service_account_projects WHERE project_uuid = $1",
+        &[s(api_a)],
+    )
+    .await;
+    exec(conn, "DELETE FROM projects WHERE uuid = $1", &[s(api_a)]).await;
+    rows
+}
+
+/// Builds the old schema at `url`, writes `OldRows` into it, and closes.
+async fn build_old_database(url: &str, old: sqlx::migrate::Migrator) -> OldRows {
+    sqlx::any::install_default_drivers();
+    let mut conn = AnyConnection::connect(url).await.expect("connect");
+    old.run(&mut conn).await.expect("the old migrations");
+    let rows = seed_old_schema(&mut conn).await;
+    conn.close().await.ok();
+    rows
+}
+
+/// What the upgrade must have kept and made of the old rows.
+async fn upgraded_rows_are_right(t: TestDb, old: OldRows) {
+    let count = |sql: &'static str, arg: Uuid| {
+        let t = t.clone();
+        async move { t.count(sql, arg).await }
+    };
+    // Nothing lost through the rebuild of `orgs`: both organizations and
+    // everything pointing at them.
+    let a = t.org(old.a).await.unwrap().expect("A");
+    let b = t.org(old.b).await.unwrap().expect("B");
+    assert_eq!(
+        (a.name.as_str(), a.plan, a.created_at),
+        ("acme", Plan::Free, old.t0)
+    );
+    assert_eq!((b.name.as_str(), b.plan), ("bravo", Plan::Enterprise));
+    assert_eq!(t.members(old.a).await.unwrap().len(), 4);
+    assert_eq!(t.members(old.b).await.unwrap().len(), 2);
+    assert_eq!(
+        t.projects(old.a)
+            .await
+            .unwrap()
+            .iter()
+            .map(|p| p.uuid)
+            .collect::<Vec<_>>(),
+        vec![old.web_a]
+    );
+    assert_eq!(t.projects(old.b).await.unwrap()[0].uuid, old.web_b);
+    for (org, n) in [(old.a, 3), (old.b, 5)] {
+        assert_eq!(
+            count("SELECT COUNT(*) FROM credentials WHERE org_uuid = $1", org).await,
+            n
+        );
+        assert_eq!(
+            count("SELECT COUNT(*) FROM sessions WHERE org_uuid = $1", org).await,
+            1
+        );
+        assert_eq!(all_events(&t, org).await.len(), 1);
+    }
+    assert_eq!(
+        count("SELECT COUNT(*) FROM invites WHERE org_uuid = $1", old.a).await,
+        3
+    );
+    assert_eq!(
+        t.project_role(old.web_a, old.zed).await.unwrap(),
+        Some(Role::Editor)
+    );
+    assert!(t
+        .custom_role(old.b, old.custom_role)
+        .await
+        .unwrap()
+        .is_some());
+
+    // Members with a password are accepted members; the others are invited.
+    for (org, user, role) in [
+        (old.a, old.alice, Role::Admin),
+        (old.b, old.zed, Role::Admin),
+        (old.a, old.zed, Role::Viewer),
+    ] {
+        let m = t.member(org, user).await.unwrap().unwrap().membership;
+        assert_eq!(m.role, role);
+        assert_eq!(m.status(), MemberStatus::Active);
+        assert_eq!(m.accepted_at, Some(m.created_at));
+    }
+    for (org, user) in [(old.a, old.bob), (old.a, old.carol), (old.b, old.carol)] {
+        let m = t.member(org, user).await.unwrap().unwrap().membership;
+        assert_eq!(m.status(), MemberStatus::Invited, "{user}");
+    }
+    assert_eq!(t.memberships_of(old.zed).await.unwrap().len(), 2);
+    assert!(t.memberships_of(old.bob).await.unwrap().is_empty());
+    let alice = t.session(&old.alice_session).await.unwrap().unwrap();
+    assert_eq!(alice.revoked_at, None);
+    assert_eq!(alice.membership.map(|m| m.role), Some(Role::Admin));
+    let record = found(&t, &old.alice_pat).await;
+    assert_eq!(record.membership.map(|m| m.role), Some(Role::Admin));
+    assert_eq!(
+        found(&t, &old.zed_pat).await.credential.scopes,
+        Some(vec!["projects:read".to_string()])
+    );
+
+    // Unused invitations: the first one of an account without a password
+    // may set it, a later one from elsewhere may not; a used one is gone.
+    let at = now();
+    for (code, org, user, sets) in [
+        (old.bob_code, old.a, old.bob, true),
+        (old.carol_b_code, old.b, old.carol, true),
+        (old.carol_a_code, old.a, old.carol, false),
+    ] {
+        assert_eq!(
+            t.pending_invite(&code, at).await.unwrap(),
+            Some(PendingInvite {
+                org_uuid: org,
+                user_uuid: user,
+                sets_password: sets,
+                expires_at: old.t0 + Duration::days(7),
+            })
+        );
+    }
+    assert_eq!(
+        t.pending_invite(&old.zed_used_code, at).await.unwrap(),
+        None
+    );
+    let (bob, _) = accept(&t, &old.bob_code, &set_password("$argon2id$bob")).await;
+    assert_eq!(bob.uuid, old.bob);
+    assert_eq!(
+        t.member(old.a, old.bob)
+            .await
+            .unwrap()
+            .unwrap()
+            .membership
+            .status(),
+        MemberStatus::Active
+    );
+    assert_err!(
+        t.accept_invite(
+            &old.carol_a_code,
+            &set_password("$argon2id$carol"),
+            now(),
+            &ev(old.a, "member.joined")
+        )
+        .await,
+        StoreError::NotFound
+    );
+    accept(&t, &old.carol_a_code, &by_session(old.carol)).await;
+
+    // Service accounts: their scope as they were made.
+    for ((uuid, hash), org, scope, grants) in [
+        (old.sa_gone, old.a, AccountScope::Project, 0),
+        (old.sa_kept, old.a, AccountScope::Project, 1),
+        (old.sa_role, old.b, AccountScope::Organization, 0),
+        (old.sa_custom, old.b, AccountScope::Organization, 0),
+        (old.sa_legacy, old.b, AccountScope::Organization, 0),
+    ] {
+        let account = t
+            .service_account(org, uuid)
+            .await
+            .unwrap()
+            .expect("account");
+        assert_eq!(account.scope, scope, "{}", account.credential.name);
+        assert_eq!(account.grants.len(), grants, "{}", account.credential.name);
+        assert_eq!(found(&t, &hash).await.account_scope, Some(scope));
+    }
+    let role = t
+        .service_account(old.b, old.sa_role.0)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(role.credential.role, Some(Role::Developer));
+    let custom = t
+        .service_account(old.b, old.sa_custom.0)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(custom.custom_role_uuid, Some(old.custom_role));
+    assert_eq!(
+        found(&t, &old.b_key).await.account_scope,
+        None,
+        "an API key has no account scope"
+    );
+    // The project-scoped account left with no project keeps its scope: its
+    // role cannot be set.
+    assert_err!(
+        t.update_service_account(
+            old.sa_gone.0,
+            &ServiceAccountChange {
+                role: Some(RoleRef::System(Role::Admin)),
+                ..ServiceAccountChange::default()
+            },
+            &ev(old.a, "service_account.updated")
+        )
+        .await,
+        StoreError::NotFound
+    );
+    t.update_service_account(
+        old.sa_role.0,
+        &ServiceAccountChange {
+            role: Some(RoleRef::System(Role::Viewer)),
+            ..ServiceAccountChange::default()
+        },
+        &ev(old.b, "service_account.updated"),
+    )
+    .await
+    .unwrap();
+
+    // Organization names may now repeat.
+    let twin = Org {
+        created_at: old.t0 + secs(100),
+        ..new_org_value("acme")
+    };
+    t.create_org(
+        &twin,
+        &NewAdmin::Existing(old.alice),
+        &ev(twin.uuid, "org.created"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        t.orgs_by_name("acme")
+            .await
+            .unwrap()
+            .iter()
+            .map(|o| o.uuid)
+            .collect::<Vec<_>>(),
+        vec![old.a, twin.uuid]
+    );
+
+    // Foreign keys are enforced again, and point at the rebuilt table.
+    assert!(
+        t.create_session(&NewSession {
+            id_hash: new_hash(),
+            user_uuid: old.alice,
+            org_uuid: Uuid::new_v4(),
+            created_at: now(),
+            expires_at: now() + Duration::days(1),
+        })
+        .await
+        .is_err(),
+        "a session of no organization"
+    );
+    let mut raw = t.raw().await;
+    sqlx::query("DELETE FROM orgs WHERE uuid = $1")
+        .bind(old.b.to_string())
+        .execute(&mut raw)
+        .await
+        .expect("delete B");
+    raw.close().await.ok();
+    for sql in [
+        "SELECT COUNT(*) FROM memberships WHERE org_uuid = $1",
+        "SELECT COUNT(*) FROM projects WHERE org_uuid = $1",
+        "SELECT COUNT(*) FROM credentials WHERE org_uuid = $1",
+        "SELECT COUNT(*) FROM sessions WHERE org_uuid = $1",
+        "SELECT COUNT(*) FROM invites WHERE org_uuid = $1",
+        "SELECT COUNT(*) FROM custom_roles WHERE org_uuid = $1",
+    ] {
+        assert_eq!(count(sql, old.b).await, 0, "deleting B cascades: {sql}");
+    }
+    assert_eq!(t.members(old.a).await.unwrap().len(), 4, "A untouched");
+    assert_eq!(
+        count(
+            "SELECT COUNT(*) FROM credentials WHERE org_uuid = $1",
+            old.a
+        )
+        .await,
+        3
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upgrade_from_previous_schema_sqlite() {
+    let dir = tempfile::TempDir::new().expect("temp dir");
+    let path = dir.path().join("latchkey.db");
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    let old = build_old_database(
+        &url,
+        migrations_before(sqlx::migrate!("./migrations/sqlite"), 4),
+    )
+    .await;
+    let store = SqlStore::open_sqlite(&path, &PoolSettings::default())
+        .await
+        .expect("upgrade SQLite");
+    let db = TestDb {
+        store,
+        raw_url: format!("sqlite://{}", path.display()),
+    };
+    let outcome = run_body(db, |t| upgraded_rows_are_right(t, old)).await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+    // The upgraded schema is the one a fresh database gets.
+    let fresh_path = dir.path().join("fresh.db");
+    SqlStore::open_sqlite(&fresh_path, &PoolSettings::default())
+        .await
+        .expect("fresh SQLite")
+        .close()
+        .await;
+    assert_eq!(sqlite_schema(&path).await, sqlite_schema(&fresh_path).await);
+    drop(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upgrade_from_previous_schema_postgres() {
+    let pg = PgDatabase::create().await;
+    let fresh = PgDatabase::create().await;
+    let (url, fresh_url) = (pg.url.clone(), fresh.url.clone());
+    // (Not in the task: the migrator's future is not `Send`.)
+    let old = build_old_database(
+        &url,
+        migrations_before(sqlx::migrate!("./migrations/postgres"), 5),
+    )
+    .await;
+    let outcome = tokio::spawn(async move {
+        let store = SqlStore::open_postgres(&url, &PoolSettings::default())
+            .await
+            .expect("upgrade PostgreSQL");
+        let db = TestDb {
+            store,
+            raw_url: url.clone(),
+        };
+        if let Err(panic) = run_body(db, |t| upgraded_rows_are_right(t, old)).await {
+            std::panic::resume_unwind(panic);
+        }
+        SqlStore::open_postgres(&fresh_url, &PoolSettings::default())
+            .await
+            .expect("fresh PostgreSQL")
+            .close()
+            .await;
+        assert_eq!(
+            postgres_schema(&url).await,
+            postgres_schema(&fresh_url).await
+        );
+    })
+    .await;
+    drop((pg, fresh));
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+/// The SQLite file holds every hash: only its owner may read it, whether
+/// the store creates it or finds it readable by others.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_file_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::TempDir::new().expect("temp dir");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let path = dir.path().join("latchkey.db");
+    let store = SqlStore::open_sqlite(&path, &PoolSettings::default())
+        .await
+        .expect("open");
+    new_org(
+        &TestDb {
+            store: store.clone(),
+            raw_url: String::new(),
+        },
+        "acme",
+    )
+    .await;
+    assert_eq!(mode(&path), 0o600, "a new database file");
+    for suffix in ["-wal", "-shm"] {
+        let side = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
+        if side.exists() {
+            assert_eq!(mode(&side), 0o600, "{}", side.display());
+        }
+    }
+    store.close().await;
+
+    let shared = dir.path().join("shared.db");
+    std::fs::write(&shared, b"").unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o644)).unwrap();
+    SqlStore::open_sqlite(&shared, &PoolSettings::default())
+        .await
+        .expect("open")
+        .close()
+        .await;
+    assert_eq!(mode(&shared), 0o600, "an existing file readable by others");
+    drop(dir);
+}
+
 // ---- custom roles ---------------------------------------------------------------
 
 fn custom_role_value(org: Uuid, name: &str, scopes: &[&str], by: &User) -> CustomRole {
@@ -3172,6 +4365,7 @@ async fn custom_role_of_a_member(t: TestDb) {
     )
     .await;
     let user = new_user("reader@acme.test");
+    let invite = invite_at(now());
     t.add_member(
         &NewMember {
             custom_role_uuid: Some(role.uuid),
@@ -3180,17 +4374,22 @@ async fn custom_role_of_a_member(t: TestDb) {
             role: Role::Member,
             now: now(),
         },
-        None,
-        &ev(org.uuid, "member.added"),
+        &invite,
+        &ev(org.uuid, "member.invited"),
     )
     .await
     .unwrap();
     let member = t.member(org.uuid, user.uuid).await.unwrap().unwrap();
     assert_eq!(member.membership.custom_role_uuid, Some(role.uuid));
     assert_eq!(member.membership.role, Role::Member);
-    // A PAT of the member carries the custom role's scopes to the request path.
+    // While only invited, a PAT of theirs carries no membership and so no
+    // custom role.
     let token = pat(org.uuid, &user, "reader", now());
     let hash = insert(&t, &token).await;
+    let record = found(&t, &hash).await;
+    assert_eq!((record.membership, record.custom_role), (None, None));
+    // Accepted: the PAT carries the custom role's scopes to the request path.
+    accept(&t, &invite.code_hash, &set_password("$argon2id$reader")).await;
     let record = found(&t, &hash).await;
     assert_eq!(
         record.custom_role,
@@ -3285,6 +4484,7 @@ async fn custom_role_delete_while_assigned(t: TestDb) {
     let mut credential = service_account_value(org.uuid, &admin);
     credential.role = None;
     let account = ServiceAccount {
+        scope: AccountScope::Organization,
         credential,
         custom_role_uuid: Some(role.uuid),
         grants: Vec::new(),
@@ -3310,6 +4510,7 @@ async fn custom_role_delete_while_assigned(t: TestDb) {
     let mut credential = service_account_value(org.uuid, &admin);
     credential.role = None;
     let rows = ServiceAccount {
+        scope: AccountScope::Project,
         credential,
         custom_role_uuid: None,
         grants: vec![ServiceAccountGrant {
@@ -3335,7 +4536,8 @@ async fn custom_role_delete_while_assigned(t: TestDb) {
 
     // Held by a member.
     let user = add_new_member(&t, org.uuid, "m@acme.test", Role::Viewer).await;
-    log.expect(&t, "member.added").await;
+    log.expect_all(&t, &["member.invited", "member.joined"])
+        .await;
     t.update_member(
         org.uuid,
         user.uuid,
@@ -3378,6 +4580,7 @@ async fn service_accounts_lifecycle(t: TestDb) {
     legacy.role = None;
     legacy.scopes = Some(vec!["org:edit".into()]);
     let legacy = ServiceAccount {
+        scope: AccountScope::Organization,
         credential: legacy,
         custom_role_uuid: None,
         grants: Vec::new(),
@@ -3390,15 +4593,18 @@ async fn service_accounts_lifecycle(t: TestDb) {
         .unwrap()
         .unwrap();
     assert_eq!(read, legacy);
+    assert_eq!(read.scope, AccountScope::Organization);
     assert!(!read.is_project_scoped());
     let record = found(&t, &legacy_hash).await;
     assert_eq!(record.credential.scopes, Some(vec!["org:edit".to_string()]));
     assert_eq!(record.custom_role, None);
+    assert_eq!(record.account_scope, Some(AccountScope::Organization));
 
     // A custom role reaches the request path with its scopes.
     let mut custom = service_account_value(org.uuid, &admin);
     custom.role = None;
     let custom = ServiceAccount {
+        scope: AccountScope::Organization,
         credential: custom,
         custom_role_uuid: Some(role.uuid),
         grants: Vec::new(),
@@ -3437,8 +4643,10 @@ async fn service_accounts_lifecycle(t: TestDb) {
     assert_err!(
         t.update_service_account(
             key.uuid,
-            Some("x"),
-            None,
+            &ServiceAccountChange {
+                name: Some("x".into()),
+                ..ServiceAccountChange::default()
+            },
             &ev(org.uuid, "service_account.updated")
         )
         .await,
@@ -3450,8 +4658,10 @@ async fn service_accounts_lifecycle(t: TestDb) {
     // legacy scopes, then a custom role in place of the system role.
     t.update_service_account(
         legacy.credential.uuid,
-        Some("renamed"),
-        None,
+        &ServiceAccountChange {
+            name: Some("renamed".into()),
+            ..ServiceAccountChange::default()
+        },
         &ev(org.uuid, "service_account.updated"),
     )
     .await
@@ -3466,8 +4676,10 @@ async fn service_accounts_lifecycle(t: TestDb) {
     assert_eq!(read.credential.scopes, Some(vec!["org:edit".to_string()]));
     t.update_service_account(
         legacy.credential.uuid,
-        None,
-        Some(&RoleRef::System(Role::Developer)),
+        &ServiceAccountChange {
+            role: Some(RoleRef::System(Role::Developer)),
+            ..ServiceAccountChange::default()
+        },
         &ev(org.uuid, "service_account.updated"),
     )
     .await
@@ -3488,8 +4700,10 @@ async fn service_accounts_lifecycle(t: TestDb) {
     );
     t.update_service_account(
         legacy.credential.uuid,
-        None,
-        Some(&RoleRef::Custom(role.uuid)),
+        &ServiceAccountChange {
+            role: Some(RoleRef::Custom(role.uuid)),
+            ..ServiceAccountChange::default()
+        },
         &ev(org.uuid, "service_account.updated"),
     )
     .await
@@ -3509,6 +4723,54 @@ async fn service_accounts_lifecycle(t: TestDb) {
         Some(role.uuid)
     );
 
+    // The expiry alone, then name and expiry together; the role stays.
+    let exp = now() + Duration::days(30);
+    t.update_service_account(
+        legacy.credential.uuid,
+        &ServiceAccountChange {
+            expires_at: Some(exp),
+            ..ServiceAccountChange::default()
+        },
+        &ev(org.uuid, "service_account.updated"),
+    )
+    .await
+    .unwrap();
+    log.expect(&t, "service_account.updated").await;
+    let read = t
+        .service_account(org.uuid, legacy.credential.uuid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            read.credential.name.as_str(),
+            read.credential.expires_at,
+            read.custom_role_uuid
+        ),
+        ("renamed", Some(exp), Some(role.uuid))
+    );
+    t.update_service_account(
+        legacy.credential.uuid,
+        &ServiceAccountChange {
+            name: Some("deployer".into()),
+            expires_at: Some(exp + Duration::days(1)),
+            role: None,
+        },
+        &ev(org.uuid, "service_account.updated"),
+    )
+    .await
+    .unwrap();
+    log.expect(&t, "service_account.updated").await;
+    let record = found(&t, &legacy_hash).await;
+    assert_eq!(
+        (
+            record.credential.name.as_str(),
+            record.credential.expires_at,
+            record.custom_role.map(|c| c.0)
+        ),
+        ("deployer", Some(exp + Duration::days(1)), Some(role.uuid))
+    );
+
     // Revoked: gone from reads.
     t.revoke_credential(
         custom.credential.uuid,
@@ -3525,6 +4787,19 @@ async fn service_accounts_lifecycle(t: TestDb) {
         None
     );
     assert_eq!(t.service_accounts(org.uuid).await.unwrap().len(), 1);
+    assert_err!(
+        t.update_service_account(
+            custom.credential.uuid,
+            &ServiceAccountChange {
+                name: Some("x".into()),
+                ..ServiceAccountChange::default()
+            },
+            &ev(org.uuid, "service_account.updated")
+        )
+        .await,
+        StoreError::NotFound
+    );
+    log.expect_none(&t).await;
 }
 
 async fn service_accounts_project_rows(t: TestDb) {
@@ -3536,6 +4811,7 @@ async fn service_accounts_project_rows(t: TestDb) {
     let mut credential = service_account_value(org.uuid, &admin);
     credential.role = None;
     let account = ServiceAccount {
+        scope: AccountScope::Project,
         credential,
         custom_role_uuid: None,
         grants: vec![
@@ -3585,6 +4861,7 @@ async fn service_accounts_project_rows(t: TestDb) {
     let mut credential = service_account_value(org.uuid, &admin);
     credential.role = None;
     let twice = ServiceAccount {
+        scope: AccountScope::Project,
         credential,
         custom_role_uuid: None,
         grants: vec![
@@ -3627,6 +4904,85 @@ async fn service_accounts_project_rows(t: TestDb) {
         .unwrap();
     assert_eq!(read.grants.len(), 1);
     assert_eq!(found(&t, &hash).await.projects.len(), 1);
+
+    // With every project deleted the account reaches nothing, and is still
+    // project-scoped: the scope is what it was created with.
+    t.delete_project(org.uuid, web.uuid, &ev(org.uuid, "project.deleted"))
+        .await
+        .unwrap();
+    log.expect(&t, "project.deleted").await;
+    let read = t
+        .service_account(org.uuid, account.credential.uuid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.scope, AccountScope::Project);
+    assert!(read.is_project_scoped());
+    assert!(read.grants.is_empty());
+    let listed = t.service_accounts(org.uuid).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert!(listed[0].is_project_scoped());
+    let record = found(&t, &hash).await;
+    assert_eq!(record.account_scope, Some(AccountScope::Project));
+    assert!(record.projects.is_empty());
+    assert_eq!((record.credential.role, record.custom_role), (None, None));
+
+    // Its role cannot be changed (to a system or a custom role), even
+    // together with a name; nothing is written.
+    for role in [RoleRef::System(Role::Admin), RoleRef::Custom(role.uuid)] {
+        assert_err!(
+            t.update_service_account(
+                account.credential.uuid,
+                &ServiceAccountChange {
+                    name: Some("promoted".into()),
+                    role: Some(role),
+                    expires_at: None,
+                },
+                &ev(org.uuid, "service_account.updated")
+            )
+            .await,
+            StoreError::NotFound
+        );
+    }
+    log.expect_none(&t).await;
+    let record = found(&t, &hash).await;
+    assert_eq!(record.credential, account.credential);
+    assert_eq!(record.custom_role, None);
+    assert_eq!(
+        t.service_account(org.uuid, account.credential.uuid)
+            .await
+            .unwrap()
+            .unwrap()
+            .custom_role_uuid,
+        None
+    );
+    // Its name and expiry can.
+    let exp = now() + Duration::days(5);
+    t.update_service_account(
+        account.credential.uuid,
+        &ServiceAccountChange {
+            name: Some("previews".into()),
+            role: None,
+            expires_at: Some(exp),
+        },
+        &ev(org.uuid, "service_account.updated"),
+    )
+    .await
+    .unwrap();
+    log.expect(&t, "service_account.updated").await;
+    let read = t
+        .service_account(org.uuid, account.credential.uuid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            read.credential.name.as_str(),
+            read.credential.expires_at,
+            read.scope
+        ),
+        ("previews", Some(exp), AccountScope::Project)
+    );
 }
 
 async fn custom_role_on_a_project(t: TestDb) {
@@ -3710,6 +5066,511 @@ async fn custom_role_on_a_project(t: TestDb) {
         .await
         .unwrap();
     log.expect(&t, "role.deleted").await;
+}
+
+// ---- invitations -----------------------------------------------------------------
+
+/// Whether the pending link `code` may set its account's password.
+async fn link_sets_password(t: &TestDb, code: &TokenHash) -> bool {
+    t.pending_invite(code, now())
+        .await
+        .unwrap()
+        .expect("a pending invitation")
+        .sets_password
+}
+
+async fn password_of(t: &TestDb, email: &str) -> Option<String> {
+    t.user_by_email(email)
+        .await
+        .unwrap()
+        .expect("the user")
+        .password_hash
+}
+
+/// A session of `user` pointing at `org`, valid for a day.
+async fn new_session(t: &TestDb, user: Uuid, org: Uuid) -> TokenHash {
+    let s = NewSession {
+        id_hash: new_hash(),
+        user_uuid: user,
+        org_uuid: org,
+        created_at: now(),
+        expires_at: now() + Duration::days(1),
+    };
+    t.create_session(&s).await.expect("create_session");
+    s.id_hash
+}
+
+async fn invites_sets_password_rule(t: TestDb) {
+    let (a, _) = new_org(&t, "acme").await;
+    let (b, zed) = new_org(&t, "bravo").await;
+    let (c, _) = new_org(&t, "charlie").await;
+
+    // The first invitation of a new account may set its password ...
+    let (x, xa) = invite_new_member(&t, a.uuid, "x@example.com", Role::Viewer).await;
+    assert!(link_sets_password(&t, &xa).await);
+    // ... one from another organization while the first is pending may not,
+    let xb = invite_existing_member(&t, b.uuid, x.uuid, Role::Viewer).await;
+    assert!(!link_sets_password(&t, &xb).await);
+    let mut log_b = AuditLog::start(&t, b.uuid).await;
+    assert_err!(
+        t.accept_invite(
+            &xb,
+            &set_password("$argon2id$from-b"),
+            now(),
+            &ev(b.uuid, "member.joined")
+        )
+        .await,
+        StoreError::NotFound
+    );
+    log_b.expect_none(&t).await;
+    assert_eq!(password_of(&t, "x@example.com").await, None);
+    assert!(
+        t.pending_invite(&xb, now()).await.unwrap().is_some(),
+        "unused"
+    );
+
+    // ... and a reissue keeps the right where it was: with A's invitation.
+    let xa2 = invite_at(now());
+    t.reissue_invite(a.uuid, x.uuid, &xa2, &ev(a.uuid, "member.reinvited"))
+        .await
+        .unwrap();
+    assert!(link_sets_password(&t, &xa2.code_hash).await);
+    let xb2 = invite_at(now());
+    t.reissue_invite(b.uuid, x.uuid, &xb2, &ev(b.uuid, "member.reinvited"))
+        .await
+        .unwrap();
+    log_b.expect(&t, "member.reinvited").await;
+    assert!(!link_sets_password(&t, &xb2.code_hash).await);
+    let xc = invite_existing_member(&t, c.uuid, x.uuid, Role::Viewer).await;
+    assert!(!link_sets_password(&t, &xc).await);
+    assert!(
+        t.memberships_of(x.uuid).await.unwrap().is_empty(),
+        "three invitations, no membership"
+    );
+
+    // A's link sets the password; the others are then accepted by session.
+    accept(&t, &xa2.code_hash, &set_password("$argon2id$x")).await;
+    assert_eq!(
+        password_of(&t, "x@example.com").await.as_deref(),
+        Some("$argon2id$x")
+    );
+    assert_err!(
+        t.accept_invite(
+            &xb2.code_hash,
+            &set_password("$argon2id$again"),
+            now(),
+            &ev(b.uuid, "member.joined")
+        )
+        .await,
+        StoreError::NotFound
+    );
+    log_b.expect_none(&t).await;
+    accept(&t, &xb2.code_hash, &by_session(x.uuid)).await;
+    log_b.expect(&t, "member.joined").await;
+    let xc2 = invite_at(now());
+    t.reissue_invite(c.uuid, x.uuid, &xc2, &ev(c.uuid, "member.reinvited"))
+        .await
+        .unwrap();
+    assert!(
+        !link_sets_password(&t, &xc2.code_hash).await,
+        "an account with a password"
+    );
+    let orgs: BTreeSet<Uuid> = t
+        .memberships_of(x.uuid)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(o, _)| o.uuid)
+        .collect();
+    assert_eq!(orgs, BTreeSet::from([a.uuid, b.uuid]), "C is still pending");
+
+    // An account with a password never gets one set: one that is a member
+    // elsewhere, or one that is a member nowhere (any longer).
+    let p = add_new_member(&t, a.uuid, "p@example.com", Role::Viewer).await;
+    t.remove_member(a.uuid, p.uuid, now(), &ev(a.uuid, "member.removed"))
+        .await
+        .unwrap();
+    assert!(t.memberships_of(p.uuid).await.unwrap().is_empty());
+    for (user, email, password) in [
+        (zed.uuid, zed.email.as_str(), "$argon2id$test"),
+        (p.uuid, "p@example.com", "$argon2id$p@example.com"),
+    ] {
+        let code = invite_existing_member(&t, c.uuid, user, Role::Editor).await;
+        assert!(!link_sets_password(&t, &code).await, "{email}");
+        assert_err!(
+            t.accept_invite(
+                &code,
+                &set_password("$argon2id$hijack"),
+                now(),
+                &ev(c.uuid, "member.joined")
+            )
+            .await,
+            StoreError::NotFound
+        );
+        assert_eq!(password_of(&t, email).await.as_deref(), Some(password));
+        accept(&t, &code, &by_session(user)).await;
+    }
+
+    // Withdrawn before anything else: a new invitation from elsewhere is
+    // then the first, and gets the right.
+    let (y, ya) = invite_new_member(&t, a.uuid, "y@example.com", Role::Viewer).await;
+    assert!(link_sets_password(&t, &ya).await);
+    t.withdraw_invite(a.uuid, y.uuid, &ev(a.uuid, "member.withdrawn"))
+        .await
+        .unwrap();
+    let yb = invite_existing_member(&t, b.uuid, y.uuid, Role::Viewer).await;
+    assert!(link_sets_password(&t, &yb).await);
+    accept(&t, &yb, &set_password("$argon2id$y")).await;
+    assert_eq!(
+        password_of(&t, "y@example.com").await.as_deref(),
+        Some("$argon2id$y")
+    );
+
+    // A link that had no right does not gain it when the one that had it is
+    // withdrawn: the right is decided when an invitation is issued.
+    let (w, wa) = invite_new_member(&t, a.uuid, "w@example.com", Role::Viewer).await;
+    let wc = invite_existing_member(&t, c.uuid, w.uuid, Role::Viewer).await;
+    assert!(link_sets_password(&t, &wa).await);
+    assert!(!link_sets_password(&t, &wc).await);
+    t.withdraw_invite(a.uuid, w.uuid, &ev(a.uuid, "member.withdrawn"))
+        .await
+        .unwrap();
+    assert!(!link_sets_password(&t, &wc).await);
+}
+
+/// Two organizations invite the same account (no password, nothing
+/// anywhere) at the same moment: at most one of the links may set its
+/// password.
+async fn invites_concurrent_first_invitations(t: TestDb) {
+    let (a, _) = new_org(&t, "acme").await;
+    let (b, _) = new_org(&t, "bravo").await;
+    let (c, _) = new_org(&t, "charlie").await;
+    for round in 0..8 {
+        // An account with nothing anywhere: invited, then withdrawn.
+        let (x, _) =
+            invite_new_member(&t, a.uuid, &format!("x{round}@example.com"), Role::Viewer).await;
+        t.withdraw_invite(a.uuid, x.uuid, &ev(a.uuid, "member.withdrawn"))
+            .await
+            .unwrap();
+        let barrier = Arc::new(tokio::sync::Barrier::new(2));
+        let tasks: Vec<_> = [b.uuid, c.uuid]
+            .into_iter()
+            .map(|org| {
+                let store = t.store.clone();
+                let barrier = barrier.clone();
+                let invite = invite_at(now());
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    store
+                        .add_member(
+                            &NewMember {
+                                custom_role_uuid: None,
+                                org_uuid: org,
+                                user: MemberUser::Existing(x.uuid),
+                                role: Role::Viewer,
+                                now: now(),
+                            },
+                            &invite,
+                            &ev(org, "member.invited"),
+                        )
+                        .await
+                        .expect("add_member");
+                    invite.code_hash
+                })
+            })
+            .collect();
+        let mut setting = 0;
+        for task in tasks {
+            let code = task.await.expect("task");
+            if link_sets_password(&t, &code).await {
+                setting += 1;
+            }
+        }
+        assert!(
+            setting <= 1,
+            "round {round}: {setting} links may set the password of one account"
+        );
+    }
+}
+
+async fn invites_accept_by_session(t: TestDb) {
+    let (a, alice) = new_org(&t, "acme").await;
+    let (_, zed) = new_org(&t, "bravo").await;
+    let mut log = AuditLog::start(&t, a.uuid).await;
+
+    // A link that may not set a password: only zed's own session.
+    let code = invite_existing_member(&t, a.uuid, zed.uuid, Role::Editor).await;
+    log.expect(&t, "member.invited").await;
+    for wrong in [
+        by_session(alice.uuid),
+        by_session(Uuid::new_v4()),
+        set_password("$argon2id$x"),
+    ] {
+        assert_err!(
+            t.accept_invite(&code, &wrong, now(), &ev(a.uuid, "member.joined"))
+                .await,
+            StoreError::NotFound
+        );
+    }
+    log.expect_none(&t).await;
+    assert_eq!(
+        t.member(a.uuid, zed.uuid)
+            .await
+            .unwrap()
+            .unwrap()
+            .membership
+            .status(),
+        MemberStatus::Invited
+    );
+    assert!(t.pending_invite(&code, now()).await.unwrap().is_some());
+    let at = now();
+    let (user, org) = t
+        .accept_invite(
+            &code,
+            &by_session(zed.uuid),
+            at,
+            &ev(a.uuid, "member.joined"),
+        )
+        .await
+        .unwrap();
+    log.expect(&t, "member.joined").await;
+    assert_eq!((user, org), (zed.clone(), a.uuid));
+    let m = t.member(a.uuid, zed.uuid).await.unwrap().unwrap();
+    assert_eq!(
+        (m.membership.accepted_at, m.membership.role),
+        (Some(at), Role::Editor)
+    );
+    // The code works once, whichever way.
+    for again in [by_session(zed.uuid), set_password("$argon2id$x")] {
+        assert_err!(
+            t.accept_invite(&code, &again, now(), &ev(a.uuid, "member.joined"))
+                .await,
+            StoreError::NotFound
+        );
+    }
+    log.expect_none(&t).await;
+
+    // A link that may set the password can also be accepted by the
+    // account's own session: that sets no password and ends no session.
+    let (x, xa) = invite_new_member(&t, a.uuid, "x@example.com", Role::Viewer).await;
+    log.expect(&t, "member.invited").await;
+    let session = new_session(&t, x.uuid, a.uuid).await;
+    assert_err!(
+        t.accept_invite(
+            &xa,
+            &by_session(alice.uuid),
+            now(),
+            &ev(a.uuid, "member.joined")
+        )
+        .await,
+        StoreError::NotFound
+    );
+    accept(&t, &xa, &by_session(x.uuid)).await;
+    log.expect(&t, "member.joined").await;
+    assert_eq!(password_of(&t, "x@example.com").await, None);
+    let s = t.session(&session).await.unwrap().unwrap();
+    assert_eq!(s.revoked_at, None);
+    assert_eq!(s.membership.map(|m| m.role), Some(Role::Viewer));
+}
+
+async fn invites_acceptance_ends_sessions(t: TestDb) {
+    let (a, alice) = new_org(&t, "acme").await;
+    let (b, _) = new_org(&t, "bravo").await;
+    let (x, code) = invite_new_member(&t, a.uuid, "x@example.com", Role::Viewer).await;
+    let (x_a, x_b) = (
+        new_session(&t, x.uuid, a.uuid).await,
+        new_session(&t, x.uuid, b.uuid).await,
+    );
+    let alice_a = new_session(&t, alice.uuid, a.uuid).await;
+    assert_eq!(t.session(&x_a).await.unwrap().unwrap().revoked_at, None);
+
+    let at = now();
+    t.accept_invite(
+        &code,
+        &Acceptance::SetPassword {
+            password_hash: "$argon2id$x",
+            name: Some("Ex"),
+        },
+        at,
+        &ev(a.uuid, "member.joined"),
+    )
+    .await
+    .unwrap();
+    // Every session of the account ends (kept, revoked), in every
+    // organization; nobody else's.
+    for s in [&x_a, &x_b] {
+        assert_eq!(t.session(s).await.unwrap().unwrap().revoked_at, Some(at));
+    }
+    assert_eq!(t.session(&alice_a).await.unwrap().unwrap().revoked_at, None);
+    // A session opened after setting the password is live, and a member's.
+    let fresh = new_session(&t, x.uuid, a.uuid).await;
+    let s = t.session(&fresh).await.unwrap().unwrap();
+    assert_eq!(s.revoked_at, None);
+    assert_eq!(s.user.name.as_deref(), Some("Ex"));
+    assert_eq!(s.membership.map(|m| m.status()), Some(MemberStatus::Active));
+}
+
+async fn invites_reissue_and_withdraw(t: TestDb) {
+    let (a, alice) = new_org(&t, "acme").await;
+    let (b, _) = new_org(&t, "bravo").await;
+    let mut log = AuditLog::start(&t, a.uuid).await;
+    let log_b = AuditLog::start(&t, b.uuid).await;
+    let (x, first) = invite_new_member(&t, a.uuid, "x@example.com", Role::Developer).await;
+    log.expect(&t, "member.invited").await;
+    let before = t.member(a.uuid, x.uuid).await.unwrap().unwrap();
+
+    // Reissued: the old link dies, the new one works, nothing else changes.
+    let t0 = now();
+    let second = NewInvite {
+        code_hash: new_hash(),
+        created_at: t0,
+        expires_at: t0 + Duration::days(2),
+    };
+    t.reissue_invite(a.uuid, x.uuid, &second, &ev(a.uuid, "member.reinvited"))
+        .await
+        .unwrap();
+    log.expect(&t, "member.reinvited").await;
+    assert_eq!(t.pending_invite(&first, t0).await.unwrap(), None);
+    assert_err!(
+        t.accept_invite(&first, &set_password("x"), t0, &ev(a.uuid, "member.joined"))
+            .await,
+        StoreError::NotFound
+    );
+    log.expect_none(&t).await;
+    assert_eq!(
+        t.pending_invite(&second.code_hash, t0).await.unwrap(),
+        Some(PendingInvite {
+            org_uuid: a.uuid,
+            user_uuid: x.uuid,
+            sets_password: true,
+            expires_at: t0 + Duration::days(2),
+        })
+    );
+    assert_eq!(
+        t.member(a.uuid, x.uuid).await.unwrap().as_ref(),
+        Some(&before)
+    );
+
+    // Not found: nobody, or someone not invited to that organization.
+    for (org, user) in [(a.uuid, Uuid::new_v4()), (b.uuid, x.uuid)] {
+        let link = invite_at(now());
+        assert_err!(
+            t.reissue_invite(org, user, &link, &ev(org, "member.reinvited"))
+                .await,
+            StoreError::NotFound
+        );
+        assert_eq!(
+            t.pending_invite(&link.code_hash, now()).await.unwrap(),
+            None
+        );
+        assert_err!(
+            t.withdraw_invite(org, user, &ev(org, "member.withdrawn"))
+                .await,
+            StoreError::NotFound
+        );
+    }
+    log.expect_none(&t).await;
+    log_b.expect_none(&t).await;
+
+    // Withdrawn: the membership and its links go, the account stays.
+    t.withdraw_invite(a.uuid, x.uuid, &ev(a.uuid, "member.withdrawn"))
+        .await
+        .unwrap();
+    log.expect(&t, "member.withdrawn").await;
+    assert!(t.member(a.uuid, x.uuid).await.unwrap().is_none());
+    assert_eq!(t.members(a.uuid).await.unwrap().len(), 1);
+    assert_eq!(
+        t.pending_invite(&second.code_hash, now()).await.unwrap(),
+        None
+    );
+    assert_err!(
+        t.accept_invite(
+            &second.code_hash,
+            &set_password("x"),
+            now(),
+            &ev(a.uuid, "member.joined")
+        )
+        .await,
+        StoreError::NotFound
+    );
+    assert!(t.user_by_email("x@example.com").await.unwrap().is_some());
+    assert_err!(
+        t.withdraw_invite(a.uuid, x.uuid, &ev(a.uuid, "member.withdrawn"))
+            .await,
+        StoreError::NotFound
+    );
+    assert_err!(
+        t.reissue_invite(
+            a.uuid,
+            x.uuid,
+            &invite_at(now()),
+            &ev(a.uuid, "member.reinvited")
+        )
+        .await,
+        StoreError::NotFound
+    );
+    log.expect_none(&t).await;
+    // Invited again afterwards: a fresh invitation.
+    let again = invite_existing_member(&t, a.uuid, x.uuid, Role::Viewer).await;
+    log.expect(&t, "member.invited").await;
+    assert!(link_sets_password(&t, &again).await);
+
+    // An accepted member (and the founder) is no longer invited: neither
+    // can be reissued nor withdrawn, and nothing changes.
+    let bob = add_new_member(&t, a.uuid, "bob@example.com", Role::Editor).await;
+    log.expect_all(&t, &["member.invited", "member.joined"])
+        .await;
+    for user in [bob.uuid, alice.uuid] {
+        let before = t.member(a.uuid, user).await.unwrap().unwrap();
+        let link = invite_at(now());
+        assert_err!(
+            t.reissue_invite(a.uuid, user, &link, &ev(a.uuid, "member.reinvited"))
+                .await,
+            StoreError::NotFound
+        );
+        assert_eq!(
+            t.pending_invite(&link.code_hash, now()).await.unwrap(),
+            None
+        );
+        assert_err!(
+            t.withdraw_invite(a.uuid, user, &ev(a.uuid, "member.withdrawn"))
+                .await,
+            StoreError::NotFound
+        );
+        assert_eq!(t.member(a.uuid, user).await.unwrap(), Some(before));
+    }
+    log.expect_none(&t).await;
+}
+
+/// An invitation not yet accepted gives nothing: no membership listed, no
+/// membership behind a session or a token of that person.
+async fn invites_give_nothing_until_accepted(t: TestDb) {
+    let (a, _alice) = new_org(&t, "acme").await;
+    let (x, code) = invite_new_member(&t, a.uuid, "x@example.com", Role::Admin).await;
+    let session = new_session(&t, x.uuid, a.uuid).await;
+    let token = pat(a.uuid, &x, "laptop", now());
+    let hash = insert(&t, &token).await;
+
+    assert!(t.memberships_of(x.uuid).await.unwrap().is_empty());
+    assert_eq!(t.session(&session).await.unwrap().unwrap().membership, None);
+    assert_eq!(found(&t, &hash).await.membership, None);
+    // ... though the organization lists the invited person.
+    let listed = t.members(a.uuid).await.unwrap();
+    assert!(listed
+        .iter()
+        .any(|m| m.user.uuid == x.uuid && m.membership.status() == MemberStatus::Invited));
+
+    accept(&t, &code, &by_session(x.uuid)).await;
+    let m = t.member(a.uuid, x.uuid).await.unwrap().unwrap().membership;
+    assert_eq!(
+        t.memberships_of(x.uuid).await.unwrap(),
+        vec![(a.clone(), m.clone())]
+    );
+    assert_eq!(
+        t.session(&session).await.unwrap().unwrap().membership,
+        Some(m.clone())
+    );
+    assert_eq!(found(&t, &hash).await.membership, Some(m));
 }
 
 // ---- change notices (PostgreSQL) -------------------------------------------------------

@@ -109,14 +109,7 @@ fn print_member(member: &Value, mode: Mode, line: &str) {
                 ("user id", s(member, "userUuid")),
                 ("email", s(member, "email")),
                 ("role", role_of(member)),
-                (
-                    "status",
-                    if member.get("suspended").and_then(Value::as_bool) == Some(true) {
-                        "suspended".to_string()
-                    } else {
-                        "active".to_string()
-                    }
-                ),
+                ("status", s(member, "status")),
             ])
         );
     }
@@ -135,13 +128,12 @@ pub async fn members(command: MembersCommand, api: &Api, mode: Mode) -> Result<(
                 let mut table =
                     Table::new(&["USER ID", "EMAIL", "NAME", "ROLE", "STATUS", "SINCE"]);
                 for r in &rows {
-                    let suspended = r.get("suspended").and_then(Value::as_bool) == Some(true);
                     table.row(vec![
                         s(r, "userUuid"),
                         s(r, "email"),
                         s(r, "name"),
                         role_of(r),
-                        if suspended { "suspended" } else { "active" }.to_string(),
+                        s(r, "status"),
                         t(r, "createdAt", "-"),
                     ]);
                 }

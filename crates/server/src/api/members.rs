@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use latchkey_core::{limits, token, Role, Scope, ScopeSet, Target};
-use latchkey_store::{Member, MemberChange, MemberStatus, MemberUser, NewInvite, NewMember, User};
+use latchkey_store::{Member, MemberChange, MemberUser, NewInvite, NewMember, User};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::HashMap;
@@ -47,7 +47,7 @@ impl MemberView {
             email: m.user.email.clone(),
             // Until they accept, the account is none of the organization's
             // business: its name may come from elsewhere.
-            name: (status != MemberStatus::Invited)
+            name: (!m.membership.is_pending())
                 .then(|| m.user.name.clone())
                 .flatten(),
             role: m.membership.role,
@@ -195,7 +195,7 @@ async fn invited(state: &AppState, caller: &Caller, user: Uuid) -> ApiResult<Mem
         .store
         .member(caller.org.uuid, user)
         .await?
-        .filter(|m| m.membership.status() == MemberStatus::Invited)
+        .filter(|m| m.membership.is_pending())
         .ok_or(ApiError::NotFound)
 }
 

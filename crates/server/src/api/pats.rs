@@ -207,8 +207,8 @@ pub async fn create(
     let name = pat_name(&req.name)?;
     let at = now();
     policy::check_new_expiry(req.expires_at, at).map_err(policy_error)?;
-    check_lifetime(&caller, req.expires_at)?;
     let scopes = checked_scopes(&state, &caller, user, req.scopes.as_deref()).await?;
+    check_lifetime(&caller, req.expires_at)?;
     let (mut credential, secret) = mint(
         &caller,
         TokenKind::PersonalAccessToken,

@@ -483,18 +483,26 @@ async fn rotation_rules(app: TestApp) {
 }
 
 async fn rotate_with_the_key_itself(app: TestApp) {
-    // An admin key holds api_keys:write: it may rotate itself.
+    // An admin key holds api_keys:write: it may rotate itself, within its
+    // own life (not past it: 403 lifetime_too_long).
     let key = create_key(
         &app,
         &app.admin.session,
         json!({ "name": "self", "role": "admin", "expiresAt": in_days(7) }),
     )
     .await;
+    app.patch(
+        &format!("{KEYS}/{}/rotate", uuid_of(&key)),
+        &token_of(&key),
+        json!({ "expiresAt": in_days(14) }),
+    )
+    .await
+    .expect_error(403, "lifetime_too_long");
     let r = app
         .patch(
             &format!("{KEYS}/{}/rotate", uuid_of(&key)),
             &token_of(&key),
-            json!({ "expiresAt": in_days(14) }),
+            json!({ "expiresAt": in_days(6) }),
         )
         .await;
     let new = r.expect(200)["token"].as_str().unwrap().to_string();

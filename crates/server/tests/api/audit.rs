@@ -159,7 +159,7 @@ async fn every_mutation_is_audited(app: TestApp) {
         .await;
     let m1 = str_of(added.expect(201), "userUuid");
     let events = all_events(&app, &reader).await;
-    let e = one_new_event(&events, before, "member.added", &m1, &s);
+    let e = one_new_event(&events, before, "member.invited", &m1, &s);
     assert_eq!(e["target"]["type"], "user");
     assert_eq!(e["details"]["role"], "viewer");
     let member = format!("/api/v1/org/users/{m1}");
@@ -222,7 +222,7 @@ async fn every_mutation_is_audited(app: TestApp) {
         .post(
             pats,
             &session,
-            json!({ "name": "audited", "expiresAt": in_days(7) }),
+            json!({ "name": "audited", "expiresAt": in_days(60) }),
         )
         .await;
     let created = created.expect(201).clone();
@@ -249,7 +249,7 @@ async fn every_mutation_is_audited(app: TestApp) {
         .patch(
             &format!("{pats}/{pat_uuid}/rotate"),
             &own,
-            json!({ "expiresAt": in_days(30) }),
+            json!({ "expiresAt": in_days(6) }),
         )
         .await;
     let rotated = rotated.expect(200).clone();
@@ -297,7 +297,7 @@ async fn every_mutation_is_audited(app: TestApp) {
         .post(
             keys,
             &session,
-            json!({ "name": "rotating", "role": "admin", "expiresAt": in_days(7) }),
+            json!({ "name": "rotating", "role": "admin", "expiresAt": in_days(60) }),
         )
         .await;
     let created = created.expect(201).clone();
@@ -358,7 +358,7 @@ async fn failed_mutations_leave_no_event(app: TestApp) {
         .post(
             "/api/v1/org/api-keys",
             admin,
-            json!({ "name": "k", "role": "viewer", "expiresAt": in_days(7) }),
+            json!({ "name": "k", "role": "viewer", "expiresAt": in_days(60) }),
         )
         .await;
     let key_uuid = str_of(key.expect(201), "uuid");
@@ -493,7 +493,7 @@ async fn refused_credentials_are_audited(app: TestApp) {
         .post(
             "/api/v1/org/api-keys",
             &app.admin.session,
-            json!({ "name": "rotated", "role": "viewer", "expiresAt": in_days(7) }),
+            json!({ "name": "rotated", "role": "viewer", "expiresAt": in_days(60) }),
         )
         .await;
     let key = key.expect(201).clone();
@@ -909,7 +909,7 @@ async fn no_secret_in_the_log(app: TestApp) {
         .post(
             pats,
             &member_session,
-            json!({ "name": "member pat", "expiresAt": in_days(7) }),
+            json!({ "name": "member pat", "expiresAt": in_days(60) }),
         )
         .await;
     let pat = pat.expect(201).clone();
@@ -919,7 +919,7 @@ async fn no_secret_in_the_log(app: TestApp) {
         .patch(
             &format!("{pats}/{pat_uuid}/rotate"),
             &Auth::Token(str_of(&pat, "token")),
-            json!({ "expiresAt": in_days(30) }),
+            json!({ "expiresAt": in_days(6) }),
         )
         .await;
     let rotated_pat = str_of(rotated.expect(200), "token");
@@ -931,7 +931,7 @@ async fn no_secret_in_the_log(app: TestApp) {
         .post(
             "/api/v1/org/api-keys",
             admin,
-            json!({ "name": "ci", "role": "admin", "expiresAt": in_days(7) }),
+            json!({ "name": "ci", "role": "admin", "expiresAt": in_days(60) }),
         )
         .await;
     let key = key.expect(201).clone();

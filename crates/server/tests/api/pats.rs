@@ -249,10 +249,18 @@ async fn edit_rules(app: TestApp) {
     let (no_expiry, _) = app
         .create_pat(&app.admin.session, json!({ "name": "forever" }))
         .await;
+    // A first expiry only shortens its life; then it cannot move later.
     app.patch(
         &format!("/api/v1/user/me/personal-access-tokens/{no_expiry}"),
         &app.admin.session,
         json!({ "expiresAt": in_days(7) }),
+    )
+    .await
+    .expect(200);
+    app.patch(
+        &format!("/api/v1/user/me/personal-access-tokens/{no_expiry}"),
+        &app.admin.session,
+        json!({ "expiresAt": in_days(8) }),
     )
     .await
     .expect_error(400, "expiry_extension_not_allowed");
@@ -352,11 +360,19 @@ async fn rotate_with_the_token_itself(app: TestApp) {
             json!({ "name": "self", "expiresAt": in_days(7) }),
         )
         .await;
+    // Within its own life only: a leaked token cannot keep itself alive.
+    app.patch(
+        &format!("/api/v1/user/me/personal-access-tokens/{uuid}/rotate"),
+        &Auth::Token(token.clone()),
+        json!({ "expiresAt": in_days(14) }),
+    )
+    .await
+    .expect_error(403, "lifetime_too_long");
     let r = app
         .patch(
             &format!("/api/v1/user/me/personal-access-tokens/{uuid}/rotate"),
             &Auth::Token(token.clone()),
-            json!({ "expiresAt": in_days(14) }),
+            json!({ "expiresAt": in_days(6) }),
         )
         .await;
     let new = r.expect(200)["token"].as_str().unwrap().to_string();
@@ -502,11 +518,11 @@ async fn role_is_reread_on_every_request(app: TestApp) {
     app.get("/api/v1/user", &Auth::Token(narrowed))
         .await
         .expect_error(401, "token_revoked");
-    // Removal deletes the member's sessions for the organization outright, so
-    // a later re-invitation cannot bring an old session back to life.
+    // Removal revokes the member's sessions for the organization (kept, so
+    // a later re-invitation cannot bring an old session back to life).
     app.get("/api/v1/user", &dev.session)
         .await
-        .expect_error(401, "invalid_token");
+        .expect_error(401, "token_revoked");
 }
 
 async fn org_binding(app: TestApp) {

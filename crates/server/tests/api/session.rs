@@ -109,7 +109,8 @@ async fn invites_work_once(app: TestApp) {
         app.get("/api/v1/user", &session).await.expect(200)["role"],
         "editor"
     );
-    // An existing user joins another organization without a new invite.
+    // An existing user is invited to another organization, and joins it by
+    // accepting with their own session.
     let globex = app
         .post("/api/v1/orgs", &session, json!({ "name": "Globex" }))
         .await;
@@ -128,7 +129,18 @@ async fn invites_work_once(app: TestApp) {
             json!({ "email": ADMIN_EMAIL, "role": "viewer" }),
         )
         .await;
-    assert!(added.expect(201).get("inviteUrl").is_none());
+    let link = added.expect(201)["inviteUrl"].as_str().unwrap().to_string();
+    assert_eq!(added.results()["status"], "invited");
+    let orgs = app.get("/api/v1/orgs", &app.admin.session).await;
+    assert_eq!(orgs.expect(200).as_array().unwrap().len(), 1);
+    let code = link.trim_start_matches("/invite/");
+    app.post(
+        &format!("/api/v1/invites/{code}"),
+        &app.admin.session,
+        json!({}),
+    )
+    .await
+    .expect(200);
     let orgs = app.get("/api/v1/orgs", &app.admin.session).await;
     assert_eq!(orgs.expect(200).as_array().unwrap().len(), 2);
 }

@@ -109,7 +109,7 @@ async fn render_new(v: &Visitor, flash: Option<&Notice>) -> Result<Markup, Failu
             form.stack method="post" action=(HERE) {
                 (layout::csrf(v))
                 label for="name" { "Name" }
-                input #name type="text" name="name" required maxlength="200";
+                input #name type="text" name="name" required maxlength="100";
                 label for="key-role" { "Role" }
                 select #key-role name="role" aria-describedby="role-hint" { (layout::role_options(&roles, &[], Some("viewer"))) }
                 p #role-hint.hint { "No higher than your own role." }

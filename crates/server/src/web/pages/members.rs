@@ -76,7 +76,7 @@ async fn render_list(
                     label for="invite-email" { "Email" }
                     input #invite-email type="email" name="email" required maxlength="254";
                     label for="invite-name" { "Name (optional)" }
-                    input #invite-name type="text" name="name" maxlength="200";
+                    input #invite-name type="text" name="name" maxlength="100";
                     label for="invite-role" { "Role" }
                     select #invite-role name="role" { (layout::role_options(&mine, &custom, Some("viewer"))) }
                     div.actions { button type="submit" { "Invite" } }

@@ -66,7 +66,7 @@ pub struct ScopeInfo {
 }
 
 /// `GET /api/v1/org/roles`.
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Debug, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct Roles {
     pub system_roles: Vec<SystemRole>,

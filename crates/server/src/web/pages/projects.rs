@@ -54,7 +54,7 @@ async fn render_list(v: &Visitor, flash: Option<&Notice>) -> Result<Markup, Fail
                 form.inline.panel method="post" action=(HERE) {
                     (layout::csrf(v))
                     label for="project-name" { "New project" }
-                    input #project-name type="text" name="name" required maxlength="200";
+                    input #project-name type="text" name="name" required maxlength="100";
                     button type="submit" { "Create project" }
                 }
             }

@@ -82,7 +82,7 @@ fn role_form(
         form.stack method="post" action=(action) {
             (layout::csrf(v))
             label for="role-name" { "Name" }
-            input #role-name type="text" name="name" required maxlength="200" value=[role.map(|r| r.name.as_str())];
+            input #role-name type="text" name="name" required maxlength="100" value=[role.map(|r| r.name.as_str())];
             label for="role-description" { "Description (optional)" }
             input #role-description type="text" name="description" maxlength="1000" value=[role.and_then(|r| r.description.as_deref())];
             fieldset {

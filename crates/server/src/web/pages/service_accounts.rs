@@ -143,7 +143,7 @@ fn add_form(v: &Visitor, roles: &Roles, projects: &[Project], typed: Option<&Fie
         form.stack #add-service-account-form method="post" action=(HERE) {
             (layout::csrf(v))
             label for="description" { "Description" }
-            input #description type="text" name="description" value=[typed_value("description")] required maxlength="200" aria-describedby="description-hint";
+            input #description type="text" name="description" value=[typed_value("description")] required maxlength="1000" aria-describedby="description-hint";
             p #description-hint.hint { "What uses it? For example “nightly export job”." }
             (layout::expiry_picker(true))
             fieldset data-scope-choice="" {
@@ -187,7 +187,12 @@ async fn render_list(
     secret: Option<&ServiceAccount>,
 ) -> Result<Markup, Failure> {
     let accounts: Vec<ServiceAccount> = v.api.get(API).await?;
-    let (roles, projects) = load_form_data(v).await?;
+    let enterprise = v.enterprise();
+    let (roles, projects) = if enterprise {
+        load_form_data(v).await?
+    } else {
+        Default::default()
+    };
     let at = now();
     Ok(layout::page(
         v,
@@ -197,10 +202,16 @@ async fn render_list(
         html! {
             @if let Some(a) = secret { (secret_of(a)) }
             p.lead { "Service accounts are credentials of the organization for machines: they keep working when the person who made them leaves." }
-            p { a.button #add-service-account href={ (HERE) "/new" } data-open-dialog="add-service-account-dialog" { "Add service account" } }
-            dialog #add-service-account-dialog aria-labelledby="add-sa-title" {
-                h2 #add-sa-title { "Add service account" }
-                (add_form(v, &roles, &projects, None))
+            // Existing accounts stay listed, rotatable and deletable on any
+            // plan; only creating and editing need the enterprise plan.
+            @if enterprise {
+                p { a.button #add-service-account href={ (HERE) "/new" } data-open-dialog="add-service-account-dialog" { "Add service account" } }
+                dialog #add-service-account-dialog aria-labelledby="add-sa-title" {
+                    h2 #add-sa-title { "Add service account" }
+                    (add_form(v, &roles, &projects, None))
+                }
+            } @else {
+                p.notice #plan-notice { "Enterprise plan required to add or edit service accounts. An operator can change the plan with " code { "latchkey org set-plan <organization> enterprise" } " on the server host. Existing accounts keep working, and can be rotated and deleted here." }
             }
             @if accounts.is_empty() {
                 p.empty { "No service accounts yet." }

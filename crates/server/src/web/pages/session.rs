@@ -1,6 +1,6 @@
 //! Signing in and out, accepting an invite, switching organization.
 
-use crate::auth::{cookie_value, secure_cookies};
+use crate::auth::{cookie_value, secure_cookies, session_cookie};
 use crate::web::client::{ApiClient, Failure};
 use crate::web::form::{Fields, CSRF_FIELD};
 use crate::web::layout::{self, Notice};
@@ -158,6 +158,24 @@ fn valid_code(code: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
+/// For a visitor already signed in: accept with that account. Only the
+/// invited account's own session can (the API answers 404 to any other).
+fn invite_accept_form(code: &str, token: &str, flash: Option<&Notice>) -> Markup {
+    let action = format!("/invite/{code}");
+    layout::plain(
+        "Accept your invitation",
+        flash,
+        html! {
+            p { "You are signed in. Accept the invitation to join the organization with this account." }
+            form.stack method="post" action=(action) {
+                input type="hidden" name=(CSRF_FIELD) value=(token);
+                button type="submit" { "Accept invitation" }
+            }
+            p.hint { "Invited with another account? " a href="/logout" { "Sign out" } " first, then open the link again." }
+        },
+    )
+}
+
 fn invite_form(code: &str, token: &str, flash: Option<&Notice>) -> Markup {
     let action = format!("/invite/{code}");
     layout::plain(
@@ -168,7 +186,7 @@ fn invite_form(code: &str, token: &str, flash: Option<&Notice>) -> Markup {
             form.stack method="post" action=(action) {
                 input type="hidden" name=(CSRF_FIELD) value=(token);
                 label for="name" { "Your name (optional)" }
-                input #name type="text" name="name" maxlength="200" autocomplete="name";
+                input #name type="text" name="name" maxlength="100" autocomplete="name";
                 label for="password" { "Password" }
                 input #password type="password" name="password" required minlength="8" maxlength="1024" autocomplete="new-password" aria-describedby="password-hint";
                 p #password-hint.hint { "At least 8 characters." }
@@ -189,8 +207,13 @@ pub async fn invite_page(
         return layout::bare_error(StatusCode::NOT_FOUND, "This invite link is not valid.")
             .into_response();
     }
+    let signed_in = session_cookie(&parts).is_some();
     with_form_token(behind_https(&state, &parts), StatusCode::OK, |t| {
-        invite_form(&code, t, None)
+        if signed_in {
+            invite_accept_form(&code, t, None)
+        } else {
+            invite_form(&code, t, None)
+        }
     })
 }
 
@@ -226,6 +249,28 @@ pub async fn accept_invite(
             "The form expired. Please try again.".into(),
         );
     }
+    let path = format!("/api/v1/invites/{code}");
+    // Signed in: accept with that session (its CSRF token is derived from it).
+    if let Some(session) = session_cookie(&parts) {
+        let csrf = crate::auth::csrf_token(&state.app, &session);
+        let api = ApiClient::new(state.api.clone(), &parts, Some(session));
+        return match api
+            .call(Method::POST, &path, Some(&csrf), Some(json!({})))
+            .await
+        {
+            Ok(_) => layout::plain(
+                "You're in",
+                Some(&Notice::Success("You have joined the organization.".into())),
+                html! { p { a.button href="/settings/tokens" { "Go to your settings" } } },
+            )
+            .into_response(),
+            Err(failure) => layout::bare_error(
+                failure.status,
+                "This invite link is not valid for the account you are signed in as: it was used already, has expired (after 7 days), or is for another account.",
+            )
+            .into_response(),
+        };
+    }
     let password = fields.raw("password");
     if fields.raw("password2") != password {
         return again(
@@ -238,7 +283,6 @@ pub async fn accept_invite(
         body["name"] = json!(name);
     }
     let api = ApiClient::new(state.api.clone(), &parts, None);
-    let path = format!("/api/v1/invites/{code}");
     match api.call(Method::POST, &path, None, Some(body)).await {
         Ok((_, value)) => {
             let email = serde_json::from_value::<Accepted>(value["results"].clone())
@@ -257,6 +301,17 @@ pub async fn accept_invite(
         Err(failure) if failure.status == StatusCode::NOT_FOUND => layout::bare_error(
             StatusCode::NOT_FOUND,
             "This invite link is not valid: it was used already, has expired (after 7 days), or never existed. Ask an admin for a new one.",
+        )
+        .into_response(),
+        Err(failure) if failure.code == "login_required" => layout::plain(
+            "Sign in to accept",
+            Some(&Notice::Error(
+                "This invitation is for an account that already exists: it cannot set a password.".into(),
+            )),
+            html! {
+                p { "Sign in to the invited account, then open this link again to accept." }
+                p { a.button href="/login" { "Sign in" } }
+            },
         )
         .into_response(),
         Err(failure) => again(failure.status, failure.text()),

@@ -194,7 +194,7 @@ async fn render_new(
             form.stack method="post" action=(HERE) {
                 (layout::csrf(v))
                 label for="name" { "Name" }
-                input #name type="text" name="name" value=(name) required maxlength="200" aria-describedby="name-hint";
+                input #name type="text" name="name" value=(name) required maxlength="100" aria-describedby="name-hint";
                 p #name-hint.hint { "What is this token for? For example “CI deploys”." }
                 (layout::expiry_picker(true))
                 (scope_picker(&scopes, chosen.as_deref(), true))
@@ -268,7 +268,7 @@ async fn render_edit(v: &Visitor, uuid: Uuid, flash: Option<&Notice>) -> Result<
             form.stack method="post" action=(action) {
                 (layout::csrf(v))
                 label for="name" { "Name" }
-                input #name type="text" name="name" value=(token.name) required maxlength="200";
+                input #name type="text" name="name" value=(token.name) required maxlength="100";
                 (scope_picker(&scopes, token.scopes.as_deref(), token.scopes.is_none()))
                 @if token.scopes.is_some() {
                     p.hint { "A token with chosen scopes cannot be widened to the full role; create a new token for that." }
