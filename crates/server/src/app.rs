@@ -9,6 +9,7 @@ use crate::config::ServeConfig;
 use crate::error::ApiError;
 use crate::last_used::LastUsed;
 use crate::operator::{self, SetupOutcome};
+use crate::passwords::PasswordQueue;
 use crate::rate_limit::FailureLimiter;
 use crate::state::{AppState, Inner};
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
@@ -203,10 +204,19 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartupError> {
     });
     let store: Arc<dyn Store> = Arc::new(sql_store.clone());
     first_start(store.as_ref(), &config, &hasher).await?;
+    let metrics = crate::metrics::Metrics::default();
+    let passwords = PasswordQueue::new(
+        config
+            .password_hash_concurrency
+            .unwrap_or_else(PasswordQueue::default_concurrency),
+        Duration::from_millis(config.password_hash_wait_ms),
+        &metrics,
+    );
     let state = AppState::new(Inner {
         store: store.clone(),
         cache,
-        metrics: Default::default(),
+        metrics,
+        passwords,
         hasher,
         catalog,
         last_used: LastUsed::default(),

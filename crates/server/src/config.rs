@@ -96,6 +96,14 @@ pub struct ServeConfig {
     /// A TOML file with operator-defined scopes: `[[scopes]] name = "billing:read" description = "…"`.
     #[arg(long, env = "LATCHKEY_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Passwords hashed at once (each argon2 hash holds 19 MiB); default:
+    /// the number of cores.
+    #[arg(long, env = "LATCHKEY_PASSWORD_HASH_CONCURRENCY")]
+    pub password_hash_concurrency: Option<usize>,
+    /// Milliseconds a sign-in or invite waits for its turn to hash before
+    /// answering `503`.
+    #[arg(long, env = "LATCHKEY_PASSWORD_HASH_WAIT_MS", default_value_t = 5000)]
+    pub password_hash_wait_ms: u64,
 }
 
 impl std::fmt::Debug for ServeConfig {
@@ -126,6 +134,8 @@ impl std::fmt::Debug for ServeConfig {
             )
             .field("service_accounts_enabled", &self.service_accounts_enabled)
             .field("config", &self.config)
+            .field("password_hash_concurrency", &self.password_hash_concurrency)
+            .field("password_hash_wait_ms", &self.password_hash_wait_ms)
             .finish()
     }
 }
@@ -152,6 +162,8 @@ impl ServeConfig {
             setup_service_account_token: None,
             service_accounts_enabled: true,
             config: None,
+            password_hash_concurrency: None,
+            password_hash_wait_ms: 5000,
         }
     }
 }
