@@ -104,6 +104,17 @@ pub struct ServeConfig {
     /// answering `503`.
     #[arg(long, env = "LATCHKEY_PASSWORD_HASH_WAIT_MS", default_value_t = 5000)]
     pub password_hash_wait_ms: u64,
+    /// Seconds a client has to send a request's headers (from connecting,
+    /// or from the first byte of a later request) before it is disconnected.
+    #[arg(long, env = "LATCHKEY_HEADER_READ_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_read_timeout_secs: u64,
+    /// Seconds an idle connection is kept open between requests.
+    #[arg(long, env = "LATCHKEY_KEEP_ALIVE_TIMEOUT_SECS", default_value_t = 75)]
+    pub keep_alive_timeout_secs: u64,
+    /// Most client connections served at once; default and ceiling: the
+    /// file-descriptor limit less room for the database and files.
+    #[arg(long, env = "LATCHKEY_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
 }
 
 impl std::fmt::Debug for ServeConfig {
@@ -136,6 +147,9 @@ impl std::fmt::Debug for ServeConfig {
             .field("config", &self.config)
             .field("password_hash_concurrency", &self.password_hash_concurrency)
             .field("password_hash_wait_ms", &self.password_hash_wait_ms)
+            .field("header_read_timeout_secs", &self.header_read_timeout_secs)
+            .field("keep_alive_timeout_secs", &self.keep_alive_timeout_secs)
+            .field("max_connections", &self.max_connections)
             .finish()
     }
 }
@@ -164,6 +178,9 @@ impl ServeConfig {
             config: None,
             password_hash_concurrency: None,
             password_hash_wait_ms: 5000,
+            header_read_timeout_secs: 10,
+            keep_alive_timeout_secs: 75,
+            max_connections: None,
         }
     }
 }
