@@ -1,7 +1,8 @@
 //! What an unauthenticated client can do to the server itself: password
 //! hashing behind a bounded queue, silent and idle connections closed on
-//! time, and a connection cap. The heavy versions (thousands of
-//! connections, minutes of argon2) are scripts in `bench/abuse/`, not tests.
+//! time, a connection cap, and oversize chunked bodies refused like sized
+//! ones. The heavy versions (thousands of connections, minutes of argon2)
+//! are scripts in `bench/abuse/`, not tests.
 
 #[allow(dead_code, unused_imports)]
 #[path = "api/support.rs"]
@@ -293,4 +294,55 @@ async fn at_the_connection_cap_silent_connections_make_room() {
             "a silent connection was closed to make room"
         );
     }
+}
+
+/// Sends `size` bytes of JSON-ish body in 8 KiB chunks; the status line and
+/// body of the answer.
+async fn chunked_post(addr: SocketAddr, path: &str, content_type: &str, size: usize) -> String {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: latchkey\r\nContent-Type: {content_type}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.expect("head");
+    let (mut read, mut write) = stream.into_split();
+    // The server may answer and stop reading before the body is all sent.
+    let writer = tokio::spawn(async move {
+        let chunk = vec![b'a'; 8192];
+        let mut sent = 0;
+        while sent < size {
+            let n = chunk.len().min(size - sent);
+            let framed = [format!("{n:x}\r\n").as_bytes(), &chunk[..n], b"\r\n"].concat();
+            if write.write_all(&framed).await.is_err() {
+                return write;
+            }
+            sent += n;
+        }
+        let _ = write.write_all(b"0\r\n\r\n").await;
+        // Dropping the write half would half-close the socket, which the
+        // server takes for a client gone.
+        write
+    });
+    let mut got = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), read.read_to_end(&mut got)).await;
+    drop(writer.await);
+    String::from_utf8_lossy(&got).to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chunked_body_over_64_kib_is_payload_too_large() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let api = chunked_post(addr(&app), "/api/v1/login", "application/json", 70 * 1024).await;
+    assert!(api.starts_with("HTTP/1.1 413"), "{api}");
+    assert!(api.contains(r#""code":"payload_too_large""#), "{api}");
+    let form = chunked_post(
+        addr(&app),
+        "/login",
+        "application/x-www-form-urlencoded",
+        70 * 1024,
+    )
+    .await;
+    assert!(form.starts_with("HTTP/1.1 413"), "{form}");
+    // Under the limit, the same framing reaches the handler.
+    let small = chunked_post(addr(&app), "/api/v1/login", "application/json", 1024).await;
+    assert!(small.starts_with("HTTP/1.1 400"), "{small}");
 }
