@@ -204,6 +204,7 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartupError> {
     });
     let store: Arc<dyn Store> = Arc::new(sql_store.clone());
     first_start(store.as_ref(), &config, &hasher).await?;
+    crate::passwords::return_hash_memory_to_the_system();
     let metrics = crate::metrics::Metrics::default();
     let passwords = PasswordQueue::new(
         config
