@@ -9,6 +9,7 @@ use crate::config::ServeConfig;
 use crate::error::ApiError;
 use crate::last_used::LastUsed;
 use crate::operator::{self, SetupOutcome};
+use crate::passwords::PasswordQueue;
 use crate::rate_limit::FailureLimiter;
 use crate::state::{AppState, Inner};
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
@@ -205,10 +206,20 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartupError> {
     });
     let store: Arc<dyn Store> = Arc::new(sql_store.clone());
     first_start(store.as_ref(), &config, &hasher).await?;
+    crate::passwords::return_hash_memory_to_the_system();
+    let metrics = crate::metrics::Metrics::default();
+    let passwords = PasswordQueue::new(
+        config
+            .password_hash_concurrency
+            .unwrap_or_else(PasswordQueue::default_concurrency),
+        Duration::from_millis(config.password_hash_wait_ms),
+        &metrics,
+    );
     let state = AppState::new(Inner {
         store: store.clone(),
         cache,
-        metrics: Default::default(),
+        metrics,
+        passwords,
         hasher,
         catalog,
         last_used: LastUsed::default(),
@@ -221,6 +232,17 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartupError> {
         service_accounts_enabled: config.service_accounts_enabled,
         org_creation: config.org_creation,
     });
+    // Before binding and before the cap is derived from the limit.
+    let fd_limit = crate::listener::raise_fd_limit();
+    let limits = crate::listener::Limits {
+        header_read_timeout: Duration::from_secs(config.header_read_timeout_secs.max(1)),
+        keep_alive_timeout: Duration::from_secs(config.keep_alive_timeout_secs.max(1)),
+        max_connections: crate::listener::connection_cap(
+            config.max_connections,
+            fd_limit,
+            config.database.db_max_connections.max(1),
+        ),
+    };
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
         .map_err(|e| StartupError::Bind(config.bind, e))?;
@@ -228,7 +250,7 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartupError> {
         .local_addr()
         .map_err(|e| StartupError::Bind(config.bind, e))?;
     let (tx, rx) = oneshot::channel::<()>();
-    let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let app = router(state.clone());
     let flush_every = Duration::from_secs(config.last_used_flush_secs.max(1));
     let task = tokio::spawn(async move {
         let flusher = {
@@ -241,14 +263,10 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartupError> {
                 }
             })
         };
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await;
-        if let Err(error) = served {
-            tracing::error!(%error, "server stopped");
-        }
+        crate::listener::serve(listener, app, limits, async {
+            let _ = rx.await;
+        })
+        .await;
         flusher.abort();
         if let Some(watcher) = watcher {
             watcher.abort();
@@ -261,7 +279,12 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartupError> {
     } else {
         "sqlite"
     };
-    tracing::info!(%addr, backend, "latchkey listening");
+    tracing::info!(
+        %addr,
+        backend,
+        max_connections = limits.max_connections,
+        "latchkey listening"
+    );
     Ok(RunningServer {
         addr,
         store,

@@ -96,6 +96,25 @@ pub struct ServeConfig {
     /// A TOML file with operator-defined scopes: `[[scopes]] name = "billing:read" description = "…"`.
     #[arg(long, env = "LATCHKEY_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Passwords hashed at once (each argon2 hash holds 19 MiB); default:
+    /// the number of cores.
+    #[arg(long, env = "LATCHKEY_PASSWORD_HASH_CONCURRENCY")]
+    pub password_hash_concurrency: Option<usize>,
+    /// Milliseconds a sign-in or invite waits for its turn to hash before
+    /// answering `503`.
+    #[arg(long, env = "LATCHKEY_PASSWORD_HASH_WAIT_MS", default_value_t = 5000)]
+    pub password_hash_wait_ms: u64,
+    /// Seconds a client has to send a request's headers (from connecting,
+    /// or from the first byte of a later request) before it is disconnected.
+    #[arg(long, env = "LATCHKEY_HEADER_READ_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_read_timeout_secs: u64,
+    /// Seconds an idle connection is kept open between requests.
+    #[arg(long, env = "LATCHKEY_KEEP_ALIVE_TIMEOUT_SECS", default_value_t = 75)]
+    pub keep_alive_timeout_secs: u64,
+    /// Most client connections served at once; default and ceiling: the
+    /// file-descriptor limit less room for the database and files.
+    #[arg(long, env = "LATCHKEY_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
     /// Who creates organizations: any signed-in user (`POST /api/v1/orgs`),
     /// or only the operator on the server host.
     #[arg(
@@ -143,6 +162,11 @@ impl std::fmt::Debug for ServeConfig {
             .field("service_accounts_enabled", &self.service_accounts_enabled)
             .field("config", &self.config)
             .field("org_creation", &self.org_creation)
+            .field("password_hash_concurrency", &self.password_hash_concurrency)
+            .field("password_hash_wait_ms", &self.password_hash_wait_ms)
+            .field("header_read_timeout_secs", &self.header_read_timeout_secs)
+            .field("keep_alive_timeout_secs", &self.keep_alive_timeout_secs)
+            .field("max_connections", &self.max_connections)
             .finish()
     }
 }
@@ -170,6 +194,11 @@ impl ServeConfig {
             service_accounts_enabled: true,
             config: None,
             org_creation: OrgCreation::Anyone,
+            password_hash_concurrency: None,
+            password_hash_wait_ms: 5000,
+            header_read_timeout_secs: 10,
+            keep_alive_timeout_secs: 75,
+            max_connections: None,
         }
     }
 }

@@ -93,6 +93,9 @@ pub enum ApiError {
     RateLimited { retry_after: u64 },
     #[error("the database is unreachable")]
     Unavailable,
+    /// Too much work queued (password hashing); `503` with `Retry-After`.
+    #[error("the server is busy; retry in a few seconds")]
+    Overloaded { retry_after: u64 },
     #[error("internal error")]
     Internal(String),
 }
@@ -129,6 +132,7 @@ impl ApiError {
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::Overloaded { .. } => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -139,7 +143,9 @@ impl ApiError {
             ApiError::MissingScope(s) => Some(json!({ "requiredScope": s })),
             ApiError::ScopesNotGrantable(s) => Some(json!({ "scopes": s })),
             ApiError::PlanRequired => Some(json!({ "plan": "enterprise" })),
-            ApiError::RateLimited { retry_after } => Some(json!({ "retryAfter": retry_after })),
+            ApiError::RateLimited { retry_after } | ApiError::Overloaded { retry_after } => {
+                Some(json!({ "retryAfter": retry_after }))
+            }
             ApiError::LifetimeTooLong { max_expires_at } => Some(json!({
                 "maxExpiresAt": max_expires_at
                     .format(&time::format_description::well_known::Rfc3339)
@@ -210,7 +216,7 @@ impl IntoResponse for ApiError {
             axum::Json(json!({ "status": "error", "error": error })),
         )
             .into_response();
-        if let ApiError::RateLimited { retry_after } = self {
+        if let ApiError::RateLimited { retry_after } | ApiError::Overloaded { retry_after } = self {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));

@@ -8,6 +8,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod last_used;
+pub mod listener;
 pub mod metrics;
 pub mod operator;
 pub mod passwords;

@@ -36,6 +36,12 @@ pub struct Metrics {
     cache_hits: Counter,
     cache_misses: Counter,
     cache_entries: Gauge,
+    /// Password hashes running now (`passwords::PasswordQueue`).
+    pub password_hash_in_flight: Gauge,
+    /// Requests waiting for their turn to hash.
+    pub password_hash_waiting: Gauge,
+    /// Requests turned away with `503` by a full or slow queue.
+    pub password_hash_refused: Counter,
 }
 
 impl Default for Metrics {
@@ -71,6 +77,24 @@ impl Default for Metrics {
             "Resolved credentials held in memory",
             cache_entries.clone(),
         );
+        let password_hash_in_flight = Gauge::default();
+        registry.register(
+            "latchkey_password_hash_in_flight",
+            "Password hashes running now",
+            password_hash_in_flight.clone(),
+        );
+        let password_hash_waiting = Gauge::default();
+        registry.register(
+            "latchkey_password_hash_waiting",
+            "Requests waiting for their turn to hash a password",
+            password_hash_waiting.clone(),
+        );
+        let password_hash_refused = Counter::default();
+        registry.register(
+            "latchkey_password_hash_refused",
+            "Requests answered 503 because the password queue was full or too slow",
+            password_hash_refused.clone(),
+        );
         let class = |class| responses.get_or_create(&ClassLabel { class }).clone();
         let outcome = |outcome| auth.get_or_create(&OutcomeLabel { outcome }).clone();
         Metrics {
@@ -86,6 +110,9 @@ impl Default for Metrics {
             cache_hits,
             cache_misses,
             cache_entries,
+            password_hash_in_flight,
+            password_hash_waiting,
+            password_hash_refused,
             registry,
         }
     }

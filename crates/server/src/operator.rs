@@ -122,8 +122,10 @@ pub async fn setup(
                 name: None,
                 created_at: at,
             },
-            password_hash: passwords::hash(password)
+            // One hash, by the operator: no queue needed.
+            password_hash: tokio::task::spawn_blocking(move || passwords::hash_blocking(&password))
                 .await
+                .map_err(|e| StartupError::Setup(e.to_string()))?
                 .map_err(|e| StartupError::Setup(e.to_string()))?,
         },
     };

@@ -3,6 +3,7 @@
 use crate::cache::AuthCache;
 use crate::last_used::LastUsed;
 use crate::metrics::Metrics;
+use crate::passwords::PasswordQueue;
 use crate::rate_limit::FailureLimiter;
 use latchkey_core::{ScopeCatalog, TokenHasher};
 use latchkey_store::Store;
@@ -19,6 +20,8 @@ pub struct Inner {
     pub hasher: TokenHasher,
     pub catalog: ScopeCatalog,
     pub last_used: LastUsed,
+    /// Every request-path password hash goes through it.
+    pub passwords: PasswordQueue,
     /// Failed logins, per email and per client address.
     pub login_failures: FailureLimiter,
     /// Failed verifications, per client address.

@@ -4,7 +4,6 @@ use super::{ok, OrgView, UserView};
 use crate::auth::{csrf_token, secure_cookies, session_hash, session_set_cookie, Caller, Client};
 use crate::error::{ApiError, ApiResult, AuthFailure};
 use crate::extract::ApiJson;
-use crate::passwords;
 use crate::state::{now, AppState};
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
@@ -72,7 +71,7 @@ pub async fn login(
         state.store.user_by_email(&email).await?
     };
     let stored_hash = login.as_ref().and_then(|l| l.password_hash.clone());
-    let verified = passwords::verify(req.password, stored_hash).await;
+    let verified = state.passwords.verify(req.password, stored_hash).await?;
     let Some(login) = login.filter(|_| verified) else {
         state.login_failures.record_failure(&email_key, at);
         state.login_failures.record_failure(&ip_key, at);
@@ -270,7 +269,7 @@ pub async fn accept_invite(
                 .map(|n| limits::name("name", n, limits::MAX_NAME_CHARS))
                 .transpose()
                 .map_err(|e| ApiError::invalid(e.field, e.message))?;
-            password_hash = passwords::hash(password).await?;
+            password_hash = state.passwords.hash(password).await?;
             event.details = json!({ "via": "invitation link", "passwordSet": true });
             Acceptance::SetPassword {
                 password_hash: &password_hash,
