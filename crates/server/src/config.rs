@@ -168,6 +168,11 @@ impl ServeConfig {
 /// single address. A bad one stops the server, naming it.
 fn parse_trusted_proxy(text: &str) -> Result<IpNet, String> {
     let text = text.trim();
+    if text.is_empty() {
+        return Err(
+            "an empty entry (leave LATCHKEY_TRUSTED_PROXIES unset to trust no proxy)".into(),
+        );
+    }
     text.parse::<IpNet>()
         .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from))
         .map(|net| net.trunc())
@@ -249,5 +254,6 @@ mod tests {
             bad.to_string().contains("\"10.0.0.0/33\" is not a CIDR"),
             "{bad}"
         );
+        assert!(Serve::try_parse_from(["serve", "--trusted-proxies", "10.0.0.0/8,"]).is_err());
     }
 }

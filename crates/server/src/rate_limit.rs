@@ -62,7 +62,8 @@ pub fn throttle_address(ip: Option<IpAddr>) -> String {
     }
 }
 
-fn refused(decision: Decision) -> Result<OffsetDateTime, ApiError> {
+/// The window an allowed attempt was counted in, or the `429`.
+fn counted_in(decision: Decision) -> Result<OffsetDateTime, ApiError> {
     match decision {
         Decision::Allowed { window_start } => Ok(window_start),
         Decision::Refused { retry_after } => Err(ApiError::RateLimited { retry_after }),
@@ -86,17 +87,21 @@ impl LocalThrottle {
     /// Counts one attempt of `key`, or refuses it (`429` with `Retry-After`).
     pub fn take(&self, key: &str, now: OffsetDateTime) -> Result<(), ApiError> {
         let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
-        let stored = windows.get(key).copied();
-        if stored.is_none() && windows.len() >= MAX_KEYS {
+        if let Some(stored) = windows.get_mut(key) {
+            let (window, decision) = self.rule.take(Some(*stored), now);
+            *stored = window;
+            return counted_in(decision).map(|_| ());
+        }
+        if windows.len() >= MAX_KEYS {
             let rule = self.rule;
             windows.retain(|_, w| now < rule.forget_at(w));
             if windows.len() >= MAX_KEYS {
                 return Ok(());
             }
         }
-        let (window, decision) = self.rule.take(stored, now);
+        let (window, decision) = self.rule.take(None, now);
         windows.insert(key.to_string(), window);
-        refused(decision).map(|_| ())
+        counted_in(decision).map(|_| ())
     }
 }
 
@@ -199,7 +204,7 @@ impl SignInThrottle {
                 locked.insert(key.to_string(), now + Duration::seconds(seconds));
             }
         }
-        refused(decision)
+        counted_in(decision)
     }
 
     fn locked_here(&self, key: &str, now: OffsetDateTime) -> Result<(), ApiError> {
