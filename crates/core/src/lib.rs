@@ -11,6 +11,7 @@ pub mod limits;
 pub mod policy;
 pub mod role;
 pub mod scope;
+pub mod throttle;
 pub mod token;
 
 pub use access::{Access, CredentialKind};

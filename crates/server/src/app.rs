@@ -7,10 +7,12 @@ use crate::api::{
 use crate::cache::AuthCache;
 use crate::config::ServeConfig;
 use crate::error::ApiError;
+use crate::forwarded::{ClientAddr, TrustedProxies};
 use crate::last_used::LastUsed;
 use crate::operator::{self, SetupOutcome};
 use crate::passwords::PasswordQueue;
-use crate::rate_limit::FailureLimiter;
+use crate::rate_limit::{LocalThrottle, SignInThrottle, VERIFY_ADDRESS};
+use crate::refusals::RefusalLog;
 use crate::state::{AppState, Inner};
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::response::IntoResponse;
@@ -78,6 +80,22 @@ pub fn router(state: AppState) -> Router {
         )
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(axum::middleware::map_request_with_state(
+            state.clone(),
+            |axum::extract::State(state): axum::extract::State<AppState>,
+             mut request: Request| async move {
+                // The one place the client's address is decided.
+                let peer = request
+                    .extensions()
+                    .get::<axum::extract::ConnectInfo<SocketAddr>>()
+                    .map(|c| c.0.ip());
+                if let Some(peer) = peer {
+                    let client = state.trusted_proxies.client(peer, request.headers());
+                    request.extensions_mut().insert(ClientAddr(client));
+                }
+                request
+            },
+        ))
         .layer(axum::middleware::map_response_with_state(
             state,
             |axum::extract::State(state): axum::extract::State<AppState>,
@@ -223,11 +241,10 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartupError> {
         hasher,
         catalog,
         last_used: LastUsed::default(),
-        login_failures: FailureLimiter::new(10, time::Duration::minutes(15)),
-        verify_failures: FailureLimiter::new(
-            verify::MAX_FAILED_VERIFICATIONS_PER_MINUTE,
-            time::Duration::minutes(1),
-        ),
+        sign_in: SignInThrottle::default(),
+        verify_failures: LocalThrottle::new(VERIFY_ADDRESS),
+        refusals: RefusalLog::new(REFUSALS_COLLAPSED_FOR),
+        trusted_proxies: TrustedProxies::new(&config.trusted_proxies),
         secure_cookies: config.secure_cookies,
         service_accounts_enabled: config.service_accounts_enabled,
         org_creation: config.org_creation,
@@ -252,6 +269,7 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartupError> {
     let (tx, rx) = oneshot::channel::<()>();
     let app = router(state.clone());
     let flush_every = Duration::from_secs(config.last_used_flush_secs.max(1));
+    let housekeeper = tokio::spawn(housekeeping(state.clone()));
     let task = tokio::spawn(async move {
         let flusher = {
             let state = state.clone();
@@ -268,10 +286,12 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartupError> {
         })
         .await;
         flusher.abort();
+        housekeeper.abort();
         if let Some(watcher) = watcher {
             watcher.abort();
         }
         state.last_used.flush(state.store.as_ref()).await;
+        write_refusals(&state, true).await;
         sql_store.close().await;
     });
     let backend = if config.database.is_postgres() {
@@ -291,6 +311,34 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartupError> {
         shutdown: Some(tx),
         task,
     })
+}
+
+/// How long refusals of one credential and code are collapsed into one
+/// `auth.refused` event (see `refusals.rs`).
+const REFUSALS_COLLAPSED_FOR: time::Duration = time::Duration::minutes(1);
+
+/// Every second: the refusal summaries that are due; every ten minutes:
+/// throttle windows that may be forgotten.
+async fn housekeeping(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    for n in 0u64.. {
+        tick.tick().await;
+        write_refusals(&state, false).await;
+        if n % 600 == 0 {
+            if let Err(error) = state.store.throttle_purge(crate::state::now()).await {
+                tracing::warn!(%error, "could not purge throttle windows");
+            }
+        }
+    }
+}
+
+/// Writes the refusal summaries that are due (all of them at shutdown).
+async fn write_refusals(state: &AppState, all: bool) {
+    for event in state.refusals.due(crate::state::now(), all) {
+        if let Err(error) = state.store.append_audit(&event).await {
+            tracing::warn!(%error, "could not record refused credentials");
+        }
+    }
 }
 
 /// `latchkey serve`: runs until Ctrl-C or SIGTERM.

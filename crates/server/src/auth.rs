@@ -8,6 +8,7 @@
 
 use crate::cache::Lookup;
 use crate::error::{ApiError, AuthFailure};
+use crate::forwarded::ClientAddr;
 use crate::state::{now, AppState};
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
@@ -67,10 +68,18 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
 
 fn client_of(parts: &Parts) -> Client {
     Client {
+        // As resolved at the edge (behind trusted proxies, the address they
+        // name); the socket peer for a request that did not pass the edge.
         ip: parts
             .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip()),
+            .get::<ClientAddr>()
+            .map(|ClientAddr(ip)| *ip)
+            .or_else(|| {
+                parts
+                    .extensions
+                    .get::<ConnectInfo<SocketAddr>>()
+                    .map(|ConnectInfo(addr)| addr.ip())
+            }),
         user_agent: parts.headers.get(header::USER_AGENT).cloned(),
     }
 }
@@ -500,7 +509,9 @@ pub async fn verify_token(
     outcome
 }
 
-/// Records a refused credential of a known organization.
+/// Records a refused credential of a known organization, collapsed: the
+/// first refusal of a credential and code at once, the rest of the minute
+/// summed up in one event later (`refusals.rs`).
 pub async fn audit_refusal(
     state: &AppState,
     refusal: &Refusal,
@@ -520,6 +531,9 @@ pub async fn audit_refusal(
         ip: client.ip_text(),
         user_agent: client.user_agent_text(),
         details: serde_json::json!({ "code": refusal.failure.code() }),
+    };
+    let Some(event) = state.refusals.note(event, refusal.failure.code()) else {
+        return;
     };
     if let Err(error) = state.store.append_audit(&event).await {
         tracing::warn!(%error, "could not record a refused credential");
@@ -558,7 +572,11 @@ pub fn cookie_value(parts: &Parts, name: &str) -> Option<String> {
 }
 
 /// Cookies are `Secure` when the operator says so or the request came
-/// through HTTPS (`X-Forwarded-Proto: https` from the proxy).
+/// through HTTPS (`X-Forwarded-Proto: https` from the proxy). Believed from
+/// any peer, trusted proxy or not, on purpose: it can only add `Secure`,
+/// which makes a cookie stricter for the one who asked, never looser for
+/// anyone; ignoring it from unlisted proxies would quietly drop `Secure`
+/// behind a TLS proxy that was never added to `--trusted-proxies`.
 pub fn secure_cookies(state: &AppState, headers: &axum::http::HeaderMap) -> bool {
     state.secure_cookies
         || headers

@@ -21,6 +21,11 @@ const STRIPES: usize = 1024;
 /// How long a hash that matched nothing is remembered.
 const UNKNOWN_TTL: Duration = Duration::from_secs(10);
 
+/// At most this many hashes that matched nothing are remembered. They have
+/// a cache of their own: a flood of unknown tokens (each sent twice, say)
+/// then evicts only others of its kind, never a real credential.
+const MAX_UNKNOWN: usize = 10_000;
+
 pub enum Lookup {
     Found(Arc<Resolved>),
     /// The hash of a secret that was rotated away.
@@ -46,6 +51,8 @@ pub struct Ticket {
 
 pub struct AuthCache {
     entries: Option<quick_cache::sync::Cache<TokenHash, Arc<Entry>>>,
+    /// `Lookup::Unknown` entries, bounded apart from `entries`.
+    unknown: Option<quick_cache::sync::Cache<TokenHash, Arc<Entry>>>,
     /// False while changes made elsewhere cannot be heard of (the PostgreSQL
     /// listener is down): then every request reads the database.
     trusted: AtomicBool,
@@ -65,6 +72,8 @@ impl AuthCache {
     pub fn new(capacity: usize, ttl: Duration) -> AuthCache {
         AuthCache {
             entries: (capacity > 0).then(|| quick_cache::sync::Cache::new(capacity)),
+            unknown: (capacity > 0)
+                .then(|| quick_cache::sync::Cache::new(capacity.min(MAX_UNKNOWN))),
             trusted: AtomicBool::new(true),
             ttl,
             global: AtomicU64::new(0),
@@ -77,7 +86,10 @@ impl AuthCache {
         if !self.trusted.load(SeqCst) {
             return None;
         }
-        let entry = self.entries.as_ref()?.get(hash)?;
+        let entry = match self.entries.as_ref()?.get(hash) {
+            Some(entry) => entry,
+            None => self.unknown.as_ref()?.get(hash)?,
+        };
         let ttl = if matches!(entry.lookup, Lookup::Unknown) {
             UNKNOWN_TTL.min(self.ttl)
         } else {
@@ -119,7 +131,11 @@ impl AuthCache {
         });
         // Read the epochs first, then confirm nothing changed since the
         // ticket: a change after this point bumps an epoch the entry holds.
-        if let Some(entries) = &self.entries {
+        let entries = match entry.lookup {
+            Lookup::Unknown => &self.unknown,
+            _ => &self.entries,
+        };
+        if let Some(entries) = entries {
             if self.changes.load(SeqCst) == ticket.changes {
                 entries.insert(hash, entry.clone());
             }
@@ -151,6 +167,7 @@ impl AuthCache {
         self.trusted.store(true, SeqCst);
     }
 
+    /// Resolved credentials held (not counting remembered unknown hashes).
     pub fn len(&self) -> usize {
         self.entries.as_ref().map_or(0, |e| e.len())
     }
@@ -216,6 +233,38 @@ mod tests {
         );
         cache.insert(hash(1), Lookup::Unknown, None, cache.ticket(), now);
         assert!(cache.get(&hash(1), now).is_some());
+    }
+
+    #[test]
+    fn unknown_hashes_never_evict_real_entries() {
+        let cache = AuthCache::new(100, Duration::from_secs(60));
+        let now = Instant::now();
+        let org = Uuid::new_v4();
+        let real = || Lookup::Retired {
+            org,
+            credential: CredentialRef {
+                kind: latchkey_core::CredentialKind::Pat,
+                uuid: Some(Uuid::new_v4()),
+                name: None,
+                display_prefix: None,
+            },
+        };
+        for n in 0..50 {
+            cache.insert(hash(n), real(), Some(org), cache.ticket(), now);
+        }
+        // Unknown hashes seen twice each: what a cache that favours the
+        // seen-again would keep over everything else.
+        for round in 0..2 {
+            for n in 0..10_000u32 {
+                let h = latchkey_core::TokenHasher::new(&[7u8; 32])
+                    .unwrap()
+                    .hash(&format!("unknown {n}"));
+                if round == 0 || cache.get(&h, now).is_none() {
+                    cache.insert(h, Lookup::Unknown, None, cache.ticket(), now);
+                }
+            }
+        }
+        assert!((0..50).all(|n| cache.get(&hash(n), now).is_some()));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! work on a fresh machine, and `Debug` never prints a secret.
 
 use clap::Args;
+use ipnet::IpNet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -93,6 +94,11 @@ pub struct ServeConfig {
     /// Service accounts on this instance (`false` answers `403 feature_disabled`).
     #[arg(long, env = "LATCHKEY_SERVICE_ACCOUNTS_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
     pub service_accounts_enabled: bool,
+    /// Proxies trusted to name the client (comma-separated CIDRs, none by
+    /// default): only a request whose socket peer is inside them has its
+    /// client address taken from `X-Forwarded-For` / `Forwarded`.
+    #[arg(long, env = "LATCHKEY_TRUSTED_PROXIES", value_name = "CIDRS", value_delimiter = ',', value_parser = parse_trusted_proxy)]
+    pub trusted_proxies: Vec<IpNet>,
     /// A TOML file with operator-defined scopes: `[[scopes]] name = "billing:read" description = "…"`.
     #[arg(long, env = "LATCHKEY_CONFIG")]
     pub config: Option<PathBuf>,
@@ -160,6 +166,7 @@ impl std::fmt::Debug for ServeConfig {
                     .map(|_| "<redacted>"),
             )
             .field("service_accounts_enabled", &self.service_accounts_enabled)
+            .field("trusted_proxies", &self.trusted_proxies)
             .field("config", &self.config)
             .field("org_creation", &self.org_creation)
             .field("password_hash_concurrency", &self.password_hash_concurrency)
@@ -192,6 +199,7 @@ impl ServeConfig {
             setup_admin_password: None,
             setup_service_account_token: None,
             service_accounts_enabled: true,
+            trusted_proxies: Vec::new(),
             config: None,
             org_creation: OrgCreation::Anyone,
             password_hash_concurrency: None,
@@ -201,6 +209,23 @@ impl ServeConfig {
             max_connections: None,
         }
     }
+}
+
+/// One `--trusted-proxies` entry: a CIDR (`10.0.0.0/8`, `fd00::/8`) or a
+/// single address. A bad one stops the server, naming it.
+fn parse_trusted_proxy(text: &str) -> Result<IpNet, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(
+            "an empty entry (leave LATCHKEY_TRUSTED_PROXIES unset to trust no proxy)".into(),
+        );
+    }
+    text.parse::<IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from))
+        .map(|net| net.trunc())
+        .map_err(|_| {
+            format!("{text:?} is not a CIDR (like 10.0.0.0/8 or fd00::/8) or an IP address")
+        })
 }
 
 /// The operator's configuration file (`--config`).
@@ -236,4 +261,46 @@ pub fn load_catalog(path: Option<&std::path::Path>) -> Result<latchkey_core::Sco
         file.scopes.into_iter().map(|s| (s.name, s.description)),
     )
     .map_err(|e| format!("the configuration file {}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Serve {
+        #[command(flatten)]
+        serve: ServeConfig,
+    }
+
+    #[test]
+    fn trusted_proxies_are_cidrs_or_addresses_and_a_bad_one_says_why() {
+        let parsed = Serve::try_parse_from([
+            "serve",
+            "--trusted-proxies",
+            "10.0.0.0/8, 192.168.1.7,fd00::/8",
+        ])
+        .expect("parses");
+        let shown: Vec<String> = parsed
+            .serve
+            .trusted_proxies
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(shown, ["10.0.0.0/8", "192.168.1.7/32", "fd00::/8"]);
+        assert!(Serve::try_parse_from(["serve"])
+            .expect("parses")
+            .serve
+            .trusted_proxies
+            .is_empty());
+        let Err(bad) = Serve::try_parse_from(["serve", "--trusted-proxies", "10.0.0.0/33"]) else {
+            panic!("a prefix longer than 32 bits is refused");
+        };
+        assert!(
+            bad.to_string().contains("\"10.0.0.0/33\" is not a CIDR"),
+            "{bad}"
+        );
+        assert!(Serve::try_parse_from(["serve", "--trusted-proxies", "10.0.0.0/8,"]).is_err());
+    }
 }

@@ -221,6 +221,19 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
         }
+        // RFC 6750 §3: every 401 names the scheme; `error` only when a
+        // credential was given and refused.
+        if status == StatusCode::UNAUTHORIZED {
+            let challenge = match self {
+                ApiError::Unauthenticated(AuthFailure::MissingCredentials)
+                | ApiError::InvalidLogin => r#"Bearer realm="latchkey""#,
+                _ => r#"Bearer realm="latchkey", error="invalid_token""#,
+            };
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
+        }
         response
     }
 }

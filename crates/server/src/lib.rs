@@ -7,12 +7,14 @@ pub mod cache;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod forwarded;
 pub mod last_used;
 pub mod listener;
 pub mod metrics;
 pub mod operator;
 pub mod passwords;
 pub mod rate_limit;
+pub mod refusals;
 pub mod state;
 pub mod web;
 

@@ -1,68 +1,220 @@
-//! Counting failures per key in a fixed window (logins, verifications).
-//! Not on the success path: only failures take the lock.
+//! Throttles, under the one rule of `latchkey_core::throttle` (an attempt is
+//! counted before it is checked).
+//!
+//! - Sign-in: per (account, address) with backoff, and per address. The
+//!   windows live in the database, so every replica and the next start count
+//!   the same attempts, and an attempt is counted before its password is
+//!   hashed. The right password from another address is never refused
+//!   because of an attacker's guesses.
+//! - Verification: failed verifications per address, in memory (see
+//!   `api/verify.rs` for why that suffices there).
+//!
+//! Nothing is throttled by a secret: keys are keyed hashes of an email and an
+//! address, or an address.
 
+use crate::error::ApiError;
+use latchkey_core::throttle::{Decision, Rule, Window};
+use latchkey_core::TokenHasher;
+use latchkey_store::Store;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::net::IpAddr;
 use std::sync::Mutex;
 use time::{Duration, OffsetDateTime};
 
-pub struct FailureLimiter {
-    max_failures: u32,
-    window: Duration,
-    entries: Mutex<HashMap<String, (OffsetDateTime, u32)>>,
-    /// Whether any failure was ever recorded: until then nothing is locked.
-    used: AtomicBool,
-}
+/// Wrong passwords for one account from one address: 10 per 15 minutes, each
+/// full window doubling the next, up to 8 hours.
+pub const SIGN_IN_PAIR: Rule = Rule {
+    limit: 10,
+    window: Duration::minutes(15),
+    max_doublings: 5,
+};
 
-/// Beyond this many keys the oldest windows are dropped, so a flood of
-/// distinct keys cannot grow memory without bound.
+/// Wrong passwords from one address, whatever the account: 50 per 15 minutes.
+pub const SIGN_IN_ADDRESS: Rule = Rule {
+    limit: 50,
+    window: Duration::minutes(15),
+    max_doublings: 0,
+};
+
+/// Invalid tokens asked about by one address: 60 a minute.
+pub const VERIFY_ADDRESS: Rule = Rule {
+    limit: 60,
+    window: Duration::minutes(1),
+    max_doublings: 0,
+};
+
+/// Beyond this many keys held in memory, new keys are not tracked (windows
+/// already counting keep counting), so memory stays bounded and a flood of
+/// addresses cannot wipe the windows of others.
 const MAX_KEYS: usize = 100_000;
 
-impl FailureLimiter {
-    pub fn new(max_failures: u32, window: Duration) -> FailureLimiter {
-        FailureLimiter {
-            max_failures,
-            window,
-            entries: Mutex::new(HashMap::new()),
-            used: AtomicBool::new(false),
+/// The address a throttle counts: IPv4 as is, IPv6 by its /64, which one
+/// host usually holds whole (counting its addresses apart would give it 2^64
+/// allowances).
+pub fn throttle_address(ip: Option<IpAddr>) -> String {
+    match ip.map(|ip| ip.to_canonical()) {
+        Some(IpAddr::V4(v4)) => v4.to_string(),
+        Some(IpAddr::V6(v6)) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        None => "-".into(),
+    }
+}
+
+/// The window an allowed attempt was counted in, or the `429`.
+fn counted_in(decision: Decision) -> Result<OffsetDateTime, ApiError> {
+    match decision {
+        Decision::Allowed { window_start } => Ok(window_start),
+        Decision::Refused { retry_after } => Err(ApiError::RateLimited { retry_after }),
+    }
+}
+
+/// Windows kept in this process's memory.
+pub struct LocalThrottle {
+    rule: Rule,
+    windows: Mutex<HashMap<String, Window>>,
+}
+
+impl LocalThrottle {
+    pub fn new(rule: Rule) -> LocalThrottle {
+        LocalThrottle {
+            rule,
+            windows: Mutex::new(HashMap::new()),
         }
     }
 
-    /// No failure recorded yet: every check would pass.
-    pub fn is_idle(&self) -> bool {
-        !self.used.load(Ordering::Relaxed)
+    /// Counts one attempt of `key`, or refuses it (`429` with `Retry-After`).
+    pub fn take(&self, key: &str, now: OffsetDateTime) -> Result<(), ApiError> {
+        let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(stored) = windows.get_mut(key) {
+            let (window, decision) = self.rule.take(Some(*stored), now);
+            *stored = window;
+            return counted_in(decision).map(|_| ());
+        }
+        if windows.len() >= MAX_KEYS {
+            let rule = self.rule;
+            windows.retain(|_, w| now < rule.forget_at(w));
+            if windows.len() >= MAX_KEYS {
+                return Ok(());
+            }
+        }
+        let (window, decision) = self.rule.take(None, now);
+        windows.insert(key.to_string(), window);
+        counted_in(decision).map(|_| ())
+    }
+}
+
+/// A sign-in attempt counted against its (account, address) and its address
+/// before the password is checked.
+#[must_use = "a successful sign-in gives its attempt back"]
+pub struct SignInAttempt {
+    pair: String,
+    address: String,
+    address_window: OffsetDateTime,
+}
+
+pub struct SignInThrottle {
+    pair: Rule,
+    address: Rule,
+    /// Keys the database refused, and until when: refused again here without
+    /// a round trip, so a flood of attempts on a locked key writes nothing.
+    locked: Mutex<HashMap<String, OffsetDateTime>>,
+}
+
+impl Default for SignInThrottle {
+    fn default() -> Self {
+        SignInThrottle {
+            pair: SIGN_IN_PAIR,
+            address: SIGN_IN_ADDRESS,
+            locked: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl SignInThrottle {
+    /// Counts an attempt to sign in as `email` from `ip`, or refuses it.
+    /// Failed attempts stay counted; [`SignInThrottle::succeeded`] gives a
+    /// right one back.
+    pub async fn begin(
+        &self,
+        store: &dyn Store,
+        hasher: &TokenHasher,
+        email: &str,
+        ip: Option<IpAddr>,
+        now: OffsetDateTime,
+    ) -> Result<SignInAttempt, ApiError> {
+        let address = throttle_address(ip);
+        let key = |kind: &str, parts: &[&str]| {
+            let mut input: Vec<&[u8]> = vec![b"throttle\0", kind.as_bytes()];
+            for part in parts {
+                input.push(b"\0");
+                input.push(part.as_bytes());
+            }
+            format!("{kind}:{}", hasher.hash_parts(&input).to_hex())
+        };
+        let pair = key("sign-in-pair", &[email, &address]);
+        let address = key("sign-in-address", &[&address]);
+        self.locked_here(&pair, now)?;
+        self.locked_here(&address, now)?;
+        let pair_window = self.take(store, &pair, &self.pair, now).await?;
+        let address_window = match self.take(store, &address, &self.address, now).await {
+            Ok(window) => window,
+            Err(e) => {
+                store.throttle_give_back(&pair, pair_window).await?;
+                return Err(e);
+            }
+        };
+        Ok(SignInAttempt {
+            pair,
+            address,
+            address_window,
+        })
     }
 
-    /// `Err(seconds to wait)` when `key` has used up its failures.
-    pub fn check(&self, key: &str, now: OffsetDateTime) -> Result<(), u64> {
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        match entries.get(key) {
-            Some((start, n)) if *n >= self.max_failures && *start + self.window > now => {
-                Err((*start + self.window - now).whole_seconds().max(1) as u64)
+    /// The right password: the pair starts afresh, and the attempt is not a
+    /// failure of the address.
+    pub async fn succeeded(
+        &self,
+        store: &dyn Store,
+        attempt: SignInAttempt,
+    ) -> Result<(), ApiError> {
+        store.throttle_clear(&attempt.pair).await?;
+        store
+            .throttle_give_back(&attempt.address, attempt.address_window)
+            .await?;
+        Ok(())
+    }
+
+    async fn take(
+        &self,
+        store: &dyn Store,
+        key: &str,
+        rule: &Rule,
+        now: OffsetDateTime,
+    ) -> Result<OffsetDateTime, ApiError> {
+        let decision = store.throttle_take(key, rule, now).await?;
+        if let Decision::Refused { retry_after } = decision {
+            let mut locked = self.locked.lock().unwrap_or_else(|e| e.into_inner());
+            if locked.len() >= MAX_KEYS {
+                locked.retain(|_, until| *until > now);
             }
+            if locked.len() < MAX_KEYS {
+                let seconds = i64::try_from(retry_after).unwrap_or(i64::MAX);
+                locked.insert(key.to_string(), now + Duration::seconds(seconds));
+            }
+        }
+        counted_in(decision)
+    }
+
+    fn locked_here(&self, key: &str, now: OffsetDateTime) -> Result<(), ApiError> {
+        let locked = self.locked.lock().unwrap_or_else(|e| e.into_inner());
+        match locked.get(key) {
+            Some(until) if *until > now => Err(ApiError::RateLimited {
+                retry_after: u64::try_from((*until - now).whole_seconds().max(1)).unwrap_or(1),
+            }),
             _ => Ok(()),
         }
-    }
-
-    pub fn record_failure(&self, key: &str, now: OffsetDateTime) {
-        self.used.store(true, Ordering::Relaxed);
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if entries.len() >= MAX_KEYS {
-            let window = self.window;
-            entries.retain(|_, (start, _)| *start + window > now);
-        }
-        let entry = entries.entry(key.to_string()).or_insert((now, 0));
-        if entry.0 + self.window <= now {
-            *entry = (now, 0);
-        }
-        entry.1 += 1;
-    }
-
-    pub fn clear(&self, key: &str) {
-        self.entries
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(key);
     }
 }
 
@@ -72,17 +224,34 @@ mod tests {
     use time::macros::datetime;
 
     #[test]
-    fn refuses_after_the_limit_until_the_window_ends() {
+    fn local_windows_refuse_after_the_limit() {
         let t0 = datetime!(2026-11-23 12:00 UTC);
-        let limiter = FailureLimiter::new(3, Duration::minutes(15));
+        let throttle = LocalThrottle::new(Rule {
+            limit: 3,
+            window: Duration::minutes(1),
+            max_doublings: 0,
+        });
         for _ in 0..3 {
-            assert_eq!(limiter.check("a", t0), Ok(()));
-            limiter.record_failure("a", t0);
+            assert!(throttle.take("a", t0).is_ok());
         }
-        assert_eq!(limiter.check("a", t0 + Duration::minutes(5)), Err(600));
-        assert_eq!(limiter.check("b", t0), Ok(()));
-        assert_eq!(limiter.check("a", t0 + Duration::minutes(15)), Ok(()));
-        limiter.clear("a");
-        assert_eq!(limiter.check("a", t0), Ok(()));
+        assert!(matches!(
+            throttle.take("a", t0 + Duration::seconds(20)),
+            Err(ApiError::RateLimited { retry_after: 40 })
+        ));
+        assert!(throttle.take("b", t0).is_ok());
+        assert!(throttle.take("a", t0 + Duration::minutes(1)).is_ok());
+    }
+
+    #[test]
+    fn addresses_are_counted_by_host_and_v6_by_its_64() {
+        let v4: IpAddr = "203.0.113.7".parse().unwrap();
+        let mapped: IpAddr = "::ffff:203.0.113.7".parse().unwrap();
+        assert_eq!(throttle_address(Some(v4)), "203.0.113.7");
+        assert_eq!(throttle_address(Some(mapped)), "203.0.113.7");
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
+        assert_eq!(throttle_address(Some(a)), "2001:db8:1:2::/64");
+        assert_eq!(throttle_address(Some(a)), throttle_address(Some(b)));
+        assert_eq!(throttle_address(None), "-");
     }
 }

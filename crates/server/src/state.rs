@@ -1,10 +1,12 @@
 //! What every handler shares.
 
 use crate::cache::AuthCache;
+use crate::forwarded::TrustedProxies;
 use crate::last_used::LastUsed;
 use crate::metrics::Metrics;
 use crate::passwords::PasswordQueue;
-use crate::rate_limit::FailureLimiter;
+use crate::rate_limit::{LocalThrottle, SignInThrottle};
+use crate::refusals::RefusalLog;
 use latchkey_core::{ScopeCatalog, TokenHasher};
 use latchkey_store::Store;
 use std::sync::Arc;
@@ -22,10 +24,15 @@ pub struct Inner {
     pub last_used: LastUsed,
     /// Every request-path password hash goes through it.
     pub passwords: PasswordQueue,
-    /// Failed logins, per email and per client address.
-    pub login_failures: FailureLimiter,
-    /// Failed verifications, per client address.
-    pub verify_failures: FailureLimiter,
+    /// Sign-in attempts, per (account, address) and per address, counted
+    /// in the database.
+    pub sign_in: SignInThrottle,
+    /// Failed verifications, per client address, in memory.
+    pub verify_failures: LocalThrottle,
+    /// `auth.refused` events, collapsed per credential and code.
+    pub refusals: RefusalLog,
+    /// `--trusted-proxies`: whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: TrustedProxies,
     pub secure_cookies: bool,
     /// `LATCHKEY_SERVICE_ACCOUNTS_ENABLED`.
     pub service_accounts_enabled: bool,

@@ -21,7 +21,7 @@ pub use sql::{Backend, ChangeHook, PoolSettings, SqlStore};
 pub use sqlx::Error as SqlxError;
 
 use async_trait::async_trait;
-use latchkey_core::{Actor, AuditEvent, CredentialKind, Plan, Role, TokenHash};
+use latchkey_core::{throttle, Actor, AuditEvent, CredentialKind, Plan, Role, TokenHash};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -266,4 +266,24 @@ pub trait Store: Send + Sync + 'static {
         filter: &AuditFilter,
         page: &PageRequest,
     ) -> Result<Page<StoredAuditEvent>>;
+
+    // Throttles: sign-in attempts counted in the database, so that every
+    // replica and the next start see the same counts. Keys are opaque (the
+    // server hashes what it throttles); only failures reach these.
+    /// Counts one attempt of `key` under `rule`, or refuses it, atomically
+    /// with any other caller on any replica.
+    async fn throttle_take(
+        &self,
+        key: &str,
+        rule: &throttle::Rule,
+        now: OffsetDateTime,
+    ) -> Result<throttle::Decision>;
+    /// Gives back an attempt taken in the window that started at
+    /// `window_start` (it turned out not to be a failure); nothing when that
+    /// window has ended.
+    async fn throttle_give_back(&self, key: &str, window_start: OffsetDateTime) -> Result<()>;
+    /// Forgets `key` altogether.
+    async fn throttle_clear(&self, key: &str) -> Result<()>;
+    /// Deletes the windows that may be forgotten by `now`; how many.
+    async fn throttle_purge(&self, now: OffsetDateTime) -> Result<u64>;
 }

@@ -55,14 +55,13 @@ pub async fn login(
         return Err(ApiError::invalid("password", "too long"));
     }
     let email = req.email.trim().to_lowercase();
-    let email_key = format!("email:{email}");
-    let ip_key = format!("ip:{}", client.ip_text().as_deref().unwrap_or("-"));
-    for key in [&email_key, &ip_key] {
-        state
-            .login_failures
-            .check(key, at)
-            .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
-    }
+    // Counted before the password is hashed, so concurrent guesses cannot
+    // all reach it; per (account, address) and per address, so guesses from
+    // elsewhere never lock out the right password.
+    let attempt = state
+        .sign_in
+        .begin(state.store.as_ref(), &state.hasher, &email, client.ip, at)
+        .await?;
     // No account has a control character in its email (member emails are
     // checked when added), and PostgreSQL refuses a NUL in a query: no lookup.
     let login = if email.chars().any(char::is_control) {
@@ -73,11 +72,13 @@ pub async fn login(
     let stored_hash = login.as_ref().and_then(|l| l.password_hash.clone());
     let verified = state.passwords.verify(req.password, stored_hash).await?;
     let Some(login) = login.filter(|_| verified) else {
-        state.login_failures.record_failure(&email_key, at);
-        state.login_failures.record_failure(&ip_key, at);
+        // The attempt stays counted: it was a failure.
         return Err(ApiError::InvalidLogin);
     };
-    state.login_failures.clear(&email_key);
+    state
+        .sign_in
+        .succeeded(state.store.as_ref(), attempt)
+        .await?;
     let memberships = state.store.memberships_of(login.user.uuid).await?;
     let chosen = match req.org_uuid {
         Some(org) => memberships

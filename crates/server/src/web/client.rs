@@ -2,6 +2,7 @@
 //! process, carrying the visitor's session, address and user agent.
 
 use crate::auth::{CSRF_HEADER, SESSION_COOKIE};
+use crate::forwarded::ClientAddr;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request};
 use axum::http::request::Parts;
@@ -94,6 +95,8 @@ pub struct ApiClient {
     router: Router,
     session: Option<String>,
     connect: Option<ConnectInfo<SocketAddr>>,
+    /// The visitor's address as resolved at the edge (behind trusted proxies).
+    client: Option<ClientAddr>,
     /// Headers the API reads for audit events and cookies.
     forwarded: HeaderMap,
 }
@@ -113,6 +116,7 @@ impl ApiClient {
             router,
             session,
             connect: parts.extensions.get::<ConnectInfo<SocketAddr>>().cloned(),
+            client: parts.extensions.get::<ClientAddr>().copied(),
             forwarded,
         }
     }
@@ -162,6 +166,9 @@ impl ApiClient {
         }
         if let Some(connect) = self.connect {
             request = request.extension(connect);
+        }
+        if let Some(client) = self.client {
+            request = request.extension(client);
         }
         let body = match body {
             Some(value) => Body::from(value.to_string()),
