@@ -320,13 +320,17 @@ impl Resolved {
                     .filter_map(|s| legacy_scope_role(s))
                     .max();
                 let role = c.role.or(legacy).unwrap_or(Role::Member);
-                let base = custom_scopes.unwrap_or_else(|| role.scopes_in(&state.catalog));
                 // The scope stored at creation decides, never which rows are
-                // left: a project-scoped account whose projects are all gone
-                // reaches nothing.
-                if kind == CredentialKind::ServiceAccount
-                    && account_scope == Some(latchkey_store::AccountScope::Project)
-                {
+                // left: a project-scoped account reaches its rows and nothing
+                // organization-wide, so with its projects all gone, nothing.
+                let project_scoped = kind == CredentialKind::ServiceAccount
+                    && account_scope == Some(latchkey_store::AccountScope::Project);
+                let base = if project_scoped {
+                    ScopeSet::EMPTY
+                } else {
+                    custom_scopes.unwrap_or_else(|| role.scopes_in(&state.catalog))
+                };
+                if project_scoped {
                     project_rows = Some(Arc::new(
                         projects
                             .iter()
@@ -366,11 +370,6 @@ impl Resolved {
                     } else {
                         Standing::NotAUser
                     };
-                let base = if project_rows.is_some() {
-                    ScopeSet::EMPTY
-                } else {
-                    base
-                };
                 (principal, standing, shown, Access::new(base, None))
             }
         };

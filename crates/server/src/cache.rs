@@ -132,7 +132,14 @@ impl AuthCache {
         // Read the epochs first, then confirm nothing changed since the
         // ticket: a change after this point bumps an epoch the entry holds.
         let entries = match entry.lookup {
-            Lookup::Unknown => &self.unknown,
+            Lookup::Unknown => {
+                // A credential that is gone leaves its stale entry behind,
+                // which `get` would find first: drop it (always safe).
+                if let Some(found) = &self.entries {
+                    found.remove(&hash);
+                }
+                &self.unknown
+            }
             _ => &self.entries,
         };
         if let Some(entries) = entries {
@@ -233,6 +240,29 @@ mod tests {
         );
         cache.insert(hash(1), Lookup::Unknown, None, cache.ticket(), now);
         assert!(cache.get(&hash(1), now).is_some());
+    }
+
+    #[test]
+    fn a_credential_gone_unknown_is_answered_from_the_negative_cache() {
+        let cache = AuthCache::new(100, Duration::from_secs(60));
+        let now = Instant::now();
+        let org = Uuid::new_v4();
+        let retired = Lookup::Retired {
+            org,
+            credential: CredentialRef {
+                kind: latchkey_core::CredentialKind::Pat,
+                uuid: Some(Uuid::new_v4()),
+                name: None,
+                display_prefix: None,
+            },
+        };
+        cache.insert(hash(1), retired, Some(org), cache.ticket(), now);
+        cache.invalidate_org(org);
+        // Read again, the credential is gone: the stale entry must not hide
+        // the negative one.
+        cache.insert(hash(1), Lookup::Unknown, None, cache.ticket(), now);
+        let entry = cache.get(&hash(1), now).expect("cached");
+        assert!(matches!(entry.lookup, Lookup::Unknown));
     }
 
     #[test]

@@ -108,14 +108,14 @@ pub struct ServeConfig {
     pub password_hash_concurrency: Option<usize>,
     /// Milliseconds a sign-in or invite waits for its turn to hash before
     /// answering `503`.
-    #[arg(long, env = "LATCHKEY_PASSWORD_HASH_WAIT_MS", default_value_t = 5000)]
+    #[arg(long, env = "LATCHKEY_PASSWORD_HASH_WAIT_MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..=600_000))]
     pub password_hash_wait_ms: u64,
     /// Seconds a client has to send a request's headers (from connecting,
     /// or from the first byte of a later request) before it is disconnected.
-    #[arg(long, env = "LATCHKEY_HEADER_READ_TIMEOUT_SECS", default_value_t = 10)]
+    #[arg(long, env = "LATCHKEY_HEADER_READ_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3_600))]
     pub header_read_timeout_secs: u64,
     /// Seconds an idle connection is kept open between requests.
-    #[arg(long, env = "LATCHKEY_KEEP_ALIVE_TIMEOUT_SECS", default_value_t = 75)]
+    #[arg(long, env = "LATCHKEY_KEEP_ALIVE_TIMEOUT_SECS", default_value_t = 75, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub keep_alive_timeout_secs: u64,
     /// Most client connections served at once; default and ceiling: the
     /// file-descriptor limit less room for the database and files.

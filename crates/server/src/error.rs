@@ -156,6 +156,13 @@ impl ApiError {
     }
 }
 
+/// A bound on untrusted input (`latchkey_core::limits`) names its field.
+impl From<latchkey_core::limits::FieldError> for ApiError {
+    fn from(e: latchkey_core::limits::FieldError) -> ApiError {
+        ApiError::invalid(e.field, e.message)
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         match e {
@@ -226,7 +233,8 @@ impl IntoResponse for ApiError {
         if status == StatusCode::UNAUTHORIZED {
             let challenge = match self {
                 ApiError::Unauthenticated(AuthFailure::MissingCredentials)
-                | ApiError::InvalidLogin => r#"Bearer realm="latchkey""#,
+                | ApiError::InvalidLogin
+                | ApiError::LoginRequired => r#"Bearer realm="latchkey""#,
                 _ => r#"Bearer realm="latchkey", error="invalid_token""#,
             };
             response.headers_mut().insert(

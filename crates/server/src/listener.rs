@@ -94,6 +94,10 @@ pub fn raise_fd_limit() -> Option<u64> {
     None
 }
 
+/// The default cap where the file-descriptor limit allows more (each
+/// connection may buffer up to 64 KiB of headers).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 16_384;
+
 /// The connection cap: as configured, but never so close to the
 /// file-descriptor limit that the database pool (SQLite holds 3 files per
 /// connection, PostgreSQL one socket) or a log file cannot be opened.
@@ -116,7 +120,9 @@ pub fn connection_cap(
             ceiling
         }
         Some(wanted) => wanted,
-        None => ceiling,
+        // Bounded by memory too: hosts whose hard limit is a million files
+        // would otherwise allow a million buffered connections.
+        None => ceiling.min(DEFAULT_MAX_CONNECTIONS),
     };
     // The semaphore's and `acquire_many`'s limits.
     cap.clamp(1, Semaphore::MAX_PERMITS.min(u32::MAX as usize))
@@ -479,7 +485,12 @@ mod tests {
     fn the_cap_leaves_room_for_the_database_and_files() {
         // 64 reserved, 4 per database connection.
         assert_eq!(connection_cap(None, Some(1024), 8), 1024 - 64 - 32);
-        assert_eq!(connection_cap(None, Some(20_000), 8), 20_000 - 96);
+        assert_eq!(
+            connection_cap(None, Some(20_000), 8),
+            16_384,
+            "bounded by default"
+        );
+        assert_eq!(connection_cap(Some(19_000), Some(20_000), 8), 19_000);
         assert_eq!(connection_cap(Some(500), Some(1024), 8), 500);
         assert_eq!(connection_cap(Some(5000), Some(1024), 8), 928, "clamped");
         assert_eq!(connection_cap(None, None, 8), 928, "1,024 assumed");

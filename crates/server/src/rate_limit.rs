@@ -110,6 +110,7 @@ impl LocalThrottle {
 #[must_use = "a successful sign-in gives its attempt back"]
 pub struct SignInAttempt {
     pair: String,
+    pair_window: OffsetDateTime,
     address: String,
     address_window: OffsetDateTime,
 }
@@ -167,9 +168,26 @@ impl SignInThrottle {
         };
         Ok(SignInAttempt {
             pair,
+            pair_window,
             address,
             address_window,
         })
+    }
+
+    /// The password could not be checked (hashing saturated, the database
+    /// unreachable): the attempt was no failure, of the pair or the address.
+    pub async fn abandoned(
+        &self,
+        store: &dyn Store,
+        attempt: SignInAttempt,
+    ) -> Result<(), ApiError> {
+        store
+            .throttle_give_back(&attempt.pair, attempt.pair_window)
+            .await?;
+        store
+            .throttle_give_back(&attempt.address, attempt.address_window)
+            .await?;
+        Ok(())
     }
 
     /// The right password: the pair starts afresh, and the attempt is not a

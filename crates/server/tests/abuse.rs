@@ -348,3 +348,54 @@ async fn a_chunked_body_over_64_kib_is_payload_too_large() {
     let small = chunked_post(addr(&app), "/api/v1/login", "application/json", 1024).await;
     assert!(small.starts_with("HTTP/1.1 400"), "{small}");
 }
+
+/// A sign-in that could not be checked (the hash queue full) is no failed
+/// sign-in: an attacker who keeps the queue busy from elsewhere cannot make
+/// the real user's own attempts lock them out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saturated_hash_queue_does_not_count_as_failed_sign_ins() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.password_hash_concurrency = Some(1);
+        c.password_hash_wait_ms = 1;
+    })
+    .await;
+    let login = |email: &'static str, password: &'static str| {
+        let (http, base) = (app.http.clone(), app.base.clone());
+        async move {
+            http.post(format!("{base}/api/v1/login"))
+                .json(&json!({ "email": email, "password": password }))
+                .send()
+                .await
+                .expect("login")
+                .status()
+                .as_u16()
+        }
+    };
+    // Twice: someone else's sign-in holds the one hashing slot while the
+    // admin tries the right password (fewer times at once than the limit,
+    // since attempts in flight count too).
+    let mut turned_away = 0;
+    for _ in 0..2 {
+        let busy = tokio::spawn(login("someone@else.test", "wrong password"));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let mut tries = tokio::task::JoinSet::new();
+        for _ in 0..8 {
+            tries.spawn(login(ADMIN_EMAIL, PASSWORD));
+        }
+        let statuses = tries.join_all().await;
+        assert!(
+            statuses.iter().all(|s| [200, 503].contains(s)),
+            "{statuses:?}"
+        );
+        turned_away += statuses.iter().filter(|s| **s == 503).count();
+        busy.await.expect("busy sign-in");
+    }
+    // More than the limit of ten would have counted as failures.
+    assert!(
+        turned_away > 10,
+        "the slot was busy for most: {turned_away}"
+    );
+    // None of those counted: the right password still signs in.
+    let r = app.try_login(ADMIN_EMAIL, PASSWORD, None).await;
+    assert_eq!(r.status, 200, "body: {}", r.body);
+}

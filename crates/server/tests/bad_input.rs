@@ -276,6 +276,8 @@ struct Fixture {
     invite: String,
     /// One of the admin's PATs, with an expiry (so it could be rotated).
     pat: String,
+    /// An API key with an expiry.
+    api_key: String,
 }
 
 async fn fixture(app: &TestApp) -> Fixture {
@@ -287,11 +289,20 @@ async fn fixture(app: &TestApp) -> Fixture {
             json!({ "name": "rotatable", "expiresAt": in_days(30) }),
         )
         .await;
+    let key = app
+        .post(
+            "/api/v1/org/api-keys",
+            &app.admin.pat,
+            json!({ "name": "bad input", "role": "viewer", "expiresAt": in_days(30) }),
+        )
+        .await;
+    let api_key = key.expect(201)["uuid"].as_str().expect("uuid").to_string();
     Fixture {
         project,
         member,
         invite: invite.expect("a new member gets an invite"),
         pat,
+        api_key,
     }
 }
 
@@ -414,6 +425,14 @@ fn endpoints(app: &TestApp, fx: &Fixture) -> Vec<Endpoint> {
             pat,
             json!({ "expiresAt": in_days(10) }),
             "expiresAt",
+        ),
+        e(
+            "patch api key",
+            Method::PATCH,
+            format!("/api/v1/org/api-keys/{}", fx.api_key),
+            pat,
+            json!({ "name": "k" }),
+            "name",
         ),
         e(
             "verify",
@@ -1537,6 +1556,24 @@ async fn non_uuid_path_ids(app: TestApp) {
             Method::DELETE,
             "/api/v1/org/personal-access-tokens/{}".into(),
             None,
+            "uuid",
+        ),
+        (
+            Method::POST,
+            "/api/v1/org/users/{}/invite".into(),
+            None,
+            "userUuid",
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/org/invites/{}".into(),
+            None,
+            "userUuid",
+        ),
+        (
+            Method::PATCH,
+            "/api/v1/org/api-keys/{}".into(),
+            Some(json!({ "name": "k", "expiresAt": in_days(5) })),
             "uuid",
         ),
     ];

@@ -14,7 +14,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use latchkey_core::access::check_grant;
 use latchkey_core::policy;
-use latchkey_core::{limits, Actor, CredentialKind, Role, Scope, Target, TokenKind, TokenSecret};
+use latchkey_core::{Actor, CredentialKind, Role, Scope, Target, TokenKind, TokenSecret};
 use latchkey_store::{Credential, CredentialChange};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -122,16 +122,15 @@ pub struct CreateApiKeyRequest {
 /// project roles, so such a key could do nothing.
 #[utoipa::path(post, path = "/api/v1/org/api-keys", tag = "api keys", request_body = CreateApiKeyRequest,
     responses((status = 201, body = ApiKeyView),
-        (status = 400, description = "invalid_request naming name, role or expiresAt"),
-        (status = 403, description = "missing_scope api_keys:write, or role_too_high")))]
+        (status = 400, description = "invalid_request naming name, role or expiresAt"), (status = 401, description = "missing_credentials, malformed_token, invalid_token, token_expired, token_revoked, account_suspended or feature_disabled"),
+        (status = 403, description = "missing_scope api_keys:write, role_too_high, or lifetime_too_long (details.maxExpiresAt)")))]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(req): ApiJson<CreateApiKeyRequest>,
 ) -> ApiResult<Response> {
     caller.require(Scope::API_KEYS_WRITE, &state.catalog)?;
-    let name = limits::name("name", &req.name, limits::MAX_NAME_CHARS)
-        .map_err(|e| ApiError::invalid(e.field, e.message))?;
+    let name = super::name(&req.name)?;
     if req.role == Role::Member {
         return Err(ApiError::invalid(
             "role",
@@ -171,7 +170,7 @@ pub struct UpdateApiKeyRequest {
 #[utoipa::path(patch, path = "/api/v1/org/api-keys/{uuid}", tag = "api keys", request_body = UpdateApiKeyRequest,
     params(("uuid" = Uuid, Path)),
     responses((status = 200, body = ApiKeyView),
-        (status = 400, description = "invalid_request naming name or expiresAt, or expiry_extension_not_allowed"),
+        (status = 400, description = "invalid_request naming name or expiresAt, or expiry_extension_not_allowed"), (status = 401, description = "missing_credentials, malformed_token, invalid_token, token_expired, token_revoked, account_suspended or feature_disabled"),
         (status = 403, description = "missing_scope api_keys:write, role_too_high, or lifetime_too_long"), (status = 404)))]
 pub async fn update(
     State(state): State<AppState>,
@@ -182,12 +181,7 @@ pub async fn update(
     caller.require(Scope::API_KEYS_WRITE, &state.catalog)?;
     let key = api_key(&state, &caller, uuid).await?;
     check_role(&state, &caller, key.role.unwrap_or(Role::Member))?;
-    let name = req
-        .name
-        .as_deref()
-        .map(|n| limits::name("name", n, limits::MAX_NAME_CHARS))
-        .transpose()
-        .map_err(|e| ApiError::invalid(e.field, e.message))?;
+    let name = super::optional_name(req.name.as_deref())?;
     let at = now();
     if let Some(expires_at) = req.expires_at {
         policy::check_expiry_change(key.expires_at, expires_at, at).map_err(policy_error)?;
@@ -237,8 +231,8 @@ pub async fn revoke(
 /// `api_keys:write`.
 #[utoipa::path(patch, path = "/api/v1/org/api-keys/{uuid}/rotate", tag = "api keys", request_body = RotateRequest,
     params(("uuid" = Uuid, Path)),
-    responses((status = 200, body = ApiKeyView), (status = 400, description = "rotation_requires_expiry, or expiresAt not in the future"),
-        (status = 403, description = "missing_scope api_keys:write, or role_too_high"), (status = 404), (status = 429)))]
+    responses((status = 200, body = ApiKeyView), (status = 400, description = "rotation_requires_expiry, credential_expired, or expiresAt not in the future"), (status = 401, description = "missing_credentials, malformed_token, invalid_token, token_expired, token_revoked, account_suspended or feature_disabled"),
+        (status = 403, description = "missing_scope api_keys:write, role_too_high, or lifetime_too_long"), (status = 404), (status = 429)))]
 pub async fn rotate(
     State(state): State<AppState>,
     caller: Caller,

@@ -7,7 +7,7 @@ use crate::extract::ApiJson;
 use crate::state::{now, AppState};
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use latchkey_core::{limits, Actor, CredentialKind, Plan, Role, Target};
+use latchkey_core::{Actor, CredentialKind, Plan, Role, Target};
 use latchkey_store::{NewAdmin, Org};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -151,7 +151,8 @@ pub struct CreateOrgRequest {
 
 /// Create an organization (plan `free`) with the signed-in user as its admin.
 #[utoipa::path(post, path = "/api/v1/orgs", tag = "identity", request_body = CreateOrgRequest,
-    responses((status = 201, body = OrgView), (status = 403, description = "forbidden: not a web session, or LATCHKEY_ORG_CREATION=operator")))]
+    responses((status = 201, body = OrgView), (status = 400, description = "invalid_request naming name"), (status = 401, description = "missing_credentials, malformed_token, invalid_token, token_expired, token_revoked, account_suspended or feature_disabled"),
+        (status = 403, description = "forbidden: not a web session, or LATCHKEY_ORG_CREATION=operator")))]
 pub async fn create_org(
     State(state): State<AppState>,
     caller: Caller,
@@ -164,8 +165,7 @@ pub async fn create_org(
             "on this instance organizations are created by the operator".into(),
         ));
     }
-    let name = limits::name("name", &req.name, limits::MAX_NAME_CHARS)
-        .map_err(|e| ApiError::invalid(e.field, e.message))?;
+    let name = super::name(&req.name)?;
     let at = now();
     let org = Org {
         uuid: Uuid::new_v4(),

@@ -108,21 +108,19 @@ pub struct AddMemberRequest {
 /// has an account anywhere: `201`, status `invited`, and the `inviteUrl` to
 /// send them. They become a member only by accepting it.
 #[utoipa::path(post, path = "/api/v1/org/users", tag = "members", request_body = AddMemberRequest,
-    responses((status = 201, body = MemberView), (status = 403), (status = 409)))]
+    responses((status = 201, body = MemberView),
+        (status = 400, description = "invalid_request naming email, name, role or customRoleUuid"),
+        (status = 401, description = "missing_credentials, malformed_token, invalid_token, token_expired, token_revoked, account_suspended or feature_disabled"),
+        (status = 403, description = "missing_scope members:write, role_too_high, or plan_required (a custom role)"),
+        (status = 409, description = "conflict: the person is in the organization or invited already")))]
 pub async fn add(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(req): ApiJson<AddMemberRequest>,
 ) -> ApiResult<Response> {
     caller.require(Scope::MEMBERS_WRITE, &state.catalog)?;
-    let email =
-        limits::email("email", &req.email).map_err(|e| ApiError::invalid(e.field, e.message))?;
-    let name = req
-        .name
-        .as_deref()
-        .map(|n| limits::name("name", n, limits::MAX_NAME_CHARS))
-        .transpose()
-        .map_err(|e| ApiError::invalid(e.field, e.message))?;
+    let email = limits::email("email", &req.email)?;
+    let name = super::optional_name(req.name.as_deref())?;
     let given = resolve_role(&state, &caller.org, req.role, req.custom_role_uuid)
         .await?
         .ok_or_else(|| ApiError::invalid("role", "give a role or a customRoleUuid"))?;
@@ -202,7 +200,8 @@ async fn invited(state: &AppState, caller: &Caller, user: Uuid) -> ApiResult<Mem
 /// A new link for a pending invitation; the previous link stops working.
 #[utoipa::path(post, path = "/api/v1/org/users/{userUuid}/invite", tag = "members",
     params(("userUuid" = Uuid, Path)),
-    responses((status = 200, body = MemberView), (status = 403), (status = 404, description = "no pending invitation for this person")))]
+    responses((status = 200, body = MemberView), (status = 401, description = "missing_credentials, malformed_token, invalid_token, token_expired, token_revoked, account_suspended or feature_disabled"),
+        (status = 403, description = "missing_scope members:write"), (status = 404, description = "no pending invitation for this person in this organization")))]
 pub async fn reissue_invite(
     State(state): State<AppState>,
     caller: Caller,
@@ -228,7 +227,8 @@ pub async fn reissue_invite(
 /// Withdraw a pending invitation: its link dies and the person is not listed.
 #[utoipa::path(delete, path = "/api/v1/org/invites/{userUuid}", tag = "members",
     params(("userUuid" = Uuid, Path)),
-    responses((status = 204), (status = 403), (status = 404, description = "no pending invitation for this person")))]
+    responses((status = 204), (status = 401, description = "missing_credentials, malformed_token, invalid_token, token_expired, token_revoked, account_suspended or feature_disabled"),
+        (status = 403, description = "missing_scope members:write"), (status = 404, description = "no pending invitation for this person in this organization")))]
 pub async fn withdraw_invite(
     State(state): State<AppState>,
     caller: Caller,

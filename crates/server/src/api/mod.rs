@@ -111,6 +111,17 @@ impl GivenRole {
     }
 }
 
+/// A `name` field, by the one rule every name follows (`limits::name`).
+pub fn name(value: &str) -> crate::error::ApiResult<String> {
+    use latchkey_core::limits;
+    Ok(limits::name("name", value, limits::MAX_NAME_CHARS)?)
+}
+
+/// An optional `name` field.
+pub fn optional_name(value: Option<&str>) -> crate::error::ApiResult<Option<String>> {
+    value.map(name).transpose()
+}
+
 /// `{uuid, name}` of a custom role, as members, grants and `/user` show it.
 #[derive(Serialize, ToSchema, Clone, Debug)]
 pub struct CustomRoleRef {

@@ -71,11 +71,6 @@ fn target(c: &Credential) -> Target {
     }
 }
 
-fn pat_name(name: &str) -> ApiResult<String> {
-    limits::name("name", name, limits::MAX_NAME_CHARS)
-        .map_err(|e| ApiError::invalid(e.field, e.message))
-}
-
 pub fn policy_error(e: PolicyError) -> ApiError {
     match e {
         PolicyError::ExpiryNotInFuture => ApiError::invalid("expiresAt", "must be in the future"),
@@ -197,14 +192,15 @@ pub struct CreatePatRequest {
 
 /// Create a token for yourself; the response holds the secret, once.
 #[utoipa::path(post, path = "/api/v1/user/me/personal-access-tokens", tag = "personal access tokens", request_body = CreatePatRequest,
-    responses((status = 201, body = PatView), (status = 400), (status = 403, description = "scopes_not_grantable, or not a user")))]
+    responses((status = 201, body = PatView), (status = 400, description = "invalid_request naming name, scopes or expiresAt"), (status = 401, description = "missing_credentials, malformed_token, invalid_token, token_expired, token_revoked, account_suspended or feature_disabled"),
+        (status = 403, description = "scopes_not_grantable, lifetime_too_long (details.maxExpiresAt), or forbidden: not a user")))]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(req): ApiJson<CreatePatRequest>,
 ) -> ApiResult<Response> {
     let user = caller.user()?;
-    let name = pat_name(&req.name)?;
+    let name = super::name(&req.name)?;
     let at = now();
     policy::check_new_expiry(req.expires_at, at).map_err(policy_error)?;
     let scopes = checked_scopes(&state, &caller, user, req.scopes.as_deref()).await?;
@@ -254,7 +250,9 @@ pub struct UpdatePatRequest {
 
 /// Rename, re-scope (within what you hold), or bring the expiry forward.
 #[utoipa::path(patch, path = "/api/v1/user/me/personal-access-tokens/{uuid}", tag = "personal access tokens", request_body = UpdatePatRequest,
-    params(("uuid" = Uuid, Path)), responses((status = 200, body = PatView), (status = 400), (status = 403), (status = 404)))]
+    params(("uuid" = Uuid, Path)), responses((status = 200, body = PatView),
+        (status = 400, description = "invalid_request naming name, scopes or expiresAt, or expiry_extension_not_allowed"), (status = 401, description = "missing_credentials, malformed_token, invalid_token, token_expired, token_revoked, account_suspended or feature_disabled"),
+        (status = 403, description = "scopes_not_grantable, lifetime_too_long, or forbidden: not a user"), (status = 404)))]
 pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
@@ -264,7 +262,7 @@ pub async fn update(
     let user = caller.user()?;
     let pat = own_pat(&state, &caller, uuid).await?;
     let at = now();
-    let name = req.name.as_deref().map(pat_name).transpose()?;
+    let name = super::optional_name(req.name.as_deref())?;
     if let Some(expires_at) = req.expires_at {
         policy::check_expiry_change(pat.expires_at, expires_at, at).map_err(policy_error)?;
         check_lifetime(&caller, Some(expires_at))?;
@@ -371,7 +369,7 @@ async fn check_rotatable(state: &AppState, caller: &Caller, pat: &Credential) ->
 
 /// New secret, same token; the old secret stops working at once.
 #[utoipa::path(patch, path = "/api/v1/user/me/personal-access-tokens/{uuid}/rotate", tag = "personal access tokens", request_body = RotateRequest,
-    params(("uuid" = Uuid, Path)), responses((status = 200, body = PatView), (status = 400, description = "rotation_requires_expiry"), (status = 403, description = "scopes_not_grantable: a narrowed token may not rotate a more powerful one"), (status = 404), (status = 429)))]
+    params(("uuid" = Uuid, Path)), responses((status = 200, body = PatView), (status = 400, description = "rotation_requires_expiry, credential_expired, or expiresAt not in the future"), (status = 401, description = "missing_credentials, malformed_token, invalid_token, token_expired, token_revoked, account_suspended or feature_disabled"), (status = 403, description = "scopes_not_grantable: a narrowed token may not rotate a more powerful one; lifetime_too_long: not past the rotating token's own expiry"), (status = 404), (status = 429)))]
 pub async fn rotate(
     State(state): State<AppState>,
     caller: Caller,

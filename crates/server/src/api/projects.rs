@@ -8,7 +8,7 @@ use crate::state::{now, AppState};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use latchkey_core::{limits, Actor, Role, Scope, ScopeSet, Target};
+use latchkey_core::{Actor, Role, Scope, ScopeSet, Target};
 use latchkey_store::{MemberProjectRole, Project};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -168,11 +168,6 @@ pub struct ProjectRequest {
     name: String,
 }
 
-fn project_name(name: &str) -> ApiResult<String> {
-    limits::name("name", name, limits::MAX_NAME_CHARS)
-        .map_err(|e| ApiError::invalid(e.field, e.message))
-}
-
 #[utoipa::path(post, path = "/api/v1/org/projects", tag = "projects", request_body = ProjectRequest,
     responses((status = 201, body = ProjectView), (status = 403), (status = 409)))]
 pub async fn create(
@@ -181,7 +176,7 @@ pub async fn create(
     ApiJson(req): ApiJson<ProjectRequest>,
 ) -> ApiResult<Response> {
     caller.require(Scope::PROJECTS_WRITE, &state.catalog)?;
-    let name = project_name(&req.name)?;
+    let name = super::name(&req.name)?;
     let at = now();
     let actor = caller.actor();
     let project = Project {
@@ -225,7 +220,7 @@ pub async fn rename(
 ) -> ApiResult<JsonOk<ProjectView>> {
     let on = on_project(&state, &caller, uuid).await?;
     require_in(on.scopes, Scope::PROJECTS_WRITE, &state.catalog)?;
-    let name = project_name(&req.name)?;
+    let name = super::name(&req.name)?;
     let at = now();
     let details = json!({ "previousName": on.project.name, "name": name });
     let event = caller.audit(

@@ -54,11 +54,6 @@ fn require_enterprise(caller: &Caller) -> ApiResult<()> {
     }
 }
 
-fn role_name(name: &str) -> ApiResult<String> {
-    limits::name("name", name, limits::MAX_NAME_CHARS)
-        .map_err(|e| ApiError::invalid(e.field, e.message))
-}
-
 fn description(d: Option<&str>) -> ApiResult<Option<String>> {
     let Some(d) = d.map(str::trim).filter(|d| !d.is_empty()) else {
         return Ok(None);
@@ -118,7 +113,7 @@ pub async fn create(
 ) -> ApiResult<Response> {
     caller.require(Scope::ROLES_WRITE, &state.catalog)?;
     require_enterprise(&caller)?;
-    let name = role_name(&req.name)?;
+    let name = super::name(&req.name)?;
     let description = description(req.description.as_deref())?;
     let scopes = role_scopes(&state, &caller, &req.scopes)?;
     let at = now();
@@ -187,7 +182,7 @@ pub async fn update(
         return Err(ApiError::RoleTooHigh);
     }
     let change = CustomRoleChange {
-        name: req.name.as_deref().map(role_name).transpose()?,
+        name: super::optional_name(req.name.as_deref())?,
         description: req
             .description
             .as_ref()

@@ -254,8 +254,8 @@ async fn check_account_fits(
 
 /// The organization's service accounts, newest first; never their secrets.
 #[utoipa::path(get, path = "/api/v1/service-accounts", tag = "service accounts",
-    responses((status = 200, body = Vec<ServiceAccountView>),
-        (status = 403, description = "missing_scope service_accounts:write, plan_required, or feature_disabled")))]
+    responses((status = 200, body = Vec<ServiceAccountView>), (status = 401, description = "missing_credentials, malformed_token, invalid_token, token_expired, token_revoked, account_suspended or feature_disabled"),
+        (status = 403, description = "missing_scope service_accounts:write (listing needs no plan)")))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -469,7 +469,8 @@ async fn project_rows(
 #[utoipa::path(post, path = "/api/v1/service-accounts", tag = "service accounts", request_body = CreateServiceAccountRequest,
     responses((status = 201, body = ServiceAccountView),
         (status = 400, description = "invalid_request naming description, scope, role, customRoleUuid, scopes, projects or projects[i].…, or expiresAt"),
-        (status = 403, description = "missing_scope service_accounts:write, plan_required, feature_disabled, or role_too_high")))]
+        (status = 401, description = "missing_credentials, malformed_token, invalid_token, token_expired, token_revoked, account_suspended or feature_disabled"),
+        (status = 403, description = "missing_scope service_accounts:write, plan_required, feature_disabled, role_too_high, or lifetime_too_long")))]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -481,8 +482,7 @@ pub async fn create(
         "description",
         &req.description,
         limits::MAX_DESCRIPTION_CHARS,
-    )
-    .map_err(|e| ApiError::invalid(e.field, e.message))?;
+    )?;
     let at = now();
     policy::check_new_expiry(req.expires_at, at)
         .map_err(|_| ApiError::invalid("expiresAt", "must be in the future"))?;
@@ -568,7 +568,8 @@ pub async fn create(
 
 /// One service account.
 #[utoipa::path(get, path = "/api/v1/service-accounts/{uuid}", tag = "service accounts",
-    params(("uuid" = Uuid, Path)), responses((status = 200, body = ServiceAccountView), (status = 403), (status = 404)))]
+    params(("uuid" = Uuid, Path)), responses((status = 200, body = ServiceAccountView), (status = 401, description = "missing_credentials, malformed_token, invalid_token, token_expired, token_revoked, account_suspended or feature_disabled"),
+        (status = 403, description = "missing_scope service_accounts:write"), (status = 404)))]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -614,8 +615,8 @@ fn immutable(field: &str) -> ApiError {
 /// `400 immutable_field`.
 #[utoipa::path(patch, path = "/api/v1/service-accounts/{uuid}", tag = "service accounts", request_body = UpdateServiceAccountRequest,
     params(("uuid" = Uuid, Path)),
-    responses((status = 200, body = ServiceAccountView), (status = 400, description = "immutable_field, or invalid_request"),
-        (status = 403, description = "missing_scope service_accounts:write, plan_required, feature_disabled, or role_too_high"), (status = 404)))]
+    responses((status = 200, body = ServiceAccountView), (status = 400, description = "immutable_field (scope, projects, or the role of a project-scoped account), expiry_extension_not_allowed, or invalid_request"), (status = 401, description = "missing_credentials, malformed_token, invalid_token, token_expired, token_revoked, account_suspended or feature_disabled"),
+        (status = 403, description = "missing_scope service_accounts:write, plan_required, feature_disabled, role_too_high, or lifetime_too_long"), (status = 404)))]
 pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
@@ -641,8 +642,7 @@ pub async fn update(
         .description
         .as_deref()
         .map(|d| limits::name("description", d, limits::MAX_DESCRIPTION_CHARS))
-        .transpose()
-        .map_err(|e| ApiError::invalid(e.field, e.message))?;
+        .transpose()?;
     let given = resolve_role(&state, &caller.org, req.role, req.custom_role_uuid).await?;
     if given.is_some() && a.is_project_scoped() {
         return Err(immutable(if req.role.is_some() {
@@ -709,7 +709,8 @@ pub async fn update(
 
 /// Delete a service account; its token stops working at once.
 #[utoipa::path(delete, path = "/api/v1/service-accounts/{uuid}", tag = "service accounts",
-    params(("uuid" = Uuid, Path)), responses((status = 204), (status = 403), (status = 404)))]
+    params(("uuid" = Uuid, Path)), responses((status = 204), (status = 401, description = "missing_credentials, malformed_token, invalid_token, token_expired, token_revoked, account_suspended or feature_disabled"),
+        (status = 403, description = "missing_scope service_accounts:write (deleting needs no plan)"), (status = 404)))]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
@@ -736,8 +737,8 @@ pub async fn delete(
 /// holds (`403 role_too_high`).
 #[utoipa::path(patch, path = "/api/v1/service-accounts/{uuid}/rotate", tag = "service accounts", request_body = RotateRequest,
     params(("uuid" = Uuid, Path)),
-    responses((status = 200, body = ServiceAccountView), (status = 400, description = "rotation_requires_expiry, or expiresAt not in the future"),
-        (status = 403, description = "missing_scope service_accounts:write, plan_required, feature_disabled, or role_too_high"), (status = 404), (status = 429)))]
+    responses((status = 200, body = ServiceAccountView), (status = 400, description = "rotation_requires_expiry, credential_expired, or expiresAt not in the future"), (status = 401, description = "missing_credentials, malformed_token, invalid_token, token_expired, token_revoked, account_suspended or feature_disabled"),
+        (status = 403, description = "missing_scope service_accounts:write, role_too_high, or lifetime_too_long (rotating needs no plan)"), (status = 404), (status = 429)))]
 pub async fn rotate(
     State(state): State<AppState>,
     caller: Caller,

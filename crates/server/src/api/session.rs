@@ -40,7 +40,9 @@ pub struct LoginResult {
 
 /// Sign in with email and password; sets the session cookie.
 #[utoipa::path(post, path = "/api/v1/login", tag = "session", request_body = LoginRequest,
-    responses((status = 200, body = LoginResult), (status = 401, description = "invalid_login or account_suspended"), (status = 429)))]
+    responses((status = 200, body = LoginResult), (status = 400, description = "invalid_request naming email or password"),
+        (status = 401, description = "invalid_login or account_suspended"), (status = 404, description = "orgUuid: not an organization of this account"),
+        (status = 429, description = "rate_limited, with Retry-After"), (status = 503, description = "unavailable: password hashing is saturated, with Retry-After")))]
 pub async fn login(
     State(state): State<AppState>,
     client: Client,
@@ -62,16 +64,32 @@ pub async fn login(
         .sign_in
         .begin(state.store.as_ref(), &state.hasher, &email, client.ip, at)
         .await?;
-    // No account has a control character in its email (member emails are
-    // checked when added), and PostgreSQL refuses a NUL in a query: no lookup.
-    let login = if email.chars().any(char::is_control) {
-        None
-    } else {
-        state.store.user_by_email(&email).await?
+    let checked = async {
+        // No account has a control character in its email (member emails are
+        // checked when added), and PostgreSQL refuses a NUL in a query: no lookup.
+        let login = if email.chars().any(char::is_control) {
+            None
+        } else {
+            state.store.user_by_email(&email).await?
+        };
+        let stored_hash = login.as_ref().and_then(|l| l.password_hash.clone());
+        let verified = state.passwords.verify(req.password, stored_hash).await?;
+        Ok::<_, ApiError>(login.filter(|_| verified))
+    }
+    .await;
+    // Only a wrong password counts: a saturated hash queue or a database
+    // outage must not lock the real user out.
+    let checked = match checked {
+        Ok(checked) => checked,
+        Err(e) => {
+            state
+                .sign_in
+                .abandoned(state.store.as_ref(), attempt)
+                .await?;
+            return Err(e);
+        }
     };
-    let stored_hash = login.as_ref().and_then(|l| l.password_hash.clone());
-    let verified = state.passwords.verify(req.password, stored_hash).await?;
-    let Some(login) = login.filter(|_| verified) else {
+    let Some(login) = checked else {
         // The attempt stays counted: it was a failure.
         return Err(ApiError::InvalidLogin);
     };
@@ -192,9 +210,13 @@ pub struct AcceptInviteResult {
 #[utoipa::path(post, path = "/api/v1/invites/{code}", tag = "session", request_body = AcceptInviteRequest,
     params(("code" = String, Path)),
     responses((status = 200, body = AcceptInviteResult), (status = 400, description = "invalid_request naming password or name"),
-        (status = 401, description = "login_required"), (status = 404)))]
+        (status = 401, description = "login_required: this link is accepted by a signed-in session of the invited account; or a refused session"),
+        (status = 403, description = "forbidden: a token instead of a session, or a session request without its X-CSRF-Token"),
+        (status = 404, description = "no such unused, unexpired link, or another account's session"),
+        (status = 503, description = "unavailable: password hashing is saturated, with Retry-After")))]
 pub async fn accept_invite(
     State(state): State<AppState>,
+    client: Client,
     caller: Option<Caller>,
     code: Result<Path<String>, PathRejection>,
     ApiJson(req): ApiJson<AcceptInviteRequest>,
@@ -235,8 +257,8 @@ pub async fn accept_invite(
             uuid: user.uuid,
             name: user.display_name().to_string(),
         }),
-        ip: None,
-        user_agent: None,
+        ip: client.ip_text(),
+        user_agent: client.user_agent_text(),
         details: json!({}),
     };
     let name;
@@ -248,8 +270,6 @@ pub async fn accept_invite(
                 return Err(ApiError::NotFound);
             }
             event.credential = Some((*caller.credential).clone());
-            event.ip = caller.client.ip_text();
-            event.user_agent = caller.client.user_agent_text();
             event.details = json!({ "via": "session" });
             Acceptance::BySession {
                 user_uuid: invite.user_uuid,
@@ -262,14 +282,8 @@ pub async fn accept_invite(
             let password = req
                 .password
                 .ok_or_else(|| ApiError::invalid("password", "set a password to accept"))?;
-            limits::password("password", &password)
-                .map_err(|e| ApiError::invalid(e.field, e.message))?;
-            name = req
-                .name
-                .as_deref()
-                .map(|n| limits::name("name", n, limits::MAX_NAME_CHARS))
-                .transpose()
-                .map_err(|e| ApiError::invalid(e.field, e.message))?;
+            limits::password("password", &password)?;
+            name = super::optional_name(req.name.as_deref())?;
             password_hash = state.passwords.hash(password).await?;
             event.details = json!({ "via": "invitation link", "passwordSet": true });
             Acceptance::SetPassword {
