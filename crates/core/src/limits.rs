@@ -57,6 +57,15 @@ pub fn name(field: &'static str, value: &str, max_chars: usize) -> Result<String
     Ok(trimmed.to_string())
 }
 
+/// What names are compared by for uniqueness: NFKC with case folded (as
+/// Unicode's NFKC_Casefold approximates it: fold, then normalize again), so
+/// `ｗｅｂｓｉｔｅ`, `WebSite` and `website` are one name.
+pub fn name_key(name: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    let folded: String = name.nfkc().flat_map(char::to_lowercase).collect();
+    folded.nfkc().collect()
+}
+
 fn is_format(c: char) -> bool {
     use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
     c.general_category() == GeneralCategory::Format
@@ -107,6 +116,16 @@ mod tests {
             assert!(name("name", invisible, 100).is_err(), "{invisible:?}");
         }
         assert!(name("name", "Café – déploiement 🚀", 100).is_ok());
+    }
+
+    #[test]
+    fn look_alike_names_share_a_key() {
+        let key = name_key("website");
+        for same in ["WebSite", "ＷＥＢＳＩＴＥ", "ｗｅｂｓｉｔｅ", "WEBSITE"] {
+            assert_eq!(name_key(same), key, "{same}");
+        }
+        assert_eq!(name_key("ﬁle"), name_key("FILE"), "ligatures decompose");
+        assert_ne!(name_key("website"), name_key("web site"));
     }
 
     #[test]

@@ -21,7 +21,7 @@ on_both_backends!(
     an_expired_credential_cannot_be_rotated_back_to_life,
     a_credential_without_expiry_can_be_given_one,
     scopes_null_gives_back_the_full_role_within_the_minting_rule,
-    names_refuse_invisible_characters,
+    names_refuse_invisible_characters_and_look_alikes,
     a_removed_members_session_is_revoked,
     member_events_record_the_members_role,
 );
@@ -682,7 +682,7 @@ async fn scopes_null_gives_back_the_full_role_within_the_minting_rule(app: TestA
     );
 }
 
-async fn names_refuse_invisible_characters(app: TestApp) {
+async fn names_refuse_invisible_characters_and_look_alikes(app: TestApp) {
     app.create_project("website").await;
     for bad in ["web\u{200b}site", "\u{202e}etisbew", "web\u{feff}site"] {
         let r = app
@@ -695,6 +695,39 @@ async fn names_refuse_invisible_characters(app: TestApp) {
         r.expect_error(400, "invalid_request");
         assert_eq!(r.field(), "name");
     }
+    // Look-alikes are the same name: NFKC with case folded.
+    let other = app.create_project("Other").await;
+    for look_alike in ["ｗｅｂｓｉｔｅ", "WebSite"] {
+        app.post(
+            "/api/v1/org/projects",
+            &app.admin.pat,
+            json!({ "name": look_alike }),
+        )
+        .await
+        .expect_error(409, "conflict");
+        app.patch(
+            &format!("/api/v1/projects/{other}"),
+            &app.admin.pat,
+            json!({ "name": look_alike }),
+        )
+        .await
+        .expect_error(409, "conflict");
+    }
+    app.set_plan("enterprise").await;
+    app.post(
+        "/api/v1/org/roles",
+        &app.admin.pat,
+        json!({ "name": "Deployer", "scopes": ["projects:read"] }),
+    )
+    .await
+    .expect(201);
+    app.post(
+        "/api/v1/org/roles",
+        &app.admin.pat,
+        json!({ "name": "ＤＥＰＬＯＹＥＲ", "scopes": ["projects:read"] }),
+    )
+    .await
+    .expect_error(409, "conflict");
     let r = app
         .post(PATS, &app.admin.session, json!({ "name": "ci\u{200d}" }))
         .await;

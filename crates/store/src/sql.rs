@@ -6,6 +6,7 @@ use crate::models::*;
 use crate::postgres::ReplicaChange;
 use crate::{postgres, sqlite, Result, Store, StoreError};
 use async_trait::async_trait;
+use latchkey_core::limits::name_key;
 use latchkey_core::{
     throttle, Actor, ActorKind, AuditEvent, CredentialKind, CredentialRef, Plan, Role, Target,
     TokenHash,
@@ -71,6 +72,7 @@ impl SqlStore {
         sqlite::make_private(path)?;
         let (read, write) = sqlite::connect(&sqlite::url_for_file(path), settings).await?;
         sqlite::migrate(&write).await?;
+        fill_name_keys(&write).await?;
         Ok(SqlStore {
             read,
             write,
@@ -88,6 +90,7 @@ impl SqlStore {
         let replica = Uuid::new_v4();
         let pool = postgres::connect(url, settings, replica).await?;
         postgres::MIGRATOR.run(&pool).await?;
+        fill_name_keys(&pool).await?;
         Ok(SqlStore {
             read: pool.clone(),
             write: pool,
@@ -493,6 +496,41 @@ async fn insert_invite(
     .bind(i64::from(sets_password))
     .execute(conn)
     .await?;
+    Ok(())
+}
+
+/// Gives names stored before names had keys their key: SQL has no NFKC,
+/// so this runs here, once per row. Two old names that are one name now keep
+/// both names; the later one's key is made unique with its id (the rule
+/// holds for every new or changed name; names never hold a control
+/// character, so such a key is no real name's). Several replicas may run it at
+/// once: each key is written only where none is yet.
+async fn fill_name_keys(pool: &AnyPool) -> Result<()> {
+    for table in ["projects", "custom_roles"] {
+        let rows = sqlx::query(&format!(
+            "SELECT uuid, name FROM {table} WHERE name_key IS NULL ORDER BY created_at, uuid"
+        ))
+        .fetch_all(pool)
+        .await?;
+        for row in rows {
+            let uuid: String = row.try_get("uuid")?;
+            let name: String = row.try_get("name")?;
+            let set =
+                format!("UPDATE {table} SET name_key = $1 WHERE uuid = $2 AND name_key IS NULL");
+            let key = name_key(&name);
+            let first = sqlx::query(&set).bind(&key).bind(&uuid).execute(pool).await;
+            if let Err(e) = first {
+                if !matches!(&e, sqlx::Error::Database(db) if db.is_unique_violation()) {
+                    return Err(e.into());
+                }
+                sqlx::query(&set)
+                    .bind(format!("{key}\u{1}{uuid}"))
+                    .bind(&uuid)
+                    .execute(pool)
+                    .await?;
+            }
+        }
+    }
     Ok(())
 }
 
@@ -986,7 +1024,7 @@ impl Store for SqlStore {
     async fn create_project(&self, p: &Project, audit: &AuditEvent) -> Result<()> {
         let mut tx = self.write.begin().await?;
         sqlx::query(&format!(
-            "INSERT INTO projects ({PROJECT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+            "INSERT INTO projects ({PROJECT_COLS}, name_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
         ))
         .bind(p.uuid.to_string())
         .bind(p.org_uuid.to_string())
@@ -999,6 +1037,7 @@ impl Store for SqlStore {
         .bind(p.updated_by.kind.as_str())
         .bind(p.updated_by.uuid.to_string())
         .bind(&p.updated_by.name)
+        .bind(name_key(&p.name))
         .execute(&mut *tx)
         .await
         .map_err(unique("a project with this name exists"))?;
@@ -1037,8 +1076,8 @@ impl Store for SqlStore {
     ) -> Result<()> {
         let mut tx = self.write.begin().await?;
         let done = sqlx::query(
-            "UPDATE projects SET name = $1, updated_at = $2, updated_by_type = $3, updated_by_uuid = $4, updated_by_name = $5 \
-             WHERE org_uuid = $6 AND uuid = $7",
+            "UPDATE projects SET name = $1, updated_at = $2, updated_by_type = $3, updated_by_uuid = $4, updated_by_name = $5, \
+             name_key = $8 WHERE org_uuid = $6 AND uuid = $7",
         )
         .bind(name)
         .bind(ts(now))
@@ -1047,6 +1086,7 @@ impl Store for SqlStore {
         .bind(&by.name)
         .bind(org.to_string())
         .bind(uuid.to_string())
+        .bind(name_key(name))
         .execute(&mut *tx)
         .await
         .map_err(unique("a project with this name exists"))?;
@@ -1467,7 +1507,7 @@ impl Store for SqlStore {
         let mut tx = self.write.begin().await?;
         sqlx::query(
             "INSERT INTO custom_roles (uuid, org_uuid, name, description, scopes, created_at, created_by_type, \
-             created_by_uuid, created_by_name, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             created_by_uuid, created_by_name, updated_at, name_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(r.uuid.to_string())
         .bind(r.org_uuid.to_string())
@@ -1479,6 +1519,7 @@ impl Store for SqlStore {
         .bind(r.created_by.uuid.to_string())
         .bind(&r.created_by.name)
         .bind(ts(r.updated_at))
+        .bind(name_key(&r.name))
         .execute(&mut *tx)
         .await
         .map_err(unique("a custom role of this name exists"))?;
@@ -1514,7 +1555,7 @@ impl Store for SqlStore {
     ) -> Result<()> {
         let mut tx = self.write.begin().await?;
         let done = sqlx::query(
-            "UPDATE custom_roles SET name = COALESCE($1, name), \
+            "UPDATE custom_roles SET name = COALESCE($1, name), name_key = COALESCE($8, name_key), \
              description = CASE WHEN $2 = 1 THEN $3 ELSE description END, \
              scopes = COALESCE($4, scopes), updated_at = $5 WHERE org_uuid = $6 AND uuid = $7",
         )
@@ -1525,6 +1566,7 @@ impl Store for SqlStore {
         .bind(ts(now))
         .bind(org.to_string())
         .bind(uuid.to_string())
+        .bind(change.name.as_deref().map(name_key))
         .execute(&mut *tx)
         .await
         .map_err(unique("a custom role of this name exists"))?;
