@@ -70,7 +70,8 @@ pub fn router(state: AppState) -> Router {
     // The web pages call the API in process, beneath these layers: one
     // request from the browser is one request in the logs and metrics.
     let web = crate::web::routes(state.clone(), api.clone());
-    api.merge(web)
+    let routes = api
+        .merge(web)
         .route(
             "/api/v1/openapi.json",
             get(move || {
@@ -79,12 +80,17 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .fallback(|| async { ApiError::NotFound })
-        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(axum::middleware::map_request_with_state(
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
+    // The one place the client's address is decided, when proxies are
+    // trusted; without any, it is the socket peer (`auth::client_of`), and
+    // no request pays for this layer.
+    let routes = if state.trusted_proxies.is_empty() {
+        routes
+    } else {
+        routes.layer(axum::middleware::map_request_with_state(
             state.clone(),
             |axum::extract::State(state): axum::extract::State<AppState>,
              mut request: Request| async move {
-                // The one place the client's address is decided.
                 let peer = request
                     .extensions()
                     .get::<axum::extract::ConnectInfo<SocketAddr>>()
@@ -96,6 +102,8 @@ pub fn router(state: AppState) -> Router {
                 request
             },
         ))
+    };
+    routes
         .layer(axum::middleware::map_response_with_state(
             state,
             |axum::extract::State(state): axum::extract::State<AppState>,

@@ -41,6 +41,11 @@ impl TrustedProxies {
     }
 
     /// The client behind `peer`, by the rules above.
+    /// No proxy is trusted: every client is its socket peer.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     pub fn client(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
         let peer = peer.to_canonical();
         if !self.trusts(peer) {

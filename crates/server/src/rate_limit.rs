@@ -70,37 +70,75 @@ fn counted_in(decision: Decision) -> Result<OffsetDateTime, ApiError> {
     }
 }
 
+/// A map keyed by what clients send, of at most [`MAX_KEYS`] entries: when
+/// full, what is no longer live is dropped, at most once a second (not a
+/// scan per new key), and a key that still finds no room is not kept.
+struct Bounded<V> {
+    map: HashMap<String, V>,
+    next_purge: OffsetDateTime,
+}
+
+impl<V> Bounded<V> {
+    fn new() -> Bounded<V> {
+        Bounded {
+            map: HashMap::new(),
+            next_purge: OffsetDateTime::UNIX_EPOCH,
+        }
+    }
+
+    /// `false` when there was no room.
+    fn insert(
+        &mut self,
+        key: &str,
+        value: V,
+        now: OffsetDateTime,
+        live: impl Fn(&V) -> bool,
+    ) -> bool {
+        if let Some(kept) = self.map.get_mut(key) {
+            *kept = value;
+            return true;
+        }
+        if self.map.len() >= MAX_KEYS && now >= self.next_purge {
+            self.map.retain(|_, v| live(v));
+            self.next_purge = now + Duration::SECOND;
+        }
+        if self.map.len() >= MAX_KEYS {
+            return false;
+        }
+        self.map.insert(key.to_string(), value);
+        true
+    }
+}
+
 /// Windows kept in this process's memory.
 pub struct LocalThrottle {
     rule: Rule,
-    windows: Mutex<HashMap<String, Window>>,
+    windows: Mutex<Bounded<Window>>,
 }
 
 impl LocalThrottle {
     pub fn new(rule: Rule) -> LocalThrottle {
         LocalThrottle {
             rule,
-            windows: Mutex::new(HashMap::new()),
+            windows: Mutex::new(Bounded::new()),
         }
     }
 
     /// Counts one attempt of `key`, or refuses it (`429` with `Retry-After`).
     pub fn take(&self, key: &str, now: OffsetDateTime) -> Result<(), ApiError> {
         let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(stored) = windows.get_mut(key) {
+        if let Some(stored) = windows.map.get_mut(key) {
             let (window, decision) = self.rule.take(Some(*stored), now);
             *stored = window;
             return counted_in(decision).map(|_| ());
         }
-        if windows.len() >= MAX_KEYS {
-            let rule = self.rule;
-            windows.retain(|_, w| now < rule.forget_at(w));
-            if windows.len() >= MAX_KEYS {
-                return Ok(());
-            }
-        }
         let (window, decision) = self.rule.take(None, now);
-        windows.insert(key.to_string(), window);
+        let rule = self.rule;
+        if !windows.insert(key, window, now, |w| now < rule.forget_at(w)) {
+            // Full of live windows: a flood of new addresses goes uncounted
+            // rather than growing memory.
+            return Ok(());
+        }
         counted_in(decision).map(|_| ())
     }
 }
@@ -120,7 +158,7 @@ pub struct SignInThrottle {
     address: Rule,
     /// Keys the database refused, and until when: refused again here without
     /// a round trip, so a flood of attempts on a locked key writes nothing.
-    locked: Mutex<HashMap<String, OffsetDateTime>>,
+    locked: Mutex<Bounded<OffsetDateTime>>,
 }
 
 impl Default for SignInThrottle {
@@ -128,7 +166,7 @@ impl Default for SignInThrottle {
         SignInThrottle {
             pair: SIGN_IN_PAIR,
             address: SIGN_IN_ADDRESS,
-            locked: Mutex::new(HashMap::new()),
+            locked: Mutex::new(Bounded::new()),
         }
     }
 }
@@ -214,20 +252,16 @@ impl SignInThrottle {
         let decision = store.throttle_take(key, rule, now).await?;
         if let Decision::Refused { retry_after } = decision {
             let mut locked = self.locked.lock().unwrap_or_else(|e| e.into_inner());
-            if locked.len() >= MAX_KEYS {
-                locked.retain(|_, until| *until > now);
-            }
-            if locked.len() < MAX_KEYS {
-                let seconds = i64::try_from(retry_after).unwrap_or(i64::MAX);
-                locked.insert(key.to_string(), now + Duration::seconds(seconds));
-            }
+            let seconds = i64::try_from(retry_after).unwrap_or(i64::MAX);
+            let until = now.saturating_add(Duration::seconds(seconds));
+            locked.insert(key, until, now, |until| *until > now);
         }
         counted_in(decision)
     }
 
     fn locked_here(&self, key: &str, now: OffsetDateTime) -> Result<(), ApiError> {
         let locked = self.locked.lock().unwrap_or_else(|e| e.into_inner());
-        match locked.get(key) {
+        match locked.map.get(key) {
             Some(until) if *until > now => Err(ApiError::RateLimited {
                 retry_after: u64::try_from((*until - now).whole_seconds().max(1)).unwrap_or(1),
             }),
@@ -240,6 +274,26 @@ impl SignInThrottle {
 mod tests {
     use super::*;
     use time::macros::datetime;
+
+    #[test]
+    fn a_full_map_purges_at_most_once_a_second_and_never_grows() {
+        let t0 = datetime!(2026-11-23 12:00 UTC);
+        let mut map = Bounded::new();
+        for n in 0..MAX_KEYS {
+            assert!(map.insert(&n.to_string(), t0, t0, |_| true));
+        }
+        // Full of live entries: a new key is not kept, the map does not grow.
+        assert!(!map.insert("new", t0, t0, |_| true));
+        assert_eq!(map.map.len(), MAX_KEYS);
+        // Within the second no second scan happens, even if all are dead now.
+        assert!(!map.insert("new", t0, t0, |_| false));
+        // A kept key is always updated.
+        assert!(map.insert("7", t0 + Duration::HOUR, t0, |_| true));
+        // A second later the dead are dropped and there is room.
+        let t1 = t0 + Duration::SECOND;
+        assert!(map.insert("new", t1, t1, |v| *v > t0));
+        assert_eq!(map.map.len(), 2, "the updated key and the new one");
+    }
 
     #[test]
     fn local_windows_refuse_after_the_limit() {
