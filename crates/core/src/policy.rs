@@ -121,6 +121,22 @@ pub fn rotation_allowed_if_last_before(now: OffsetDateTime) -> OffsetDateTime {
     now - ROTATION_COOLDOWN
 }
 
+/// Whole days from `now` until `expires_at`, a partial day counting as a
+/// whole one: the "expires in N days" of the pages and of the CLI, so that a
+/// token made to last 30 days says 30 days a moment later. Zero or less once
+/// expired (rounded up as well: a day and a half ago is `-1`).
+pub fn days_left(expires_at: OffsetDateTime, now: OffsetDateTime) -> i64 {
+    let left = (expires_at - now).whole_nanoseconds();
+    let day = Duration::DAY.whole_nanoseconds();
+    // Integer division truncates toward zero: up for the past already.
+    let days = if left > 0 {
+        (left + day - 1) / day
+    } else {
+        left / day
+    };
+    days as i64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,5 +242,18 @@ mod tests {
             check_lifetime(Some(max), Some(max + Duration::SECOND)),
             too_long
         );
+    }
+
+    #[test]
+    fn days_left_rounds_partial_days_up() {
+        let thirty = NOW + Duration::days(30);
+        assert_eq!(days_left(thirty - Duration::SECOND, NOW), 30);
+        assert_eq!(days_left(thirty, NOW), 30);
+        assert_eq!(days_left(thirty + Duration::NANOSECOND, NOW), 31);
+        assert_eq!(days_left(NOW + Duration::SECOND, NOW), 1);
+        assert_eq!(days_left(NOW + Duration::DAY, NOW), 1);
+        assert_eq!(days_left(NOW, NOW), 0);
+        assert_eq!(days_left(NOW - Duration::SECOND, NOW), 0);
+        assert_eq!(days_left(NOW - Duration::hours(36), NOW), -1);
     }
 }

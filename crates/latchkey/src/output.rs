@@ -143,14 +143,17 @@ pub fn rfc3339(t: OffsetDateTime) -> String {
         .unwrap_or_default()
 }
 
-/// "in 3 days", "in 5 hours", "in 12 minutes".
+/// "in 3 days", "in 5 hours", "in 12 minutes". Days are whole days left,
+/// rounded up, as on the web pages; a day or less is told in hours.
 pub fn from_now(t: OffsetDateTime) -> String {
-    let left = t - OffsetDateTime::now_utc();
+    let now = OffsetDateTime::now_utc();
+    let left = t - now;
+    let days = latchkey_core::policy::days_left(t, now);
     let plural = |n: i64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
     if left.is_negative() {
         "already".to_string()
-    } else if left.whole_days() >= 1 {
-        format!("in {}", plural(left.whole_days(), "day"))
+    } else if days > 1 {
+        format!("in {days} days")
     } else if left.whole_hours() >= 1 {
         format!("in {}", plural(left.whole_hours(), "hour"))
     } else {

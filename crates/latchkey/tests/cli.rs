@@ -592,6 +592,9 @@ async fn personal_access_tokens() {
     .unwrap();
     let days = (expires - time::OffsetDateTime::now_utc()).whole_hours() as f64 / 24.0;
     assert!((29.9..=30.1).contains(&days), "{days}");
+    // Whole days left, rounded up, as the web pages say it: the token was
+    // made for now + 30 days a moment ago.
+    home.ci(&url, &ci, &["whoami"]).ok().out_has("(in 30 days)");
 
     // --json: the created object, with its token; scopes narrowed.
     let narrow = cli(&[
@@ -766,7 +769,7 @@ async fn personal_access_tokens() {
     .token("lkpat_");
     home.ci(&url, &soon, &["whoami"])
         .ok()
-        .err_has("warning: this credential expires in 2 days")
+        .err_has("warning: this credential expires in 3 days")
         .err_has("latchkey tokens rotate");
     let later = home.ci(&url, &admin_token, &["whoami"]);
     assert!(!later.ok().stderr.contains("warning"), "{later:#?}");

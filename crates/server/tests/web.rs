@@ -837,3 +837,146 @@ async fn editing_switching_and_paging() {
     assert!(response.text().await.expect("page").contains("actorUuid"));
     app.stop().await;
 }
+
+/// The scope checkboxes of `/settings/tokens/new`, in page order.
+fn offered_scopes(page: &str) -> Vec<String> {
+    page.split("name=\"scope\" value=\"")
+        .skip(1)
+        .map(|rest| rest.split('"').next().expect("value").to_string())
+        .collect()
+}
+
+/// The picker offers what the API accepts: organization scopes and every
+/// project role's, custom project roles included (`GET /api/v1/org/projects`
+/// cannot tell: it shows a custom project role as `role: null`, and not at
+/// all a project whose custom role lacks `projects:read`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scope_picker_offers_what_the_api_accepts() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.set_plan("enterprise").await;
+    let web = Web::new(&app);
+    let project = app.create_project("Website").await;
+    let other = app.create_project("Docs").await;
+    let editor = app.person("editor@acme.test", "member").await;
+    let custom = app.person("custom@acme.test", "member").await;
+    app.put(
+        &format!("/api/v1/projects/{project}/access/{}", editor.uuid),
+        &app.admin.session,
+        json!({ "role": "editor" }),
+    )
+    .await
+    .expect(200);
+    // A custom project role without `projects:read`: the project is not even
+    // listed for its holder, yet the API lets them grant `deploy:write`.
+    let role = app
+        .post(
+            "/api/v1/org/roles",
+            &app.admin.session,
+            json!({ "name": "Deployer", "scopes": ["deploy:write"] }),
+        )
+        .await;
+    let role = role.expect(201)["uuid"].as_str().expect("uuid").to_string();
+    app.put(
+        &format!("/api/v1/projects/{other}/access/{}", custom.uuid),
+        &app.admin.session,
+        json!({ "customRoleUuid": role }),
+    )
+    .await
+    .expect(200);
+
+    // The editor: exactly the editor role's scopes, and a token with one.
+    let who = visitor("editor", &editor.session);
+    let page = web.get("/settings/tokens/new", &who).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let page = page.text().await.expect("page");
+    let mut offered = offered_scopes(&page);
+    offered.sort();
+    assert_eq!(
+        offered,
+        [
+            "comments:write",
+            "content:export",
+            "content:read",
+            "content:write",
+            "projects:read",
+            "schedules:write",
+        ],
+        "{page}"
+    );
+    let response = web
+        .post(
+            "/settings/tokens",
+            &who,
+            &[
+                ("name", "writer"),
+                ("expiry", "30"),
+                ("access", "selected"),
+                ("scope", "content:write"),
+                ("_csrf", &who.csrf),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let tokens = app
+        .get("/api/v1/user/me/personal-access-tokens", &editor.session)
+        .await;
+    let tokens = tokens.expect(200);
+    let writer = tokens
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|t| t["name"] == "writer")
+        .expect("the token was made");
+    assert_eq!(writer["scopes"], json!(["content:write"]));
+
+    // A custom project role counts, listed project or not.
+    let who = visitor("custom", &custom.session);
+    let page = web.get("/settings/tokens/new", &who).await;
+    let page = page.text().await.expect("page");
+    assert_eq!(offered_scopes(&page), ["deploy:write"], "{page}");
+    app.stop().await;
+}
+
+/// A member without a project role holds no scope: no checkbox, and no
+/// "only these scopes" that could only fail; the full role alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_without_scopes_is_offered_the_full_role_only() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let web = Web::new(&app);
+    let bare = app.person("bare@acme.test", "member").await;
+    let who = visitor("bare", &bare.session);
+    let page = web.get("/settings/tokens/new", &who).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let page = page.text().await.expect("page");
+    assert!(offered_scopes(&page).is_empty(), "{page}");
+    assert!(page.contains("id=\"access-full\"") && page.contains("Full role"));
+    assert!(!page.contains("id=\"access-selected\""), "{page}");
+    app.stop().await;
+}
+
+/// "Expires in N days": whole days, rounded up, as the CLI says it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expiry_reads_in_whole_days_rounded_up() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let web = Web::new(&app);
+    let admin = visitor("admin", &app.admin.session);
+    // As a real request has it: now + 30 days, a moment ago.
+    let at =
+        time::OffsetDateTime::now_utc() + time::Duration::days(30) - time::Duration::seconds(5);
+    let at = at
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("rfc3339");
+    app.create_pat(
+        &app.admin.session,
+        json!({ "name": "thirty", "expiresAt": at }),
+    )
+    .await;
+    let page = web
+        .get("/settings/tokens", &admin)
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(page.contains("Expires in 30 days"), "{page}");
+    app.stop().await;
+}

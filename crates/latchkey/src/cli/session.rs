@@ -161,7 +161,7 @@ fn principal(me: &Value) -> String {
     line
 }
 
-/// "personal access token "cli" (lkpat_AbCd), expires 2026-03-01 00:00Z (in 29 days)".
+/// "personal access token "cli" (lkpat_AbCd), expires 2026-03-01 00:00Z (in 30 days)".
 fn credential_line(c: &Value) -> String {
     let kind = match c.get("kind").and_then(Value::as_str) {
         Some("pat") => "personal access token",

@@ -74,13 +74,28 @@ pub struct CurrentUser {
     custom_role: Option<super::CustomRoleRef>,
     /// Organization-wide effective scopes, after any token narrowing.
     scopes: Vec<String>,
+    /// For a user: the scopes a personal access token made now may carry
+    /// (organization role and project roles, within any narrowing).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    grantable_scopes: Option<Vec<String>>,
     credential: CredentialView,
 }
 
 /// The principal behind this credential, its organization and what it may do there.
 #[utoipa::path(get, path = "/api/v1/user", tag = "identity", responses((status = 200, body = CurrentUser), (status = 401)))]
-pub async fn current_user(State(state): State<AppState>, caller: Caller) -> JsonOk<CurrentUser> {
-    ok(CurrentUser {
+pub async fn current_user(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<JsonOk<CurrentUser>> {
+    let grantable_scopes = match &caller.principal {
+        Principal::User(user) => Some(
+            state
+                .catalog
+                .names(super::pats::grantable_scopes(&state, &caller, user).await?),
+        ),
+        _ => None,
+    };
+    Ok(ok(CurrentUser {
         principal: PrincipalView::of(&caller),
         org: OrgView::of(&caller.org),
         role: caller.role.filter(|_| caller.custom_role.is_none()),
@@ -92,8 +107,9 @@ pub async fn current_user(State(state): State<AppState>, caller: Caller) -> Json
                 name: name.to_string(),
             }),
         scopes: state.catalog.names(caller.access.org_scopes()),
+        grantable_scopes,
         credential: CredentialView::of(&caller),
-    })
+    }))
 }
 
 #[derive(Serialize, ToSchema)]

@@ -125,8 +125,7 @@ async fn checked_scopes(
     user: &User,
     requested: Option<&[String]>,
 ) -> ApiResult<Option<Vec<String>>> {
-    let held = project_role_scopes(state, caller, user).await?;
-    let grantable = caller.access.grantable(held);
+    let grantable = grantable_scopes(state, caller, user).await?;
     match requested {
         Some(names) => {
             let set = parse_scopes(state, names)?;
@@ -138,6 +137,18 @@ async fn checked_scopes(
         // one more powerful than itself.
         None => Ok(caller.access.narrowing().map(|n| state.catalog.names(n))),
     }
+}
+
+/// What a token the caller makes now may carry: what it holds anywhere in
+/// the organization (organization role and project roles), within its own
+/// narrowing. The pages offer exactly this.
+pub async fn grantable_scopes(
+    state: &AppState,
+    caller: &Caller,
+    user: &User,
+) -> ApiResult<ScopeSet> {
+    let held = project_role_scopes(state, caller, user).await?;
+    Ok(caller.access.grantable(held))
 }
 
 /// Everything the user's project roles in the caller's organization give.

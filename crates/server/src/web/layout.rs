@@ -287,8 +287,8 @@ pub fn expiry(text: Option<&str>, now: OffsetDateTime) -> Markup {
         @if left.is_negative() || left.is_zero() {
             span.expired { "Expired" } " " small { (day(text)) }
         } @else {
-            // Whole days left, rounded up: a 30-day token says 30 days.
-            @let days = (left.whole_seconds() + 86_399) / 86_400;
+            // Whole days left, rounded up, as the CLI says it.
+            @let days = latchkey_core::policy::days_left(at, now);
             span { @if days <= 1 { "Expires within a day" } @else { "Expires in " (days) " days" } }
             " " small { (day(text)) }
         }

@@ -40,6 +40,10 @@ pub struct Me {
     pub role: Option<Role>,
     pub custom_role: Option<Named>,
     pub scopes: Vec<String>,
+    /// What a token of theirs may carry: organization scopes and every
+    /// project role's (the API's `grantableScopes`, given for every user).
+    #[serde(default)]
+    pub grantable_scopes: Vec<String>,
 }
 
 pub struct Visitor {

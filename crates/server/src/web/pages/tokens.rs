@@ -115,11 +115,15 @@ pub async fn list(v: Visitor, Query(done): Query<Done>) -> Response {
     )
 }
 
-/// The scopes the visitor may grant: their own organization-wide ones, in
-/// catalog order, with descriptions.
+/// The scopes the visitor may put on a token, as the API judges them (their
+/// organization scopes and every project role's), in catalog order, with
+/// descriptions.
 async fn grantable(v: &Visitor) -> Result<Vec<ScopeInfo>, Failure> {
     let catalog: Vec<ScopeInfo> = v.api.get("/api/v1/org/scopes").await?;
-    Ok(catalog.into_iter().filter(|s| v.can(&s.scope)).collect())
+    Ok(catalog
+        .into_iter()
+        .filter(|s| v.me.grantable_scopes.contains(&s.scope))
+        .collect())
 }
 
 fn scope_id(scope: &str) -> String {
@@ -138,17 +142,21 @@ fn scope_picker(scopes: &[ScopeInfo], chosen: Option<&[String]>, offer_full: boo
                     label for="access-full" { "Full role — everything your role allows, now and as it changes" }
                 }
             }
-            div.choice {
-                input #access-selected type="radio" name="access" value="selected" checked[narrowed];
-                label for="access-selected" { "Only these scopes (only scopes you hold are listed):" }
-            }
-            ul.checklist {
-                @for s in scopes {
-                    @let id = scope_id(&s.scope);
-                    @let on = chosen.is_some_and(|c| c.iter().any(|x| x == &s.scope));
-                    li {
-                        input id=(id) type="checkbox" name="scope" value=(s.scope) checked[on];
-                        label for=(id) { code { (s.scope) } " — " (s.description) }
+            @if scopes.is_empty() && offer_full {
+                p.hint { "You hold no scopes in this organization yet, so there are none to choose from." }
+            } @else {
+                div.choice {
+                    input #access-selected type="radio" name="access" value="selected" checked[narrowed];
+                    label for="access-selected" { "Only these scopes (only scopes you hold are listed):" }
+                }
+                ul.checklist {
+                    @for s in scopes {
+                        @let id = scope_id(&s.scope);
+                        @let on = chosen.is_some_and(|c| c.iter().any(|x| x == &s.scope));
+                        li {
+                            input id=(id) type="checkbox" name="scope" value=(s.scope) checked[on];
+                            label for=(id) { code { (s.scope) } " — " (s.description) }
+                        }
                     }
                 }
             }
