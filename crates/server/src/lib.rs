@@ -11,6 +11,7 @@ pub mod forwarded;
 pub mod last_used;
 pub mod listener;
 pub mod metrics;
+pub mod openapi;
 pub mod operator;
 pub mod passwords;
 pub mod rate_limit;

@@ -60,16 +60,24 @@ pub struct AuditQuery {
     /// Exactly this action, e.g. `pat.created`.
     action: Option<String>,
     /// Events whose actor (user, service account or API key) has this id.
+    #[param(
+        pattern = "^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$"
+    )]
     actor_uuid: Option<String>,
     /// Events whose target has this id.
+    #[param(
+        pattern = "^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$"
+    )]
     target_uuid: Option<String>,
     /// RFC 3339; events at or after it.
     since: Option<String>,
     /// RFC 3339; events at or before it.
     until: Option<String>,
     /// 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
     /// From the previous page's `nextCursor`.
+    #[param(max_length = 200)]
     cursor: Option<String>,
 }
 

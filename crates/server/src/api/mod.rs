@@ -194,7 +194,11 @@ pub async fn custom_role_names(
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500)]
+    #[schema(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
+    #[param(max_length = 200)]
+    #[schema(max_length = 200)]
     pub cursor: Option<String>,
 }
 
