@@ -28,30 +28,76 @@ impl FieldError {
     }
 }
 
-/// A display name: trimmed, not empty, no control characters, bounded.
+/// Characters no name or email holds anywhere: the controls (`Cc`) and the
+/// format characters (`Cf`: zero-width joiners and spaces, bidirectional
+/// overrides, byte-order marks), which make one name look like another.
+/// A table rather than a property lookup, so that the rule and the pattern
+/// the OpenAPI document gives for it are one list; a test checks it against
+/// Unicode's categories.
+const HIDDEN: &[(char, char)] = &[
+    ('\u{0}', '\u{1f}'),
+    ('\u{7f}', '\u{9f}'),
+    ('\u{ad}', '\u{ad}'),
+    ('\u{600}', '\u{605}'),
+    ('\u{61c}', '\u{61c}'),
+    ('\u{6dd}', '\u{6dd}'),
+    ('\u{70f}', '\u{70f}'),
+    ('\u{890}', '\u{891}'),
+    ('\u{8e2}', '\u{8e2}'),
+    ('\u{180e}', '\u{180e}'),
+    ('\u{200b}', '\u{200f}'),
+    ('\u{202a}', '\u{202e}'),
+    ('\u{2060}', '\u{2064}'),
+    ('\u{2066}', '\u{206f}'),
+    ('\u{feff}', '\u{feff}'),
+    ('\u{fff9}', '\u{fffb}'),
+    ('\u{110bd}', '\u{110bd}'),
+    ('\u{110cd}', '\u{110cd}'),
+    ('\u{13430}', '\u{1343f}'),
+    ('\u{1bca0}', '\u{1bca3}'),
+    ('\u{1d173}', '\u{1d17a}'),
+    ('\u{e0001}', '\u{e0001}'),
+    ('\u{e0020}', '\u{e007f}'),
+];
+
+/// The white space that is not also a control: what trimming removes
+/// besides controls (which are refused anyway).
+const SPACES: &[(char, char)] = &[
+    (' ', ' '),
+    ('\u{a0}', '\u{a0}'),
+    ('\u{1680}', '\u{1680}'),
+    ('\u{2000}', '\u{200a}'),
+    ('\u{2028}', '\u{2029}'),
+    ('\u{202f}', '\u{202f}'),
+    ('\u{205f}', '\u{205f}'),
+    ('\u{3000}', '\u{3000}'),
+];
+
+fn within(table: &[(char, char)], c: char) -> bool {
+    table.iter().any(|&(lo, hi)| (lo..=hi).contains(&c))
+}
+
+fn is_hidden(c: char) -> bool {
+    within(HIDDEN, c)
+}
+
+/// A display name: no hidden characters, at most `max_chars` characters,
+/// something besides white space; stored trimmed.
 pub fn name(field: &'static str, value: &str, max_chars: usize) -> Result<String, FieldError> {
+    if value.chars().any(is_hidden) {
+        return Err(FieldError::new(
+            field,
+            "must not contain control, invisible or bidirectional-override characters",
+        ));
+    }
     let trimmed = value.trim();
     if trimmed.is_empty() {
         return Err(FieldError::new(field, "must not be empty"));
     }
-    if trimmed.chars().count() > max_chars {
+    if value.chars().count() > max_chars {
         return Err(FieldError::new(
             field,
             format!("must be at most {max_chars} characters"),
-        ));
-    }
-    if trimmed.chars().any(char::is_control) {
-        return Err(FieldError::new(
-            field,
-            "must not contain control characters",
-        ));
-    }
-    // Format characters (zero-width joiners and spaces, bidirectional
-    // overrides, byte-order marks) make one name look like another.
-    if trimmed.chars().any(is_format) {
-        return Err(FieldError::new(
-            field,
-            "must not contain invisible or bidirectional-override characters",
         ));
     }
     Ok(trimmed.to_string())
@@ -66,22 +112,58 @@ pub fn name_key(name: &str) -> String {
     folded.nfkc().collect()
 }
 
-fn is_format(c: char) -> bool {
-    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
-    c.general_category() == GeneralCategory::Format
-}
-
-/// An email address, lowercased; only its rough shape is checked.
+/// An email address, lowercased and trimmed: at most 254 characters, no
+/// hidden characters, no space inside, `local@domain` where the domain has
+/// a dot and neither starts nor ends with one. Only this rough shape is
+/// checked; the mail that reaches it is the real test.
 pub fn email(field: &'static str, value: &str) -> Result<String, FieldError> {
-    let e = value.trim().to_lowercase();
-    let shaped = matches!(e.split_once('@'), Some((l, d)) if !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.'));
-    if e.chars().count() > MAX_EMAIL_CHARS
+    let trimmed = value.trim();
+    let shaped = matches!(trimmed.split_once('@'), Some((l, d)) if !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.'));
+    if value.chars().count() > MAX_EMAIL_CHARS
         || !shaped
-        || e.chars().any(|c| c.is_whitespace() || c.is_control())
+        || value.chars().any(is_hidden)
+        || trimmed.chars().any(|c| within(SPACES, c))
     {
         return Err(FieldError::new(field, "must be an email address"));
     }
-    Ok(e)
+    Ok(trimmed.to_lowercase())
+}
+
+/// A character class of the table's ranges, for an OpenAPI `pattern`
+/// (ECMA-262): escapes in the BMP, the characters themselves beyond it.
+fn class(tables: &[&[(char, char)]], extra: &str) -> String {
+    fn put(out: &mut String, c: char) {
+        if (c as u32) < 0x10000 {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    let mut out = String::from(extra);
+    for &(lo, hi) in tables.iter().flat_map(|t| t.iter()) {
+        put(&mut out, lo);
+        if hi != lo {
+            out.push('-');
+            put(&mut out, hi);
+        }
+    }
+    out
+}
+
+/// `name`'s rule as a pattern (its length is the schema's `maxLength`).
+pub fn name_pattern() -> String {
+    let hidden = class(&[HIDDEN], "");
+    let visible = class(&[HIDDEN, SPACES], "");
+    format!("^[^{hidden}]*[^{visible}][^{hidden}]*$")
+}
+
+/// `email`'s rule as a pattern (with `maxLength` 254).
+pub fn email_pattern() -> String {
+    let space = class(&[SPACES], "");
+    let part = class(&[HIDDEN, SPACES], "");
+    let local = class(&[HIDDEN, SPACES], "@");
+    let edge = class(&[HIDDEN, SPACES], ".");
+    format!("^[{space}]*[^{local}]+@[^{edge}][^{part}]*\\.[^{part}]*[^{edge}][{space}]*$")
 }
 
 pub fn password(field: &'static str, value: &str) -> Result<(), FieldError> {
@@ -105,7 +187,12 @@ mod tests {
         assert_eq!(name("name", "   ", 100).unwrap_err().field, "name");
         assert!(name("name", &"é".repeat(100), 100).is_ok());
         assert!(name("name", &"é".repeat(101), 100).is_err());
+        assert!(
+            name("name", &format!(" {} ", "é".repeat(99)), 100).is_err(),
+            "the length is the value's"
+        );
         assert!(name("name", "a\u{0}b", 100).is_err());
+        assert!(name("name", " ci\n", 100).is_err(), "controls anywhere");
         for invisible in [
             "web\u{200b}site",
             "\u{202e}etisbew",
@@ -144,6 +231,65 @@ mod tests {
             "ada@.com",
         ] {
             assert!(email("email", bad).is_err(), "{bad}");
+        }
+    }
+
+    /// The rules and the patterns the OpenAPI document gives for them agree
+    /// (the document is checked by schemathesis against the server).
+    #[test]
+    fn the_patterns_are_the_rules() {
+        use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+        for c in (0..=0x10ffff).filter_map(char::from_u32) {
+            let cf = c.general_category() == GeneralCategory::Format;
+            assert_eq!(is_hidden(c), c.is_control() || cf, "{:x}", c as u32);
+            let space = c.is_whitespace() && !c.is_control();
+            assert_eq!(within(SPACES, c), space, "{:x}", c as u32);
+        }
+        let name_re = regex::Regex::new(&name_pattern()).expect("name pattern");
+        let email_re = regex::Regex::new(&email_pattern()).expect("email pattern");
+        let mut samples: Vec<String> = [
+            "",
+            " ",
+            "ci",
+            " ci ",
+            "\tci",
+            "ci\n",
+            "a\u{200b}b",
+            "\u{a0}x\u{3000}",
+            "\u{e0020}",
+            "a@b.c",
+            " a@b.c ",
+            "a@@b.c",
+            "@b.c",
+            "a@.b",
+            "a@b.",
+            "a@b",
+            "a b@c.d",
+            "a@b..c",
+            "\ta@b.c",
+            "a@b.c\u{2028}",
+            "a@b@c.d",
+            "É@ü.fr",
+            "a@\u{110bd}.c",
+            "\u{1680}a@b.c",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        // Every character, alone and between letters, and as each part of an
+        // address.
+        for c in (0..=0x10ffff).step_by(7).filter_map(char::from_u32) {
+            samples.push(format!("x{c}y"));
+            samples.push(format!("{c}@b.c"));
+            samples.push(format!("a@{c}.c"));
+            samples.push(format!("a@b.{c}"));
+            samples.push(format!("{c}a@b.c"));
+        }
+        for s in &samples {
+            let by_rule = name("name", s, usize::MAX).is_ok();
+            assert_eq!(name_re.is_match(s), by_rule, "name {s:?}");
+            let by_rule = email("email", s).is_ok();
+            assert_eq!(email_re.is_match(s), by_rule, "email {s:?}");
         }
     }
 

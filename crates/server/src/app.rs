@@ -66,7 +66,8 @@ struct ApiDoc;
 /// the layers every request passes through.
 pub fn router(state: AppState) -> Router {
     let (api, openapi) = api_router(state.clone());
-    let openapi = Arc::new(crate::openapi::finish(openapi));
+    let scopes = state.catalog.names(state.catalog.all());
+    let openapi = Arc::new(crate::openapi::finish(openapi, &scopes));
     // The web pages call the API in process, beneath these layers: one
     // request from the browser is one request in the logs and metrics.
     let web = crate::web::routes(state.clone(), api.clone());

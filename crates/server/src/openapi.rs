@@ -21,8 +21,24 @@ const SESSION_OPTIONAL: [&str; 1] = ["/api/v1/invites/{code}"];
 
 const METHODS: [&str; 5] = ["get", "put", "post", "patch", "delete"];
 
+/// The only UUID form latchkey writes, and the one its documents promise.
+pub const UUID_PATTERN: &str =
+    "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
+
+/// A scope of this server's catalog (`GET /api/v1/org/scopes`); the served
+/// document lists them, custom scopes included.
+#[derive(utoipa::ToSchema)]
+#[schema(as = Scope)]
+pub struct ScopeName(#[allow(dead_code)] String);
+
+/// Names of the rules of `latchkey_core::limits`, as `format` markers on
+/// the handlers' fields; `finish` puts the rule's pattern in their place.
+pub const NAME: &str = "latchkey-name";
+pub const EMAIL: &str = "latchkey-email";
+
 /// The document the handlers' annotations describe, with what they share.
-pub fn finish(doc: utoipa::openapi::OpenApi) -> Value {
+/// `scopes` are the catalog's names, for the `Scope` schema.
+pub fn finish(doc: utoipa::openapi::OpenApi, scopes: &[String]) -> Value {
     let mut doc = serde_json::to_value(doc).unwrap_or(Value::Null);
     let Some(root) = doc.as_object_mut() else {
         return doc;
@@ -32,13 +48,23 @@ pub fn finish(doc: utoipa::openapi::OpenApi) -> Value {
         .or_insert_with(|| json!({}))
         .as_object_mut();
     if let Some(components) = components {
-        components
+        if let Some(schemas) = components
             .entry("schemas")
             .or_insert_with(|| json!({}))
             .as_object_mut()
-            .map(|schemas| schemas.insert("Error".into(), error_schema()));
+        {
+            finish_schemas(schemas, scopes);
+        }
         components.insert("securitySchemes".into(), security_schemes());
     }
+    let rules = Rules {
+        name: latchkey_core::limits::name_pattern(),
+        email: latchkey_core::limits::email_pattern(),
+    };
+    assert_formats(&mut doc, &rules);
+    let Some(root) = doc.as_object_mut() else {
+        return doc;
+    };
     if let Some(paths) = root.get_mut("paths").and_then(Value::as_object_mut) {
         for (path, item) in paths.iter_mut() {
             for method in METHODS {
@@ -47,8 +73,252 @@ pub fn finish(doc: utoipa::openapi::OpenApi) -> Value {
                 }
             }
         }
+        unique_operation_ids(paths);
+        link_creations(paths);
     }
     doc
+}
+
+/// Handlers are named for what they do in their module (`list`, `create`);
+/// an operation id is unique in the document, so a shared name is prefixed
+/// with the operation's tag (`api_keys_create`).
+fn unique_operation_ids(paths: &mut Map<String, Value>) {
+    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for item in paths.values() {
+        for method in METHODS {
+            if let Some(id) = item
+                .pointer(&format!("/{method}/operationId"))
+                .and_then(Value::as_str)
+            {
+                *seen.entry(id.to_string()).or_default() += 1;
+            }
+        }
+    }
+    for item in paths.values_mut() {
+        for method in METHODS {
+            let Some(op) = item.get_mut(method).and_then(Value::as_object_mut) else {
+                continue;
+            };
+            let Some(id) = op
+                .get("operationId")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+            else {
+                continue;
+            };
+            if seen.get(&id).copied().unwrap_or(0) < 2 {
+                continue;
+            }
+            let tag = op
+                .get("tags")
+                .and_then(|t| t.get(0))
+                .and_then(Value::as_str)
+                .unwrap_or("api")
+                .replace(' ', "_");
+            op.insert("operationId".into(), json!(format!("{tag}_{id}")));
+        }
+    }
+}
+
+/// What a creation answers with, and the operations that take it: OpenAPI
+/// links, so that a client (or a fuzzer's stateful phase) can follow a
+/// created resource to where it is read, changed and deleted.
+const CREATIONS: [(&str, &str, &str, &[&str]); 6] = [
+    (
+        "/api/v1/org/api-keys",
+        "uuid",
+        "uuid",
+        &["/api/v1/org/api-keys/{uuid}"],
+    ),
+    (
+        "/api/v1/org/projects",
+        "uuid",
+        "projectUuid",
+        &["/api/v1/projects/{projectUuid}"],
+    ),
+    (
+        "/api/v1/org/roles",
+        "uuid",
+        "roleUuid",
+        &["/api/v1/org/roles/{roleUuid}"],
+    ),
+    (
+        "/api/v1/org/users",
+        "userUuid",
+        "userUuid",
+        &[
+            "/api/v1/org/users/{userUuid}",
+            "/api/v1/org/invites/{userUuid}",
+        ],
+    ),
+    (
+        "/api/v1/service-accounts",
+        "uuid",
+        "uuid",
+        &["/api/v1/service-accounts/{uuid}"],
+    ),
+    (
+        "/api/v1/user/me/personal-access-tokens",
+        "uuid",
+        "uuid",
+        &[
+            "/api/v1/user/me/personal-access-tokens/{uuid}",
+            "/api/v1/org/personal-access-tokens/{uuid}",
+        ],
+    ),
+];
+
+fn link_creations(paths: &mut Map<String, Value>) {
+    for (creator, field, parameter, prefixes) in CREATIONS {
+        let mut links = Map::new();
+        for (path, item) in paths.iter() {
+            if !prefixes.iter().any(|p| path.starts_with(p)) {
+                continue;
+            }
+            for method in METHODS {
+                let Some(id) = item
+                    .pointer(&format!("/{method}/operationId"))
+                    .and_then(Value::as_str)
+                else {
+                    continue;
+                };
+                links.insert(
+                    id.to_string(),
+                    json!({
+                        "operationId": id,
+                        "parameters": { parameter: format!("$response.body#/results/{field}") },
+                    }),
+                );
+            }
+        }
+        if let Some(created) = paths
+            .get_mut(creator)
+            .and_then(|item| item.pointer_mut("/post/responses/201"))
+            .and_then(Value::as_object_mut)
+        {
+            created.insert("links".into(), Value::Object(links));
+        }
+    }
+}
+
+/// The error body; the catalog's scopes; the rules between fields.
+fn finish_schemas(schemas: &mut Map<String, Value>, scopes: &[String]) {
+    schemas.insert("Error".into(), error_schema());
+    if let Some(scope) = schemas.get_mut("Scope").and_then(Value::as_object_mut) {
+        scope.insert("enum".into(), json!(scopes));
+    }
+    for (name, schema) in schemas.iter_mut() {
+        if let Some(schema) = schema.as_object_mut() {
+            one_role(name, schema);
+        }
+    }
+    if let Some(schema) = schemas
+        .get_mut("CreateServiceAccountRequest")
+        .and_then(Value::as_object_mut)
+    {
+        schema.insert(
+            "oneOf".into(),
+            crate::api::service_accounts::create_request_shapes(),
+        );
+    }
+}
+
+/// Requests that give a role take `role` or `customRoleUuid`, never both
+/// (a null is as good as leaving it out); where a role is what the request
+/// is for, one of them.
+fn one_role(name: &str, schema: &mut Map<String, Value>) {
+    let has = |p: &str| schema.get("properties").and_then(|ps| ps.get(p)).is_some();
+    if !(name.ends_with("Request") && has("role") && has("customRoleUuid")) {
+        return;
+    }
+    let given =
+        |p: &str| json!({ "required": [p], "properties": { p: { "not": { "type": "null" } } } });
+    schema.insert(
+        "not".into(),
+        json!({ "allOf": [given("role"), given("customRoleUuid")] }),
+    );
+    if [
+        "AddMemberRequest",
+        "ProjectRowRequest",
+        "ProjectRoleRequest",
+    ]
+    .contains(&name)
+    {
+        schema.insert(
+            "anyOf".into(),
+            json!([given("role"), given("customRoleUuid")]),
+        );
+    }
+}
+
+struct Rules {
+    name: String,
+    email: String,
+}
+
+/// `format` is only an annotation in JSON Schema 2020-12: a client (or a
+/// fuzzer) may read `{"type": "string", "format": "uuid"}` as "any string".
+/// Where a format is what the server checks, the document says so in
+/// assertions: a UUID has its pattern, a name or an email its rule's
+/// pattern, and a nullable formatted value is "null, or a string of that
+/// format" rather than a type list beside an annotation validators skip.
+fn assert_formats(value: &mut Value, rules: &Rules) {
+    match value {
+        Value::Array(items) => items.iter_mut().for_each(|v| assert_formats(v, rules)),
+        Value::Object(object) => {
+            object.values_mut().for_each(|v| assert_formats(v, rules));
+            let Some(format) = object.get("format").and_then(Value::as_str) else {
+                return;
+            };
+            match format {
+                "uuid" if !object.contains_key("pattern") => {
+                    object.insert("pattern".into(), json!(UUID_PATTERN));
+                }
+                NAME => {
+                    object.remove("format");
+                    object.insert("pattern".into(), json!(rules.name));
+                }
+                EMAIL => {
+                    object.remove("format");
+                    object.insert("pattern".into(), json!(rules.email));
+                    object.insert(
+                        "maxLength".into(),
+                        json!(latchkey_core::limits::MAX_EMAIL_CHARS),
+                    );
+                }
+                _ => {}
+            }
+            if !object.contains_key("format") {
+                return;
+            }
+            let nullable = object
+                .get("type")
+                .and_then(Value::as_array)
+                .is_some_and(|t| t.len() == 2 && t.contains(&json!("null")));
+            if !nullable {
+                return;
+            }
+            let Some(kind) = object
+                .get("type")
+                .and_then(Value::as_array)
+                .and_then(|t| t.iter().find(|t| *t != "null"))
+                .cloned()
+            else {
+                return;
+            };
+            let mut formatted = std::mem::take(object);
+            formatted.insert("type".into(), kind);
+            // What describes the property stays on the property.
+            if let Some(description) = formatted.remove("description") {
+                object.insert("description".into(), description);
+            }
+            object.insert(
+                "oneOf".into(),
+                json!([{ "type": "null" }, Value::Object(formatted)]),
+            );
+        }
+        _ => {}
+    }
 }
 
 fn finish_operation(path: &str, method: &str, op: &mut Map<String, Value>) {
@@ -218,6 +488,29 @@ mod tests {
             );
         }
         assert_eq!(op["security"][2], json!({ "session": [], "csrf": [] }));
+    }
+
+    #[test]
+    fn formats_the_server_checks_are_assertions() {
+        let mut doc = json!({
+            "a": { "type": "string", "format": "uuid" },
+            "b": { "type": ["string", "null"], "format": "date-time", "description": "when" },
+            "c": { "type": ["string", "null"], "format": NAME },
+        });
+        let rules = Rules {
+            name: "n".into(),
+            email: "e".into(),
+        };
+        assert_formats(&mut doc, &rules);
+        assert_eq!(doc["a"]["pattern"], UUID_PATTERN);
+        assert_eq!(
+            doc["b"],
+            json!({ "description": "when", "oneOf": [{ "type": "null" }, { "type": "string", "format": "date-time" }] })
+        );
+        assert_eq!(
+            doc["c"],
+            json!({ "type": ["string", "null"], "pattern": "n" })
+        );
     }
 
     #[test]

@@ -1627,7 +1627,6 @@ async fn bad_query_params(app: TestApp) {
         ("limit=1&limit=2".into(), "limit"),
         ("cursor=garbage".into(), "cursor"),
         (format!("cursor={}", "a".repeat(10_000)), "cursor"),
-        ("cursor=".into(), "cursor"),
         ("cursor=.".into(), "cursor"),
         ("cursor=1.x".into(), "cursor"),
         (format!("cursor=x.{uuid}"), "cursor"),
@@ -1645,6 +1644,9 @@ async fn bad_query_params(app: TestApp) {
     let first = app.get(&format!("{path}?limit=1"), &app.admin.pat).await;
     let first = first.expect(200);
     assert_eq!(first["items"].as_array().map(Vec::len), Some(1));
+    // An empty cursor is the first page, as an empty audit filter is none.
+    let empty = app.get(&format!("{path}?limit=1&cursor="), &app.admin.pat).await;
+    assert_eq!(empty.expect(200)["items"], first["items"]);
     let next = first["nextCursor"]
         .as_str()
         .expect("a second page")

@@ -106,16 +106,30 @@ pub async fn list(
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateApiKeyRequest {
-    #[schema(
-        min_length = 1,
-        max_length = 100,
-        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u00ad\\u061c\\u180e\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u206f\\ufeff\\ufff9-\\ufffb]*[^\\s\\u0000-\\u001f\\u007f-\\u009f\\u00ad\\u061c\\u180e\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u206f\\ufeff\\ufff9-\\ufffb][^\\u0000-\\u001f\\u007f-\\u009f\\u00ad\\u061c\\u180e\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u206f\\ufeff\\ufff9-\\ufffb]*$"
-    )]
+    #[schema(min_length = 1, max_length = 100, format = "latchkey-name")]
     name: String,
     /// A system role from `viewer` up, no higher than the creator's.
+    #[schema(schema_with = key_role)]
     role: Role,
     #[serde(default, with = "time::serde::rfc3339::option")]
     expires_at: Option<OffsetDateTime>,
+}
+
+/// A system role from `viewer` up: a `member` key could do nothing.
+fn key_role() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(
+            Role::ALL
+                .iter()
+                .filter(|r| **r != Role::Member)
+                .map(|r| r.as_str()),
+        ))
+        .description(Some(
+            "A system role from `viewer` up, no higher than the creator's.",
+        ))
+        .build()
 }
 
 /// Create an API key; the response holds the secret, once.
@@ -163,11 +177,7 @@ pub async fn create(
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateApiKeyRequest {
-    #[schema(
-        min_length = 1,
-        max_length = 100,
-        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u00ad\\u061c\\u180e\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u206f\\ufeff\\ufff9-\\ufffb]*[^\\s\\u0000-\\u001f\\u007f-\\u009f\\u00ad\\u061c\\u180e\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u206f\\ufeff\\ufff9-\\ufffb][^\\u0000-\\u001f\\u007f-\\u009f\\u00ad\\u061c\\u180e\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u206f\\ufeff\\ufff9-\\ufffb]*$"
-    )]
+    #[schema(min_length = 1, max_length = 100, format = "latchkey-name")]
     name: Option<String>,
     /// Earlier than the current expiry, or a first one (it only shortens the
     /// key's life); later is `400 expiry_extension_not_allowed`.

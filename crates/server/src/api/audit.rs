@@ -70,8 +70,10 @@ pub struct AuditQuery {
     )]
     target_uuid: Option<String>,
     /// RFC 3339; events at or after it.
+    #[param(schema_with = time_or_empty)]
     since: Option<String>,
     /// RFC 3339; events at or before it.
+    #[param(schema_with = time_or_empty)]
     until: Option<String>,
     /// 1 to 500, default 50.
     #[param(minimum = 1, maximum = 500)]
@@ -79,6 +81,27 @@ pub struct AuditQuery {
     /// From the previous page's `nextCursor`.
     #[param(max_length = 200)]
     cursor: Option<String>,
+}
+
+/// An RFC 3339 time, or empty (the same as leaving it out).
+fn time_or_empty() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{
+        AnyOfBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type,
+    };
+    Schema::AnyOf(
+        AnyOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .max_length(Some(0)),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))),
+            )
+            .build(),
+    )
 }
 
 fn given(value: &Option<String>) -> Option<&str> {

@@ -220,7 +220,8 @@ impl PageQuery {
         }
         Ok(latchkey_store::PageRequest {
             limit,
-            cursor: self.cursor.clone(),
+            // `?cursor=` is the first page, as for the audit log's filters.
+            cursor: self.cursor.clone().filter(|c| !c.is_empty()),
         })
     }
 }

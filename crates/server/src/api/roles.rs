@@ -55,16 +55,16 @@ fn require_enterprise(caller: &Caller) -> ApiResult<()> {
 }
 
 fn description(d: Option<&str>) -> ApiResult<Option<String>> {
-    let Some(d) = d.map(str::trim).filter(|d| !d.is_empty()) else {
-        return Ok(None);
-    };
-    if d.chars().count() > limits::MAX_DESCRIPTION_CHARS {
+    // The length is the value's, as the document states it.
+    if d.is_some_and(|d| d.chars().count() > limits::MAX_DESCRIPTION_CHARS) {
         return Err(ApiError::invalid(
             "description",
             format!("at most {} characters", limits::MAX_DESCRIPTION_CHARS),
         ));
     }
-    Ok(Some(d.to_string()))
+    Ok(d.map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(str::to_string))
 }
 
 /// Parses the scope list: every name must be in the catalog (`400` naming
@@ -97,13 +97,11 @@ async fn custom_role(state: &AppState, caller: &Caller, uuid: Uuid) -> ApiResult
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateRoleRequest {
-    #[schema(
-        min_length = 1,
-        max_length = 100,
-        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u00ad\\u061c\\u180e\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u206f\\ufeff\\ufff9-\\ufffb]*[^\\s\\u0000-\\u001f\\u007f-\\u009f\\u00ad\\u061c\\u180e\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u206f\\ufeff\\ufff9-\\ufffb][^\\u0000-\\u001f\\u007f-\\u009f\\u00ad\\u061c\\u180e\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u206f\\ufeff\\ufff9-\\ufffb]*$"
-    )]
+    #[schema(min_length = 1, max_length = 100, format = "latchkey-name")]
     name: String,
+    #[schema(max_length = 1000)]
     description: Option<String>,
+    #[schema(value_type = Vec<crate::openapi::ScopeName>, min_items = 1, max_items = 128)]
     scopes: Vec<String>,
 }
 
@@ -157,16 +155,14 @@ pub async fn get(
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateRoleRequest {
-    #[schema(
-        min_length = 1,
-        max_length = 100,
-        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u00ad\\u061c\\u180e\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u206f\\ufeff\\ufff9-\\ufffb]*[^\\s\\u0000-\\u001f\\u007f-\\u009f\\u00ad\\u061c\\u180e\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u206f\\ufeff\\ufff9-\\ufffb][^\\u0000-\\u001f\\u007f-\\u009f\\u00ad\\u061c\\u180e\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u206f\\ufeff\\ufff9-\\ufffb]*$"
-    )]
+    #[schema(min_length = 1, max_length = 100, format = "latchkey-name")]
     name: Option<String>,
     /// `null` or `""` clears it.
     #[serde(default, deserialize_with = "super::double_option")]
     #[schema(value_type = Option<String>)]
+    #[schema(max_length = 1000)]
     description: Option<Option<String>>,
+    #[schema(value_type = Option<Vec<crate::openapi::ScopeName>>, min_items = 1, max_items = 128)]
     scopes: Option<Vec<String>>,
 }
 

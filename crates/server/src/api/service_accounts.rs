@@ -280,19 +280,102 @@ pub struct ProjectRowRequest {
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateServiceAccountRequest {
+    #[schema(min_length = 1, max_length = 1000, format = "latchkey-name")]
     description: String,
     #[serde(default, with = "time::serde::rfc3339::option")]
     expires_at: Option<OffsetDateTime>,
-    /// `organization` or `project`.
+    #[schema(schema_with = account_scope)]
     scope: String,
     /// Organization scope: a system role from `viewer` up.
     role: Option<Role>,
     /// Organization scope: a custom role of the organization.
     custom_role_uuid: Option<Uuid>,
     /// Organization scope, deprecated: `org:view`, `org:edit` or `org:admin`.
+    #[schema(schema_with = legacy_scopes)]
     scopes: Option<Vec<String>>,
     /// Project scope: one row per project.
     projects: Option<Vec<ProjectRowRequest>>,
+}
+
+/// The four shapes of `CreateServiceAccountRequest` (the fields are the
+/// derived schema's): organization scope with a system role from `viewer`
+/// up, with a custom role, or with legacy scopes; or project scope with its
+/// rows. What a shape does not use is absent or null.
+pub fn create_request_shapes() -> serde_json::Value {
+    use serde_json::json;
+    let unused = |fields: &[&str]| -> serde_json::Map<String, serde_json::Value> {
+        fields
+            .iter()
+            .map(|f| (f.to_string(), json!({ "type": "null" })))
+            .collect()
+    };
+    let shape = |scope: &str, field: &str, schema: serde_json::Value, others: &[&str]| {
+        let mut properties = unused(others);
+        properties.insert("scope".into(), json!({ "const": scope }));
+        properties.insert(field.into(), schema);
+        json!({ "required": ["scope", field], "properties": properties })
+    };
+    let org_roles: Vec<&str> = Role::ALL
+        .iter()
+        .filter(|r| **r != Role::Member)
+        .map(|r| r.as_str())
+        .collect();
+    json!([
+        shape(
+            "organization",
+            "role",
+            json!({ "type": "string", "enum": org_roles }),
+            &["customRoleUuid", "scopes", "projects"]
+        ),
+        shape(
+            "organization",
+            "customRoleUuid",
+            json!({ "type": "string", "format": "uuid" }),
+            &["role", "scopes", "projects"]
+        ),
+        shape(
+            "organization",
+            "scopes",
+            json!({ "type": "array", "minItems": 1, "items": { "type": "string", "enum": LEGACY_SCOPES } }),
+            &["role", "customRoleUuid", "projects"]
+        ),
+        shape(
+            "project",
+            "projects",
+            json!({ "type": "array", "minItems": 1, "maxItems": MAX_PROJECT_ROWS, "items": { "$ref": "#/components/schemas/ProjectRowRequest" } }),
+            &["role", "customRoleUuid", "scopes"]
+        ),
+    ])
+}
+
+/// `organization` or `project`.
+fn account_scope() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(
+            [AccountScope::Organization, AccountScope::Project].map(AccountScope::as_str),
+        ))
+        .description(Some("`organization` or `project`."))
+        .build()
+}
+
+/// Null, or legacy scopes.
+fn legacy_scopes() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    use utoipa::openapi::{schema::SchemaType, Required};
+    let _ = Required::True;
+    ArrayBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(LEGACY_SCOPES)),
+        )
+        .description(Some(
+            "Organization scope, deprecated: `org:view`, `org:edit` or `org:admin`.",
+        ))
+        .build()
 }
 
 /// What an organization-scoped account is given.
@@ -584,6 +667,7 @@ pub async fn get(
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateServiceAccountRequest {
+    #[schema(min_length = 1, max_length = 1000, format = "latchkey-name")]
     description: Option<String>,
     /// Earlier than the current expiry, or a first one.
     #[serde(default, with = "time::serde::rfc3339::option")]

@@ -24,7 +24,9 @@ pub const INVITE_LIFETIME: Duration = Duration::days(7);
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LoginRequest {
+    #[schema(max_length = 254)]
     email: String,
+    #[schema(max_length = 256)]
     password: String,
     org_uuid: Option<Uuid>,
 }
@@ -191,12 +193,9 @@ pub async fn set_active_org(
 pub struct AcceptInviteRequest {
     /// Only through the link that may set the account's password (the
     /// first organization to invite a new person), and without a session.
+    #[schema(min_length = 8, max_length = 256)]
     password: Option<String>,
-    #[schema(
-        min_length = 1,
-        max_length = 100,
-        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u00ad\\u061c\\u180e\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u206f\\ufeff\\ufff9-\\ufffb]*[^\\s\\u0000-\\u001f\\u007f-\\u009f\\u00ad\\u061c\\u180e\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u206f\\ufeff\\ufff9-\\ufffb][^\\u0000-\\u001f\\u007f-\\u009f\\u00ad\\u061c\\u180e\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u206f\\ufeff\\ufff9-\\ufffb]*$"
-    )]
+    #[schema(min_length = 1, max_length = 100, format = "latchkey-name")]
     name: Option<String>,
 }
 

@@ -18,6 +18,7 @@ use uuid::Uuid;
 pub struct VerifyRequest {
     token: String,
     /// Ask whether this scope is allowed…
+    #[schema(value_type = Option<crate::openapi::ScopeName>)]
     scope: Option<String>,
     /// …on this project (organization-wide when absent).
     project_uuid: Option<Uuid>,
