@@ -23,7 +23,7 @@ use latchkey_store::{ReplicaChange, SqlStore, Store, StoreError};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -278,14 +278,22 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartupError> {
     let (tx, rx) = oneshot::channel::<()>();
     let app = router(state.clone());
     let flush_every = Duration::from_secs(config.last_used_flush_secs.max(1));
-    let housekeeper = tokio::spawn(housekeeping(state.clone()));
+    // Background work stops between rounds, never inside one: a round
+    // holds summaries and `lastUsedAt` times taken out of memory but not
+    // yet written.
+    let (stop, stopped) = watch::channel(false);
+    let housekeeper = tokio::spawn(housekeeping(state.clone(), stopped.clone()));
     let task = tokio::spawn(async move {
         let flusher = {
             let state = state.clone();
+            let mut stopped = stopped;
             tokio::spawn(async move {
                 let mut tick = tokio::time::interval(flush_every);
                 loop {
-                    tick.tick().await;
+                    tokio::select! {
+                        _ = tick.tick() => {}
+                        _ = stopped.changed() => return,
+                    }
                     state.last_used.flush(state.store.as_ref()).await;
                 }
             })
@@ -294,8 +302,9 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartupError> {
             let _ = rx.await;
         })
         .await;
-        flusher.abort();
-        housekeeper.abort();
+        let _ = stop.send(true);
+        let _ = flusher.await;
+        let _ = housekeeper.await;
         if let Some(watcher) = watcher {
             watcher.abort();
         }
@@ -328,10 +337,13 @@ const REFUSALS_COLLAPSED_FOR: time::Duration = time::Duration::minutes(1);
 
 /// Every second: the refusal summaries that are due; every ten minutes:
 /// throttle windows that may be forgotten.
-async fn housekeeping(state: AppState) {
+async fn housekeeping(state: AppState, mut stopped: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     for n in 0u64.. {
-        tick.tick().await;
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stopped.changed() => return,
+        }
         write_refusals(&state, false).await;
         if n % 600 == 0 {
             if let Err(error) = state.store.throttle_purge(crate::state::now()).await {

@@ -22,6 +22,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -250,6 +251,7 @@ impl AcceptErrors {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 enum Phase {
     /// Connected, nothing received yet.
     Fresh,
@@ -272,6 +274,9 @@ struct Seen {
 /// Where a connection is, shared by its socket, its service and its watchdog.
 struct Activity {
     seen: Mutex<Seen>,
+    /// `seen.phase`, readable without the lock: every read of the socket
+    /// asks it, and only the first read of a request changes it.
+    phase: AtomicU8,
     changed: Notify,
 }
 
@@ -283,6 +288,7 @@ impl Activity {
                 since: Instant::now(),
                 generation: 0,
             }),
+            phase: AtomicU8::new(Phase::Fresh as u8),
             changed: Notify::new(),
         }
     }
@@ -300,14 +306,15 @@ impl Activity {
         }
         seen.phase = phase;
         seen.generation += 1;
+        self.phase.store(phase as u8, Ordering::Release);
         drop(seen);
         self.changed.notify_one();
     }
 
     /// Bytes arrived: the start of a request when there was none.
     fn received(&self) {
-        let phase = self.get().phase;
-        if matches!(phase, Phase::Fresh | Phase::Idle) {
+        let phase = self.phase.load(Ordering::Acquire);
+        if phase == Phase::Fresh as u8 || phase == Phase::Idle as u8 {
             self.enter(Phase::Headers);
         }
     }

@@ -1645,7 +1645,9 @@ async fn bad_query_params(app: TestApp) {
     let first = first.expect(200);
     assert_eq!(first["items"].as_array().map(Vec::len), Some(1));
     // An empty cursor is the first page, as an empty audit filter is none.
-    let empty = app.get(&format!("{path}?limit=1&cursor="), &app.admin.pat).await;
+    let empty = app
+        .get(&format!("{path}?limit=1&cursor="), &app.admin.pat)
+        .await;
     assert_eq!(empty.expect(200)["items"], first["items"]);
     let next = first["nextCursor"]
         .as_str()
