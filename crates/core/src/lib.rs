@@ -7,6 +7,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod grant;
 pub mod limits;
 pub mod policy;
 pub mod role;
@@ -16,6 +17,7 @@ pub mod token;
 
 pub use access::{Access, CredentialKind};
 pub use audit::{Actor, ActorKind, AuditEvent, CredentialRef, Target};
+pub use grant::{Grant, Reach};
 pub use role::{Plan, Role};
 pub use scope::{Scope, ScopeCatalog, ScopeSet};
 pub use token::{TokenHash, TokenHasher, TokenKind, TokenSecret};

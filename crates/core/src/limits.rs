@@ -10,6 +10,8 @@ pub const MIN_PASSWORD_CHARS: usize = 8;
 pub const MAX_PASSWORD_CHARS: usize = 256;
 pub const MAX_SCOPES_PER_REQUEST: usize = 128;
 pub const MAX_PAGE_LIMIT: u32 = 500;
+/// Project rows of one project-scoped service account.
+pub const MAX_PROJECT_ROWS: usize = 500;
 pub const DEFAULT_PAGE_LIMIT: u32 = 50;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

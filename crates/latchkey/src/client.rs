@@ -3,7 +3,7 @@
 //! envelope turned into a [`Failure::Api`], and anything else — no answer, a
 //! timeout, a web page, a redirect — into [`Failure::Unreachable`].
 
-use crate::cli::Failure;
+use crate::failure::Failure;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use std::fmt;

@@ -5,7 +5,7 @@
 //! nothing else ever does: it is never printed, logged, or put in an error
 //! message (not even a parse error, which would quote the line).
 
-use crate::cli::Failure;
+use crate::failure::Failure;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::io::Write;

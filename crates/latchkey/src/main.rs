@@ -5,6 +5,7 @@
 mod cli;
 mod client;
 mod config;
+mod failure;
 mod output;
 
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};

@@ -9,7 +9,7 @@ use crate::config::ServeConfig;
 use crate::error::ApiError;
 use crate::forwarded::{ClientAddr, TrustedProxies};
 use crate::last_used::LastUsed;
-use crate::operator::{self, SetupOutcome};
+use crate::operator::{self, SetupOutcome, StartupError};
 use crate::passwords::PasswordQueue;
 use crate::rate_limit::{LocalThrottle, SignInThrottle, VERIFY_ADDRESS};
 use crate::refusals::RefusalLog;
@@ -19,7 +19,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 use latchkey_core::limits;
-use latchkey_store::{ReplicaChange, SqlStore, Store, StoreError};
+use latchkey_store::{ReplicaChange, SqlStore, Store};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,28 +32,6 @@ use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-
-#[derive(Debug, thiserror::Error)]
-pub enum StartupError {
-    #[error("LATCHKEY_SECRET_KEY is required with PostgreSQL: every replica must hash tokens with the same key")]
-    SecretKeyRequired,
-    #[error("LATCHKEY_SECRET_KEY must be at least 32 bytes")]
-    SecretKeyTooShort,
-    #[error("cannot read or create the secret key file {0}: {1}")]
-    SecretKeyFile(String, std::io::Error),
-    #[error("cannot create the data directory {0}: {1}")]
-    DataDir(String, std::io::Error),
-    #[error("LATCHKEY_DATABASE_URL must start with postgres://, postgresql:// or sqlite://")]
-    DatabaseUrl,
-    #[error("database: {0}")]
-    Store(#[from] StoreError),
-    #[error("setup: {0}")]
-    Setup(String),
-    #[error("{0}")]
-    Config(String),
-    #[error("cannot listen on {0}: {1}")]
-    Bind(SocketAddr, std::io::Error),
-}
 
 #[derive(OpenApi)]
 #[openapi(

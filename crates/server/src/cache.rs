@@ -9,7 +9,6 @@
 //! younger than the TTL. Reading the cache takes no lock beyond the cache
 //! shard's own and allocates nothing.
 
-use crate::auth::Resolved;
 use latchkey_core::{CredentialRef, TokenHash};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::sync::Arc;
@@ -26,8 +25,9 @@ const UNKNOWN_TTL: Duration = Duration::from_secs(10);
 /// then evicts only others of its kind, never a real credential.
 const MAX_UNKNOWN: usize = 10_000;
 
-pub enum Lookup {
-    Found(Arc<Resolved>),
+/// What a hash resolved to; `T` is the prepared credential (`auth::Resolved`).
+pub enum Lookup<T> {
+    Found(Arc<T>),
     /// The hash of a secret that was rotated away.
     Retired {
         org: Uuid,
@@ -36,8 +36,8 @@ pub enum Lookup {
     Unknown,
 }
 
-pub struct Entry {
-    pub lookup: Lookup,
+pub struct Entry<T> {
+    pub lookup: Lookup<T>,
     filled: Instant,
     global: u64,
     stripe: Option<(usize, u64)>,
@@ -49,10 +49,10 @@ pub struct Ticket {
     changes: u64,
 }
 
-pub struct AuthCache {
-    entries: Option<quick_cache::sync::Cache<TokenHash, Arc<Entry>>>,
+pub struct AuthCache<T> {
+    entries: Option<quick_cache::sync::Cache<TokenHash, Arc<Entry<T>>>>,
     /// `Lookup::Unknown` entries, bounded apart from `entries`.
-    unknown: Option<quick_cache::sync::Cache<TokenHash, Arc<Entry>>>,
+    unknown: Option<quick_cache::sync::Cache<TokenHash, Arc<Entry<T>>>>,
     /// False while changes made elsewhere cannot be heard of (the PostgreSQL
     /// listener is down): then every request reads the database.
     trusted: AtomicBool,
@@ -67,9 +67,9 @@ fn stripe_of(org: Uuid) -> usize {
     (org.as_u128() as usize) & (STRIPES - 1)
 }
 
-impl AuthCache {
+impl<T> AuthCache<T> {
     /// `capacity` 0 turns caching off (every request reads the database).
-    pub fn new(capacity: usize, ttl: Duration) -> AuthCache {
+    pub fn new(capacity: usize, ttl: Duration) -> AuthCache<T> {
         AuthCache {
             entries: (capacity > 0).then(|| quick_cache::sync::Cache::new(capacity)),
             unknown: (capacity > 0)
@@ -82,7 +82,7 @@ impl AuthCache {
         }
     }
 
-    pub fn get(&self, hash: &TokenHash, now: Instant) -> Option<Arc<Entry>> {
+    pub fn get(&self, hash: &TokenHash, now: Instant) -> Option<Arc<Entry<T>>> {
         if !self.trusted.load(SeqCst) {
             return None;
         }
@@ -113,11 +113,11 @@ impl AuthCache {
     pub fn insert(
         &self,
         hash: TokenHash,
-        lookup: Lookup,
+        lookup: Lookup<T>,
         org: Option<Uuid>,
         ticket: Ticket,
         now: Instant,
-    ) -> Arc<Entry> {
+    ) -> Arc<Entry<T>> {
         let global = self.global.load(SeqCst);
         let stripe = org.map(|o| {
             let i = stripe_of(o);
@@ -188,6 +188,9 @@ impl AuthCache {
 mod tests {
     use super::*;
 
+    /// What is cached beside a hash does not matter here.
+    type Cache = AuthCache<()>;
+
     fn hash(n: u8) -> TokenHash {
         latchkey_core::TokenHasher::new(&[7u8; 32])
             .unwrap()
@@ -196,7 +199,7 @@ mod tests {
 
     #[test]
     fn entries_live_until_their_organization_changes() {
-        let cache = AuthCache::new(100, Duration::from_secs(60));
+        let cache = Cache::new(100, Duration::from_secs(60));
         let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
         let now = Instant::now();
         cache.insert(hash(1), Lookup::Unknown, Some(a), cache.ticket(), now);
@@ -213,7 +216,7 @@ mod tests {
 
     #[test]
     fn a_change_during_the_read_keeps_the_result_out() {
-        let cache = AuthCache::new(100, Duration::from_secs(60));
+        let cache = Cache::new(100, Duration::from_secs(60));
         let org = Uuid::new_v4();
         let ticket = cache.ticket();
         cache.invalidate_org(Uuid::new_v4());
@@ -228,7 +231,7 @@ mod tests {
 
     #[test]
     fn nothing_is_trusted_while_changes_cannot_be_heard() {
-        let cache = AuthCache::new(100, Duration::from_secs(60));
+        let cache = Cache::new(100, Duration::from_secs(60));
         let now = Instant::now();
         cache.distrust();
         cache.insert(hash(1), Lookup::Unknown, None, cache.ticket(), now);
@@ -244,7 +247,7 @@ mod tests {
 
     #[test]
     fn a_credential_gone_unknown_is_answered_from_the_negative_cache() {
-        let cache = AuthCache::new(100, Duration::from_secs(60));
+        let cache = Cache::new(100, Duration::from_secs(60));
         let now = Instant::now();
         let org = Uuid::new_v4();
         let retired = Lookup::Retired {
@@ -267,7 +270,7 @@ mod tests {
 
     #[test]
     fn unknown_hashes_never_evict_real_entries() {
-        let cache = AuthCache::new(100, Duration::from_secs(60));
+        let cache = Cache::new(100, Duration::from_secs(60));
         let now = Instant::now();
         let org = Uuid::new_v4();
         let real = || Lookup::Retired {
@@ -299,11 +302,11 @@ mod tests {
 
     #[test]
     fn entries_expire_and_a_disabled_cache_keeps_nothing() {
-        let cache = AuthCache::new(100, Duration::from_secs(60));
+        let cache = Cache::new(100, Duration::from_secs(60));
         let now = Instant::now();
         cache.insert(hash(1), Lookup::Unknown, None, cache.ticket(), now);
         assert!(cache.get(&hash(1), now + UNKNOWN_TTL).is_none());
-        let off = AuthCache::new(0, Duration::from_secs(60));
+        let off = Cache::new(0, Duration::from_secs(60));
         off.insert(hash(1), Lookup::Unknown, None, off.ticket(), now);
         assert!(off.get(&hash(1), now).is_none());
     }

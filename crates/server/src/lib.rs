@@ -19,5 +19,6 @@ pub mod refusals;
 pub mod state;
 pub mod web;
 
-pub use app::{router, serve, start, RunningServer, StartupError};
+pub use app::{router, serve, start, RunningServer};
 pub use config::{DatabaseConfig, ServeConfig};
+pub use operator::StartupError;

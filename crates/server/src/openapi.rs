@@ -216,10 +216,7 @@ fn finish_schemas(schemas: &mut Map<String, Value>, scopes: &[String]) {
         .get_mut("CreateServiceAccountRequest")
         .and_then(Value::as_object_mut)
     {
-        schema.insert(
-            "oneOf".into(),
-            crate::api::service_accounts::create_request_shapes(),
-        );
+        schema.insert("oneOf".into(), service_account_shapes());
     }
 }
 
@@ -249,6 +246,57 @@ fn one_role(name: &str, schema: &mut Map<String, Value>) {
             json!([given("role"), given("customRoleUuid")]),
         );
     }
+}
+
+/// The four shapes of `CreateServiceAccountRequest` (the fields are the
+/// derived schema's): organization scope with a system role from `viewer`
+/// up, with a custom role, or with legacy scopes; or project scope with its
+/// rows. What a shape does not use is absent or null.
+fn service_account_shapes() -> serde_json::Value {
+    use serde_json::json;
+    let unused = |fields: &[&str]| -> serde_json::Map<String, serde_json::Value> {
+        fields
+            .iter()
+            .map(|f| (f.to_string(), json!({ "type": "null" })))
+            .collect()
+    };
+    let shape = |scope: &str, field: &str, schema: serde_json::Value, others: &[&str]| {
+        let mut properties = unused(others);
+        properties.insert("scope".into(), json!({ "const": scope }));
+        properties.insert(field.into(), schema);
+        json!({ "required": ["scope", field], "properties": properties })
+    };
+    let org_roles: Vec<&str> = latchkey_core::Role::ALL
+        .iter()
+        .filter(|r| **r != latchkey_core::Role::Member)
+        .map(|r| r.as_str())
+        .collect();
+    json!([
+        shape(
+            "organization",
+            "role",
+            json!({ "type": "string", "enum": org_roles }),
+            &["customRoleUuid", "scopes", "projects"]
+        ),
+        shape(
+            "organization",
+            "customRoleUuid",
+            json!({ "type": "string", "format": "uuid" }),
+            &["role", "scopes", "projects"]
+        ),
+        shape(
+            "organization",
+            "scopes",
+            json!({ "type": "array", "minItems": 1, "items": { "type": "string", "enum": latchkey_core::grant::LEGACY_SCOPES } }),
+            &["role", "customRoleUuid", "projects"]
+        ),
+        shape(
+            "project",
+            "projects",
+            json!({ "type": "array", "minItems": 1, "maxItems": latchkey_core::limits::MAX_PROJECT_ROWS, "items": { "$ref": "#/components/schemas/ProjectRowRequest" } }),
+            &["role", "customRoleUuid", "scopes"]
+        ),
+    ])
 }
 
 struct Rules {

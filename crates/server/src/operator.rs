@@ -2,7 +2,6 @@
 //! first organization, plans. Used by `serve` at start and by the operator
 //! commands on the server host.
 
-use crate::app::StartupError;
 use crate::config::{DatabaseConfig, ServeConfig};
 use crate::passwords;
 use latchkey_core::{
@@ -10,13 +9,37 @@ use latchkey_core::{
     TokenHasher, TokenKind, TokenSecret,
 };
 use latchkey_store::{
-    Credential, NewAdmin, Org, PoolSettings, ServiceAccount, SqlStore, Store, User,
+    Credential, NewAdmin, Org, PoolSettings, ServiceAccount, SqlStore, Store, StoreError, User,
 };
 use std::io::Write;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 use time::OffsetDateTime;
 use uuid::Uuid;
+
+/// Why the server (or an operator command) could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("LATCHKEY_SECRET_KEY is required with PostgreSQL: every replica must hash tokens with the same key")]
+    SecretKeyRequired,
+    #[error("LATCHKEY_SECRET_KEY must be at least 32 bytes")]
+    SecretKeyTooShort,
+    #[error("cannot read or create the secret key file {0}: {1}")]
+    SecretKeyFile(String, std::io::Error),
+    #[error("cannot create the data directory {0}: {1}")]
+    DataDir(String, std::io::Error),
+    #[error("LATCHKEY_DATABASE_URL must start with postgres://, postgresql:// or sqlite://")]
+    DatabaseUrl,
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    #[error("setup: {0}")]
+    Setup(String),
+    #[error("{0}")]
+    Config(String),
+    #[error("cannot listen on {0}: {1}")]
+    Bind(SocketAddr, std::io::Error),
+}
 
 pub const SQLITE_FILE: &str = "latchkey.db";
 pub const SECRET_KEY_FILE: &str = "secret.key";

@@ -17,7 +17,7 @@ pub struct AppState(Arc<Inner>);
 
 pub struct Inner {
     pub store: Arc<dyn Store>,
-    pub cache: Arc<AuthCache>,
+    pub cache: Arc<AuthCache<crate::auth::resolved::Resolved>>,
     pub metrics: Metrics,
     pub hasher: TokenHasher,
     pub catalog: ScopeCatalog,

@@ -14,6 +14,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use latchkey_core::access::check_grant;
 use latchkey_core::policy;
+use latchkey_core::Reach;
 use latchkey_core::{Actor, CredentialKind, Role, Scope, Target, TokenKind, TokenSecret};
 use latchkey_store::{Credential, CredentialChange};
 use serde::{Deserialize, Serialize};
@@ -74,8 +75,8 @@ fn target(c: &Credential) -> Target {
 /// The role a key carries must not hold a scope its creator (or rotator)
 /// lacks right now: no credential mints one more powerful than itself.
 fn check_role(state: &AppState, caller: &Caller, role: Role) -> ApiResult<()> {
-    check_grant(role.scopes_in(&state.catalog), caller.access.org_scopes())
-        .map_err(|_| ApiError::RoleTooHigh)
+    let scopes = latchkey_core::Grant::System(role).scopes(&state.catalog, Reach::Organization);
+    check_grant(scopes, caller.access.org_scopes()).map_err(|_| ApiError::RoleTooHigh)
 }
 
 /// One live API key of the caller's organization.

@@ -12,6 +12,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use latchkey_core::{limits, token, Role, Scope, ScopeSet, Target};
+use latchkey_core::{Grant, Reach};
 use latchkey_store::{Member, MemberChange, MemberUser, NewInvite, NewMember, User};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -348,17 +349,14 @@ pub async fn remove(
 /// What a member's organization role holds (a custom role's scopes, or the
 /// system role's).
 async fn member_scopes(state: &AppState, member: &Member) -> ApiResult<ScopeSet> {
-    match member.membership.custom_role_uuid {
-        Some(uuid) => Ok(state
-            .store
-            .custom_role(member.membership.org_uuid, uuid)
-            .await?
-            .map(|r| {
-                state
-                    .catalog
-                    .parse_known(r.scopes.iter().map(String::as_str))
-            })
-            .unwrap_or_default()),
-        None => Ok(member.membership.role.scopes_in(&state.catalog)),
-    }
+    let m = &member.membership;
+    let custom = match m.custom_role_uuid {
+        Some(uuid) => state.store.custom_role(m.org_uuid, uuid).await?,
+        None => None,
+    };
+    let custom_names = custom.as_ref().map(|r| r.scopes.as_slice());
+    Ok(
+        Grant::stored(m.role, m.custom_role_uuid.is_some(), custom_names)
+            .scopes(&state.catalog, Reach::Organization),
+    )
 }

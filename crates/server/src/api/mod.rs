@@ -16,6 +16,7 @@ pub mod verify;
 
 use axum::http::StatusCode;
 use axum::Json;
+use latchkey_core::{Grant, Reach};
 use latchkey_core::{Plan, Role};
 use latchkey_store::{Org, User};
 use serde::{Deserialize, Serialize};
@@ -147,7 +148,7 @@ pub async fn resolve_role(
         (Some(role), None) => Ok(Some(GivenRole {
             role,
             custom: None,
-            scopes: role.scopes_in(&state.catalog),
+            scopes: Grant::System(role).scopes(&state.catalog, Reach::Organization),
         })),
         (None, Some(uuid)) => {
             // An unknown uuid is named as such whatever the plan; a role that
@@ -162,9 +163,7 @@ pub async fn resolve_role(
             if org.plan != Plan::Enterprise {
                 return Err(ApiError::PlanRequired);
             }
-            let scopes = state
-                .catalog
-                .parse_known(custom.scopes.iter().map(String::as_str));
+            let scopes = Grant::Custom(&custom.scopes).scopes(&state.catalog, Reach::Organization);
             Ok(Some(GivenRole {
                 role: Role::Member,
                 custom: Some(custom),

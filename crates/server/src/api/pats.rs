@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use latchkey_core::access::check_grant;
 use latchkey_core::policy::{self, PolicyError};
+use latchkey_core::Reach;
 use latchkey_core::{
     limits, Access, Actor, ActorKind, CredentialKind, Role, Scope, ScopeSet, Target, TokenKind,
     TokenSecret,
@@ -162,10 +163,7 @@ async fn project_role_scopes(
         .member_project_roles(caller.org.uuid, user.uuid)
         .await?;
     Ok(roles.iter().fold(ScopeSet::EMPTY, |s, r| {
-        s.union(match &r.custom_role {
-            Some((_, _, names)) => state.catalog.parse_known(names.iter().map(String::as_str)),
-            None => r.role.scopes(),
-        })
+        s.union(super::projects::project_grant(r).scopes(&state.catalog, Reach::Project))
     }))
 }
 

@@ -9,6 +9,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use latchkey_core::{Actor, Role, Scope, ScopeSet, Target};
+use latchkey_core::{Grant, Reach};
 use latchkey_store::{MemberProjectRole, Project};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -93,12 +94,16 @@ pub(crate) async fn project_standing(
 
 /// A member's project role: a system role, or a custom role's scopes.
 fn project_role_standing(state: &AppState, r: &MemberProjectRole) -> (Option<Role>, ScopeSet) {
+    let grant = project_grant(r);
+    let role = matches!(grant, Grant::System(_)).then_some(r.role);
+    (role, grant.scopes(&state.catalog, Reach::Project))
+}
+
+/// A member's project role as a grant.
+pub fn project_grant(r: &MemberProjectRole) -> Grant<'_> {
     match &r.custom_role {
-        Some((_, _, names)) => (
-            None,
-            state.catalog.parse_known(names.iter().map(String::as_str)),
-        ),
-        None => (Some(r.role), r.role.scopes()),
+        Some((_, _, names)) => Grant::Custom(names),
+        None => Grant::System(r.role),
     }
 }
 

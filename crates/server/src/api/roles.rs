@@ -10,6 +10,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use latchkey_core::{limits, Actor, Plan, Scope, ScopeSet, Target};
+use latchkey_core::{Grant, Reach};
 use latchkey_store::{CustomRole, CustomRoleChange};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -181,9 +182,7 @@ pub async fn update(
     require_enterprise(&caller)?;
     let role = custom_role(&state, &caller, uuid).await?;
     // Nobody changes a role that holds more than they do.
-    let current = state
-        .catalog
-        .parse_known(role.scopes.iter().map(String::as_str));
+    let current = Grant::Custom(&role.scopes).scopes(&state.catalog, Reach::Organization);
     if !current.is_subset_of(caller.access.org_scopes()) {
         return Err(ApiError::RoleTooHigh);
     }

@@ -4,16 +4,18 @@
 
 use super::pats::{check_lifetime, policy_error, rotate_credential, RotateRequest};
 use super::{created, mint, ok, resolve_role, reveal, CustomRoleRef, GivenRole, JsonOk};
-use crate::auth::{legacy_scope_role, Caller};
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, PathUuid};
 use crate::state::{now, AppState};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use latchkey_core::grant::{legacy_scope_role, LEGACY_SCOPES};
 use latchkey_core::{
     limits, policy, Actor, Plan, Role, Scope, ScopeSet, Target, TokenKind, TokenSecret,
 };
+use latchkey_core::{Grant, Reach};
 use latchkey_store::{
     AccountScope, Credential, RoleRef, ServiceAccount, ServiceAccountChange, ServiceAccountGrant,
 };
@@ -25,10 +27,6 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// Most project rows one service account may have.
-const MAX_PROJECT_ROWS: usize = 500;
-
-/// The legacy scopes and the system role each stands for.
-pub const LEGACY_SCOPES: [&str; 3] = ["org:view", "org:edit", "org:admin"];
 
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -189,17 +187,16 @@ async fn account(state: &AppState, caller: &Caller, uuid: Uuid) -> ApiResult<Ser
 /// The scopes of a role reference as this instance reads them now.
 async fn role_ref_scopes(state: &AppState, org: Uuid, role: &RoleRef) -> ApiResult<ScopeSet> {
     Ok(match role {
-        RoleRef::System(r) => r.scopes(),
-        RoleRef::Custom(u) => state
-            .store
-            .custom_role(org, *u)
-            .await?
-            .map(|r| {
-                state
-                    .catalog
-                    .parse_known(r.scopes.iter().map(String::as_str))
-            })
-            .unwrap_or_default(),
+        RoleRef::System(r) => Grant::System(*r).scopes(&state.catalog, Reach::Project),
+        RoleRef::Custom(u) => {
+            let custom = state.store.custom_role(org, *u).await?;
+            Grant::stored(
+                Role::Member,
+                true,
+                custom.as_ref().map(|r| r.scopes.as_slice()),
+            )
+            .scopes(&state.catalog, Reach::Project)
+        }
     })
 }
 
@@ -235,15 +232,9 @@ async fn check_account_fits(
     let c = &a.credential;
     let scopes = match (a.custom_role_uuid, c.role) {
         (Some(u), _) => role_ref_scopes(state, caller.org.uuid, &RoleRef::Custom(u)).await?,
-        (None, Some(r)) => r.scopes_in(&state.catalog),
-        (None, None) => c
-            .scopes
-            .iter()
-            .flatten()
-            .filter_map(|s| legacy_scope_role(s))
-            .max()
-            .map(|r| r.scopes_in(&state.catalog))
-            .unwrap_or_default(),
+        (None, Some(r)) => Grant::System(r).scopes(&state.catalog, Reach::Organization),
+        (None, None) => Grant::Legacy(c.scopes.as_deref().unwrap_or_default())
+            .scopes(&state.catalog, Reach::Organization),
     };
     if scopes.is_subset_of(caller.access.org_scopes()) {
         Ok(())
@@ -297,57 +288,6 @@ pub struct CreateServiceAccountRequest {
     projects: Option<Vec<ProjectRowRequest>>,
 }
 
-/// The four shapes of `CreateServiceAccountRequest` (the fields are the
-/// derived schema's): organization scope with a system role from `viewer`
-/// up, with a custom role, or with legacy scopes; or project scope with its
-/// rows. What a shape does not use is absent or null.
-pub fn create_request_shapes() -> serde_json::Value {
-    use serde_json::json;
-    let unused = |fields: &[&str]| -> serde_json::Map<String, serde_json::Value> {
-        fields
-            .iter()
-            .map(|f| (f.to_string(), json!({ "type": "null" })))
-            .collect()
-    };
-    let shape = |scope: &str, field: &str, schema: serde_json::Value, others: &[&str]| {
-        let mut properties = unused(others);
-        properties.insert("scope".into(), json!({ "const": scope }));
-        properties.insert(field.into(), schema);
-        json!({ "required": ["scope", field], "properties": properties })
-    };
-    let org_roles: Vec<&str> = Role::ALL
-        .iter()
-        .filter(|r| **r != Role::Member)
-        .map(|r| r.as_str())
-        .collect();
-    json!([
-        shape(
-            "organization",
-            "role",
-            json!({ "type": "string", "enum": org_roles }),
-            &["customRoleUuid", "scopes", "projects"]
-        ),
-        shape(
-            "organization",
-            "customRoleUuid",
-            json!({ "type": "string", "format": "uuid" }),
-            &["role", "scopes", "projects"]
-        ),
-        shape(
-            "organization",
-            "scopes",
-            json!({ "type": "array", "minItems": 1, "items": { "type": "string", "enum": LEGACY_SCOPES } }),
-            &["role", "customRoleUuid", "projects"]
-        ),
-        shape(
-            "project",
-            "projects",
-            json!({ "type": "array", "minItems": 1, "maxItems": MAX_PROJECT_ROWS, "items": { "$ref": "#/components/schemas/ProjectRowRequest" } }),
-            &["role", "customRoleUuid", "scopes"]
-        ),
-    ])
-}
-
 /// `organization` or `project`.
 fn account_scope() -> utoipa::openapi::schema::Object {
     use utoipa::openapi::schema::{ObjectBuilder, Type};
@@ -381,7 +321,7 @@ fn legacy_scopes() -> utoipa::openapi::schema::Array {
 /// What an organization-scoped account is given.
 enum OrgRole {
     Given(GivenRole),
-    Legacy(Vec<String>, Role),
+    Legacy(Vec<String>),
 }
 
 async fn organization_role(
@@ -440,12 +380,7 @@ async fn organization_role(
                 names.push(s.clone());
             }
         }
-        let role = names
-            .iter()
-            .filter_map(|s| legacy_scope_role(s))
-            .max()
-            .unwrap_or(Role::Viewer);
-        return Ok(OrgRole::Legacy(names, role));
+        return Ok(OrgRole::Legacy(names));
     }
     let given = resolve_role(state, &caller.org, req.role, req.custom_role_uuid)
         .await?
@@ -490,10 +425,10 @@ async fn project_rows(
             ))
         }
     };
-    if rows.len() > MAX_PROJECT_ROWS {
+    if rows.len() > limits::MAX_PROJECT_ROWS {
         return Err(ApiError::invalid(
             "projects",
-            format!("at most {} rows", MAX_PROJECT_ROWS),
+            format!("at most {} rows", limits::MAX_PROJECT_ROWS),
         ));
     }
     let mut seen = HashSet::new();
@@ -589,9 +524,9 @@ pub async fn create(
                 credential.role = given.custom.is_none().then_some(given.role);
                 (given.custom_uuid(), Vec::new(), given.describe())
             }
-            OrgRole::Legacy(names, role) => {
-                if !role
-                    .scopes_in(&state.catalog)
+            OrgRole::Legacy(names) => {
+                if !Grant::Legacy(&names)
+                    .scopes(&state.catalog, Reach::Organization)
                     .is_subset_of(caller.access.org_scopes())
                 {
                     return Err(ApiError::RoleTooHigh);

@@ -1,0 +1,176 @@
+//! Who is calling: the principal, its organization and what it holds
+//! there, and where the request came from.
+
+use crate::error::ApiError;
+use crate::forwarded::ClientAddr;
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue};
+use latchkey_core::{
+    Access, Actor, ActorKind, AuditEvent, CredentialRef, Role, Scope, ScopeSet, Target, TokenHash,
+};
+use latchkey_store::{Org, User};
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+#[derive(Clone, Debug)]
+pub enum Principal {
+    User(Arc<User>),
+    ApiKey { uuid: Uuid, name: Arc<str> },
+    ServiceAccount { uuid: Uuid, name: Arc<str> },
+}
+
+/// Where a request came from, for audit events and throttling. Kept as read
+/// (no strings are made unless an event is written).
+#[derive(Clone, Debug, Default)]
+pub struct Client {
+    pub ip: Option<IpAddr>,
+    user_agent: Option<HeaderValue>,
+}
+
+impl Client {
+    pub fn ip_text(&self) -> Option<String> {
+        self.ip.map(|ip| ip.to_string())
+    }
+
+    pub fn user_agent_text(&self) -> Option<String> {
+        let ua = self.user_agent.as_ref()?.to_str().ok()?;
+        Some(ua.chars().take(256).collect())
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(client_of(parts))
+    }
+}
+
+pub(crate) fn client_of(parts: &Parts) -> Client {
+    Client {
+        // As resolved at the edge (behind trusted proxies, the address they
+        // name); the socket peer for a request that did not pass the edge.
+        ip: parts
+            .extensions
+            .get::<ClientAddr>()
+            .map(|ClientAddr(ip)| *ip)
+            .or_else(|| {
+                parts
+                    .extensions
+                    .get::<ConnectInfo<SocketAddr>>()
+                    .map(|ConnectInfo(addr)| addr.ip())
+            }),
+        user_agent: parts.headers.get(header::USER_AGENT).cloned(),
+    }
+}
+
+/// One project row of a project-scoped service account.
+#[derive(Clone, Debug)]
+pub struct ProjectRow {
+    pub role: Option<Role>,
+    pub scopes: ScopeSet,
+}
+
+/// An authenticated principal in one organization, as of this request.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub org: Arc<Org>,
+    pub principal: Principal,
+    pub credential: Arc<CredentialRef>,
+    pub credential_expires_at: Option<OffsetDateTime>,
+    /// The organization role of a user, or the fixed role of an API key.
+    pub role: Option<Role>,
+    /// The custom role that gives `access` its base, if any.
+    pub custom_role: Option<(Uuid, Arc<str>)>,
+    /// A project-scoped service account's rows: it reaches these projects
+    /// and nothing else.
+    pub projects: Option<Arc<HashMap<Uuid, ProjectRow>>>,
+    pub access: Access,
+    /// Set for cookie sessions: the hash of the session id.
+    pub session: Option<TokenHash>,
+    pub client: Client,
+}
+
+impl Caller {
+    pub fn actor(&self) -> Actor {
+        match &self.principal {
+            Principal::User(u) => Actor {
+                kind: ActorKind::User,
+                uuid: u.uuid,
+                name: u.display_name().to_string(),
+            },
+            Principal::ApiKey { uuid, name } => Actor {
+                kind: ActorKind::ApiKey,
+                uuid: *uuid,
+                name: name.to_string(),
+            },
+            Principal::ServiceAccount { uuid, name } => Actor {
+                kind: ActorKind::ServiceAccount,
+                uuid: *uuid,
+                name: name.to_string(),
+            },
+        }
+    }
+
+    /// An organization-wide scope, or `403 missing_scope` naming it.
+    pub fn require(
+        &self,
+        scope: Scope,
+        catalog: &latchkey_core::ScopeCatalog,
+    ) -> Result<(), ApiError> {
+        require_in(self.access.org_scopes(), scope, catalog)
+    }
+
+    /// Personal access tokens are managed by a user, with a session or a PAT.
+    pub fn user(&self) -> Result<&User, ApiError> {
+        match &self.principal {
+            Principal::User(u) => Ok(u),
+            _ => Err(ApiError::Forbidden(
+                "only a user (session or personal access token) may do this".into(),
+            )),
+        }
+    }
+
+    pub fn session(&self) -> Result<&TokenHash, ApiError> {
+        self.session
+            .as_ref()
+            .ok_or_else(|| ApiError::Forbidden("this needs a web session".into()))
+    }
+
+    /// An audit event of this caller in its organization.
+    pub fn audit(
+        &self,
+        action: &'static str,
+        target: Option<Target>,
+        details: serde_json::Value,
+        at: OffsetDateTime,
+    ) -> AuditEvent {
+        AuditEvent {
+            org_uuid: self.org.uuid,
+            at,
+            action,
+            actor: Some(self.actor()),
+            credential: Some((*self.credential).clone()),
+            target,
+            ip: self.client.ip_text(),
+            user_agent: self.client.user_agent_text(),
+            details,
+        }
+    }
+}
+
+pub fn require_in(
+    scopes: ScopeSet,
+    scope: Scope,
+    catalog: &latchkey_core::ScopeCatalog,
+) -> Result<(), ApiError> {
+    if scopes.contains(scope) {
+        Ok(())
+    } else {
+        Err(ApiError::MissingScope(catalog.name(scope).to_string()))
+    }
+}

@@ -1,0 +1,253 @@
+//! A credential as the database described it, prepared once for every
+//! request that presents it while it stays cached, and the checks that
+//! depend on the moment (expiry, revocation, the owner's standing).
+
+use crate::error::AuthFailure;
+use latchkey_core::grant::legacy_role;
+use latchkey_core::policy::{credential_state, CredentialState};
+use latchkey_core::{
+    Access, CredentialKind, CredentialRef, Grant, Reach, Role, ScopeCatalog, ScopeSet,
+};
+use latchkey_store::{AuthRecord, Org, User};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::caller::{Caller, Client, Principal, ProjectRow};
+
+/// `lastUsedAt` is recorded at most this often per credential.
+const LAST_USED_EVERY_SECS: i64 = 60;
+
+/// A refusal, with what is known of the credential for the audit log.
+pub struct Refusal {
+    pub failure: AuthFailure,
+    pub known: Option<(Uuid, CredentialRef)>,
+}
+
+impl From<AuthFailure> for Refusal {
+    fn from(failure: AuthFailure) -> Refusal {
+        Refusal {
+            failure,
+            known: None,
+        }
+    }
+}
+
+pub(super) fn credential_ref(c: &latchkey_store::Credential) -> CredentialRef {
+    CredentialRef {
+        kind: c.kind,
+        uuid: Some(c.uuid),
+        name: Some(c.name.clone()),
+        display_prefix: Some(c.display_prefix.clone()),
+    }
+}
+
+/// Where the owner of a personal access token stands in its organization.
+#[derive(Clone, Copy, Debug)]
+enum Standing {
+    /// API keys and service accounts have no owner to check.
+    NotAUser,
+    /// A service account while the instance has them turned off.
+    Disabled,
+    Member,
+    Suspended,
+    Removed,
+}
+
+/// A credential as the database described it, prepared once for every
+/// request that presents it while it stays cached.
+#[derive(Debug)]
+pub struct Resolved {
+    org: Arc<Org>,
+    principal: Principal,
+    pub(super) credential: Arc<CredentialRef>,
+    org_uuid: Uuid,
+    expires_at: Option<OffsetDateTime>,
+    revoked_at: Option<OffsetDateTime>,
+    standing: Standing,
+    role: Option<Role>,
+    custom_role: Option<(Uuid, Arc<str>)>,
+    projects: Option<Arc<HashMap<Uuid, ProjectRow>>>,
+    access: Access,
+    /// Unix seconds of the last `lastUsedAt` handed to the batch.
+    last_recorded: AtomicI64,
+}
+
+impl Resolved {
+    /// `service_accounts_enabled`: whether the instance has them turned on.
+    pub(super) fn from_record(
+        catalog: &ScopeCatalog,
+        service_accounts_enabled: bool,
+        record: AuthRecord,
+    ) -> Resolved {
+        let AuthRecord {
+            credential: c,
+            org,
+            owner,
+            membership,
+            custom_role,
+            account_scope,
+            projects,
+            ..
+        } = record;
+        let custom_names = custom_role.as_ref().map(|(_, _, names)| names.as_slice());
+        let custom_ref = custom_role
+            .as_ref()
+            .map(|(uuid, name, _)| (*uuid, Arc::<str>::from(name.as_str())));
+        let mut project_rows = None;
+        let (principal, standing, role, access) = match (c.kind, owner, membership) {
+            (CredentialKind::Pat, Some(owner), Some(m)) => {
+                let narrowing = c
+                    .scopes
+                    .as_ref()
+                    .map(|names| catalog.parse_known(names.iter().map(String::as_str)));
+                let standing = if m.suspended_at.is_some() {
+                    Standing::Suspended
+                } else {
+                    Standing::Member
+                };
+                let base = Grant::stored(m.role, m.custom_role_uuid.is_some(), custom_names)
+                    .scopes(catalog, Reach::Organization);
+                (
+                    Principal::User(Arc::new(owner)),
+                    standing,
+                    Some(m.role),
+                    Access::new(base, narrowing),
+                )
+            }
+            (CredentialKind::Pat, owner, _) => {
+                let owner = owner.unwrap_or_else(|| User {
+                    uuid: c.owner_uuid.unwrap_or_default(),
+                    email: String::new(),
+                    name: None,
+                    created_at: c.created_at,
+                });
+                (
+                    Principal::User(Arc::new(owner)),
+                    Standing::Removed,
+                    None,
+                    Access::new(ScopeSet::EMPTY, None),
+                )
+            }
+            (kind, _, _) => {
+                // Legacy scopes stand for the viewer, editor or admin role.
+                let legacy_names = c.scopes.as_deref().unwrap_or_default();
+                let legacy = legacy_role(legacy_names);
+                let grant = match (custom_names, c.role) {
+                    (Some(names), _) => Grant::Custom(names),
+                    (None, Some(role)) => Grant::System(role),
+                    (None, None) => Grant::Legacy(legacy_names),
+                };
+                // The scope stored at creation decides, never which rows are
+                // left: a project-scoped account reaches its rows and nothing
+                // organization-wide, so with its projects all gone, nothing.
+                let project_scoped = kind == CredentialKind::ServiceAccount
+                    && account_scope == Some(latchkey_store::AccountScope::Project);
+                let base = if project_scoped {
+                    ScopeSet::EMPTY
+                } else {
+                    grant.scopes(catalog, Reach::Organization)
+                };
+                if project_scoped {
+                    project_rows = Some(Arc::new(
+                        projects
+                            .iter()
+                            .map(|p| {
+                                let grant = match (&p.custom_role, p.role) {
+                                    (Some((_, _, names)), _) => Grant::Custom(names),
+                                    (None, Some(role)) => Grant::System(role),
+                                    (None, None) => Grant::Gone,
+                                };
+                                let scopes = grant.scopes(catalog, Reach::Project);
+                                (
+                                    p.project_uuid,
+                                    ProjectRow {
+                                        role: p.role,
+                                        scopes,
+                                    },
+                                )
+                            })
+                            .collect(),
+                    ));
+                }
+                let principal = if kind == CredentialKind::ServiceAccount {
+                    Principal::ServiceAccount {
+                        uuid: c.uuid,
+                        name: c.name.as_str().into(),
+                    }
+                } else {
+                    Principal::ApiKey {
+                        uuid: c.uuid,
+                        name: c.name.as_str().into(),
+                    }
+                };
+                let shown = c.role.or(legacy);
+                let standing =
+                    if kind == CredentialKind::ServiceAccount && !service_accounts_enabled {
+                        Standing::Disabled
+                    } else {
+                        Standing::NotAUser
+                    };
+                (principal, standing, shown, Access::new(base, None))
+            }
+        };
+        Resolved {
+            org: Arc::new(org),
+            principal,
+            credential: Arc::new(credential_ref(&c)),
+            org_uuid: c.org_uuid,
+            expires_at: c.expires_at,
+            revoked_at: c.revoked_at,
+            standing,
+            role,
+            custom_role: custom_ref,
+            projects: project_rows,
+            access,
+            last_recorded: AtomicI64::new(i64::MIN),
+        }
+    }
+
+    /// The checks that depend on the moment: expiry, revocation, standing.
+    pub(super) fn admit(&self, client: &Client, at: OffsetDateTime) -> Result<Caller, Refusal> {
+        let refuse = |failure| Refusal {
+            failure,
+            known: Some((self.org_uuid, (*self.credential).clone())),
+        };
+        match credential_state(self.expires_at, self.revoked_at, at) {
+            CredentialState::Revoked => return Err(refuse(AuthFailure::TokenRevoked)),
+            CredentialState::Expired => return Err(refuse(AuthFailure::TokenExpired)),
+            CredentialState::Active => {}
+        }
+        match self.standing {
+            Standing::Removed => return Err(refuse(AuthFailure::TokenRevoked)),
+            Standing::Suspended => return Err(refuse(AuthFailure::AccountSuspended)),
+            Standing::Disabled => return Err(refuse(AuthFailure::FeatureDisabled)),
+            Standing::Member | Standing::NotAUser => {}
+        }
+        Ok(Caller {
+            org: self.org.clone(),
+            principal: self.principal.clone(),
+            credential: self.credential.clone(),
+            credential_expires_at: self.expires_at,
+            role: self.role,
+            custom_role: self.custom_role.clone(),
+            projects: self.projects.clone(),
+            access: self.access,
+            session: None,
+            client: client.clone(),
+        })
+    }
+
+    /// True at most once a minute: when this use should reach `lastUsedAt`.
+    pub(super) fn due_for_last_used(&self, at: OffsetDateTime) -> bool {
+        let now = at.unix_timestamp();
+        let last = self.last_recorded.load(Ordering::Relaxed);
+        now.saturating_sub(last) >= LAST_USED_EVERY_SECS
+            && self
+                .last_recorded
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+    }
+}
