@@ -8,6 +8,7 @@
 //! transaction.
 
 mod models;
+mod pool;
 mod postgres;
 mod sql;
 mod sqlite;
@@ -15,8 +16,9 @@ mod sqlite;
 pub mod testing;
 
 pub use models::*;
+pub use pool::PoolSettings;
 pub use postgres::ReplicaChange;
-pub use sql::{Backend, ChangeHook, PoolSettings, SqlStore};
+pub use sql::{Backend, ChangeHook, SqlStore};
 /// The database driver's error, for callers that tell an outage from a bug.
 pub use sqlx::Error as SqlxError;
 

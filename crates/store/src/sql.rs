@@ -3,6 +3,7 @@
 //! the two backends decode alike.
 
 use crate::models::*;
+use crate::pool::PoolSettings;
 use crate::postgres::ReplicaChange;
 use crate::{postgres, sqlite, Result, Store, StoreError};
 use async_trait::async_trait;
@@ -15,7 +16,6 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AnyPool, Row};
 use std::path::Path;
 use std::sync::{Arc, LazyLock};
-use std::time::Duration;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -23,21 +23,6 @@ use uuid::Uuid;
 pub enum Backend {
     Sqlite,
     Postgres,
-}
-
-#[derive(Clone, Debug)]
-pub struct PoolSettings {
-    pub max_connections: u32,
-    pub acquire_timeout: Duration,
-}
-
-impl Default for PoolSettings {
-    fn default() -> Self {
-        PoolSettings {
-            max_connections: 8,
-            acquire_timeout: Duration::from_secs(5),
-        }
-    }
 }
 
 /// Called with the organization of every committed change.
