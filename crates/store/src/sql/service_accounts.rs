@@ -1,11 +1,12 @@
 //! Service accounts: credentials with a role of their own, organization-wide
 //! or on listed projects.
 
+use super::credentials::{insert_credential_row, NewCredentialRow};
 use super::rows::*;
 use super::SqlStore;
 use crate::models::*;
 use crate::Result;
-use latchkey_core::{AuditEvent, CredentialKind, Role, TokenHash};
+use latchkey_core::{AuditEvent, TokenHash};
 use sqlx::any::AnyRow;
 use uuid::Uuid;
 
@@ -17,30 +18,7 @@ pub(super) async fn insert_service_account(
 ) -> Result<()> {
     let c = &a.credential;
     let mut tx = db.write.begin().await?;
-    sqlx::query(
-        "INSERT INTO credentials (uuid, kind, org_uuid, owner_uuid, name, token_hash, display_prefix, scopes, role, \
-         custom_role_uuid, expires_at, created_at, created_by_type, created_by_uuid, created_by_name, account_scope) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-    )
-    .bind(c.uuid.to_string())
-    .bind(CredentialKind::ServiceAccount.as_str())
-    .bind(c.org_uuid.to_string())
-    .bind(None::<String>)
-    .bind(&c.name)
-    .bind(token_hash.to_hex())
-    .bind(&c.display_prefix)
-    .bind(scopes_to_db(&c.scopes))
-    .bind(c.role.map(Role::as_str))
-    .bind(a.custom_role_uuid.map(|u| u.to_string()))
-    .bind(opt_ts(c.expires_at))
-    .bind(ts(c.created_at))
-    .bind(c.created_by.kind.as_str())
-    .bind(c.created_by.uuid.to_string())
-    .bind(&c.created_by.name)
-    .bind(a.scope.as_str())
-    .execute(&mut *tx)
-    .await
-    .map_err(unique("a credential with this secret exists"))?;
+    insert_credential_row(&mut tx, NewCredentialRow::ServiceAccount(a), token_hash).await?;
     for g in &a.grants {
         let (role, custom) = match &g.role {
             RoleRef::System(r) => (Some(r.as_str()), None),
