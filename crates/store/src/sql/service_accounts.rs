@@ -8,6 +8,7 @@ use crate::models::*;
 use crate::Result;
 use latchkey_core::{AuditEvent, TokenHash};
 use sqlx::any::AnyRow;
+use std::collections::HashMap;
 use uuid::Uuid;
 
 pub(super) async fn insert_service_account(
@@ -71,11 +72,33 @@ pub(super) async fn service_accounts(db: &SqlStore, org: Uuid) -> Result<Vec<Ser
         .bind(org.to_string())
         .fetch_all(&db.read)
         .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for row in &rows {
-        out.push(service_account_from(db, row).await?);
+    // The project rows of every listed account in one query rather than one
+    // per account: the accounts are picked as above, the rows ordered as
+    // `grants_of` orders them.
+    let grant_rows = sqlx::query(
+        "SELECT s.credential_uuid, s.project_uuid, s.role, s.custom_role_uuid FROM service_account_projects s \
+         JOIN credentials c ON c.uuid = s.credential_uuid \
+         JOIN projects p ON p.uuid = s.project_uuid \
+         WHERE c.org_uuid = $1 AND c.kind = 'service_account' AND c.revoked_at IS NULL \
+         ORDER BY p.name, s.project_uuid",
+    )
+    .bind(org.to_string())
+    .fetch_all(&db.read)
+    .await?;
+    let mut grants: HashMap<Uuid, Vec<ServiceAccountGrant>> = HashMap::new();
+    for row in &grant_rows {
+        grants
+            .entry(uuid_at(row, "credential_uuid")?)
+            .or_default()
+            .push(grant_from(row)?);
     }
-    Ok(out)
+    rows.iter()
+        .map(|row| {
+            let credential = credential_from(row)?;
+            let grants = grants.remove(&credential.uuid).unwrap_or_default();
+            service_account_with(row, credential, grants)
+        })
+        .collect()
 }
 
 pub(super) async fn update_service_account(
@@ -122,18 +145,19 @@ async fn grants_of(db: &SqlStore, credential: Uuid) -> Result<Vec<ServiceAccount
     .bind(credential.to_string())
     .fetch_all(&db.read)
     .await?;
-    rows.iter()
-        .map(|row| {
-            let role = match opt_uuid_at(row, "custom_role_uuid")? {
-                Some(u) => RoleRef::Custom(u),
-                None => RoleRef::System(role_at(row, "role")?),
-            };
-            Ok(ServiceAccountGrant {
-                project_uuid: uuid_at(row, "project_uuid")?,
-                role,
-            })
-        })
-        .collect()
+    rows.iter().map(grant_from).collect()
+}
+
+/// `project_uuid`, `role`, `custom_role_uuid` of a service account's project row.
+fn grant_from(row: &AnyRow) -> Result<ServiceAccountGrant> {
+    let role = match opt_uuid_at(row, "custom_role_uuid")? {
+        Some(u) => RoleRef::Custom(u),
+        None => RoleRef::System(role_at(row, "role")?),
+    };
+    Ok(ServiceAccountGrant {
+        project_uuid: uuid_at(row, "project_uuid")?,
+        role,
+    })
 }
 
 /// A project-scoped service account's rows, with their custom roles' scopes.
@@ -163,6 +187,14 @@ pub(super) async fn project_access_records(
 async fn service_account_from(db: &SqlStore, row: &AnyRow) -> Result<ServiceAccount> {
     let credential = credential_from(row)?;
     let grants = grants_of(db, credential.uuid).await?;
+    service_account_with(row, credential, grants)
+}
+
+fn service_account_with(
+    row: &AnyRow,
+    credential: Credential,
+    grants: Vec<ServiceAccountGrant>,
+) -> Result<ServiceAccount> {
     Ok(ServiceAccount {
         scope: account_scope_at(row)?.ok_or_else(|| corrupt("account_scope"))?,
         custom_role_uuid: opt_uuid_at(row, "c_custom_role_uuid")?,
