@@ -121,7 +121,7 @@ impl SqlStore {
     }
 
     /// Writes the event that records a change, commits both, then tells the
-    /// change hook: every mutation ends here.
+    /// change hook: every audited change ends here.
     async fn finish(
         &self,
         mut tx: sqlx::Transaction<'_, sqlx::Any>,
