@@ -1,13 +1,15 @@
 //! latchkey's storage: one [`Store`] interface, implemented over SQL for the
 //! embedded SQLite file and for PostgreSQL.
 //!
-//! Both backends run the same statements (written in the subset of SQL the
-//! two share, with `$n` placeholders); what differs between them (connecting,
-//! pragmas, migrations folder) lives in `sqlite.rs` and `postgres.rs`. Every
-//! mutation takes the audit event that records it and writes both in one
-//! transaction.
+//! Both backends run the same statements (`sql/`, written in the subset of
+//! SQL the two share, with `$n` placeholders); what differs between them
+//! (connecting, pragmas, migrations folder) lives in `sqlite.rs` and
+//! `postgres.rs`. Every change to an organization takes the audit event that
+//! records it and writes both in one transaction; sessions, last use of
+//! credentials and throttle counts are kept without events.
 
 mod models;
+mod pool;
 mod postgres;
 mod sql;
 mod sqlite;
@@ -15,8 +17,9 @@ mod sqlite;
 pub mod testing;
 
 pub use models::*;
+pub use pool::PoolSettings;
 pub use postgres::ReplicaChange;
-pub use sql::{Backend, ChangeHook, PoolSettings, SqlStore};
+pub use sql::{Backend, ChangeHook, SqlStore};
 /// The database driver's error, for callers that tell an outage from a bug.
 pub use sqlx::Error as SqlxError;
 
@@ -187,8 +190,14 @@ pub trait Store: Send + Sync + 'static {
         token_hash: &TokenHash,
         audit: &AuditEvent,
     ) -> Result<()>;
-    /// The request path: one indexed lookup by hash, with the organization and,
-    /// for a personal access token, its owner's membership.
+    /// The request path. One query by hash (a unique index) finds the
+    /// credential, revoked or expired too, with its organization and, for a
+    /// personal access token, its owner and the owner's accepted membership.
+    /// Then one query for the custom role, when the credential has one (for
+    /// a personal access token: its owner's membership), and, for a service
+    /// account, one for its project rows. A hash that no credential holds is
+    /// looked up once more among the hashes rotation retired. So one to three
+    /// queries.
     async fn authenticate(&self, token_hash: &TokenHash) -> Result<TokenLookup>;
     /// A credential that has not been revoked.
     async fn credential(&self, org: Uuid, uuid: Uuid) -> Result<Option<Credential>>;

@@ -1,6 +1,6 @@
 //! The PostgreSQL backend: one shared database for any number of replicas.
 
-use crate::sql::PoolSettings;
+use crate::pool::PoolSettings;
 use sqlx::any::AnyPoolOptions;
 use sqlx::AnyPool;
 

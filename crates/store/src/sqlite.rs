@@ -1,6 +1,6 @@
 //! The embedded SQLite backend: a file in the data directory, WAL, one writer.
 
-use crate::sql::PoolSettings;
+use crate::pool::PoolSettings;
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Executor};
 use std::path::Path;

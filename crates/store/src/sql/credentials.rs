@@ -1,0 +1,334 @@
+//! Personal access tokens and API keys, and what every kind of credential
+//! shares: authenticating, revoking, rotating, recording use.
+
+use super::rows::*;
+use super::{roles, service_accounts, SqlStore};
+use crate::models::*;
+use crate::{Result, StoreError};
+use latchkey_core::{AuditEvent, CredentialKind, Role, TokenHash};
+use sqlx::{AnyConnection, Row};
+use std::sync::LazyLock;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// The request path's queries, built once rather than on every lookup.
+static AUTHENTICATE_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {CRED_COLS}, {ORG_COLS}, {USER_COLS}, {MEMBER_COLS} FROM credentials c \
+         JOIN orgs o ON o.uuid = c.org_uuid \
+         LEFT JOIN users u ON u.uuid = c.owner_uuid \
+         LEFT JOIN memberships m ON m.org_uuid = c.org_uuid AND m.user_uuid = c.owner_uuid \
+              AND m.accepted_at IS NOT NULL \
+         WHERE c.token_hash = $1"
+    )
+});
+static RETIRED_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {CRED_COLS} FROM retired_token_hashes r JOIN credentials c ON c.uuid = r.credential_uuid \
+         WHERE r.token_hash = $1"
+    )
+});
+
+/// Decodes a `<unix seconds>.<uuid>` keyset cursor.
+fn parse_time_cursor(cursor: &str) -> Option<(i64, String)> {
+    let (t, u) = cursor.split_once('.')?;
+    Some((t.parse().ok()?, Uuid::parse_str(u).ok()?.to_string()))
+}
+
+/// What a credential row is made from: a personal access token or API key
+/// as given, or a service account, stored with kind `service_account`, no
+/// owner, and its custom role and scope.
+pub(super) enum NewCredentialRow<'a> {
+    Token(&'a Credential),
+    ServiceAccount(&'a ServiceAccount),
+}
+
+/// The one INSERT of a credential row, whatever its kind (a token's custom
+/// role and account scope stay NULL).
+pub(super) async fn insert_credential_row(
+    conn: &mut AnyConnection,
+    new: NewCredentialRow<'_>,
+    token_hash: &TokenHash,
+) -> Result<()> {
+    let (c, kind, owner, custom_role, scope) = match new {
+        NewCredentialRow::Token(c) => (c, c.kind, c.owner_uuid, None, None),
+        NewCredentialRow::ServiceAccount(a) => (
+            &a.credential,
+            CredentialKind::ServiceAccount,
+            None,
+            a.custom_role_uuid,
+            Some(a.scope),
+        ),
+    };
+    sqlx::query(
+        "INSERT INTO credentials (uuid, kind, org_uuid, owner_uuid, name, token_hash, display_prefix, scopes, role, \
+         custom_role_uuid, expires_at, created_at, created_by_type, created_by_uuid, created_by_name, account_scope) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+    )
+    .bind(c.uuid.to_string())
+    .bind(kind.as_str())
+    .bind(c.org_uuid.to_string())
+    .bind(owner.map(|u| u.to_string()))
+    .bind(&c.name)
+    .bind(token_hash.to_hex())
+    .bind(&c.display_prefix)
+    .bind(scopes_to_db(&c.scopes))
+    .bind(c.role.map(Role::as_str))
+    .bind(custom_role.map(|u| u.to_string()))
+    .bind(opt_ts(c.expires_at))
+    .bind(ts(c.created_at))
+    .bind(c.created_by.kind.as_str())
+    .bind(c.created_by.uuid.to_string())
+    .bind(&c.created_by.name)
+    .bind(scope.map(AccountScope::as_str))
+    .execute(conn)
+    .await
+    .map_err(unique("a credential with this secret exists"))?;
+    Ok(())
+}
+
+pub(super) async fn insert_credential(
+    db: &SqlStore,
+    c: &Credential,
+    token_hash: &TokenHash,
+    audit: &AuditEvent,
+) -> Result<()> {
+    let mut tx = db.write.begin().await?;
+    insert_credential_row(&mut tx, NewCredentialRow::Token(c), token_hash).await?;
+    db.finish(tx, audit).await?;
+    Ok(())
+}
+
+pub(super) async fn authenticate(db: &SqlStore, token_hash: &TokenHash) -> Result<TokenLookup> {
+    let hex = token_hash.to_hex();
+    if let Some(row) = sqlx::query(&AUTHENTICATE_SQL)
+        .bind(&hex)
+        .fetch_optional(&db.read)
+        .await?
+    {
+        let stored: String = row.try_get("token_hash")?;
+        let owner = match opt_uuid_at(&row, "user_uuid")? {
+            Some(_) => Some(user_from(&row)?),
+            None => None,
+        };
+        let credential = credential_from(&row)?;
+        let account_scope = account_scope_at(&row)?;
+        let membership = membership_from(&row)?;
+        let custom_role_uuid = match credential.kind {
+            CredentialKind::Pat => membership.as_ref().and_then(|m| m.custom_role_uuid),
+            _ => opt_uuid_at(&row, "c_custom_role_uuid")?,
+        };
+        let custom_role = match custom_role_uuid {
+            Some(uuid) => roles::custom_role(db, credential.org_uuid, uuid)
+                .await?
+                .map(|r| (r.uuid, r.name, r.scopes)),
+            None => None,
+        };
+        let projects = if credential.kind == CredentialKind::ServiceAccount {
+            service_accounts::project_access_records(db, credential.uuid).await?
+        } else {
+            Vec::new()
+        };
+        return Ok(TokenLookup::Found(AuthRecord {
+            credential,
+            token_hash: TokenHash::from_hex(&stored).ok_or_else(|| corrupt("token_hash"))?,
+            org: org_from(&row)?,
+            owner,
+            membership,
+            custom_role,
+            account_scope,
+            projects,
+        }));
+    }
+    match sqlx::query(&RETIRED_SQL)
+        .bind(&hex)
+        .fetch_optional(&db.read)
+        .await?
+    {
+        Some(row) => Ok(TokenLookup::Retired {
+            credential: credential_from(&row)?,
+        }),
+        None => Ok(TokenLookup::Unknown),
+    }
+}
+
+pub(super) async fn credential(db: &SqlStore, org: Uuid, uuid: Uuid) -> Result<Option<Credential>> {
+    let sql = format!("SELECT {CRED_COLS} FROM credentials c WHERE c.org_uuid = $1 AND c.uuid = $2 AND c.revoked_at IS NULL");
+    let row = sqlx::query(&sql)
+        .bind(org.to_string())
+        .bind(uuid.to_string())
+        .fetch_optional(&db.read)
+        .await?;
+    row.as_ref().map(credential_from).transpose()
+}
+
+pub(super) async fn pats_of(db: &SqlStore, org: Uuid, owner: Uuid) -> Result<Vec<Credential>> {
+    let sql = format!(
+        "SELECT {CRED_COLS} FROM credentials c WHERE c.org_uuid = $1 AND c.owner_uuid = $2 AND c.kind = 'pat' \
+         AND c.revoked_at IS NULL ORDER BY c.created_at DESC, c.uuid DESC"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(org.to_string())
+        .bind(owner.to_string())
+        .fetch_all(&db.read)
+        .await?;
+    rows.iter().map(credential_from).collect()
+}
+
+pub(super) async fn org_credentials(
+    db: &SqlStore,
+    org: Uuid,
+    kind: CredentialKind,
+) -> Result<Vec<Credential>> {
+    let sql = format!(
+        "SELECT {CRED_COLS} FROM credentials c WHERE c.org_uuid = $1 AND c.kind = $2 \
+         AND c.revoked_at IS NULL ORDER BY c.created_at DESC, c.uuid DESC"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(org.to_string())
+        .bind(kind.as_str())
+        .fetch_all(&db.read)
+        .await?;
+    rows.iter().map(credential_from).collect()
+}
+
+pub(super) async fn org_pats(
+    db: &SqlStore,
+    org: Uuid,
+    page: &PageRequest,
+) -> Result<Page<(Credential, User)>> {
+    let (after_t, after_u) = match page.cursor.as_deref() {
+        Some(c) => {
+            let (t, u) = parse_time_cursor(c).ok_or_else(|| StoreError::InvalidCursor)?;
+            (Some(t), Some(u))
+        }
+        None => (None, None),
+    };
+    let sql = format!(
+        "SELECT {CRED_COLS}, {USER_COLS} FROM credentials c JOIN users u ON u.uuid = c.owner_uuid \
+         WHERE c.org_uuid = $1 AND c.kind = 'pat' AND c.revoked_at IS NULL \
+         AND ($2 IS NULL OR c.created_at < $2 OR (c.created_at = $2 AND c.uuid < $3)) \
+         ORDER BY c.created_at DESC, c.uuid DESC LIMIT $4"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(org.to_string())
+        .bind(after_t)
+        .bind(after_u)
+        .bind(i64::from(page.limit) + 1)
+        .fetch_all(&db.read)
+        .await?;
+    let mut items = rows
+        .iter()
+        .map(|row| Ok((credential_from(row)?, user_from(row)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let next_cursor = if items.len() > page.limit as usize {
+        items.truncate(page.limit as usize);
+        items
+            .last()
+            .map(|(c, _)| format!("{}.{}", ts(c.created_at), c.uuid))
+    } else {
+        None
+    };
+    Ok(Page { items, next_cursor })
+}
+
+pub(super) async fn update_credential(
+    db: &SqlStore,
+    uuid: Uuid,
+    change: &CredentialChange,
+    audit: &AuditEvent,
+) -> Result<()> {
+    let mut tx = db.write.begin().await?;
+    let done = sqlx::query(
+        "UPDATE credentials SET name = COALESCE($1, name), scopes = CASE WHEN $2 = 1 THEN $3 ELSE scopes END, \
+         expires_at = COALESCE($4, expires_at) WHERE uuid = $5 AND revoked_at IS NULL",
+    )
+    .bind(change.name.clone())
+    .bind(i64::from(change.scopes.is_some()))
+    .bind(change.scopes.clone().flatten().map(|s| s.join(" ")))
+    .bind(opt_ts(change.expires_at))
+    .bind(uuid.to_string())
+    .execute(&mut *tx)
+    .await?;
+    expect_one(done.rows_affected())?;
+    db.finish(tx, audit).await?;
+    Ok(())
+}
+
+pub(super) async fn revoke_credential(
+    db: &SqlStore,
+    uuid: Uuid,
+    now: OffsetDateTime,
+    audit: &AuditEvent,
+) -> Result<()> {
+    let mut tx = db.write.begin().await?;
+    let done = sqlx::query(
+        "UPDATE credentials SET revoked_at = $1 WHERE uuid = $2 AND revoked_at IS NULL",
+    )
+    .bind(ts(now))
+    .bind(uuid.to_string())
+    .execute(&mut *tx)
+    .await?;
+    expect_one(done.rows_affected())?;
+    db.finish(tx, audit).await?;
+    Ok(())
+}
+
+pub(super) async fn rotate_credential(
+    db: &SqlStore,
+    uuid: Uuid,
+    r: &Rotation,
+    audit: &AuditEvent,
+) -> Result<bool> {
+    let mut tx = db.write.begin().await?;
+    let old =
+        sqlx::query("SELECT token_hash FROM credentials WHERE uuid = $1 AND revoked_at IS NULL")
+            .bind(uuid.to_string())
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+    let old_hash: String = old.try_get("token_hash")?;
+    // Conditional on the previous rotation, so that of two racing
+    // rotations (on any replica) exactly one changes the row.
+    let done = sqlx::query(
+        "UPDATE credentials SET token_hash = $1, display_prefix = $2, expires_at = $3, rotated_at = $4 \
+         WHERE uuid = $5 AND token_hash = $6 AND revoked_at IS NULL AND (rotated_at IS NULL OR rotated_at <= $7)",
+    )
+    .bind(r.token_hash.to_hex())
+    .bind(&r.display_prefix)
+    .bind(ts(r.expires_at))
+    .bind(ts(r.now))
+    .bind(uuid.to_string())
+    .bind(&old_hash)
+    .bind(ts(r.last_rotated_before))
+    .execute(&mut *tx)
+    .await
+    .map_err(unique("a credential with this secret exists"))?;
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
+    sqlx::query("INSERT INTO retired_token_hashes (token_hash, credential_uuid, retired_at) VALUES ($1, $2, $3)")
+        .bind(&old_hash)
+        .bind(uuid.to_string())
+        .bind(ts(r.now))
+        .execute(&mut *tx)
+        .await?;
+    db.finish(tx, audit).await?;
+    Ok(true)
+}
+
+pub(super) async fn record_last_used(db: &SqlStore, uses: &[(Uuid, OffsetDateTime)]) -> Result<()> {
+    if uses.is_empty() {
+        return Ok(());
+    }
+    let mut tx = db.write.begin().await?;
+    for (uuid, at) in uses {
+        sqlx::query("UPDATE credentials SET last_used_at = $1 WHERE uuid = $2 AND (last_used_at IS NULL OR last_used_at < $1)")
+            .bind(ts(*at))
+            .bind(uuid.to_string())
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
