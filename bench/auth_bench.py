@@ -8,10 +8,13 @@ with wrk, in one run, requests per second and p50/p99 latency of:
   2. GET /api/v1/user with a PAT
   3. GET /api/v1/user with an API key
   4. GET /api/v1/user with a wrong (well-formed, unknown) token
-  5. POST /api/v1/auth/verify          (a PAT, cached)
-  6. POST /api/v1/auth/verify, cold:   the cache off, random tokens of the
+  5. POST /api/v1/auth/verify          (a PAT, cached), and with a scope
+                                       on a project (`projectUuid`)
+  6. a session: GET /api/v1/user/me/personal-access-tokens, and the
+     token page GET /settings/tokens
+  7. POST /api/v1/auth/verify, cold:   the cache off, random tokens of the
                                        N stored, every request a database read
-  7. POST /api/v1/auth/verify, warm:   the cache on, random tokens of the
+  8. POST /api/v1/auth/verify, warm:   the cache on, random tokens of the
                                        N stored (fills up to --sample entries)
 
 and prints each against the baseline, plus the servers' peak memory.
@@ -302,6 +305,9 @@ def main():
         pat = pat["results"]["token"]
         status, _, key = http(base, "POST", "/api/v1/org/api-keys", {"name": "bench", "role": "admin"}, session)
         api_key = key["results"]["token"] if status == 201 else None
+        status, _, project = http(base, "POST", "/api/v1/org/projects", {"name": "bench"}, session)
+        assert status == 201, project
+        project = project["results"]["projectUuid"]
         if not api_key:
             log("this server has no API keys yet; skipping that scenario")
 
@@ -340,6 +346,12 @@ def main():
         cached.append(("GET /api/v1/user, wrong token (401)", "/api/v1/user", {"headers": [f"Authorization: ApiKey {wrong}"]}))
         cached.append(("POST /api/v1/auth/verify, PAT", "/api/v1/auth/verify", {
             "script": str(lua), "env": {"LATCHKEY_VERIFY_BODY": json.dumps({"token": pat, "scope": "content:read"})}}))
+        cached.append(("POST /api/v1/auth/verify, PAT, scope + projectUuid", "/api/v1/auth/verify", {
+            "script": str(lua), "env": {"LATCHKEY_VERIFY_BODY": json.dumps(
+                {"token": pat, "scope": "content:read", "projectUuid": project})}}))
+        cached.append(("GET /api/v1/user/me/personal-access-tokens, session", "/api/v1/user/me/personal-access-tokens",
+                       {"headers": [f"Cookie: {cookie}"]}))
+        cached.append(("GET /settings/tokens (page), session", "/settings/tokens", {"headers": [f"Cookie: {cookie}"]}))
         rounds = {name: [] for name, _, _ in cached}
         for i in range(args.rounds):
             for name, path, kw in cached:

@@ -199,15 +199,33 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartupError> {
         config.auth_cache_capacity,
         Duration::from_secs(config.auth_cache_ttl_secs.max(1)),
     ));
-    // Changes committed here invalidate this replica's cache synchronously;
+    // Organizations' project ids: one entry per organization, so as many
+    // as there may be credentials is plenty.
+    let org_projects = Arc::new(AuthCache::new(
+        config.auth_cache_capacity,
+        Duration::from_secs(config.auth_cache_ttl_secs.max(1)),
+    ));
+    // Changes committed here invalidate this replica's caches synchronously;
     // changes committed by other replicas arrive through the watcher.
-    let on_commit = cache.clone();
-    sql_store.set_change_hook(Arc::new(move |org| on_commit.invalidate_org(org)));
-    let on_notice = cache.clone();
+    let (on_commit, projects_on_commit) = (cache.clone(), org_projects.clone());
+    sql_store.set_change_hook(Arc::new(move |org| {
+        on_commit.invalidate_org(org);
+        projects_on_commit.invalidate_org(org);
+    }));
+    let (on_notice, projects_on_notice) = (cache.clone(), org_projects.clone());
     let watcher = sql_store.watch_other_replicas(move |change| match change {
-        ReplicaChange::Org(org) => on_notice.invalidate_org(org),
-        ReplicaChange::Lost => on_notice.distrust(),
-        ReplicaChange::Resumed => on_notice.trust_again(),
+        ReplicaChange::Org(org) => {
+            on_notice.invalidate_org(org);
+            projects_on_notice.invalidate_org(org);
+        }
+        ReplicaChange::Lost => {
+            on_notice.distrust();
+            projects_on_notice.distrust();
+        }
+        ReplicaChange::Resumed => {
+            on_notice.trust_again();
+            projects_on_notice.trust_again();
+        }
     });
     let store: Arc<dyn Store> = Arc::new(sql_store.clone());
     first_start(store.as_ref(), &config, &hasher).await?;
@@ -223,6 +241,7 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartupError> {
     let state = AppState::new(Inner {
         store: store.clone(),
         cache,
+        org_projects,
         metrics,
         passwords,
         hasher,

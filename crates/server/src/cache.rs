@@ -9,7 +9,8 @@
 //! younger than the TTL. Reading the cache takes no lock beyond the cache
 //! shard's own and allocates nothing.
 
-use latchkey_core::{CredentialRef, TokenHash};
+use latchkey_core::CredentialRef;
+use std::hash::Hash;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -49,10 +50,12 @@ pub struct Ticket {
     changes: u64,
 }
 
-pub struct AuthCache<T> {
-    entries: Option<quick_cache::sync::Cache<TokenHash, Arc<Entry<T>>>>,
+/// Keyed by a token hash (what a credential resolved to) or by an
+/// organization (what it holds that every credential of it shares).
+pub struct AuthCache<K, T> {
+    entries: Option<quick_cache::sync::Cache<K, Arc<Entry<T>>>>,
     /// `Lookup::Unknown` entries, bounded apart from `entries`.
-    unknown: Option<quick_cache::sync::Cache<TokenHash, Arc<Entry<T>>>>,
+    unknown: Option<quick_cache::sync::Cache<K, Arc<Entry<T>>>>,
     /// False while changes made elsewhere cannot be heard of (the PostgreSQL
     /// listener is down): then every request reads the database.
     trusted: AtomicBool,
@@ -67,9 +70,9 @@ fn stripe_of(org: Uuid) -> usize {
     (org.as_u128() as usize) & (STRIPES - 1)
 }
 
-impl<T> AuthCache<T> {
+impl<K: Eq + Hash + Clone, T> AuthCache<K, T> {
     /// `capacity` 0 turns caching off (every request reads the database).
-    pub fn new(capacity: usize, ttl: Duration) -> AuthCache<T> {
+    pub fn new(capacity: usize, ttl: Duration) -> AuthCache<K, T> {
         AuthCache {
             entries: (capacity > 0).then(|| quick_cache::sync::Cache::new(capacity)),
             unknown: (capacity > 0)
@@ -82,7 +85,7 @@ impl<T> AuthCache<T> {
         }
     }
 
-    pub fn get(&self, hash: &TokenHash, now: Instant) -> Option<Arc<Entry<T>>> {
+    pub fn get(&self, hash: &K, now: Instant) -> Option<Arc<Entry<T>>> {
         if !self.trusted.load(SeqCst) {
             return None;
         }
@@ -112,7 +115,7 @@ impl<T> AuthCache<T> {
     /// Keeps what the database said, unless anything changed since `ticket`.
     pub fn insert(
         &self,
-        hash: TokenHash,
+        hash: K,
         lookup: Lookup<T>,
         org: Option<Uuid>,
         ticket: Ticket,
@@ -187,9 +190,10 @@ impl<T> AuthCache<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use latchkey_core::TokenHash;
 
     /// What is cached beside a hash does not matter here.
-    type Cache = AuthCache<()>;
+    type Cache = AuthCache<TokenHash, ()>;
 
     fn hash(n: u8) -> TokenHash {
         latchkey_core::TokenHasher::new(&[7u8; 32])

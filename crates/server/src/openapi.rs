@@ -31,6 +31,32 @@ pub const UUID_PATTERN: &str =
 #[schema(as = Scope)]
 pub struct ScopeName(#[allow(dead_code)] String);
 
+/// A system role from `viewer` up: what an API key, an organization-scoped
+/// service account and any project role may be (`member` would give nothing).
+pub fn role_from_viewer() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    let roles = latchkey_core::Role::ALL
+        .into_iter()
+        .filter(|r| *r != latchkey_core::Role::Member)
+        .map(latchkey_core::Role::as_str);
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(roles))
+        .description(Some("A system role from `viewer` up."))
+        .build()
+}
+
+/// Null, or a system role from `viewer` up.
+pub fn optional_role_from_viewer() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+    Schema::OneOf(
+        OneOfBuilder::new()
+            .item(ObjectBuilder::new().schema_type(Type::Null))
+            .item(role_from_viewer())
+            .build(),
+    )
+}
+
 /// Names of the rules of `latchkey_core::limits`, as `format` markers on
 /// the handlers' fields; `finish` puts the rule's pattern in their place.
 pub const NAME: &str = "latchkey-name";
@@ -132,7 +158,7 @@ const CREATIONS: [(&str, &str, &str, &[&str]); 6] = [
     ),
     (
         "/api/v1/org/projects",
-        "uuid",
+        "projectUuid",
         "projectUuid",
         &["/api/v1/projects/{projectUuid}"],
     ),

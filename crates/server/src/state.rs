@@ -7,17 +7,22 @@ use crate::metrics::Metrics;
 use crate::passwords::PasswordQueue;
 use crate::rate_limit::{LocalThrottle, SignInThrottle};
 use crate::refusals::RefusalLog;
-use latchkey_core::{ScopeCatalog, TokenHasher};
+use latchkey_core::{ScopeCatalog, TokenHash, TokenHasher};
 use latchkey_store::Store;
+use std::collections::HashSet;
 use std::sync::Arc;
 use time::OffsetDateTime;
+use uuid::Uuid;
 
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
 
 pub struct Inner {
     pub store: Arc<dyn Store>,
-    pub cache: Arc<AuthCache<crate::auth::resolved::Resolved>>,
+    pub cache: Arc<AuthCache<TokenHash, crate::auth::resolved::Resolved>>,
+    /// Each organization's project ids, for "does this project exist" on
+    /// the request path; kept current by the same epochs as `cache`.
+    pub org_projects: Arc<AuthCache<Uuid, HashSet<Uuid>>>,
     pub metrics: Metrics,
     pub hasher: TokenHasher,
     pub catalog: ScopeCatalog,

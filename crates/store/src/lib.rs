@@ -194,10 +194,11 @@ pub trait Store: Send + Sync + 'static {
     /// credential, revoked or expired too, with its organization and, for a
     /// personal access token, its owner and the owner's accepted membership.
     /// Then one query for the custom role, when the credential has one (for
-    /// a personal access token: its owner's membership), and, for a service
-    /// account, one for its project rows. A hash that no credential holds is
-    /// looked up once more among the hashes rotation retired. So one to three
-    /// queries.
+    /// a personal access token: its owner's membership); for a service
+    /// account, one for its project rows; for a personal access token of a
+    /// member, one for the owner's project roles. A hash that no credential
+    /// holds is looked up once more among the hashes rotation retired. So one
+    /// to three queries, on a cache miss only.
     async fn authenticate(&self, token_hash: &TokenHash) -> Result<TokenLookup>;
     /// A credential that has not been revoked.
     async fn credential(&self, org: Uuid, uuid: Uuid) -> Result<Option<Credential>>;

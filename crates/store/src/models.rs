@@ -258,6 +258,9 @@ pub struct AuthRecord {
     pub account_scope: Option<AccountScope>,
     /// A project-scoped service account's rows; empty otherwise.
     pub projects: Vec<ProjectAccessRecord>,
+    /// The project roles of a personal access token's owner in the
+    /// organization (while a member); empty otherwise.
+    pub owner_projects: Vec<MemberProjectRole>,
 }
 
 /// An edit of a credential: a PAT's name, scopes and expiry, an API key's

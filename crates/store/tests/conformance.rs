@@ -2373,6 +2373,28 @@ async fn credentials_authenticate(t: TestDb) {
         (a.uuid, bob.uuid, Role::Editor)
     );
     assert_eq!(m.suspended_at, None);
+    assert_eq!(r.owner_projects, vec![], "no project role yet");
+
+    // The owner's project roles come with the token, as of the lookup.
+    let project = create_project(&t, a.uuid, "website", &alice).await;
+    log.expect(&t, "project.created").await;
+    t.set_project_role(
+        a.uuid,
+        project.uuid,
+        bob.uuid,
+        Role::Admin,
+        t0,
+        &ev(a.uuid, "project.role_set"),
+    )
+    .await
+    .unwrap();
+    log.expect(&t, "project.role_set").await;
+    let roles = found(&t, &hash).await.owner_projects;
+    assert_eq!(roles.len(), 1);
+    assert_eq!(
+        (roles[0].project_uuid, roles[0].role, &roles[0].custom_role),
+        (project.uuid, Role::Admin, &None)
+    );
 
     // The membership is read live: suspension shows on the next lookup.
     let at = now();

@@ -110,27 +110,10 @@ pub struct CreateApiKeyRequest {
     #[schema(min_length = 1, max_length = 100, format = "latchkey-name")]
     name: String,
     /// A system role from `viewer` up, no higher than the creator's.
-    #[schema(schema_with = key_role)]
+    #[schema(schema_with = crate::openapi::role_from_viewer)]
     role: Role,
     #[serde(default, with = "time::serde::rfc3339::option")]
     expires_at: Option<OffsetDateTime>,
-}
-
-/// A system role from `viewer` up: a `member` key could do nothing.
-fn key_role() -> utoipa::openapi::schema::Object {
-    use utoipa::openapi::schema::{ObjectBuilder, Type};
-    ObjectBuilder::new()
-        .schema_type(Type::String)
-        .enum_values(Some(
-            Role::ALL
-                .iter()
-                .filter(|r| **r != Role::Member)
-                .map(|r| r.as_str()),
-        ))
-        .description(Some(
-            "A system role from `viewer` up, no higher than the creator's.",
-        ))
-        .build()
 }
 
 /// Create an API key; the response holds the secret, once.

@@ -158,6 +158,13 @@ async fn project_role_scopes(
     caller: &Caller,
     user: &User,
 ) -> ApiResult<ScopeSet> {
+    // A token carries its owner's project roles; a session reads them.
+    let own = matches!(&caller.principal, Principal::User(u) if u.uuid == user.uuid);
+    if let (Some(rows), true) = (&caller.project_roles, own) {
+        return Ok(rows
+            .values()
+            .fold(ScopeSet::EMPTY, |s, r| s.union(r.scopes)));
+    }
     let roles = state
         .store
         .member_project_roles(caller.org.uuid, user.uuid)

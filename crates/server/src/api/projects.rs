@@ -73,7 +73,7 @@ pub(crate) async fn project_standing(
     caller: &Caller,
     project: Uuid,
 ) -> ApiResult<(Option<Role>, Option<ScopeSet>)> {
-    if let Some(rows) = &caller.projects {
+    if let Some(rows) = caller.projects.as_ref().or(caller.project_roles.as_ref()) {
         return Ok(match rows.get(&project) {
             Some(row) => (row.role, Some(row.scopes)),
             None => (None, None),
@@ -97,6 +97,35 @@ fn project_role_standing(state: &AppState, r: &MemberProjectRole) -> (Option<Rol
     let grant = project_grant(r);
     let role = matches!(grant, Grant::System(_)).then_some(r.role);
     (role, grant.scopes(&state.catalog, Reach::Project))
+}
+
+/// Whether `project` is one of the organization's: from the cached set of
+/// its project ids, read once per organization and change.
+pub(crate) async fn exists(state: &AppState, org: Uuid, project: Uuid) -> ApiResult<bool> {
+    use crate::cache::Lookup;
+    let now = std::time::Instant::now();
+    if let Some(entry) = state.org_projects.get(&org, now) {
+        if let Lookup::Found(ids) = &entry.lookup {
+            return Ok(ids.contains(&project));
+        }
+    }
+    let ticket = state.org_projects.ticket();
+    let ids: std::collections::HashSet<Uuid> = state
+        .store
+        .projects(org)
+        .await?
+        .into_iter()
+        .map(|p| p.uuid)
+        .collect();
+    let found = ids.contains(&project);
+    state.org_projects.insert(
+        org,
+        Lookup::Found(std::sync::Arc::new(ids)),
+        Some(org),
+        ticket,
+        now,
+    );
+    Ok(found)
 }
 
 /// A member's project role as a grant.
@@ -309,6 +338,7 @@ pub async fn access(
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProjectRoleRequest {
+    #[schema(schema_with = crate::openapi::optional_role_from_viewer)]
     role: Option<Role>,
     custom_role_uuid: Option<Uuid>,
 }

@@ -264,6 +264,7 @@ pub async fn list(
 #[serde(rename_all = "camelCase")]
 pub struct ProjectRowRequest {
     project_uuid: Uuid,
+    #[schema(schema_with = crate::openapi::optional_role_from_viewer)]
     role: Option<Role>,
     custom_role_uuid: Option<Uuid>,
 }

@@ -98,19 +98,16 @@ pub async fn verify(
         (None, _) => None,
         (Some(scope), None) => Some(caller.access.org_scopes().contains(scope)),
         (Some(scope), Some(project)) => {
-            let in_org = state
-                .store
-                .project(caller.org.uuid, project)
-                .await?
-                .is_some();
-            let role_scopes = if in_org {
-                crate::api::projects::project_standing(&state, &caller, project)
-                    .await?
-                    .1
-            } else {
-                None
-            };
-            Some(in_org && caller.access.project_scopes(role_scopes).contains(scope))
+            // A role on the project means it exists (roles go with their
+            // project); without one, the organization-wide scopes decide,
+            // and only when they would allow it is the project looked up.
+            let (_, role_scopes) =
+                crate::api::projects::project_standing(&state, &caller, project).await?;
+            let allowed = caller.access.project_scopes(role_scopes).contains(scope);
+            let exists = role_scopes.is_some()
+                || (allowed
+                    && crate::api::projects::exists(&state, caller.org.uuid, project).await?);
+            Some(allowed && exists)
         }
     };
     Ok(ok(VerifyResult::Valid {

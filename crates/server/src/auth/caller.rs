@@ -89,6 +89,9 @@ pub struct Caller {
     /// A project-scoped service account's rows: it reaches these projects
     /// and nothing else.
     pub projects: Option<Arc<HashMap<Uuid, ProjectRow>>>,
+    /// A token owner's project roles, as cached with the token; `None` for
+    /// a session, whose project roles are read when asked.
+    pub project_roles: Option<Arc<HashMap<Uuid, ProjectRow>>>,
     pub access: Access,
     /// Set for cookie sessions: the hash of the session id.
     pub session: Option<TokenHash>,

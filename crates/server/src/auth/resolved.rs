@@ -70,6 +70,7 @@ pub struct Resolved {
     role: Option<Role>,
     custom_role: Option<(Uuid, Arc<str>)>,
     projects: Option<Arc<HashMap<Uuid, ProjectRow>>>,
+    project_roles: Option<Arc<HashMap<Uuid, ProjectRow>>>,
     access: Access,
     /// Unix seconds of the last `lastUsedAt` handed to the batch.
     last_recorded: AtomicI64,
@@ -90,6 +91,7 @@ impl Resolved {
             custom_role,
             account_scope,
             projects,
+            owner_projects,
             ..
         } = record;
         let custom_names = custom_role.as_ref().map(|(_, _, names)| names.as_slice());
@@ -97,6 +99,7 @@ impl Resolved {
             .as_ref()
             .map(|(uuid, name, _)| (*uuid, Arc::<str>::from(name.as_str())));
         let mut project_rows = None;
+        let mut project_roles = None;
         let (principal, standing, role, access) = match (c.kind, owner, membership) {
             (CredentialKind::Pat, Some(owner), Some(m)) => {
                 let narrowing = c
@@ -110,6 +113,22 @@ impl Resolved {
                 };
                 let base = Grant::stored(m.role, m.custom_role_uuid.is_some(), custom_names)
                     .scopes(catalog, Reach::Organization);
+                project_roles = Some(Arc::new(
+                    owner_projects
+                        .iter()
+                        .map(|r| {
+                            let grant = match &r.custom_role {
+                                Some((_, _, names)) => Grant::Custom(names),
+                                None => Grant::System(r.role),
+                            };
+                            let row = ProjectRow {
+                                role: matches!(grant, Grant::System(_)).then_some(r.role),
+                                scopes: grant.scopes(catalog, Reach::Project),
+                            };
+                            (r.project_uuid, row)
+                        })
+                        .collect(),
+                ));
                 (
                     Principal::User(Arc::new(owner)),
                     standing,
@@ -204,6 +223,7 @@ impl Resolved {
             role,
             custom_role: custom_ref,
             projects: project_rows,
+            project_roles,
             access,
             last_recorded: AtomicI64::new(i64::MIN),
         }
@@ -234,6 +254,7 @@ impl Resolved {
             role: self.role,
             custom_role: self.custom_role.clone(),
             projects: self.projects.clone(),
+            project_roles: self.project_roles.clone(),
             access: self.access,
             session: None,
             client: client.clone(),

@@ -93,6 +93,7 @@ pub(super) async fn caller(
         role: Some(membership.role),
         custom_role,
         projects: None,
+        project_roles: None,
         access: Access::new(base, None),
         session: Some(id_hash),
         client: client_of(parts),

@@ -7,8 +7,49 @@ use serde_json::json;
 on_both_backends!(
     project_crud_and_attribution,
     project_roles_decide_visibility,
-    verify_answers_other_backends
+    verify_answers_other_backends,
+    verify_on_a_project_follows_its_creation_and_deletion
 );
+
+/// `allowed` on a project the caller holds no role on is read from the
+/// organization's cached project ids: they follow creation and deletion.
+async fn verify_on_a_project_follows_its_creation_and_deletion(app: TestApp) {
+    let ask = |project: String| {
+        let app = &app;
+        async move {
+            app.post(
+                "/api/v1/auth/verify",
+                &Auth::None,
+                json!({ "token": app.admin.pat_token, "scope": "content:read", "projectUuid": project }),
+            )
+            .await
+            .expect(200)["allowed"]
+                .clone()
+        }
+    };
+    let absent = uuid::Uuid::new_v4().to_string();
+    assert_eq!(ask(absent).await, false, "no such project");
+    let created = app
+        .post(
+            "/api/v1/org/projects",
+            &app.admin.pat,
+            json!({ "name": "docs" }),
+        )
+        .await;
+    let project = created.expect(201)["projectUuid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        ask(project.clone()).await,
+        true,
+        "created after the set was cached"
+    );
+    app.delete(&format!("/api/v1/projects/{project}"), &app.admin.pat)
+        .await
+        .expect(204);
+    assert_eq!(ask(project).await, false, "deleted");
+}
 
 async fn project_crud_and_attribution(app: TestApp) {
     let created = app

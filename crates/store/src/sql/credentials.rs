@@ -2,7 +2,7 @@
 //! shares: authenticating, revoking, rotating, recording use.
 
 use super::rows::*;
-use super::{roles, service_accounts, SqlStore};
+use super::{projects, roles, service_accounts, SqlStore};
 use crate::models::*;
 use crate::{Result, StoreError};
 use latchkey_core::{AuditEvent, CredentialKind, Role, TokenHash};
@@ -129,6 +129,12 @@ pub(super) async fn authenticate(db: &SqlStore, token_hash: &TokenHash) -> Resul
         } else {
             Vec::new()
         };
+        let owner_projects = match (&membership, credential.kind) {
+            (Some(m), CredentialKind::Pat) => {
+                projects::member_project_roles(db, m.org_uuid, m.user_uuid).await?
+            }
+            _ => Vec::new(),
+        };
         return Ok(TokenLookup::Found(AuthRecord {
             credential,
             token_hash: TokenHash::from_hex(&stored).ok_or_else(|| corrupt("token_hash"))?,
@@ -138,6 +144,7 @@ pub(super) async fn authenticate(db: &SqlStore, token_hash: &TokenHash) -> Resul
             custom_role,
             account_scope,
             projects,
+            owner_projects,
         }));
     }
     match sqlx::query(&RETIRED_SQL)
