@@ -1,7 +1,7 @@
 //! Effective scopes: what a principal may do, in its organization or on one
 //! project, at the moment of a request.
 
-use crate::scope::{Scope, ScopeSet};
+use crate::scope::ScopeSet;
 use serde::{Deserialize, Serialize};
 
 /// The kind of credential a request was made with.
@@ -64,10 +64,6 @@ impl Access {
         self.narrow(self.base)
     }
 
-    pub const fn has_org_scope(&self, scope: Scope) -> bool {
-        self.org_scopes().contains(scope)
-    }
-
     /// Scopes on one project: the higher of the organization role and the
     /// project role (for nested system roles, the union is the higher one),
     /// then narrowed by the token.
@@ -114,6 +110,7 @@ pub fn check_grant(requested: ScopeSet, grantable: ScopeSet) -> Result<(), Scope
 mod tests {
     use super::*;
     use crate::role::Role;
+    use crate::scope::Scope;
     use proptest::prelude::*;
 
     fn role() -> impl Strategy<Value = Role> {

@@ -1,8 +1,8 @@
 //! The router, and starting and stopping the server.
 
 use crate::api::{
-    self, api_keys, audit, catalog, identity, members, ops, pats, projects, roles,
-    service_accounts, session, verify,
+    api_keys, audit, catalog, identity, members, ops, pats, projects, roles, service_accounts,
+    session, verify,
 };
 use crate::cache::AuthCache;
 use crate::config::ServeConfig;
@@ -19,7 +19,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 use latchkey_core::limits;
-use latchkey_store::{ReplicaChange, SqlStore, Store};
+use latchkey_store::{ReplicaChange, Store};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -436,9 +436,3 @@ async fn first_start(
     }
     Ok(())
 }
-
-// Keep `api` referenced for the docs of what the router serves.
-#[allow(unused_imports)]
-use api as _;
-#[allow(unused_imports)]
-use SqlStore as _;

@@ -2,6 +2,7 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use latchkey_core::policy::PolicyError;
 use latchkey_store::StoreError;
 use serde_json::{json, Value};
 
@@ -160,6 +161,34 @@ impl ApiError {
 impl From<latchkey_core::limits::FieldError> for ApiError {
     fn from(e: latchkey_core::limits::FieldError) -> ApiError {
         ApiError::invalid(e.field, e.message)
+    }
+}
+
+impl From<PolicyError> for ApiError {
+    fn from(e: PolicyError) -> ApiError {
+        match e {
+            PolicyError::ExpiryNotInFuture => {
+                ApiError::invalid("expiresAt", "must be in the future")
+            }
+            PolicyError::ExpiryExtension => ApiError::BadRequest {
+                code: "expiry_extension_not_allowed",
+                message: "the expiry may only be brought forward".into(),
+            },
+            PolicyError::RotationRequiresExpiry => ApiError::BadRequest {
+                code: "rotation_requires_expiry",
+                message: "a token without an expiry cannot be rotated".into(),
+            },
+            PolicyError::RotationTooSoon { retry_after_secs } => ApiError::RateLimited {
+                retry_after: retry_after_secs,
+            },
+            PolicyError::CredentialExpired => ApiError::BadRequest {
+                code: "credential_expired",
+                message: "an expired credential cannot be rotated; create a new one".into(),
+            },
+            PolicyError::LifetimeTooLong { max_expires_at } => {
+                ApiError::LifetimeTooLong { max_expires_at }
+            }
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 //! `createdBy`), not as the admin who made them, and outlive that admin's
 //! membership (PRODUCT.md §2).
 
-use super::pats::{check_lifetime, policy_error, rotate_credential, RotateRequest};
+use super::pats::{check_lifetime, rotate_credential, RotateRequest};
 use super::{created, mint, ok, reveal, JsonOk};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
@@ -142,8 +142,7 @@ pub async fn create(
     }
     check_role(&state, &caller, req.role)?;
     let at = now();
-    policy::check_new_expiry(req.expires_at, at)
-        .map_err(|_| ApiError::invalid("expiresAt", "must be in the future"))?;
+    policy::check_new_expiry(req.expires_at, at)?;
     check_lifetime(&caller, req.expires_at)?;
     let (mut credential, secret) = mint(&caller, TokenKind::ApiKey, name, req.expires_at, at);
     credential.role = Some(req.role);
@@ -188,7 +187,7 @@ pub async fn update(
     let name = super::optional_name(req.name.as_deref())?;
     let at = now();
     if let Some(expires_at) = req.expires_at {
-        policy::check_expiry_change(key.expires_at, expires_at, at).map_err(policy_error)?;
+        policy::check_expiry_change(key.expires_at, expires_at, at)?;
         check_lifetime(&caller, Some(expires_at))?;
     }
     if name.is_none() && req.expires_at.is_none() {

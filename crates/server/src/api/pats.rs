@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use latchkey_core::access::check_grant;
-use latchkey_core::policy::{self, PolicyError};
+use latchkey_core::policy;
 use latchkey_core::Reach;
 use latchkey_core::{
     limits, Access, Actor, ActorKind, CredentialKind, Role, Scope, ScopeSet, Target, TokenKind,
@@ -72,34 +72,10 @@ fn target(c: &Credential) -> Target {
     }
 }
 
-pub fn policy_error(e: PolicyError) -> ApiError {
-    match e {
-        PolicyError::ExpiryNotInFuture => ApiError::invalid("expiresAt", "must be in the future"),
-        PolicyError::ExpiryExtension => ApiError::BadRequest {
-            code: "expiry_extension_not_allowed",
-            message: "the expiry may only be brought forward".into(),
-        },
-        PolicyError::RotationRequiresExpiry => ApiError::BadRequest {
-            code: "rotation_requires_expiry",
-            message: "a token without an expiry cannot be rotated".into(),
-        },
-        PolicyError::RotationTooSoon { retry_after_secs } => ApiError::RateLimited {
-            retry_after: retry_after_secs,
-        },
-        PolicyError::CredentialExpired => ApiError::BadRequest {
-            code: "credential_expired",
-            message: "an expired credential cannot be rotated; create a new one".into(),
-        },
-        PolicyError::LifetimeTooLong { max_expires_at } => {
-            ApiError::LifetimeTooLong { max_expires_at }
-        }
-    }
-}
-
 /// The expiry of a credential the caller makes or rotates: never later than
 /// the caller's own token (a web session has no cap).
 pub fn check_lifetime(caller: &Caller, expires_at: Option<OffsetDateTime>) -> ApiResult<()> {
-    policy::check_lifetime(caller.credential_expires_at, expires_at).map_err(policy_error)
+    policy::check_lifetime(caller.credential_expires_at, expires_at).map_err(ApiError::from)
 }
 
 /// Scope names to a set; unknown names are a `400` naming them.
@@ -220,7 +196,7 @@ pub async fn create(
     let user = caller.user()?;
     let name = super::name(&req.name)?;
     let at = now();
-    policy::check_new_expiry(req.expires_at, at).map_err(policy_error)?;
+    policy::check_new_expiry(req.expires_at, at)?;
     let scopes = checked_scopes(&state, &caller, user, req.scopes.as_deref()).await?;
     check_lifetime(&caller, req.expires_at)?;
     let (mut credential, secret) = mint(
@@ -283,7 +259,7 @@ pub async fn update(
     let at = now();
     let name = super::optional_name(req.name.as_deref())?;
     if let Some(expires_at) = req.expires_at {
-        policy::check_expiry_change(pat.expires_at, expires_at, at).map_err(policy_error)?;
+        policy::check_expiry_change(pat.expires_at, expires_at, at)?;
         check_lifetime(&caller, Some(expires_at))?;
     }
     let scopes = match &req.scopes {
@@ -338,8 +314,7 @@ pub async fn rotate_credential(
     target: Target,
 ) -> ApiResult<TokenSecret> {
     let at = now();
-    policy::check_rotation(credential.expires_at, credential.rotated_at, expires_at, at)
-        .map_err(policy_error)?;
+    policy::check_rotation(credential.expires_at, credential.rotated_at, expires_at, at)?;
     check_lifetime(caller, Some(expires_at))?;
     let kind = TokenKind::of_credential(credential.kind)
         .ok_or_else(|| ApiError::internal("a stored credential without a token kind"))?;

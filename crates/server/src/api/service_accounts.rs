@@ -2,7 +2,7 @@
 //! machines, with a role across the organization (system role, custom role
 //! or legacy scopes) or one role per project (PRODUCT.md §2, API.md).
 
-use super::pats::{check_lifetime, policy_error, rotate_credential, RotateRequest};
+use super::pats::{check_lifetime, rotate_credential, RotateRequest};
 use super::{created, mint, ok, resolve_role, reveal, CustomRoleRef, GivenRole, JsonOk};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
@@ -503,8 +503,7 @@ pub async fn create(
         limits::MAX_DESCRIPTION_CHARS,
     )?;
     let at = now();
-    policy::check_new_expiry(req.expires_at, at)
-        .map_err(|_| ApiError::invalid("expiresAt", "must be in the future"))?;
+    policy::check_new_expiry(req.expires_at, at)?;
     check_lifetime(&caller, req.expires_at)?;
     let (mut credential, secret) = mint(
         &caller,
@@ -683,8 +682,7 @@ pub async fn update(
     }
     let at = now();
     if let Some(expires_at) = req.expires_at {
-        policy::check_expiry_change(a.credential.expires_at, expires_at, at)
-            .map_err(policy_error)?;
+        policy::check_expiry_change(a.credential.expires_at, expires_at, at)?;
         check_lifetime(&caller, Some(expires_at))?;
     }
     if description.is_none() && given.is_none() && req.expires_at.is_none() {
