@@ -192,11 +192,27 @@ impl From<PolicyError> for ApiError {
     }
 }
 
+/// What the API says of a stored rule a change would break.
+fn conflict_text(what: latchkey_store::Conflict) -> &'static str {
+    use latchkey_store::Conflict;
+    match what {
+        Conflict::UserEmail => "a user with this email exists",
+        Conflict::Membership => "the user is a member of this organization already",
+        Conflict::Secret => "a credential with this secret exists",
+        Conflict::ProjectName => "a project with this name exists",
+        Conflict::CustomRoleName => "a custom role of this name exists",
+        Conflict::OrgId => "an organization with this id exists",
+        Conflict::ProjectListedTwice => "a project is listed twice",
+        Conflict::LastAdmin => "the organization must keep an active admin",
+        Conflict::CustomRoleInUse => "the custom role is still assigned",
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         match e {
             StoreError::NotFound => ApiError::NotFound,
-            StoreError::Conflict(what) => ApiError::Conflict(what),
+            StoreError::Conflict(what) => ApiError::Conflict(conflict_text(what).into()),
             StoreError::InvalidCursor => {
                 ApiError::invalid("cursor", "not a cursor this server gave out")
             }

@@ -1,8 +1,11 @@
-//! What every operation of the OpenAPI document has in common, written
-//! once instead of on each handler: the success envelope around each JSON
-//! body, the error body on every failure, the security schemes and which
-//! operations need a credential, and the statuses any authenticated
-//! operation, any body and any parameter can answer.
+//! The OpenAPI document as served, finished from the handlers' annotations
+//! with what is written once instead of on each handler: the success
+//! envelope around each JSON body, the error body on every failure, the
+//! security schemes and which operations need a credential, the statuses
+//! any authenticated operation, any body and any parameter can answer; the
+//! rules the server checks, as JSON Schema assertions (patterns of
+//! `core::limits`, the catalog's scopes, the shapes of requests); unique
+//! operation ids and the links from each creation.
 
 use serde_json::{json, Map, Value};
 

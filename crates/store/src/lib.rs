@@ -28,13 +28,27 @@ use latchkey_core::{throttle, Actor, AuditEvent, CredentialKind, Plan, Role, Tok
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+/// Which rule a change would break. The words for people are the API's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Conflict {
+    UserEmail,
+    Membership,
+    Secret,
+    ProjectName,
+    CustomRoleName,
+    OrgId,
+    ProjectListedTwice,
+    LastAdmin,
+    CustomRoleInUse,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("not found")]
     NotFound,
-    /// A uniqueness rule was broken; the text names what was duplicated.
-    #[error("{0}")]
-    Conflict(String),
+    /// A rule of the stored data would break; says which.
+    #[error("conflict: {0:?}")]
+    Conflict(Conflict),
     #[error("the cursor is not one this server gave out")]
     InvalidCursor,
     #[error("database error: {0}")]

@@ -1,6 +1,6 @@
 //! What the store reads and writes. Plain data; rules live in latchkey-core.
 
-use latchkey_core::{Actor, CredentialKind, CredentialRef, Plan, Role, Target, TokenHash};
+use latchkey_core::{Actor, CredentialKind, CredentialRef, Grant, Plan, Role, Target, TokenHash};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -207,6 +207,16 @@ pub struct MemberProjectRole {
     pub custom_role: Option<(Uuid, String, Vec<String>)>,
 }
 
+impl MemberProjectRole {
+    /// The project role as a grant: the custom role, else the system role.
+    pub fn grant(&self) -> Grant<'_> {
+        match &self.custom_role {
+            Some((_, _, names)) => Grant::Custom(names),
+            None => Grant::System(self.role),
+        }
+    }
+}
+
 /// Any kind of credential. The secret is never here, only its display prefix.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Credential {
@@ -404,6 +414,18 @@ pub struct ProjectAccessRecord {
     pub role: Option<Role>,
     /// The scope names of the row's custom role.
     pub custom_role: Option<(Uuid, String, Vec<String>)>,
+}
+
+impl ProjectAccessRecord {
+    /// The row's grant: its custom role, else its system role (a row whose
+    /// custom role is gone gives nothing).
+    pub fn grant(&self) -> Grant<'_> {
+        match (&self.custom_role, self.role) {
+            (Some((_, _, names)), _) => Grant::Custom(names),
+            (None, Some(role)) => Grant::System(role),
+            (None, None) => Grant::Gone,
+        }
+    }
 }
 
 /// An edit of a service account. The role only for organization scope.

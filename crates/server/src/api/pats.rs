@@ -146,7 +146,7 @@ async fn project_role_scopes(
         .member_project_roles(caller.org.uuid, user.uuid)
         .await?;
     Ok(roles.iter().fold(ScopeSet::EMPTY, |s, r| {
-        s.union(super::projects::project_grant(r).scopes(&state.catalog, Reach::Project))
+        s.union(r.grant().scopes(&state.catalog, Reach::Project))
     }))
 }
 

@@ -94,7 +94,7 @@ pub(crate) async fn project_standing(
 
 /// A member's project role: a system role, or a custom role's scopes.
 fn project_role_standing(state: &AppState, r: &MemberProjectRole) -> (Option<Role>, ScopeSet) {
-    let grant = project_grant(r);
+    let grant = r.grant();
     let role = matches!(grant, Grant::System(_)).then_some(r.role);
     (role, grant.scopes(&state.catalog, Reach::Project))
 }
@@ -126,14 +126,6 @@ pub(crate) async fn exists(state: &AppState, org: Uuid, project: Uuid) -> ApiRes
         now,
     );
     Ok(found)
-}
-
-/// A member's project role as a grant.
-pub fn project_grant(r: &MemberProjectRole) -> Grant<'_> {
-    match &r.custom_role {
-        Some((_, _, names)) => Grant::Custom(names),
-        None => Grant::System(r.role),
-    }
 }
 
 /// Loads a project of the caller's organization. A project the caller cannot

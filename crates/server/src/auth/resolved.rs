@@ -117,10 +117,7 @@ impl Resolved {
                     owner_projects
                         .iter()
                         .map(|r| {
-                            let grant = match &r.custom_role {
-                                Some((_, _, names)) => Grant::Custom(names),
-                                None => Grant::System(r.role),
-                            };
+                            let grant = r.grant();
                             let row = ProjectRow {
                                 role: matches!(grant, Grant::System(_)).then_some(r.role),
                                 scopes: grant.scopes(catalog, Reach::Project),
@@ -174,12 +171,7 @@ impl Resolved {
                         projects
                             .iter()
                             .map(|p| {
-                                let grant = match (&p.custom_role, p.role) {
-                                    (Some((_, _, names)), _) => Grant::Custom(names),
-                                    (None, Some(role)) => Grant::System(role),
-                                    (None, None) => Grant::Gone,
-                                };
-                                let scopes = grant.scopes(catalog, Reach::Project);
+                                let scopes = p.grant().scopes(catalog, Reach::Project);
                                 (
                                     p.project_uuid,
                                     ProjectRow {

@@ -4,6 +4,7 @@
 use super::rows::*;
 use super::{projects, roles, service_accounts, SqlStore};
 use crate::models::*;
+use crate::Conflict;
 use crate::{Result, StoreError};
 use latchkey_core::{AuditEvent, CredentialKind, Role, TokenHash};
 use sqlx::{AnyConnection, Row};
@@ -83,7 +84,7 @@ pub(super) async fn insert_credential_row(
     .bind(scope.map(AccountScope::as_str))
     .execute(conn)
     .await
-    .map_err(unique("a credential with this secret exists"))?;
+    .map_err(unique(Conflict::Secret))?;
     Ok(())
 }
 
@@ -310,7 +311,7 @@ pub(super) async fn rotate_credential(
     .bind(ts(r.last_rotated_before))
     .execute(&mut *tx)
     .await
-    .map_err(unique("a credential with this secret exists"))?;
+    .map_err(unique(Conflict::Secret))?;
     if done.rows_affected() == 0 {
         return Ok(false);
     }

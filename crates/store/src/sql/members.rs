@@ -4,6 +4,7 @@ use super::orgs::lock_org;
 use super::rows::*;
 use super::SqlStore;
 use crate::models::*;
+use crate::Conflict;
 use crate::{Result, StoreError};
 use latchkey_core::{AuditEvent, Role};
 use sqlx::{AnyConnection, Row};
@@ -34,7 +35,7 @@ pub(super) async fn insert_user(
         .bind(ts(user.created_at))
         .execute(conn)
         .await
-        .map_err(unique("a user with this email exists"))?;
+        .map_err(unique(Conflict::UserEmail))?;
     Ok(())
 }
 
@@ -57,7 +58,7 @@ pub(super) async fn insert_membership(
     .bind(opt_ts(accepted_at))
     .execute(conn)
     .await
-    .map_err(unique("the user is a member of this organization already"))?;
+    .map_err(unique(Conflict::Membership))?;
     Ok(())
 }
 
@@ -166,9 +167,7 @@ pub(super) async fn update_member(
         expect_one(done.rows_affected())?;
     }
     if active_admins(&mut tx, org).await? == 0 {
-        return Err(StoreError::Conflict(
-            "the organization must keep an active admin".into(),
-        ));
+        return Err(StoreError::Conflict(Conflict::LastAdmin));
     }
     db.finish(tx, audit).await?;
     Ok(())
@@ -191,9 +190,7 @@ pub(super) async fn remove_member(
         .await?;
     expect_one(done.rows_affected())?;
     if active_admins(&mut tx, org).await? == 0 {
-        return Err(StoreError::Conflict(
-            "the organization must keep an active admin".into(),
-        ));
+        return Err(StoreError::Conflict(Conflict::LastAdmin));
     }
     // Project roles go with the membership (foreign key cascade).
     sqlx::query(

@@ -4,6 +4,7 @@ use super::members::{insert_membership, insert_user};
 use super::rows::*;
 use super::SqlStore;
 use crate::models::*;
+use crate::Conflict;
 use crate::Result;
 use latchkey_core::{AuditEvent, Plan, Role};
 use sqlx::AnyConnection;
@@ -34,7 +35,7 @@ pub(super) async fn create_org(
         .bind(ts(org.created_at))
         .execute(&mut *tx)
         .await
-        .map_err(unique("an organization with this id exists"))?;
+        .map_err(unique(Conflict::OrgId))?;
     let admin_uuid = match admin {
         NewAdmin::Existing(uuid) => *uuid,
         NewAdmin::New {

@@ -3,6 +3,7 @@
 use super::rows::*;
 use super::SqlStore;
 use crate::models::*;
+use crate::Conflict;
 use crate::Result;
 use latchkey_core::limits::name_key;
 use latchkey_core::{Actor, AuditEvent, Role};
@@ -28,7 +29,7 @@ pub(super) async fn create_project(db: &SqlStore, p: &Project, audit: &AuditEven
     .bind(name_key(&p.name))
     .execute(&mut *tx)
     .await
-    .map_err(unique("a project with this name exists"))?;
+    .map_err(unique(Conflict::ProjectName))?;
     db.finish(tx, audit).await?;
     Ok(())
 }
@@ -77,7 +78,7 @@ pub(super) async fn rename_project(
     .bind(name_key(name))
     .execute(&mut *tx)
     .await
-    .map_err(unique("a project with this name exists"))?;
+    .map_err(unique(Conflict::ProjectName))?;
     expect_one(done.rows_affected())?;
     db.finish(tx, audit).await?;
     Ok(())

@@ -4,6 +4,7 @@ use super::orgs::lock_org;
 use super::rows::*;
 use super::SqlStore;
 use crate::models::*;
+use crate::Conflict;
 use crate::{Result, StoreError};
 use latchkey_core::limits::name_key;
 use latchkey_core::AuditEvent;
@@ -34,7 +35,7 @@ pub(super) async fn create_custom_role(
     .bind(name_key(&r.name))
     .execute(&mut *tx)
     .await
-    .map_err(unique("a custom role of this name exists"))?;
+    .map_err(unique(Conflict::CustomRoleName))?;
     db.finish(tx, audit).await?;
     Ok(())
 }
@@ -84,7 +85,7 @@ pub(super) async fn update_custom_role(
     .bind(change.name.as_deref().map(name_key))
     .execute(&mut *tx)
     .await
-    .map_err(unique("a custom role of this name exists"))?;
+    .map_err(unique(Conflict::CustomRoleName))?;
     expect_one(done.rows_affected())?;
     db.finish(tx, audit).await?;
     Ok(())
@@ -111,9 +112,7 @@ pub(super) async fn delete_custom_role(
     .await?;
     let n: i64 = row.try_get("n")?;
     if n > 0 {
-        return Err(StoreError::Conflict(
-            "the custom role is still assigned".into(),
-        ));
+        return Err(StoreError::Conflict(Conflict::CustomRoleInUse));
     }
     let done = sqlx::query("DELETE FROM custom_roles WHERE org_uuid = $1 AND uuid = $2")
         .bind(org.to_string())

@@ -68,10 +68,10 @@ pub(super) fn scopes_to_db(scopes: &Option<Vec<String>>) -> Option<String> {
 }
 
 /// Maps a uniqueness violation to `Conflict(what)`.
-pub(super) fn unique(what: &str) -> impl FnOnce(sqlx::Error) -> StoreError + '_ {
+pub(super) fn unique(what: crate::Conflict) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |e| match &e {
         sqlx::Error::Database(db) if db.kind() == sqlx::error::ErrorKind::UniqueViolation => {
-            StoreError::Conflict(what.to_string())
+            StoreError::Conflict(what)
         }
         _ => StoreError::Database(e),
     }

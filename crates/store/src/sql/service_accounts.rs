@@ -5,6 +5,7 @@ use super::credentials::{insert_credential_row, NewCredentialRow};
 use super::rows::*;
 use super::SqlStore;
 use crate::models::*;
+use crate::Conflict;
 use crate::Result;
 use latchkey_core::{AuditEvent, TokenHash};
 use sqlx::any::AnyRow;
@@ -37,7 +38,7 @@ pub(super) async fn insert_service_account(
         .bind(ts(c.created_at))
         .execute(&mut *tx)
         .await
-        .map_err(unique("a project is listed twice"))?;
+        .map_err(unique(Conflict::ProjectListedTwice))?;
     }
     db.finish(tx, audit).await?;
     Ok(())
