@@ -97,8 +97,9 @@ pub enum ApiError {
     /// Too much work queued (password hashing); `503` with `Retry-After`.
     #[error("the server is busy; retry in a few seconds")]
     Overloaded { retry_after: u64 },
+    /// Kept whole, so the log shows the cause and what caused it.
     #[error("internal error")]
-    Internal(String),
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl ApiError {
@@ -109,8 +110,8 @@ impl ApiError {
         }
     }
 
-    pub fn internal(e: impl std::fmt::Display) -> ApiError {
-        ApiError::Internal(e.to_string())
+    pub fn internal(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> ApiError {
+        ApiError::Internal(e.into())
     }
 
     fn status_and_code(&self) -> (StatusCode, &'static str) {
@@ -219,7 +220,7 @@ impl From<StoreError> for ApiError {
             StoreError::Database(sqlx_error) if is_unreachable(&sqlx_error) => {
                 ApiError::Unavailable
             }
-            other => ApiError::Internal(other.to_string()),
+            other => ApiError::Internal(Box::new(other)),
         }
     }
 }
@@ -250,7 +251,14 @@ impl IntoResponse for ApiError {
         // files or values.
         let message = match &self {
             ApiError::Internal(cause) => {
-                tracing::error!(%cause, "internal error");
+                let mut chain = cause.to_string();
+                let mut source = cause.source();
+                while let Some(s) = source {
+                    chain.push_str(": ");
+                    chain.push_str(&s.to_string());
+                    source = s.source();
+                }
+                tracing::error!(cause = %chain, "internal error");
                 "internal error".to_string()
             }
             ApiError::Unavailable => {

@@ -45,7 +45,7 @@ pub fn hash_blocking(password: &str) -> Result<String, ApiError> {
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(ApiError::internal)
+        .map_err(|e| ApiError::internal(e.to_string()))
 }
 
 /// Verifies against the stored hash, or against a dummy one when there is
