@@ -2,12 +2,13 @@
 //! shares: authenticating, revoking, rotating, recording use.
 
 use super::rows::*;
+use super::shared::{insert_credential_row, NewCredentialRow};
 use super::{projects, roles, service_accounts, SqlStore};
 use crate::models::*;
 use crate::Conflict;
 use crate::{Result, StoreError};
-use latchkey_core::{AuditEvent, CredentialKind, Role, TokenHash};
-use sqlx::{AnyConnection, Row};
+use latchkey_core::{AuditEvent, CredentialKind, TokenHash};
+use sqlx::Row;
 use std::sync::LazyLock;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -34,58 +35,6 @@ static RETIRED_SQL: LazyLock<String> = LazyLock::new(|| {
 fn parse_time_cursor(cursor: &str) -> Option<(i64, String)> {
     let (t, u) = cursor.split_once('.')?;
     Some((t.parse().ok()?, Uuid::parse_str(u).ok()?.to_string()))
-}
-
-/// What a credential row is made from: a personal access token or API key
-/// as given, or a service account, stored with kind `service_account`, no
-/// owner, and its custom role and scope.
-pub(super) enum NewCredentialRow<'a> {
-    Token(&'a Credential),
-    ServiceAccount(&'a ServiceAccount),
-}
-
-/// The one INSERT of a credential row, whatever its kind (a token's custom
-/// role and account scope stay NULL).
-pub(super) async fn insert_credential_row(
-    conn: &mut AnyConnection,
-    new: NewCredentialRow<'_>,
-    token_hash: &TokenHash,
-) -> Result<()> {
-    let (c, kind, owner, custom_role, scope) = match new {
-        NewCredentialRow::Token(c) => (c, c.kind, c.owner_uuid, None, None),
-        NewCredentialRow::ServiceAccount(a) => (
-            &a.credential,
-            CredentialKind::ServiceAccount,
-            None,
-            a.custom_role_uuid,
-            Some(a.scope),
-        ),
-    };
-    sqlx::query(
-        "INSERT INTO credentials (uuid, kind, org_uuid, owner_uuid, name, token_hash, display_prefix, scopes, role, \
-         custom_role_uuid, expires_at, created_at, created_by_type, created_by_uuid, created_by_name, account_scope) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-    )
-    .bind(c.uuid.to_string())
-    .bind(kind.as_str())
-    .bind(c.org_uuid.to_string())
-    .bind(owner.map(|u| u.to_string()))
-    .bind(&c.name)
-    .bind(token_hash.to_hex())
-    .bind(&c.display_prefix)
-    .bind(scopes_to_db(&c.scopes))
-    .bind(c.role.map(Role::as_str))
-    .bind(custom_role.map(|u| u.to_string()))
-    .bind(opt_ts(c.expires_at))
-    .bind(ts(c.created_at))
-    .bind(c.created_by.kind.as_str())
-    .bind(c.created_by.uuid.to_string())
-    .bind(&c.created_by.name)
-    .bind(scope.map(AccountScope::as_str))
-    .execute(conn)
-    .await
-    .map_err(unique(Conflict::Secret))?;
-    Ok(())
 }
 
 pub(super) async fn insert_credential(

@@ -16,6 +16,7 @@ mod roles;
 mod rows;
 mod service_accounts;
 mod sessions;
+mod shared;
 mod throttles;
 
 use crate::models::*;

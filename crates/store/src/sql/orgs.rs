@@ -7,19 +7,7 @@ use crate::models::*;
 use crate::Conflict;
 use crate::Result;
 use latchkey_core::{AuditEvent, Plan, Role};
-use sqlx::AnyConnection;
 use uuid::Uuid;
-
-/// Serializes changes to one organization's memberships: on PostgreSQL the
-/// no-op update takes the organization row's lock until commit; on SQLite the
-/// single writer already serializes.
-pub(super) async fn lock_org(conn: &mut AnyConnection, org: Uuid) -> Result<()> {
-    let done = sqlx::query("UPDATE orgs SET plan = plan WHERE uuid = $1")
-        .bind(org.to_string())
-        .execute(conn)
-        .await?;
-    expect_one(done.rows_affected())
-}
 
 pub(super) async fn create_org(
     db: &SqlStore,

@@ -1,7 +1,7 @@
 //! Custom roles.
 
-use super::orgs::lock_org;
 use super::rows::*;
+use super::shared::lock_org;
 use super::SqlStore;
 use crate::models::*;
 use crate::Conflict;

@@ -1,8 +1,8 @@
 //! Service accounts: credentials with a role of their own, organization-wide
 //! or on listed projects.
 
-use super::credentials::{insert_credential_row, NewCredentialRow};
 use super::rows::*;
+use super::shared::{insert_credential_row, NewCredentialRow};
 use super::SqlStore;
 use crate::models::*;
 use crate::Conflict;
