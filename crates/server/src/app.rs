@@ -166,6 +166,32 @@ fn api_router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     (router.with_state(state), openapi)
 }
 
+/// Every cache kept current by organization epochs, told of each change.
+#[derive(Clone)]
+struct Caches(
+    Arc<AuthCache<latchkey_core::TokenHash, crate::auth::Resolved>>,
+    Arc<AuthCache<(uuid::Uuid, uuid::Uuid), bool>>,
+);
+
+impl Caches {
+    fn heard(&self, change: ReplicaChange) {
+        match change {
+            ReplicaChange::Org(org) => {
+                self.0.invalidate_org(org);
+                self.1.invalidate_org(org);
+            }
+            ReplicaChange::Lost => {
+                self.0.distrust();
+                self.1.distrust();
+            }
+            ReplicaChange::Resumed => {
+                self.0.trust_again();
+                self.1.trust_again();
+            }
+        }
+    }
+}
+
 /// A server listening on its socket.
 pub struct RunningServer {
     pub addr: SocketAddr,
@@ -199,34 +225,18 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartupError> {
         config.auth_cache_capacity,
         Duration::from_secs(config.auth_cache_ttl_secs.max(1)),
     ));
-    // Organizations' project ids: one entry per organization, so as many
-    // as there may be credentials is plenty.
-    let org_projects = Arc::new(AuthCache::new(
+    let project_exists = Arc::new(AuthCache::new(
         config.auth_cache_capacity,
         Duration::from_secs(config.auth_cache_ttl_secs.max(1)),
     ));
     // Changes committed here invalidate this replica's caches synchronously;
     // changes committed by other replicas arrive through the watcher.
-    let (on_commit, projects_on_commit) = (cache.clone(), org_projects.clone());
+    let caches = Caches(cache.clone(), project_exists.clone());
+    let on_commit = caches.clone();
     sql_store.set_change_hook(Arc::new(move |org| {
-        on_commit.invalidate_org(org);
-        projects_on_commit.invalidate_org(org);
+        on_commit.heard(ReplicaChange::Org(org))
     }));
-    let (on_notice, projects_on_notice) = (cache.clone(), org_projects.clone());
-    let watcher = sql_store.watch_other_replicas(move |change| match change {
-        ReplicaChange::Org(org) => {
-            on_notice.invalidate_org(org);
-            projects_on_notice.invalidate_org(org);
-        }
-        ReplicaChange::Lost => {
-            on_notice.distrust();
-            projects_on_notice.distrust();
-        }
-        ReplicaChange::Resumed => {
-            on_notice.trust_again();
-            projects_on_notice.trust_again();
-        }
-    });
+    let watcher = sql_store.watch_other_replicas(move |change| caches.heard(change));
     let store: Arc<dyn Store> = Arc::new(sql_store.clone());
     first_start(store.as_ref(), &config, &hasher).await?;
     crate::passwords::return_hash_memory_to_the_system();
@@ -241,7 +251,7 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartupError> {
     let state = AppState::new(Inner {
         store: store.clone(),
         cache,
-        org_projects,
+        project_exists,
         metrics,
         passwords,
         hasher,

@@ -9,7 +9,6 @@ use crate::rate_limit::{LocalThrottle, SignInThrottle};
 use crate::refusals::RefusalLog;
 use latchkey_core::{ScopeCatalog, TokenHash, TokenHasher};
 use latchkey_store::Store;
-use std::collections::HashSet;
 use std::sync::Arc;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -20,9 +19,9 @@ pub struct AppState(Arc<Inner>);
 pub struct Inner {
     pub store: Arc<dyn Store>,
     pub cache: Arc<AuthCache<TokenHash, crate::auth::resolved::Resolved>>,
-    /// Each organization's project ids, for "does this project exist" on
-    /// the request path; kept current by the same epochs as `cache`.
-    pub org_projects: Arc<AuthCache<Uuid, HashSet<Uuid>>>,
+    /// Whether a project (organization, project) exists, for the request
+    /// path; kept current by the same epochs as `cache`.
+    pub project_exists: Arc<AuthCache<(Uuid, Uuid), bool>>,
     pub metrics: Metrics,
     pub hasher: TokenHasher,
     pub catalog: ScopeCatalog,

@@ -1,7 +1,7 @@
 //! Projects and the project roles given on them.
 
 use super::{created, ok, resolve_role, JsonOk};
-use crate::auth::{require_in, Caller, Principal};
+use crate::auth::{require_in, Caller, Principal, ProjectRow};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, PathUuid, PathUuids};
 use crate::state::{now, AppState};
@@ -9,7 +9,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use latchkey_core::{Actor, Role, Scope, ScopeSet, Target};
-use latchkey_core::{Grant, Reach};
 use latchkey_store::{MemberProjectRole, Project};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -94,37 +93,27 @@ pub(crate) async fn project_standing(
 
 /// A member's project role: a system role, or a custom role's scopes.
 fn project_role_standing(state: &AppState, r: &MemberProjectRole) -> (Option<Role>, ScopeSet) {
-    let grant = r.grant();
-    let role = matches!(grant, Grant::System(_)).then_some(r.role);
-    (role, grant.scopes(&state.catalog, Reach::Project))
+    let row = ProjectRow::of_member(r, &state.catalog);
+    (row.role, row.scopes)
 }
 
-/// Whether `project` is one of the organization's: from the cached set of
-/// its project ids, read once per organization and change.
+/// Whether `project` is one of the organization's: one indexed read per
+/// (organization, project) until anything in the organization changes.
 pub(crate) async fn exists(state: &AppState, org: Uuid, project: Uuid) -> ApiResult<bool> {
     use crate::cache::Lookup;
     let now = std::time::Instant::now();
-    if let Some(entry) = state.org_projects.get(&org, now) {
-        if let Lookup::Found(ids) = &entry.lookup {
-            return Ok(ids.contains(&project));
+    let key = (org, project);
+    if let Some(entry) = state.project_exists.get(&key, now) {
+        if let Lookup::Found(found) = &entry.lookup {
+            return Ok(**found);
         }
     }
-    let ticket = state.org_projects.ticket();
-    let ids: std::collections::HashSet<Uuid> = state
-        .store
-        .projects(org)
-        .await?
-        .into_iter()
-        .map(|p| p.uuid)
-        .collect();
-    let found = ids.contains(&project);
-    state.org_projects.insert(
-        org,
-        Lookup::Found(std::sync::Arc::new(ids)),
-        Some(org),
-        ticket,
-        now,
-    );
+    let ticket = state.project_exists.ticket();
+    let found = state.store.project(org, project).await?.is_some();
+    let entry = Lookup::Found(std::sync::Arc::new(found));
+    state
+        .project_exists
+        .insert(key, entry, Some(org), ticket, now);
     Ok(found)
 }
 

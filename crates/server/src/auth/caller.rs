@@ -7,7 +7,8 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue};
 use latchkey_core::{
-    Access, Actor, ActorKind, AuditEvent, CredentialRef, Role, Scope, ScopeSet, Target, TokenHash,
+    Access, Actor, ActorKind, AuditEvent, CredentialRef, Grant, Reach, Role, Scope, ScopeCatalog,
+    ScopeSet, Target, TokenHash,
 };
 use latchkey_store::{Org, User};
 use std::collections::HashMap;
@@ -68,11 +69,23 @@ pub(crate) fn client_of(parts: &Parts) -> Client {
     }
 }
 
-/// One project row of a project-scoped service account.
+/// A role on one project: a project-scoped service account's row, or a
+/// member's project role. `role` is the system role, if it is one.
 #[derive(Clone, Debug)]
 pub struct ProjectRow {
     pub role: Option<Role>,
     pub scopes: ScopeSet,
+}
+
+impl ProjectRow {
+    /// A member's project role as stored.
+    pub fn of_member(r: &latchkey_store::MemberProjectRole, catalog: &ScopeCatalog) -> ProjectRow {
+        let grant = r.grant();
+        ProjectRow {
+            role: matches!(grant, Grant::System(_)).then_some(r.role),
+            scopes: grant.scopes(catalog, Reach::Project),
+        }
+    }
 }
 
 /// An authenticated principal in one organization, as of this request.

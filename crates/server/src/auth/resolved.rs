@@ -116,14 +116,7 @@ impl Resolved {
                 project_roles = Some(Arc::new(
                     owner_projects
                         .iter()
-                        .map(|r| {
-                            let grant = r.grant();
-                            let row = ProjectRow {
-                                role: matches!(grant, Grant::System(_)).then_some(r.role),
-                                scopes: grant.scopes(catalog, Reach::Project),
-                            };
-                            (r.project_uuid, row)
-                        })
+                        .map(|r| (r.project_uuid, ProjectRow::of_member(r, catalog)))
                         .collect(),
                 ));
                 (
