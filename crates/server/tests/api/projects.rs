@@ -12,7 +12,7 @@ on_both_backends!(
 );
 
 /// `allowed` on a project the caller holds no role on is read from the
-/// organization's cached project ids: they follow creation and deletion.
+/// cached existence of the project: it follows creation and deletion.
 async fn verify_on_a_project_follows_its_creation_and_deletion(app: TestApp) {
     let ask = |project: String| {
         let app = &app;
