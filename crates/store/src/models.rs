@@ -175,6 +175,10 @@ pub struct SessionRecord {
     pub org: Org,
     /// `None` when the user was removed from the session's organization.
     pub membership: Option<Membership>,
+    /// The membership's custom role, if it has one: uuid, name, scope names.
+    pub custom_role: Option<(Uuid, String, Vec<String>)>,
+    /// The member's project roles (while a member); empty otherwise.
+    pub project_roles: Vec<MemberProjectRole>,
     pub expires_at: OffsetDateTime,
     /// Set when the session was ended by its member's removal.
     pub revoked_at: Option<OffsetDateTime>,

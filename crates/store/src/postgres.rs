@@ -35,6 +35,27 @@ pub(crate) async fn connect(
 /// (migration 0004).
 const CHANGES_CHANNEL: &str = "latchkey_changes_by";
 
+/// Sends, inside `tx`, the notices the audit trigger sends for an audited
+/// change (both channels, as migration 0004): for a change no event records.
+/// Delivered at commit, like the trigger's.
+pub(crate) async fn notify_change(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    org: uuid::Uuid,
+    replica: uuid::Uuid,
+) -> crate::Result<()> {
+    // `pg_notify` returns `void`, which the Any driver cannot decode.
+    sqlx::query(
+        "SELECT 1 AS sent FROM (SELECT pg_notify('latchkey_changes', $1::text), \
+         pg_notify($2::text, $1::text || ' ' || $3::text)) AS notices",
+    )
+    .bind(org.to_string())
+    .bind(CHANGES_CHANNEL)
+    .bind(replica.to_string())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// What another replica's change (or the loss of the means to hear of one)
 /// means for this process's caches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

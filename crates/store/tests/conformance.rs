@@ -153,6 +153,8 @@ on_both_backends! {
     members_concurrent_admin_changes => members_concurrent_admin_changes_sqlite, members_concurrent_admin_changes_postgres;
     members_concurrent_invite_accept => members_concurrent_invite_accept_sqlite, members_concurrent_invite_accept_postgres;
     sessions_lifecycle => sessions_lifecycle_sqlite, sessions_lifecycle_postgres;
+    sessions_carry_what_the_member_holds => sessions_carry_what_the_member_holds_sqlite, sessions_carry_what_the_member_holds_postgres;
+    session_changes_tell_the_caches => session_changes_tell_the_caches_sqlite, session_changes_tell_the_caches_postgres;
     projects_lifecycle => projects_lifecycle_sqlite, projects_lifecycle_postgres;
     project_roles => project_roles_sqlite, project_roles_postgres;
     credentials_authenticate => credentials_authenticate_sqlite, credentials_authenticate_postgres;
@@ -1923,6 +1925,111 @@ async fn members_concurrent_invite_accept(t: TestDb) {
 }
 
 // ---- sessions ----------------------------------------------------------------------
+
+/// A session is cached like a token, so it comes with everything a token's
+/// owner does: the custom role's scopes and the project roles.
+async fn sessions_carry_what_the_member_holds(t: TestDb) {
+    let (a, alice) = new_org(&t, "acme").await;
+    let bob = add_new_member(&t, a.uuid, "bob@example.com", Role::Member).await;
+    let id = new_session(&t, bob.uuid, a.uuid).await;
+    let s = t.session(&id).await.unwrap().unwrap();
+    assert_eq!((s.custom_role, s.project_roles), (None, vec![]));
+
+    let role = create_custom_role(&t, a.uuid, "Auditor", &["audit:read"], &alice).await;
+    t.update_member(
+        a.uuid,
+        bob.uuid,
+        &MemberChange {
+            role: Some(Role::Member),
+            custom_role_uuid: Some(role.uuid),
+            suspended_at: None,
+        },
+        &ev(a.uuid, "member.role_changed"),
+    )
+    .await
+    .unwrap();
+    let project = create_project(&t, a.uuid, "website", &alice).await;
+    t.set_project_role(
+        a.uuid,
+        project.uuid,
+        bob.uuid,
+        Role::Developer,
+        now(),
+        &ev(a.uuid, "project.role_set"),
+    )
+    .await
+    .unwrap();
+    let s = t.session(&id).await.unwrap().unwrap();
+    assert_eq!(
+        s.custom_role,
+        Some((
+            role.uuid,
+            "Auditor".to_string(),
+            vec!["audit:read".to_string()]
+        ))
+    );
+    assert_eq!(
+        s.project_roles,
+        vec![MemberProjectRole {
+            project_uuid: project.uuid,
+            role: Role::Developer,
+            custom_role: None,
+        }]
+    );
+}
+
+/// Every change to a session reaches the change hook with the organizations
+/// whose caches may hold it: ended, moved, or ended by a new password in
+/// another organization. (Other replicas hear the same, checked end to end
+/// in the replica tests.)
+async fn session_changes_tell_the_caches(t: TestDb) {
+    use std::sync::Mutex;
+    let (a, alice) = new_org(&t, "acme").await;
+    let b = new_org_value("bravo");
+    t.create_org(
+        &b,
+        &NewAdmin::Existing(alice.uuid),
+        &ev(b.uuid, "org.created"),
+    )
+    .await
+    .unwrap();
+    let hooked = Arc::new(Mutex::new(Vec::new()));
+    let mut store = t.store.clone();
+    let into_hook = hooked.clone();
+    store.set_change_hook(Arc::new(move |org| into_hook.lock().unwrap().push(org)));
+    let heard = || std::mem::take(&mut *hooked.lock().unwrap());
+
+    let id = new_session(&t, alice.uuid, a.uuid).await;
+    store.set_session_org(&id, b.uuid).await.unwrap();
+    assert_eq!(heard(), vec![a.uuid, b.uuid], "moved: both organizations");
+    store.delete_session(&id).await.unwrap();
+    assert_eq!(heard(), vec![b.uuid], "ended: its organization");
+    store.delete_session(&id).await.unwrap();
+    assert_eq!(
+        heard(),
+        Vec::<Uuid>::new(),
+        "nothing to end, nothing to tell"
+    );
+
+    // A new password ends the account's sessions in every organization.
+    let (x, code) = invite_new_member(&t, a.uuid, "x@example.com", Role::Viewer).await;
+    // (A session names its organization; the store does not ask why.)
+    new_session(&t, x.uuid, b.uuid).await;
+    heard();
+    store
+        .accept_invite(
+            &code,
+            &Acceptance::SetPassword {
+                password_hash: "$argon2id$x",
+                name: None,
+            },
+            now(),
+            &ev(a.uuid, "member.joined"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(heard(), vec![a.uuid, b.uuid]);
+}
 
 async fn sessions_lifecycle(t: TestDb) {
     let (a, alice) = new_org(&t, "acme").await;

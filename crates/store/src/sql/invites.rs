@@ -212,6 +212,8 @@ pub(super) async fn accept_invite(
     let user_uuid = uuid_at(&row, "user_uuid")?;
     let org_uuid = uuid_at(&row, "org_uuid")?;
     let u = user_uuid.to_string();
+    // Organizations besides the audited one whose caches must hear of this.
+    let mut touched: Vec<Uuid> = Vec::new();
     if let Acceptance::SetPassword {
         password_hash,
         name,
@@ -230,14 +232,22 @@ pub(super) async fn accept_invite(
         if done.rows_affected() != 1 {
             return Err(StoreError::NotFound);
         }
-        // Setting a password ends every session of the account.
-        sqlx::query(
-            "UPDATE sessions SET revoked_at = $1 WHERE user_uuid = $2 AND revoked_at IS NULL",
+        // Setting a password ends every session of the account, in any
+        // organization: each one's caches are told.
+        let ended = sqlx::query(
+            "UPDATE sessions SET revoked_at = $1 WHERE user_uuid = $2 AND revoked_at IS NULL \
+             RETURNING org_uuid",
         )
         .bind(ts(now))
         .bind(&u)
-        .execute(&mut *tx)
+        .fetch_all(&mut *tx)
         .await?;
+        for row in &ended {
+            let org = uuid_at(row, "org_uuid")?;
+            if org != org_uuid && !touched.contains(&org) {
+                touched.push(org);
+            }
+        }
     }
     let done = sqlx::query(
         "UPDATE memberships SET accepted_at = $1 WHERE org_uuid = $2 AND user_uuid = $3 AND accepted_at IS NULL",
@@ -250,6 +260,6 @@ pub(super) async fn accept_invite(
     expect_one(done.rows_affected())?;
     let sql = format!("SELECT {USER_COLS} FROM users u WHERE u.uuid = $1");
     let user = user_from(&sqlx::query(&sql).bind(&u).fetch_one(&mut *tx).await?)?;
-    db.finish(tx, audit).await?;
+    db.finish_also(tx, audit, &touched).await?;
     Ok((user, org_uuid))
 }

@@ -123,17 +123,58 @@ impl SqlStore {
 
     /// Writes the event that records a change, commits both, then tells the
     /// change hook: every audited change ends here.
-    async fn finish(
+    async fn finish(&self, tx: sqlx::Transaction<'_, sqlx::Any>, audit: &AuditEvent) -> Result<()> {
+        self.finish_also(tx, audit, &[]).await
+    }
+
+    /// `finish`, for a change that also touches other organizations (a new
+    /// password ends the account's sessions everywhere): their caches are
+    /// told too.
+    async fn finish_also(
         &self,
         mut tx: sqlx::Transaction<'_, sqlx::Any>,
         audit: &AuditEvent,
+        also: &[Uuid],
     ) -> Result<()> {
         audit::write_audit(&mut tx, audit).await?;
+        self.notify(&mut tx, also).await?;
         tx.commit().await?;
-        if let Some(hook) = &self.on_change {
-            hook(audit.org_uuid);
+        self.heard(&[audit.org_uuid]);
+        self.heard(also);
+        Ok(())
+    }
+
+    /// Commits a change no audit event records (a session ended or moved)
+    /// and tells every cache of `orgs`, as an audited change does.
+    async fn commit_unaudited(
+        &self,
+        mut tx: sqlx::Transaction<'_, sqlx::Any>,
+        orgs: &[Uuid],
+    ) -> Result<()> {
+        self.notify(&mut tx, orgs).await?;
+        tx.commit().await?;
+        self.heard(orgs);
+        Ok(())
+    }
+
+    /// Other replicas hear of an audited change from the audit trigger; of
+    /// these organizations, only from this notice, sent at commit.
+    async fn notify(&self, tx: &mut sqlx::Transaction<'_, sqlx::Any>, orgs: &[Uuid]) -> Result<()> {
+        if self.backend == Backend::Postgres {
+            for org in orgs {
+                postgres::notify_change(tx, *org, self.replica).await?;
+            }
         }
         Ok(())
+    }
+
+    /// This process's caches, right after the commit.
+    fn heard(&self, orgs: &[Uuid]) {
+        if let Some(hook) = &self.on_change {
+            for org in orgs {
+                hook(*org);
+            }
+        }
     }
 
     pub async fn close(&self) {

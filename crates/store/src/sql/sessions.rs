@@ -1,9 +1,11 @@
-//! Web sessions.
+//! Web sessions. A session is cached like a token, so every change to one
+//! (ended, moved to another organization) tells the caches, here and on
+//! every replica, as an audited change does.
 
 use super::rows::*;
-use super::SqlStore;
+use super::{projects, roles, SqlStore};
 use crate::models::*;
-use crate::Result;
+use crate::{Result, StoreError};
 use latchkey_core::TokenHash;
 use sqlx::Row;
 use uuid::Uuid;
@@ -32,33 +34,71 @@ pub(super) async fn session(db: &SqlStore, id_hash: &TokenHash) -> Result<Option
         .bind(id_hash.to_hex())
         .fetch_optional(&db.read)
         .await?;
-    row.map(|row| {
-        let stored: String = row.try_get("id_hash")?;
-        Ok(SessionRecord {
-            id_hash: TokenHash::from_hex(&stored).ok_or_else(|| corrupt("id_hash"))?,
-            user: user_from(&row)?,
-            org: org_from(&row)?,
-            membership: membership_from(&row)?,
-            expires_at: time_at(&row, "expires_at")?,
-            revoked_at: opt_time_at(&row, "revoked_at")?,
-        })
-    })
-    .transpose()
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let stored: String = row.try_get("id_hash")?;
+    let membership = membership_from(&row)?;
+    // What the member holds, read now so the session can be cached with it
+    // like a token; a change meanwhile is caught by the cache's ticket.
+    let (custom_role, project_roles) = match &membership {
+        Some(m) => (
+            match m.custom_role_uuid {
+                Some(uuid) => roles::custom_role(db, m.org_uuid, uuid)
+                    .await?
+                    .map(|r| (r.uuid, r.name, r.scopes)),
+                None => None,
+            },
+            projects::member_project_roles(db, m.org_uuid, m.user_uuid).await?,
+        ),
+        None => (None, Vec::new()),
+    };
+    Ok(Some(SessionRecord {
+        id_hash: TokenHash::from_hex(&stored).ok_or_else(|| corrupt("id_hash"))?,
+        user: user_from(&row)?,
+        org: org_from(&row)?,
+        membership,
+        custom_role,
+        project_roles,
+        expires_at: time_at(&row, "expires_at")?,
+        revoked_at: opt_time_at(&row, "revoked_at")?,
+    }))
+}
+
+/// The organization a session is in, read inside the transaction that
+/// changes it, so caches that hold the session can be told.
+async fn org_of(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    id_hash: &TokenHash,
+) -> Result<Option<Uuid>> {
+    let row = sqlx::query("SELECT org_uuid FROM sessions WHERE id_hash = $1")
+        .bind(id_hash.to_hex())
+        .fetch_optional(&mut **tx)
+        .await?;
+    row.map(|row| uuid_at(&row, "org_uuid")).transpose()
 }
 
 pub(super) async fn set_session_org(db: &SqlStore, id_hash: &TokenHash, org: Uuid) -> Result<()> {
-    let done = sqlx::query("UPDATE sessions SET org_uuid = $1 WHERE id_hash = $2")
+    let mut tx = db.write.begin().await?;
+    let Some(was) = org_of(&mut tx, id_hash).await? else {
+        return Err(StoreError::NotFound);
+    };
+    sqlx::query("UPDATE sessions SET org_uuid = $1 WHERE id_hash = $2")
         .bind(org.to_string())
         .bind(id_hash.to_hex())
-        .execute(&db.write)
+        .execute(&mut *tx)
         .await?;
-    expect_one(done.rows_affected())
+    db.commit_unaudited(tx, &[was, org]).await
 }
 
 pub(super) async fn delete_session(db: &SqlStore, id_hash: &TokenHash) -> Result<()> {
+    let mut tx = db.write.begin().await?;
+    let Some(org) = org_of(&mut tx, id_hash).await? else {
+        return Ok(());
+    };
     sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
         .bind(id_hash.to_hex())
-        .execute(&db.write)
+        .execute(&mut *tx)
         .await?;
-    Ok(())
+    db.commit_unaudited(tx, &[org]).await
 }
