@@ -32,14 +32,15 @@ fn replica(url: &str, first: bool) -> ServerProcess {
     ServerProcess::start_with(&[OsStr::new("--database-url"), OsStr::new(url)], &env)
 }
 
-async fn get_user(client: &Client, token: &str) -> (u16, Value) {
+/// `GET /api/v1/user` with the token, or with the client's session.
+async fn get_user(client: &Client, token: Option<&str>) -> (u16, Value) {
     client
-        .call(reqwest::Method::GET, "/api/v1/user", Some(token), None)
+        .call(reqwest::Method::GET, "/api/v1/user", token, None)
         .await
 }
 
 /// Polls replica `b` until `done` holds; returns how long it took.
-async fn until(b: &Client, token: &str, done: impl Fn(u16, &Value) -> bool) -> Duration {
+async fn until(b: &Client, token: Option<&str>, done: impl Fn(u16, &Value) -> bool) -> Duration {
     let start = Instant::now();
     loop {
         let (status, body) = get_user(b, token).await;
@@ -115,7 +116,7 @@ async fn changes_through_one_replica_hold_on_the_other_within_a_second() {
     let (p2, t2) = pat(&dev, "two").await;
     let (_, t3) = pat(&dev, "three").await;
     for t in [&t1, &t2, &t3] {
-        assert_eq!(get_user(&on_b, t).await.0, 200);
+        assert_eq!(get_user(&on_b, Some(t)).await.0, 200);
     }
     let mut figures = Vec::new();
 
@@ -130,7 +131,7 @@ async fn changes_through_one_replica_hold_on_the_other_within_a_second() {
     assert_eq!(status, 204);
     figures.push((
         "revoke",
-        until(&on_b, &t1, |s, b| {
+        until(&on_b, Some(&t1), |s, b| {
             s == 401 && b["error"]["code"] == "token_revoked"
         })
         .await,
@@ -148,12 +149,12 @@ async fn changes_through_one_replica_hold_on_the_other_within_a_second() {
     let rotated = r["results"]["token"].as_str().unwrap().to_string();
     figures.push((
         "rotate",
-        until(&on_b, &t2, |s, b| {
+        until(&on_b, Some(&t2), |s, b| {
             s == 401 && b["error"]["code"] == "token_revoked"
         })
         .await,
     ));
-    assert_eq!(get_user(&on_b, &rotated).await.0, 200);
+    assert_eq!(get_user(&on_b, Some(&rotated)).await.0, 200);
 
     let member = format!("/api/v1/org/users/{dev_uuid}");
     let (status, _) = admin
@@ -167,7 +168,7 @@ async fn changes_through_one_replica_hold_on_the_other_within_a_second() {
     assert_eq!(status, 200);
     figures.push((
         "suspend",
-        until(&on_b, &t3, |s, b| {
+        until(&on_b, Some(&t3), |s, b| {
             s == 401 && b["error"]["code"] == "account_suspended"
         })
         .await,
@@ -181,7 +182,7 @@ async fn changes_through_one_replica_hold_on_the_other_within_a_second() {
         )
         .await;
     assert_eq!(status, 200);
-    until(&on_b, &t3, |s, _| s == 200).await;
+    until(&on_b, Some(&t3), |s, _| s == 200).await;
 
     let (status, _) = admin
         .call(
@@ -194,8 +195,34 @@ async fn changes_through_one_replica_hold_on_the_other_within_a_second() {
     assert_eq!(status, 200);
     figures.push((
         "demote",
-        until(&on_b, &t3, |s, b| {
+        until(&on_b, Some(&t3), |s, b| {
             s == 200 && b["results"]["scopes"] == json!(["projects:read", "content:read"])
+        })
+        .await,
+    ));
+
+    // Sessions are cached like tokens, and ended on every replica alike:
+    // by a logout, and by the member's removal.
+    let mut second = Client::new(&a.base);
+    second.login(ADMIN, PASSWORD).await;
+    let second_on_b = Client {
+        base: b.base.clone(),
+        ..second.clone()
+    };
+    let dev_on_b = Client {
+        base: b.base.clone(),
+        ..dev.clone()
+    };
+    assert_eq!(get_user(&second_on_b, None).await.0, 200);
+    assert_eq!(get_user(&dev_on_b, None).await.0, 200);
+    let (status, _) = second
+        .call(reqwest::Method::POST, "/api/v1/logout", None, None)
+        .await;
+    assert_eq!(status, 204);
+    figures.push((
+        "logout",
+        until(&second_on_b, None, |s, b| {
+            s == 401 && b["error"]["code"] == "invalid_token"
         })
         .await,
     ));
@@ -204,9 +231,13 @@ async fn changes_through_one_replica_hold_on_the_other_within_a_second() {
         .call(reqwest::Method::DELETE, &member, None, None)
         .await;
     assert_eq!(status, 204);
+    until(&dev_on_b, None, |s, b| {
+        s == 401 && b["error"]["code"] == "token_revoked"
+    })
+    .await;
     figures.push((
         "remove",
-        until(&on_b, &t3, |s, b| {
+        until(&on_b, Some(&t3), |s, b| {
             s == 401 && b["error"]["code"] == "token_revoked"
         })
         .await,
@@ -414,7 +445,7 @@ async fn a_postgres_restart_is_survived_without_a_restart() {
             let client = Client::new(&base);
             let mut seen = Vec::new();
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                seen.push(get_user(&client, &token).await);
+                seen.push(get_user(&client, Some(&token)).await);
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
             seen
@@ -434,7 +465,8 @@ async fn a_postgres_restart_is_survived_without_a_restart() {
     cluster.start();
     let up = Instant::now();
     loop {
-        if ready(server.base.clone()).await == 200 && get_user(&admin, &token).await.0 == 200 {
+        if ready(server.base.clone()).await == 200 && get_user(&admin, Some(&token)).await.0 == 200
+        {
             break;
         }
         assert!(
@@ -474,7 +506,7 @@ async fn a_postgres_restart_is_survived_without_a_restart() {
         );
     }
     // Nothing was lost: the token, its owner and a new write all work.
-    assert_eq!(get_user(&admin, &token).await.0, 200);
+    assert_eq!(get_user(&admin, Some(&token)).await.0, 200);
     let _ = pat(&admin, "after").await;
     server.stop();
 }

@@ -93,6 +93,7 @@ impl ServerProcess {
     }
 }
 
+#[derive(Clone)]
 pub struct Client {
     pub http: reqwest::Client,
     pub base: String,

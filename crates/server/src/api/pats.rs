@@ -10,12 +10,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use latchkey_core::access::check_grant;
 use latchkey_core::policy;
-use latchkey_core::Reach;
 use latchkey_core::{
     limits, Access, Actor, ActorKind, CredentialKind, Role, Scope, ScopeSet, Target, TokenKind,
     TokenSecret,
 };
-use latchkey_store::{Credential, CredentialChange, Rotation, User};
+use latchkey_store::{Credential, CredentialChange, Rotation};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::OffsetDateTime;
@@ -96,13 +95,12 @@ fn parse_scopes(state: &AppState, names: &[String]) -> ApiResult<ScopeSet> {
 
 /// The scope list a new or edited token may carry: a subset of what the
 /// caller holds now, anywhere in the organization.
-async fn checked_scopes(
+fn checked_scopes(
     state: &AppState,
     caller: &Caller,
-    user: &User,
     requested: Option<&[String]>,
 ) -> ApiResult<Option<Vec<String>>> {
-    let grantable = grantable_scopes(state, caller, user).await?;
+    let grantable = grantable_scopes(caller);
     match requested {
         Some(names) => {
             let set = parse_scopes(state, names)?;
@@ -119,35 +117,8 @@ async fn checked_scopes(
 /// What a token the caller makes now may carry: what it holds anywhere in
 /// the organization (organization role and project roles), within its own
 /// narrowing. The pages offer exactly this.
-pub async fn grantable_scopes(
-    state: &AppState,
-    caller: &Caller,
-    user: &User,
-) -> ApiResult<ScopeSet> {
-    let held = project_role_scopes(state, caller, user).await?;
-    Ok(caller.access.grantable(held))
-}
-
-/// Everything the user's project roles in the caller's organization give.
-async fn project_role_scopes(
-    state: &AppState,
-    caller: &Caller,
-    user: &User,
-) -> ApiResult<ScopeSet> {
-    // A token carries its owner's project roles; a session reads them.
-    let own = matches!(&caller.principal, Principal::User(u) if u.uuid == user.uuid);
-    if let (Some(rows), true) = (&caller.project_roles, own) {
-        return Ok(rows
-            .values()
-            .fold(ScopeSet::EMPTY, |s, r| s.union(r.scopes)));
-    }
-    let roles = state
-        .store
-        .member_project_roles(caller.org.uuid, user.uuid)
-        .await?;
-    Ok(roles.iter().fold(ScopeSet::EMPTY, |s, r| {
-        s.union(r.grant().scopes(&state.catalog, Reach::Project))
-    }))
+pub fn grantable_scopes(caller: &Caller) -> ScopeSet {
+    caller.access.grantable(caller.project_scopes_anywhere())
 }
 
 /// One of the caller's own tokens in this organization.
@@ -197,7 +168,7 @@ pub async fn create(
     let name = super::name(&req.name)?;
     let at = now();
     policy::check_new_expiry(req.expires_at, at)?;
-    let scopes = checked_scopes(&state, &caller, user, req.scopes.as_deref()).await?;
+    let scopes = checked_scopes(&state, &caller, req.scopes.as_deref())?;
     check_lifetime(&caller, req.expires_at)?;
     let (mut credential, secret) = mint(
         &caller,
@@ -254,7 +225,6 @@ pub async fn update(
     PathUuid(uuid): PathUuid,
     ApiJson(req): ApiJson<UpdatePatRequest>,
 ) -> ApiResult<JsonOk<PatView>> {
-    let user = caller.user()?;
     let pat = own_pat(&state, &caller, uuid).await?;
     let at = now();
     let name = super::optional_name(req.name.as_deref())?;
@@ -263,7 +233,7 @@ pub async fn update(
         check_lifetime(&caller, Some(expires_at))?;
     }
     let scopes = match &req.scopes {
-        Some(names) => Some(checked_scopes(&state, &caller, user, names.as_deref()).await?),
+        Some(names) => Some(checked_scopes(&state, &caller, names.as_deref())?),
         None => None,
     };
     let change = CredentialChange {
@@ -348,8 +318,7 @@ async fn check_rotatable(state: &AppState, caller: &Caller, pat: &Credential) ->
     if caller.access.narrowing().is_none() {
         return Ok(());
     }
-    let user = caller.user()?;
-    let held = project_role_scopes(state, caller, user).await?;
+    let held = caller.project_scopes_anywhere();
     let base = caller.role.map(Role::scopes).unwrap_or(ScopeSet::EMPTY);
     let pat_narrowing = pat
         .scopes

@@ -1,7 +1,7 @@
 //! Projects and the project roles given on them.
 
 use super::{created, ok, resolve_role, JsonOk};
-use crate::auth::{require_in, Caller, Principal, ProjectRow};
+use crate::auth::{require_in, Caller};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, PathUuid, PathUuids};
 use crate::state::{now, AppState};
@@ -9,10 +9,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use latchkey_core::{Actor, Role, Scope, ScopeSet, Target};
-use latchkey_store::{MemberProjectRole, Project};
+use latchkey_store::Project;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use std::collections::HashMap;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -66,35 +65,13 @@ fn effective_role(org_role: Option<Role>, project_role: Option<Role>) -> Option<
 }
 
 /// The caller's project role on one project and the scopes it gives: a
-/// user's project role, or a project-scoped service account's row.
-pub(crate) async fn project_standing(
-    state: &AppState,
-    caller: &Caller,
-    project: Uuid,
-) -> ApiResult<(Option<Role>, Option<ScopeSet>)> {
-    if let Some(rows) = caller.projects.as_ref().or(caller.project_roles.as_ref()) {
-        return Ok(match rows.get(&project) {
-            Some(row) => (row.role, Some(row.scopes)),
-            None => (None, None),
-        });
+/// user's project role, or a project-scoped service account's row, as
+/// cached with the credential.
+pub(crate) fn project_standing(caller: &Caller, project: Uuid) -> (Option<Role>, Option<ScopeSet>) {
+    match caller.project_row(project) {
+        Some(row) => (row.role, Some(row.scopes)),
+        None => (None, None),
     }
-    Ok(match &caller.principal {
-        Principal::User(u) => state
-            .store
-            .member_project_roles(caller.org.uuid, u.uuid)
-            .await?
-            .into_iter()
-            .find(|r| r.project_uuid == project)
-            .map(|r| project_role_standing(state, &r))
-            .map_or((None, None), |(role, scopes)| (role, Some(scopes))),
-        _ => (None, None),
-    })
-}
-
-/// A member's project role: a system role, or a custom role's scopes.
-fn project_role_standing(state: &AppState, r: &MemberProjectRole) -> (Option<Role>, ScopeSet) {
-    let row = ProjectRow::of_member(r, &state.catalog);
-    (row.role, row.scopes)
 }
 
 /// Whether `project` is one of the organization's: one indexed read per
@@ -125,7 +102,7 @@ async fn on_project(state: &AppState, caller: &Caller, uuid: Uuid) -> ApiResult<
         .project(caller.org.uuid, uuid)
         .await?
         .ok_or(ApiError::NotFound)?;
-    let (project_role, role_scopes) = project_standing(state, caller, uuid).await?;
+    let (project_role, role_scopes) = project_standing(caller, uuid);
     if !caller
         .access
         .project_scopes_unnarrowed(role_scopes)
@@ -146,30 +123,12 @@ pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
 ) -> ApiResult<JsonOk<Vec<ProjectView>>> {
-    let project_roles: HashMap<Uuid, (Option<Role>, ScopeSet)> =
-        match (&caller.projects, &caller.principal) {
-            (Some(rows), _) => rows
-                .iter()
-                .map(|(uuid, row)| (*uuid, (row.role, row.scopes)))
-                .collect(),
-            (None, Principal::User(u)) => state
-                .store
-                .member_project_roles(caller.org.uuid, u.uuid)
-                .await?
-                .iter()
-                .map(|r| (r.project_uuid, project_role_standing(&state, r)))
-                .collect(),
-            _ => HashMap::new(),
-        };
     let projects = state.store.projects(caller.org.uuid).await?;
     let views = projects
         .iter()
         .filter_map(|p| {
-            let standing = project_roles.get(&p.uuid).copied();
-            let project_role = standing.and_then(|(role, _)| role);
-            let scopes = caller
-                .access
-                .project_scopes(standing.map(|(_, scopes)| scopes));
+            let (project_role, role_scopes) = project_standing(&caller, p.uuid);
+            let scopes = caller.access.project_scopes(role_scopes);
             scopes
                 .contains(Scope::PROJECTS_READ)
                 .then(|| ProjectView::of(p, effective_role(caller.role, project_role)))

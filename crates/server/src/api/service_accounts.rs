@@ -201,13 +201,8 @@ async fn role_ref_scopes(state: &AppState, org: Uuid, role: &RoleRef) -> ApiResu
 }
 
 /// Whether the caller holds, on that project, every scope given there.
-async fn check_project_grant(
-    state: &AppState,
-    caller: &Caller,
-    project: Uuid,
-    scopes: ScopeSet,
-) -> ApiResult<()> {
-    let (_, standing) = super::projects::project_standing(state, caller, project).await?;
+fn check_project_grant(caller: &Caller, project: Uuid, scopes: ScopeSet) -> ApiResult<()> {
+    let (_, standing) = super::projects::project_standing(caller, project);
     if scopes.is_subset_of(caller.access.project_scopes(standing)) {
         Ok(())
     } else {
@@ -225,7 +220,7 @@ async fn check_account_fits(
     if a.is_project_scoped() {
         for g in &a.grants {
             let scopes = role_ref_scopes(state, caller.org.uuid, &g.role).await?;
-            check_project_grant(state, caller, g.project_uuid, scopes).await?;
+            check_project_grant(caller, g.project_uuid, scopes)?;
         }
         return Ok(());
     }
@@ -469,7 +464,7 @@ async fn project_rows(
                 "a project role is viewer or above",
             ));
         }
-        check_project_grant(state, caller, row.project_uuid, given.scopes).await?;
+        check_project_grant(caller, row.project_uuid, given.scopes)?;
         grants.push(ServiceAccountGrant {
             project_uuid: row.project_uuid,
             role: given.role_ref(),

@@ -101,8 +101,7 @@ pub async fn verify(
             // A role on the project means it exists (roles go with their
             // project); without one, the organization-wide scopes decide,
             // and only when they would allow it is the project looked up.
-            let (_, role_scopes) =
-                crate::api::projects::project_standing(&state, &caller, project).await?;
+            let (_, role_scopes) = crate::api::projects::project_standing(&caller, project);
             let allowed = caller.access.project_scopes(role_scopes).contains(scope);
             let exists = role_scopes.is_some()
                 || (allowed

@@ -99,12 +99,10 @@ pub struct Caller {
     pub role: Option<Role>,
     /// The custom role that gives `access` its base, if any.
     pub custom_role: Option<(Uuid, Arc<str>)>,
-    /// A project-scoped service account's rows: it reaches these projects
-    /// and nothing else.
-    pub projects: Option<Arc<HashMap<Uuid, ProjectRow>>>,
-    /// A token owner's project roles, as cached with the token; `None` for
-    /// a session, whose project roles are read when asked.
-    pub project_roles: Option<Arc<HashMap<Uuid, ProjectRow>>>,
+    /// Its roles on projects, cached with the credential: a user's project
+    /// roles, or a project-scoped service account's rows (which reach these
+    /// projects and nothing else). Empty for anything else.
+    pub projects: Arc<HashMap<Uuid, ProjectRow>>,
     pub access: Access,
     /// Set for cookie sessions: the hash of the session id.
     pub session: Option<TokenHash>,
@@ -139,6 +137,18 @@ impl Caller {
         catalog: &latchkey_core::ScopeCatalog,
     ) -> Result<(), ApiError> {
         require_in(self.access.org_scopes(), scope, catalog)
+    }
+
+    /// The caller's role on one project, if it has one there.
+    pub fn project_row(&self, project: Uuid) -> Option<&ProjectRow> {
+        self.projects.get(&project)
+    }
+
+    /// Everything its roles on projects give, on any project.
+    pub fn project_scopes_anywhere(&self) -> ScopeSet {
+        self.projects
+            .values()
+            .fold(ScopeSet::EMPTY, |s, r| s.union(r.scopes))
     }
 
     /// Personal access tokens are managed by a user, with a session or a PAT.

@@ -6,9 +6,9 @@ use crate::error::AuthFailure;
 use latchkey_core::grant::legacy_role;
 use latchkey_core::policy::{credential_state, CredentialState};
 use latchkey_core::{
-    Access, CredentialKind, CredentialRef, Grant, Reach, Role, ScopeCatalog, ScopeSet,
+    Access, CredentialKind, CredentialRef, Grant, Reach, Role, ScopeCatalog, ScopeSet, TokenHash,
 };
-use latchkey_store::{AuthRecord, Org, User};
+use latchkey_store::{AuthRecord, Org, SessionRecord, User};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -69,9 +69,10 @@ pub struct Resolved {
     standing: Standing,
     role: Option<Role>,
     custom_role: Option<(Uuid, Arc<str>)>,
-    projects: Option<Arc<HashMap<Uuid, ProjectRow>>>,
-    project_roles: Option<Arc<HashMap<Uuid, ProjectRow>>>,
+    projects: Arc<HashMap<Uuid, ProjectRow>>,
     access: Access,
+    /// Set for a web session: the hash of its id.
+    session: Option<TokenHash>,
     /// Unix seconds of the last `lastUsedAt` handed to the batch.
     last_recorded: AtomicI64,
 }
@@ -98,8 +99,7 @@ impl Resolved {
         let custom_ref = custom_role
             .as_ref()
             .map(|(uuid, name, _)| (*uuid, Arc::<str>::from(name.as_str())));
-        let mut project_rows = None;
-        let mut project_roles = None;
+        let mut project_rows = HashMap::new();
         let (principal, standing, role, access) = match (c.kind, owner, membership) {
             (CredentialKind::Pat, Some(owner), Some(m)) => {
                 let narrowing = c
@@ -113,12 +113,10 @@ impl Resolved {
                 };
                 let base = Grant::stored(m.role, m.custom_role_uuid.is_some(), custom_names)
                     .scopes(catalog, Reach::Organization);
-                project_roles = Some(Arc::new(
-                    owner_projects
-                        .iter()
-                        .map(|r| (r.project_uuid, ProjectRow::of_member(r, catalog)))
-                        .collect(),
-                ));
+                project_rows = owner_projects
+                    .iter()
+                    .map(|r| (r.project_uuid, ProjectRow::of_member(r, catalog)))
+                    .collect();
                 (
                     Principal::User(Arc::new(owner)),
                     standing,
@@ -160,21 +158,19 @@ impl Resolved {
                     grant.scopes(catalog, Reach::Organization)
                 };
                 if project_scoped {
-                    project_rows = Some(Arc::new(
-                        projects
-                            .iter()
-                            .map(|p| {
-                                let scopes = p.grant().scopes(catalog, Reach::Project);
-                                (
-                                    p.project_uuid,
-                                    ProjectRow {
-                                        role: p.role,
-                                        scopes,
-                                    },
-                                )
-                            })
-                            .collect(),
-                    ));
+                    project_rows = projects
+                        .iter()
+                        .map(|p| {
+                            let scopes = p.grant().scopes(catalog, Reach::Project);
+                            (
+                                p.project_uuid,
+                                ProjectRow {
+                                    role: p.role,
+                                    scopes,
+                                },
+                            )
+                        })
+                        .collect();
                 }
                 let principal = if kind == CredentialKind::ServiceAccount {
                     Principal::ServiceAccount {
@@ -207,9 +203,68 @@ impl Resolved {
             standing,
             role,
             custom_role: custom_ref,
-            projects: project_rows,
-            project_roles,
+            projects: Arc::new(project_rows),
             access,
+            session: None,
+            last_recorded: AtomicI64::new(i64::MIN),
+        }
+    }
+
+    /// A web session: its member's role and project roles, as a personal
+    /// access token's owner's without narrowing.
+    pub(super) fn from_session(catalog: &ScopeCatalog, record: SessionRecord) -> Resolved {
+        let SessionRecord {
+            id_hash,
+            user,
+            org,
+            membership,
+            custom_role,
+            project_roles,
+            expires_at,
+            revoked_at,
+        } = record;
+        let (standing, role, access, projects) = match &membership {
+            Some(m) => {
+                let names = custom_role.as_ref().map(|(_, _, names)| names.as_slice());
+                let base = Grant::stored(m.role, m.custom_role_uuid.is_some(), names)
+                    .scopes(catalog, Reach::Organization);
+                let standing = if m.suspended_at.is_some() {
+                    Standing::Suspended
+                } else {
+                    Standing::Member
+                };
+                let rows = project_roles
+                    .iter()
+                    .map(|r| (r.project_uuid, ProjectRow::of_member(r, catalog)))
+                    .collect();
+                (standing, Some(m.role), Access::new(base, None), rows)
+            }
+            // Removed from the session's organization: the session is over.
+            None => (
+                Standing::Removed,
+                None,
+                Access::new(ScopeSet::EMPTY, None),
+                HashMap::new(),
+            ),
+        };
+        Resolved {
+            org_uuid: org.uuid,
+            org: Arc::new(org),
+            principal: Principal::User(Arc::new(user)),
+            credential: Arc::new(CredentialRef {
+                kind: CredentialKind::Session,
+                uuid: None,
+                name: None,
+                display_prefix: None,
+            }),
+            expires_at: Some(expires_at),
+            revoked_at,
+            standing,
+            role,
+            custom_role: custom_role.map(|(uuid, name, _)| (uuid, Arc::<str>::from(name))),
+            projects: Arc::new(projects),
+            access,
+            session: Some(id_hash),
             last_recorded: AtomicI64::new(i64::MIN),
         }
     }
@@ -235,13 +290,13 @@ impl Resolved {
             org: self.org.clone(),
             principal: self.principal.clone(),
             credential: self.credential.clone(),
-            credential_expires_at: self.expires_at,
+            // What a web session makes is not capped by the session's end.
+            credential_expires_at: self.expires_at.filter(|_| self.session.is_none()),
             role: self.role,
             custom_role: self.custom_role.clone(),
             projects: self.projects.clone(),
-            project_roles: self.project_roles.clone(),
             access: self.access,
-            session: None,
+            session: self.session,
             client: client.clone(),
         })
     }

@@ -1,15 +1,18 @@
-//! The session path: a session cookie's id, hashed like a token, its
-//! membership, and the CSRF token every change must carry.
+//! The session path: a session cookie's id, hashed like a token and cached
+//! like one (the hashes cannot meet: each is keyed by its own domain), and
+//! the CSRF token every change must carry.
 
+use crate::cache::Lookup;
 use crate::error::{ApiError, AuthFailure};
 use crate::state::AppState;
 use axum::http::request::Parts;
 use axum::http::Method;
-use latchkey_core::{Access, CredentialKind, CredentialRef, Grant, Reach, TokenHash};
+use latchkey_core::TokenHash;
 use std::sync::Arc;
 use time::OffsetDateTime;
 
-use super::{client_of, Caller, Principal};
+use super::resolved::Resolved;
+use super::{client_of, Caller};
 
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
@@ -27,6 +30,8 @@ pub fn csrf_token(state: &AppState, session_id: &str) -> String {
         .to_hex()
 }
 
+/// A session cookie, resolved like a token (one keyed hash, one cache read;
+/// the database only when nothing live is cached), then its CSRF token.
 pub(super) async fn caller(
     state: &AppState,
     parts: &Parts,
@@ -34,35 +39,33 @@ pub(super) async fn caller(
     at: OffsetDateTime,
 ) -> Result<Caller, ApiError> {
     let id_hash = session_hash(state, session_id);
-    let session = state
-        .store
-        .session(&id_hash)
-        .await?
-        .filter(|s| s.id_hash.ct_eq(&id_hash))
-        .ok_or(ApiError::Unauthenticated(AuthFailure::InvalidToken))?;
-    if session.revoked_at.is_some() {
-        return Err(ApiError::Unauthenticated(AuthFailure::TokenRevoked));
-    }
-    if session.expires_at <= at {
-        return Err(ApiError::Unauthenticated(AuthFailure::TokenExpired));
-    }
-    let membership = session
-        .membership
-        .ok_or(ApiError::Unauthenticated(AuthFailure::TokenRevoked))?;
-    if membership.suspended_at.is_some() {
-        return Err(ApiError::Unauthenticated(AuthFailure::AccountSuspended));
-    }
-    let custom = match membership.custom_role_uuid {
-        Some(uuid) => state.store.custom_role(session.org.uuid, uuid).await?,
-        None => None,
+    let instant = std::time::Instant::now();
+    let entry = match state.cache.get(&id_hash, instant) {
+        Some(entry) => entry,
+        None => {
+            let ticket = state.cache.ticket();
+            let (lookup, org) = match state.store.session(&id_hash).await? {
+                Some(record) if record.id_hash.ct_eq(&id_hash) => {
+                    let org = record.org.uuid;
+                    (
+                        Lookup::Found(Arc::new(Resolved::from_session(&state.catalog, record))),
+                        Some(org),
+                    )
+                }
+                _ => (Lookup::Unknown, None),
+            };
+            state.cache.insert(id_hash, lookup, org, ticket, instant)
+        }
     };
-    let base = Grant::stored(
-        membership.role,
-        membership.custom_role_uuid.is_some(),
-        custom.as_ref().map(|r| r.scopes.as_slice()),
-    )
-    .scopes(&state.catalog, Reach::Organization);
-    let custom_role = custom.map(|r| (r.uuid, Arc::<str>::from(r.name)));
+    let caller = match &entry.lookup {
+        // Refusals of a session are not audited: it names no credential.
+        Lookup::Found(resolved) => resolved
+            .admit(&client_of(parts), at)
+            .map_err(|refusal| ApiError::Unauthenticated(refusal.failure))?,
+        Lookup::Retired { .. } | Lookup::Unknown => {
+            return Err(ApiError::Unauthenticated(AuthFailure::InvalidToken))
+        }
+    };
     let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
     if !safe {
         let expected = csrf_token(state, session_id);
@@ -80,22 +83,5 @@ pub(super) async fn caller(
             ));
         }
     }
-    Ok(Caller {
-        org: Arc::new(session.org),
-        principal: Principal::User(Arc::new(session.user)),
-        credential: Arc::new(CredentialRef {
-            kind: CredentialKind::Session,
-            uuid: None,
-            name: None,
-            display_prefix: None,
-        }),
-        credential_expires_at: None,
-        role: Some(membership.role),
-        custom_role,
-        projects: None,
-        project_roles: None,
-        access: Access::new(base, None),
-        session: Some(id_hash),
-        client: client_of(parts),
-    })
+    Ok(caller)
 }
