@@ -5,6 +5,115 @@ use crate::access::CredentialKind;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+/// Declares the audit actions once: each variant with the name the API,
+/// the database and the PostgreSQL change trigger know it by.
+macro_rules! audit_actions {
+    ($($variant:ident => $name:literal,)*) => {
+        /// What an audit event records. The names are the API's (`pat.created`);
+        /// stored events keep the name, so a name never changes.
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+        pub enum AuditAction {
+            $($variant,)*
+        }
+
+        impl AuditAction {
+            /// Every action, in the order the API lists them.
+            pub const ALL: &'static [AuditAction] = &[$(AuditAction::$variant,)*];
+
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(AuditAction::$variant => $name,)*
+                }
+            }
+
+            pub fn parse(name: &str) -> Option<AuditAction> {
+                match name {
+                    $($name => Some(AuditAction::$variant),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+audit_actions! {
+    OrgCreated => "org.created",
+    OrgPlanChanged => "org.plan_changed",
+    MemberInvited => "member.invited",
+    MemberInviteReissued => "member.invite_reissued",
+    MemberInviteWithdrawn => "member.invite_withdrawn",
+    MemberJoined => "member.joined",
+    MemberUpdated => "member.updated",
+    MemberRoleChanged => "member.role_changed",
+    MemberSuspended => "member.suspended",
+    MemberUnsuspended => "member.unsuspended",
+    MemberRemoved => "member.removed",
+    ProjectCreated => "project.created",
+    ProjectUpdated => "project.updated",
+    ProjectDeleted => "project.deleted",
+    ProjectAccessGranted => "project_access.granted",
+    ProjectAccessRevoked => "project_access.revoked",
+    RoleCreated => "role.created",
+    RoleUpdated => "role.updated",
+    RoleDeleted => "role.deleted",
+    PatCreated => "pat.created",
+    PatUpdated => "pat.updated",
+    PatRotated => "pat.rotated",
+    PatRevoked => "pat.revoked",
+    ApiKeyCreated => "api_key.created",
+    ApiKeyUpdated => "api_key.updated",
+    ApiKeyRotated => "api_key.rotated",
+    ApiKeyRevoked => "api_key.revoked",
+    ServiceAccountCreated => "service_account.created",
+    ServiceAccountUpdated => "service_account.updated",
+    ServiceAccountRotated => "service_account.rotated",
+    ServiceAccountDeleted => "service_account.deleted",
+    // Records no change: the PostgreSQL trigger that tells other replicas
+    // of changes (migration 0004) skips it by this name.
+    AuthRefused => "auth.refused",
+}
+
+/// What an audit event is about.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetKind {
+    Org,
+    User,
+    Project,
+    Role,
+    Pat,
+    ApiKey,
+    ServiceAccount,
+}
+
+impl TargetKind {
+    pub const ALL: [TargetKind; 7] = [
+        TargetKind::Org,
+        TargetKind::User,
+        TargetKind::Project,
+        TargetKind::Role,
+        TargetKind::Pat,
+        TargetKind::ApiKey,
+        TargetKind::ServiceAccount,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            TargetKind::Org => "org",
+            TargetKind::User => "user",
+            TargetKind::Project => "project",
+            TargetKind::Role => "role",
+            TargetKind::Pat => "pat",
+            TargetKind::ApiKey => "api_key",
+            TargetKind::ServiceAccount => "service_account",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<TargetKind> {
+        TargetKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ActorKind {
@@ -58,7 +167,7 @@ pub struct CredentialRef {
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Target {
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: TargetKind,
     pub uuid: Uuid,
     pub name: String,
 }
@@ -68,11 +177,32 @@ pub struct Target {
 pub struct AuditEvent {
     pub org_uuid: Uuid,
     pub at: time::OffsetDateTime,
-    pub action: &'static str,
+    pub action: AuditAction,
     pub actor: Option<Actor>,
     pub credential: Option<CredentialRef>,
     pub target: Option<Target>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub details: serde_json::Value,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn action_and_target_names_read_back() {
+        for a in AuditAction::ALL {
+            assert_eq!(AuditAction::parse(a.as_str()), Some(*a));
+        }
+        for k in TargetKind::ALL {
+            assert_eq!(TargetKind::parse(k.as_str()), Some(k));
+            let json = serde_json::to_value(k).unwrap();
+            assert_eq!(json, k.as_str(), "the API's name is the stored one");
+        }
+        assert_eq!(AuditAction::parse("pat.deleted"), None);
+        let unique: std::collections::HashSet<_> =
+            AuditAction::ALL.iter().map(|a| a.as_str()).collect();
+        assert_eq!(unique.len(), AuditAction::ALL.len());
+    }
 }

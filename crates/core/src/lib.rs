@@ -16,7 +16,7 @@ pub mod throttle;
 pub mod token;
 
 pub use access::{Access, CredentialKind};
-pub use audit::{Actor, ActorKind, AuditEvent, CredentialRef, Target};
+pub use audit::{Actor, ActorKind, AuditAction, AuditEvent, CredentialRef, Target, TargetKind};
 pub use grant::{Grant, Reach};
 pub use role::{Plan, Role};
 pub use scope::{Scope, ScopeCatalog, ScopeSet};

@@ -8,6 +8,7 @@ use latchkey_core::{
     limits, Actor, ActorKind, AuditEvent, CredentialKind, Plan, Role, Target, TokenHash,
     TokenHasher, TokenKind, TokenSecret,
 };
+use latchkey_core::{AuditAction, TargetKind};
 use latchkey_store::{
     Credential, NewAdmin, Org, PoolSettings, ServiceAccount, SqlStore, Store, StoreError, User,
 };
@@ -158,7 +159,7 @@ pub async fn setup(
         plan: Plan::Free,
         created_at: at,
     };
-    let event = operator_event(&org, "org.created", at);
+    let event = operator_event(&org, AuditAction::OrgCreated, at);
     store.create_org(&org, &admin, &event).await?;
     Ok(SetupOutcome::Created { org_uuid: org.uuid })
 }
@@ -186,7 +187,7 @@ pub async fn set_plan(store: &dyn Store, org_ref: &str, plan: Plan) -> Result<Or
         }
     }
     .ok_or_else(|| StartupError::Setup(format!("no organization `{org_ref}`")))?;
-    let mut event = operator_event(&org, "org.plan_changed", now());
+    let mut event = operator_event(&org, AuditAction::OrgPlanChanged, now());
     event.details = serde_json::json!({ "previousPlan": org.plan, "plan": plan, "by": "operator" });
     store.set_plan(org.uuid, plan, &event).await?;
     Ok(Org { plan, ..org })
@@ -221,7 +222,7 @@ pub async fn setup_service_account(
         .ok_or_else(|| StartupError::Setup("the setup organization is gone".into()))?;
     let at = now();
     if org.plan != Plan::Enterprise {
-        let mut event = operator_event(&org, "org.plan_changed", at);
+        let mut event = operator_event(&org, AuditAction::OrgPlanChanged, at);
         event.details = serde_json::json!({ "previousPlan": org.plan, "plan": Plan::Enterprise, "by": "setup" });
         store.set_plan(org.uuid, Plan::Enterprise, &event).await?;
     }
@@ -248,9 +249,9 @@ pub async fn setup_service_account(
         revoked_at: None,
         created_by: operator,
     };
-    let mut event = operator_event(&org, "service_account.created", at);
+    let mut event = operator_event(&org, AuditAction::ServiceAccountCreated, at);
     event.target = Some(Target {
-        kind: "service_account".into(),
+        kind: TargetKind::ServiceAccount,
         uuid: credential.uuid,
         name: credential.name.clone(),
     });
@@ -265,7 +266,7 @@ pub async fn setup_service_account(
     Ok(())
 }
 
-fn operator_event(org: &Org, action: &'static str, at: OffsetDateTime) -> AuditEvent {
+fn operator_event(org: &Org, action: AuditAction, at: OffsetDateTime) -> AuditEvent {
     AuditEvent {
         org_uuid: org.uuid,
         at,
@@ -273,7 +274,7 @@ fn operator_event(org: &Org, action: &'static str, at: OffsetDateTime) -> AuditE
         actor: None,
         credential: None,
         target: Some(Target {
-            kind: "org".into(),
+            kind: TargetKind::Org,
             uuid: org.uuid,
             name: org.name.clone(),
         }),

@@ -126,7 +126,7 @@ impl RefusalLog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use latchkey_core::{CredentialKind, CredentialRef};
+    use latchkey_core::{AuditAction, CredentialKind, CredentialRef};
     use serde_json::json;
     use time::macros::datetime;
 
@@ -136,7 +136,7 @@ mod tests {
         AuditEvent {
             org_uuid: Uuid::nil(),
             at,
-            action: "auth.refused",
+            action: AuditAction::AuthRefused,
             actor: None,
             credential: Some(CredentialRef {
                 kind: CredentialKind::Pat,

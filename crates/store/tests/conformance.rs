@@ -7,8 +7,8 @@
 //! `_postgres` tests fail: they never skip.
 
 use latchkey_core::{
-    Actor, ActorKind, AuditEvent, CredentialKind, CredentialRef, Plan, Role, Target, TokenHash,
-    TokenHasher,
+    Actor, ActorKind, AuditAction, AuditEvent, CredentialKind, CredentialRef, Plan, Role, Target,
+    TargetKind, TokenHash, TokenHasher,
 };
 use latchkey_store::testing::PgDatabase;
 use latchkey_store::MemberProjectRole;
@@ -221,18 +221,18 @@ fn actor(user: &User) -> Actor {
 
 fn target(kind: &str, uuid: Uuid, name: &str) -> Target {
     Target {
-        kind: kind.to_string(),
+        kind: TargetKind::parse(kind).expect("a target kind"),
         uuid,
         name: name.to_string(),
     }
 }
 
-/// A minimal audit event for `org`.
-fn ev(org: Uuid, action: &'static str) -> AuditEvent {
+/// A minimal audit event for `org`, named as stored.
+fn ev(org: Uuid, action: &str) -> AuditEvent {
     AuditEvent {
         org_uuid: org,
         at: now(),
-        action,
+        action: AuditAction::parse(action).expect("an audit action"),
         actor: None,
         credential: None,
         target: None,
@@ -402,7 +402,7 @@ fn org_credential(kind: CredentialKind, org: Uuid, creator: &User, role: Role) -
 /// Inserts the credential under a fresh secret and returns that secret's hash.
 async fn insert(t: &TestDb, c: &Credential) -> TokenHash {
     let hash = new_hash();
-    t.insert_credential(c, &hash, &ev(c.org_uuid, "credential.created"))
+    t.insert_credential(c, &hash, &ev(c.org_uuid, "pat.created"))
         .await
         .expect("insert_credential");
     hash
@@ -744,7 +744,7 @@ async fn audit_event_round_trip(t: TestDb) {
     let full = AuditEvent {
         org_uuid: org.uuid,
         at: now() - secs(5),
-        action: "token.created",
+        action: AuditAction::PatCreated,
         actor: Some(Actor {
             kind: ActorKind::ServiceAccount,
             uuid: Uuid::new_v4(),
@@ -762,7 +762,7 @@ async fn audit_event_round_trip(t: TestDb) {
         details: serde_json::json!({"scopes": ["projects:read"], "n": 3, "nested": {"ok": true}}),
     };
     t.append_audit(&full).await.unwrap();
-    let got = log.expect(&t, "token.created").await;
+    let got = log.expect(&t, "pat.created").await;
     assert_eq!(got.at, full.at);
     assert_eq!(got.actor, full.actor);
     assert_eq!(got.credential, full.credential);
@@ -780,10 +780,10 @@ async fn audit_event_round_trip(t: TestDb) {
             name: None,
             display_prefix: None,
         }),
-        ..ev(org.uuid, "auth.login")
+        ..ev(org.uuid, "member.updated")
     };
     t.append_audit(&sparse).await.unwrap();
-    let got = log.expect(&t, "auth.login").await;
+    let got = log.expect(&t, "member.updated").await;
     assert_eq!(got.actor, sparse.actor);
     assert_eq!(got.credential, sparse.credential);
     assert_eq!(got.target, None);
@@ -791,9 +791,9 @@ async fn audit_event_round_trip(t: TestDb) {
     assert_eq!(got.user_agent, None);
     assert_eq!(got.details, serde_json::json!({}));
 
-    let bare = ev(org.uuid, "bare");
+    let bare = ev(org.uuid, "project.created");
     t.append_audit(&bare).await.unwrap();
-    let got = log.expect(&t, "bare").await;
+    let got = log.expect(&t, "project.created").await;
     assert_eq!(got.actor, None);
     assert_eq!(got.credential, None);
     assert_eq!(got.target, None);
@@ -1335,7 +1335,7 @@ async fn members_last_admin_is_kept(t: TestDb) {
         alice.uuid,
         Role::Viewer,
         now(),
-        &ev(org.uuid, "project.role_set"),
+        &ev(org.uuid, "project_access.granted"),
     )
     .await
     .unwrap();
@@ -1593,9 +1593,16 @@ async fn members_remove_cleans_up(t: TestDb) {
         (a.uuid, pa.uuid, alice.uuid, Role::Viewer),
         (b.uuid, pb.uuid, bob.uuid, Role::Admin),
     ] {
-        t.set_project_role(org, project, user, role, t0, &ev(org, "project.role_set"))
-            .await
-            .unwrap();
+        t.set_project_role(
+            org,
+            project,
+            user,
+            role,
+            t0,
+            &ev(org, "project_access.granted"),
+        )
+        .await
+        .unwrap();
     }
 
     let session = |user: Uuid, org: Uuid| NewSession {
@@ -1955,7 +1962,7 @@ async fn sessions_carry_what_the_member_holds(t: TestDb) {
         bob.uuid,
         Role::Developer,
         now(),
-        &ev(a.uuid, "project.role_set"),
+        &ev(a.uuid, "project_access.granted"),
     )
     .await
     .unwrap();
@@ -2206,11 +2213,11 @@ async fn projects_lifecycle(t: TestDb) {
         "site",
         &bob_actor,
         later,
-        &ev(a.uuid, "project.renamed"),
+        &ev(a.uuid, "project.updated"),
     )
     .await
     .unwrap();
-    log.expect(&t, "project.renamed").await;
+    log.expect(&t, "project.updated").await;
     let renamed = t.project(a.uuid, web.uuid).await.unwrap().unwrap();
     assert_eq!(
         renamed,
@@ -2231,7 +2238,7 @@ async fn projects_lifecycle(t: TestDb) {
             "api",
             &actor(&bob),
             later,
-            &ev(a.uuid, "project.renamed")
+            &ev(a.uuid, "project.updated")
         )
         .await,
         StoreError::Conflict(_)
@@ -2243,7 +2250,7 @@ async fn projects_lifecycle(t: TestDb) {
             "x",
             &actor(&bob),
             later,
-            &ev(a.uuid, "project.renamed")
+            &ev(a.uuid, "project.updated")
         )
         .await,
         StoreError::NotFound
@@ -2255,7 +2262,7 @@ async fn projects_lifecycle(t: TestDb) {
             "stolen",
             &actor(&bob),
             later,
-            &ev(a.uuid, "project.renamed")
+            &ev(a.uuid, "project.updated")
         )
         .await,
         StoreError::NotFound
@@ -2276,7 +2283,7 @@ async fn projects_lifecycle(t: TestDb) {
         bob.uuid,
         Role::Editor,
         now(),
-        &ev(a.uuid, "project.role_set"),
+        &ev(a.uuid, "project_access.granted"),
     )
     .await
     .unwrap();
@@ -2286,12 +2293,12 @@ async fn projects_lifecycle(t: TestDb) {
         bob.uuid,
         Role::Viewer,
         now(),
-        &ev(a.uuid, "project.role_set"),
+        &ev(a.uuid, "project_access.granted"),
     )
     .await
     .unwrap();
     log.seen += 1;
-    log.expect(&t, "project.role_set").await;
+    log.expect(&t, "project_access.granted").await;
     assert_err!(
         t.delete_project(b.uuid, web.uuid, &ev(b.uuid, "project.deleted"))
             .await,
@@ -2345,11 +2352,11 @@ async fn project_roles(t: TestDb) {
         bob.uuid,
         Role::Viewer,
         now(),
-        &ev(a.uuid, "project.role_set"),
+        &ev(a.uuid, "project_access.granted"),
     )
     .await
     .unwrap();
-    log.expect(&t, "project.role_set").await;
+    log.expect(&t, "project_access.granted").await;
     assert_eq!(
         t.project_role(web.uuid, bob.uuid).await.unwrap(),
         Some(Role::Viewer)
@@ -2361,11 +2368,11 @@ async fn project_roles(t: TestDb) {
         bob.uuid,
         Role::Developer,
         now(),
-        &ev(a.uuid, "project.role_set"),
+        &ev(a.uuid, "project_access.granted"),
     )
     .await
     .unwrap();
-    log.expect(&t, "project.role_set").await;
+    log.expect(&t, "project_access.granted").await;
     assert_eq!(
         t.project_role(web.uuid, bob.uuid).await.unwrap(),
         Some(Role::Developer)
@@ -2376,22 +2383,22 @@ async fn project_roles(t: TestDb) {
         carol.uuid,
         Role::Editor,
         now(),
-        &ev(a.uuid, "project.role_set"),
+        &ev(a.uuid, "project_access.granted"),
     )
     .await
     .unwrap();
-    log.expect(&t, "project.role_set").await;
+    log.expect(&t, "project_access.granted").await;
     t.set_project_role(
         a.uuid,
         api.uuid,
         bob.uuid,
         Role::Admin,
         now(),
-        &ev(a.uuid, "project.role_set"),
+        &ev(a.uuid, "project_access.granted"),
     )
     .await
     .unwrap();
-    log.expect(&t, "project.role_set").await;
+    log.expect(&t, "project_access.granted").await;
 
     let access = t.project_access(web.uuid).await.unwrap();
     let grants: Vec<(String, Role)> = access
@@ -2414,17 +2421,17 @@ async fn project_roles(t: TestDb) {
     assert_eq!(of_bob, want);
 
     // Remove.
-    t.remove_project_role(web.uuid, bob.uuid, &ev(a.uuid, "project.role_removed"))
+    t.remove_project_role(web.uuid, bob.uuid, &ev(a.uuid, "project_access.revoked"))
         .await
         .unwrap();
-    log.expect(&t, "project.role_removed").await;
+    log.expect(&t, "project_access.revoked").await;
     assert_eq!(t.project_role(web.uuid, bob.uuid).await.unwrap(), None);
     assert_eq!(
         t.project_role(api.uuid, bob.uuid).await.unwrap(),
         Some(Role::Admin)
     );
     assert_err!(
-        t.remove_project_role(web.uuid, bob.uuid, &ev(a.uuid, "project.role_removed"))
+        t.remove_project_role(web.uuid, bob.uuid, &ev(a.uuid, "project_access.revoked"))
             .await,
         StoreError::NotFound
     );
@@ -2432,7 +2439,7 @@ async fn project_roles(t: TestDb) {
         t.remove_project_role(
             Uuid::new_v4(),
             carol.uuid,
-            &ev(a.uuid, "project.role_removed")
+            &ev(a.uuid, "project_access.revoked")
         )
         .await,
         StoreError::NotFound
@@ -2491,11 +2498,11 @@ async fn credentials_authenticate(t: TestDb) {
         bob.uuid,
         Role::Admin,
         t0,
-        &ev(a.uuid, "project.role_set"),
+        &ev(a.uuid, "project_access.granted"),
     )
     .await
     .unwrap();
-    log.expect(&t, "project.role_set").await;
+    log.expect(&t, "project_access.granted").await;
     let roles = found(&t, &hash).await.owner_projects;
     assert_eq!(roles.len(), 1);
     assert_eq!(
@@ -2526,7 +2533,7 @@ async fn credentials_authenticate(t: TestDb) {
     // Organization-owned kinds have no owner and no membership.
     let key = org_credential(CredentialKind::ApiKey, a.uuid, &alice, Role::Viewer);
     let key_hash = insert(&t, &key).await;
-    log.expect(&t, "credential.created").await;
+    log.expect(&t, "pat.created").await;
     let svc = Credential {
         display_prefix: "lksvc_xyz789".to_string(),
         expires_at: Some(t0 + Duration::days(90)),
@@ -2538,7 +2545,7 @@ async fn credentials_authenticate(t: TestDb) {
         )
     };
     let svc_hash = insert(&t, &svc).await;
-    log.expect(&t, "credential.created").await;
+    log.expect(&t, "pat.created").await;
     for (c, h) in [(&key, &key_hash), (&svc, &svc_hash)] {
         let r = found(&t, h).await;
         assert_eq!(&r.credential, c);
@@ -3304,7 +3311,11 @@ async fn audit_filters_and_paging(t: TestDb) {
     let mut appended = Vec::new();
     for i in 0..9i64 {
         let who = if i % 3 == 0 { &bob } else { &alice };
-        let action = if i % 2 == 0 { "x.even" } else { "x.odd" };
+        let action = if i % 2 == 0 {
+            "pat.updated"
+        } else {
+            "pat.rotated"
+        };
         let on = if i < 5 { p1 } else { p2 };
         let e = AuditEvent {
             at: t0 + secs(i * 10),
@@ -3316,7 +3327,7 @@ async fn audit_filters_and_paging(t: TestDb) {
         t.append_audit(&e).await.unwrap();
         appended.push(e);
     }
-    t.append_audit(&ev(b.uuid, "x.even")).await.unwrap();
+    t.append_audit(&ev(b.uuid, "pat.updated")).await.unwrap();
 
     let org = a.uuid;
     let query = |filter: AuditFilter, limit: u32| {
@@ -3361,8 +3372,11 @@ async fn audit_filters_and_paging(t: TestDb) {
         action: Some(s.to_string()),
         ..AuditFilter::default()
     };
-    assert_eq!(query(action("x.even"), 100).await.0, vec![8, 6, 4, 2, 0]);
-    assert_eq!(query(action("x.odd"), 2).await.0, vec![7, 5, 3, 1]);
+    assert_eq!(
+        query(action("pat.updated"), 100).await.0,
+        vec![8, 6, 4, 2, 0]
+    );
+    assert_eq!(query(action("pat.rotated"), 2).await.0, vec![7, 5, 3, 1]);
     assert_eq!(query(action("org.created"), 100).await.0, vec![-1]);
     assert!(query(action("nothing"), 100).await.0.is_empty());
 
@@ -3405,7 +3419,7 @@ async fn audit_filters_and_paging(t: TestDb) {
 
     // Combined.
     let combined = AuditFilter {
-        action: Some("x.even".to_string()),
+        action: Some("pat.updated".to_string()),
         actor_uuid: Some(alice.uuid),
         target_uuid: Some(p1),
         since: Some(t0),
@@ -3448,7 +3462,7 @@ async fn audit_filters_and_paging(t: TestDb) {
 
 async fn audit_is_append_only(t: TestDb) {
     let (a, _alice) = new_org(&t, "acme").await;
-    t.append_audit(&ev(a.uuid, "x.one")).await.unwrap();
+    t.append_audit(&ev(a.uuid, "role.created")).await.unwrap();
     let before = all_events(&t, a.uuid).await;
     assert_eq!(before.len(), 2);
 
@@ -3461,7 +3475,7 @@ async fn audit_is_append_only(t: TestDb) {
         "UPDATE on audit_events must fail: {update:?}"
     );
     let one = sqlx::query("UPDATE audit_events SET ip = '1.2.3.4' WHERE action = $1")
-        .bind("x.one")
+        .bind("role.created")
         .execute(&mut raw)
         .await;
     assert!(one.is_err(), "UPDATE of one audit event must fail: {one:?}");
@@ -3473,7 +3487,7 @@ async fn audit_is_append_only(t: TestDb) {
         "DELETE on audit_events must fail: {delete:?}"
     );
     let one = sqlx::query("DELETE FROM audit_events WHERE action = $1")
-        .bind("x.one")
+        .bind("role.created")
         .execute(&mut raw)
         .await;
     assert!(one.is_err(), "DELETE of one audit event must fail: {one:?}");
@@ -3486,7 +3500,7 @@ async fn audit_is_append_only(t: TestDb) {
         before.iter().map(key).collect::<Vec<_>>()
     );
     // Appending still works.
-    t.append_audit(&ev(a.uuid, "x.two")).await.unwrap();
+    t.append_audit(&ev(a.uuid, "role.updated")).await.unwrap();
     assert_eq!(all_events(&t, a.uuid).await.len(), 3);
 }
 
@@ -4768,7 +4782,7 @@ async fn service_accounts_lifecycle(t: TestDb) {
     );
     let key = org_credential(CredentialKind::ApiKey, org.uuid, &admin, Role::Viewer);
     insert(&t, &key).await;
-    log.expect(&t, "credential.created").await;
+    log.expect(&t, "pat.created").await;
     assert_eq!(t.service_account(org.uuid, key.uuid).await.unwrap(), None);
     assert_err!(
         t.update_service_account(
@@ -5261,15 +5275,15 @@ async fn invites_sets_password_rule(t: TestDb) {
 
     // ... and a reissue keeps the right where it was: with A's invitation.
     let xa2 = invite_at(now());
-    t.reissue_invite(a.uuid, x.uuid, &xa2, &ev(a.uuid, "member.reinvited"))
+    t.reissue_invite(a.uuid, x.uuid, &xa2, &ev(a.uuid, "member.invite_reissued"))
         .await
         .unwrap();
     assert!(link_sets_password(&t, &xa2.code_hash).await);
     let xb2 = invite_at(now());
-    t.reissue_invite(b.uuid, x.uuid, &xb2, &ev(b.uuid, "member.reinvited"))
+    t.reissue_invite(b.uuid, x.uuid, &xb2, &ev(b.uuid, "member.invite_reissued"))
         .await
         .unwrap();
-    log_b.expect(&t, "member.reinvited").await;
+    log_b.expect(&t, "member.invite_reissued").await;
     assert!(!link_sets_password(&t, &xb2.code_hash).await);
     let xc = invite_existing_member(&t, c.uuid, x.uuid, Role::Viewer).await;
     assert!(!link_sets_password(&t, &xc).await);
@@ -5298,7 +5312,7 @@ async fn invites_sets_password_rule(t: TestDb) {
     accept(&t, &xb2.code_hash, &by_session(x.uuid)).await;
     log_b.expect(&t, "member.joined").await;
     let xc2 = invite_at(now());
-    t.reissue_invite(c.uuid, x.uuid, &xc2, &ev(c.uuid, "member.reinvited"))
+    t.reissue_invite(c.uuid, x.uuid, &xc2, &ev(c.uuid, "member.invite_reissued"))
         .await
         .unwrap();
     assert!(
@@ -5345,7 +5359,7 @@ async fn invites_sets_password_rule(t: TestDb) {
     // then the first, and gets the right.
     let (y, ya) = invite_new_member(&t, a.uuid, "y@example.com", Role::Viewer).await;
     assert!(link_sets_password(&t, &ya).await);
-    t.withdraw_invite(a.uuid, y.uuid, &ev(a.uuid, "member.withdrawn"))
+    t.withdraw_invite(a.uuid, y.uuid, &ev(a.uuid, "member.invite_withdrawn"))
         .await
         .unwrap();
     let yb = invite_existing_member(&t, b.uuid, y.uuid, Role::Viewer).await;
@@ -5362,7 +5376,7 @@ async fn invites_sets_password_rule(t: TestDb) {
     let wc = invite_existing_member(&t, c.uuid, w.uuid, Role::Viewer).await;
     assert!(link_sets_password(&t, &wa).await);
     assert!(!link_sets_password(&t, &wc).await);
-    t.withdraw_invite(a.uuid, w.uuid, &ev(a.uuid, "member.withdrawn"))
+    t.withdraw_invite(a.uuid, w.uuid, &ev(a.uuid, "member.invite_withdrawn"))
         .await
         .unwrap();
     assert!(!link_sets_password(&t, &wc).await);
@@ -5379,7 +5393,7 @@ async fn invites_concurrent_first_invitations(t: TestDb) {
         // An account with nothing anywhere: invited, then withdrawn.
         let (x, _) =
             invite_new_member(&t, a.uuid, &format!("x{round}@example.com"), Role::Viewer).await;
-        t.withdraw_invite(a.uuid, x.uuid, &ev(a.uuid, "member.withdrawn"))
+        t.withdraw_invite(a.uuid, x.uuid, &ev(a.uuid, "member.invite_withdrawn"))
             .await
             .unwrap();
         let barrier = Arc::new(tokio::sync::Barrier::new(2));
@@ -5556,10 +5570,15 @@ async fn invites_reissue_and_withdraw(t: TestDb) {
         created_at: t0,
         expires_at: t0 + Duration::days(2),
     };
-    t.reissue_invite(a.uuid, x.uuid, &second, &ev(a.uuid, "member.reinvited"))
-        .await
-        .unwrap();
-    log.expect(&t, "member.reinvited").await;
+    t.reissue_invite(
+        a.uuid,
+        x.uuid,
+        &second,
+        &ev(a.uuid, "member.invite_reissued"),
+    )
+    .await
+    .unwrap();
+    log.expect(&t, "member.invite_reissued").await;
     assert_eq!(t.pending_invite(&first, t0).await.unwrap(), None);
     assert_err!(
         t.accept_invite(&first, &set_password("x"), t0, &ev(a.uuid, "member.joined"))
@@ -5585,7 +5604,7 @@ async fn invites_reissue_and_withdraw(t: TestDb) {
     for (org, user) in [(a.uuid, Uuid::new_v4()), (b.uuid, x.uuid)] {
         let link = invite_at(now());
         assert_err!(
-            t.reissue_invite(org, user, &link, &ev(org, "member.reinvited"))
+            t.reissue_invite(org, user, &link, &ev(org, "member.invite_reissued"))
                 .await,
             StoreError::NotFound
         );
@@ -5594,7 +5613,7 @@ async fn invites_reissue_and_withdraw(t: TestDb) {
             None
         );
         assert_err!(
-            t.withdraw_invite(org, user, &ev(org, "member.withdrawn"))
+            t.withdraw_invite(org, user, &ev(org, "member.invite_withdrawn"))
                 .await,
             StoreError::NotFound
         );
@@ -5603,10 +5622,10 @@ async fn invites_reissue_and_withdraw(t: TestDb) {
     log_b.expect_none(&t).await;
 
     // Withdrawn: the membership and its links go, the account stays.
-    t.withdraw_invite(a.uuid, x.uuid, &ev(a.uuid, "member.withdrawn"))
+    t.withdraw_invite(a.uuid, x.uuid, &ev(a.uuid, "member.invite_withdrawn"))
         .await
         .unwrap();
-    log.expect(&t, "member.withdrawn").await;
+    log.expect(&t, "member.invite_withdrawn").await;
     assert!(t.member(a.uuid, x.uuid).await.unwrap().is_none());
     assert_eq!(t.members(a.uuid).await.unwrap().len(), 1);
     assert_eq!(
@@ -5625,7 +5644,7 @@ async fn invites_reissue_and_withdraw(t: TestDb) {
     );
     assert!(t.user_by_email("x@example.com").await.unwrap().is_some());
     assert_err!(
-        t.withdraw_invite(a.uuid, x.uuid, &ev(a.uuid, "member.withdrawn"))
+        t.withdraw_invite(a.uuid, x.uuid, &ev(a.uuid, "member.invite_withdrawn"))
             .await,
         StoreError::NotFound
     );
@@ -5634,7 +5653,7 @@ async fn invites_reissue_and_withdraw(t: TestDb) {
             a.uuid,
             x.uuid,
             &invite_at(now()),
-            &ev(a.uuid, "member.reinvited")
+            &ev(a.uuid, "member.invite_reissued")
         )
         .await,
         StoreError::NotFound
@@ -5654,7 +5673,7 @@ async fn invites_reissue_and_withdraw(t: TestDb) {
         let before = t.member(a.uuid, user).await.unwrap().unwrap();
         let link = invite_at(now());
         assert_err!(
-            t.reissue_invite(a.uuid, user, &link, &ev(a.uuid, "member.reinvited"))
+            t.reissue_invite(a.uuid, user, &link, &ev(a.uuid, "member.invite_reissued"))
                 .await,
             StoreError::NotFound
         );
@@ -5663,7 +5682,7 @@ async fn invites_reissue_and_withdraw(t: TestDb) {
             None
         );
         assert_err!(
-            t.withdraw_invite(a.uuid, user, &ev(a.uuid, "member.withdrawn"))
+            t.withdraw_invite(a.uuid, user, &ev(a.uuid, "member.invite_withdrawn"))
                 .await,
             StoreError::NotFound
         );

@@ -16,6 +16,7 @@ use latchkey_core::access::check_grant;
 use latchkey_core::policy;
 use latchkey_core::Reach;
 use latchkey_core::{Actor, CredentialKind, Role, Scope, Target, TokenKind, TokenSecret};
+use latchkey_core::{AuditAction, TargetKind};
 use latchkey_store::{Credential, CredentialChange};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -66,7 +67,7 @@ impl ApiKeyView {
 
 fn target(c: &Credential) -> Target {
     Target {
-        kind: "api_key".into(),
+        kind: TargetKind::ApiKey,
         uuid: c.uuid,
         name: c.name.clone(),
     }
@@ -147,7 +148,12 @@ pub async fn create(
     let (mut credential, secret) = mint(&caller, TokenKind::ApiKey, name, req.expires_at, at);
     credential.role = Some(req.role);
     let details = json!({ "role": req.role, "expiresAt": credential.expires_at.map(|t| t.unix_timestamp()), "displayPrefix": credential.display_prefix });
-    let event = caller.audit("api_key.created", Some(target(&credential)), details, at);
+    let event = caller.audit(
+        AuditAction::ApiKeyCreated,
+        Some(target(&credential)),
+        details,
+        at,
+    );
     state
         .store
         .insert_credential(&credential, &state.hasher.hash(secret.expose()), &event)
@@ -200,7 +206,7 @@ pub async fn update(
     };
     let details =
         json!({ "name": change.name, "expiresAt": change.expires_at.map(|t| t.unix_timestamp()) });
-    let event = caller.audit("api_key.updated", Some(target(&key)), details, at);
+    let event = caller.audit(AuditAction::ApiKeyUpdated, Some(target(&key)), details, at);
     state.store.update_credential(uuid, &change, &event).await?;
     Ok(ok(ApiKeyView::of(&api_key(&state, &caller, uuid).await?)))
 }
@@ -219,7 +225,7 @@ pub async fn revoke(
     let key = api_key(&state, &caller, uuid).await?;
     let at = now();
     let details = json!({ "role": key.role, "displayPrefix": key.display_prefix });
-    let event = caller.audit("api_key.revoked", Some(target(&key)), details, at);
+    let event = caller.audit(AuditAction::ApiKeyRevoked, Some(target(&key)), details, at);
     state.store.revoke_credential(uuid, at, &event).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -250,7 +256,7 @@ pub async fn rotate(
         &caller,
         &key,
         req.expires_at,
-        "api_key.rotated",
+        AuditAction::ApiKeyRotated,
         target(&key),
     )
     .await?;

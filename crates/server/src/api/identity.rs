@@ -8,6 +8,7 @@ use crate::state::{now, AppState};
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use latchkey_core::{Actor, CredentialKind, Plan, Role, Target};
+use latchkey_core::{AuditAction, TargetKind};
 use latchkey_store::{NewAdmin, Org};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -187,11 +188,16 @@ pub async fn create_org(
         created_at: at,
     };
     let target = Target {
-        kind: "org".into(),
+        kind: TargetKind::Org,
         uuid: org.uuid,
         name: org.name.clone(),
     };
-    let mut event = caller.audit("org.created", Some(target), serde_json::json!({}), at);
+    let mut event = caller.audit(
+        AuditAction::OrgCreated,
+        Some(target),
+        serde_json::json!({}),
+        at,
+    );
     // The event belongs to the new organization's log.
     event.org_uuid = org.uuid;
     state

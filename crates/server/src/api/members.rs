@@ -12,6 +12,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use latchkey_core::{limits, token, Role, Scope, ScopeSet, Target};
+use latchkey_core::{AuditAction, TargetKind};
 use latchkey_core::{Grant, Reach};
 use latchkey_store::{Member, MemberChange, MemberUser, NewInvite, NewMember, User};
 use serde::{Deserialize, Serialize};
@@ -66,7 +67,7 @@ impl MemberView {
 
 fn member_target(user: &User) -> Target {
     Target {
-        kind: "user".into(),
+        kind: TargetKind::User,
         uuid: user.uuid,
         name: user.display_name().to_string(),
     }
@@ -145,7 +146,7 @@ pub async fn add(
     };
     let (code, invite) = new_invite(&state, at);
     let event = caller.audit(
-        "member.invited",
+        AuditAction::MemberInvited,
         Some(member_target(&user)),
         given.describe(),
         at,
@@ -215,7 +216,7 @@ pub async fn reissue_invite(
     let at = now();
     let (code, invite) = new_invite(&state, at);
     let event = caller.audit(
-        "member.invite_reissued",
+        AuditAction::MemberInviteReissued,
         Some(member_target(&member.user)),
         json!({}),
         at,
@@ -240,7 +241,7 @@ pub async fn withdraw_invite(
     caller.require(Scope::MEMBERS_WRITE, &state.catalog)?;
     let member = invited(&state, &caller, user_uuid).await?;
     let event = caller.audit(
-        "member.invite_withdrawn",
+        AuditAction::MemberInviteWithdrawn,
         Some(member_target(&member.user)),
         json!({}),
         now(),
@@ -290,11 +291,11 @@ pub async fn update(
     };
     let names = custom_role_names(&state, caller.org.uuid).await?;
     let action = match (role, req.suspended) {
-        (Some(_), None) => "member.role_changed",
-        (None, Some(true)) => "member.suspended",
-        (None, Some(false)) => "member.unsuspended",
+        (Some(_), None) => AuditAction::MemberRoleChanged,
+        (None, Some(true)) => AuditAction::MemberSuspended,
+        (None, Some(false)) => AuditAction::MemberUnsuspended,
         (None, None) => return Ok(ok(MemberView::of(&member, &names))),
-        (Some(_), Some(_)) => "member.updated",
+        (Some(_), Some(_)) => AuditAction::MemberUpdated,
     };
     // The role the member holds after the change, whatever changed.
     let details = json!({
@@ -334,7 +335,7 @@ pub async fn remove(
     check_role_grant(&caller, member_scopes(&state, &member).await?)?;
     let at = now();
     let event = caller.audit(
-        "member.removed",
+        AuditAction::MemberRemoved,
         Some(member_target(&member.user)),
         json!({}),
         at,

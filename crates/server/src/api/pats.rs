@@ -14,6 +14,7 @@ use latchkey_core::{
     limits, Access, Actor, ActorKind, CredentialKind, Role, Scope, ScopeSet, Target, TokenKind,
     TokenSecret,
 };
+use latchkey_core::{AuditAction, TargetKind};
 use latchkey_store::{Credential, CredentialChange, Rotation};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -65,7 +66,7 @@ impl PatView {
 
 fn target(c: &Credential) -> Target {
     Target {
-        kind: "pat".into(),
+        kind: TargetKind::Pat,
         uuid: c.uuid,
         name: c.name.clone(),
     }
@@ -180,7 +181,12 @@ pub async fn create(
     credential.owner_uuid = Some(user.uuid);
     credential.scopes = scopes;
     let details = json!({ "scopes": credential.scopes, "expiresAt": credential.expires_at.map(|t| t.unix_timestamp()), "displayPrefix": credential.display_prefix });
-    let event = caller.audit("pat.created", Some(target(&credential)), details, at);
+    let event = caller.audit(
+        AuditAction::PatCreated,
+        Some(target(&credential)),
+        details,
+        at,
+    );
     state
         .store
         .insert_credential(&credential, &state.hasher.hash(secret.expose()), &event)
@@ -247,7 +253,7 @@ pub async fn update(
         "fullRole": matches!(change.scopes, Some(None)),
         "expiresAt": change.expires_at.map(|t| t.unix_timestamp()),
     });
-    let event = caller.audit("pat.updated", Some(target(&pat)), details, at);
+    let event = caller.audit(AuditAction::PatUpdated, Some(target(&pat)), details, at);
     state.store.update_credential(uuid, &change, &event).await?;
     Ok(ok(PatView::of(&own_pat(&state, &caller, uuid).await?)))
 }
@@ -262,7 +268,7 @@ pub async fn revoke(
 ) -> ApiResult<StatusCode> {
     let pat = own_pat(&state, &caller, uuid).await?;
     let at = now();
-    let event = caller.audit("pat.revoked", Some(target(&pat)), json!({}), at);
+    let event = caller.audit(AuditAction::PatRevoked, Some(target(&pat)), json!({}), at);
     state.store.revoke_credential(uuid, at, &event).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -280,7 +286,7 @@ pub async fn rotate_credential(
     caller: &Caller,
     credential: &Credential,
     expires_at: OffsetDateTime,
-    action: &'static str,
+    action: AuditAction,
     target: Target,
 ) -> ApiResult<TokenSecret> {
     let at = now();
@@ -346,7 +352,7 @@ pub async fn rotate(
         &caller,
         &pat,
         req.expires_at,
-        "pat.rotated",
+        AuditAction::PatRotated,
         target(&pat),
     )
     .await?;
@@ -402,7 +408,7 @@ pub async fn admin_revoke(
     let by_owner =
         matches!(&caller.principal, Principal::User(u) if Some(u.uuid) == pat.owner_uuid);
     let event = caller.audit(
-        "pat.revoked",
+        AuditAction::PatRevoked,
         Some(target(&pat)),
         json!({ "byAdmin": !by_owner, "owner": pat.owner_uuid }),
         at,

@@ -9,6 +9,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use latchkey_core::{Actor, Role, Scope, ScopeSet, Target};
+use latchkey_core::{AuditAction, TargetKind};
 use latchkey_store::Project;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -44,7 +45,7 @@ impl ProjectView {
 
 fn project_target(p: &Project) -> Target {
     Target {
-        kind: "project".into(),
+        kind: TargetKind::Project,
         uuid: p.uuid,
         name: p.name.clone(),
     }
@@ -164,7 +165,7 @@ pub async fn create(
         updated_by: actor,
     };
     let event = caller.audit(
-        "project.created",
+        AuditAction::ProjectCreated,
         Some(project_target(&project)),
         json!({}),
         at,
@@ -199,7 +200,7 @@ pub async fn rename(
     let at = now();
     let details = json!({ "previousName": on.project.name, "name": name });
     let event = caller.audit(
-        "project.updated",
+        AuditAction::ProjectUpdated,
         Some(project_target(&on.project)),
         details,
         at,
@@ -226,7 +227,7 @@ pub async fn delete(
     let on = on_project(&state, &caller, uuid).await?;
     require_in(on.scopes, Scope::PROJECTS_WRITE, &state.catalog)?;
     let event = caller.audit(
-        "project.deleted",
+        AuditAction::ProjectDeleted,
         Some(project_target(&on.project)),
         json!({}),
         now(),
@@ -321,7 +322,7 @@ pub async fn grant(
     let mut details = given.describe();
     details["user"] = json!({ "uuid": member.user.uuid, "email": member.user.email });
     let event = caller.audit(
-        "project_access.granted",
+        AuditAction::ProjectAccessGranted,
         Some(project_target(&on.project)),
         details,
         at,
@@ -364,7 +365,7 @@ pub async fn revoke(
     require_in(on.scopes, Scope::MEMBERS_WRITE, &state.catalog)?;
     let details = json!({ "user": { "uuid": user_uuid } });
     let event = caller.audit(
-        "project_access.revoked",
+        AuditAction::ProjectAccessRevoked,
         Some(project_target(&on.project)),
         details,
         now(),

@@ -10,6 +10,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use latchkey_core::{limits, Actor, Plan, Scope, ScopeSet, Target};
+use latchkey_core::{AuditAction, TargetKind};
 use latchkey_core::{Grant, Reach};
 use latchkey_store::{CustomRole, CustomRoleChange};
 use serde::{Deserialize, Serialize};
@@ -41,7 +42,7 @@ impl CustomRoleView {
 
 fn target(r: &CustomRole) -> Target {
     Target {
-        kind: "role".into(),
+        kind: TargetKind::Role,
         uuid: r.uuid,
         name: r.name.clone(),
     }
@@ -132,7 +133,7 @@ pub async fn create(
         updated_at: at,
     };
     let event = caller.audit(
-        "role.created",
+        AuditAction::RoleCreated,
         Some(target(&role)),
         json!({ "scopes": role.scopes }),
         at,
@@ -206,7 +207,7 @@ pub async fn update(
         "previousScopes": role.scopes,
         "scopes": change.scopes,
     });
-    let event = caller.audit("role.updated", Some(target(&role)), details, at);
+    let event = caller.audit(AuditAction::RoleUpdated, Some(target(&role)), details, at);
     state
         .store
         .update_custom_role(caller.org.uuid, uuid, &change, at, &event)
@@ -229,7 +230,7 @@ pub async fn delete(
     caller.require(Scope::ROLES_WRITE, &state.catalog)?;
     let role = custom_role(&state, &caller, uuid).await?;
     let event = caller.audit(
-        "role.deleted",
+        AuditAction::RoleDeleted,
         Some(target(&role)),
         json!({ "scopes": role.scopes }),
         now(),

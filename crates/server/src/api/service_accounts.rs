@@ -15,6 +15,7 @@ use latchkey_core::grant::{legacy_scope_role, LEGACY_SCOPES};
 use latchkey_core::{
     limits, policy, Actor, Plan, Role, Scope, ScopeSet, Target, TokenKind, TokenSecret,
 };
+use latchkey_core::{AuditAction, TargetKind};
 use latchkey_core::{Grant, Reach};
 use latchkey_store::{
     AccountScope, Credential, RoleRef, ServiceAccount, ServiceAccountChange, ServiceAccountGrant,
@@ -154,7 +155,7 @@ impl ServiceAccountView {
 
 fn target(c: &Credential) -> Target {
     Target {
-        kind: "service_account".into(),
+        kind: TargetKind::ServiceAccount,
         uuid: c.uuid,
         name: c.name.clone(),
     }
@@ -561,7 +562,7 @@ pub async fn create(
         grants,
     };
     let event = caller.audit(
-        "service_account.created",
+        AuditAction::ServiceAccountCreated,
         Some(target(&account.credential)),
         details,
         at,
@@ -698,7 +699,7 @@ pub async fn update(
         });
     }
     let event = caller.audit(
-        "service_account.updated",
+        AuditAction::ServiceAccountUpdated,
         Some(target(&a.credential)),
         details,
         at,
@@ -734,7 +735,7 @@ pub async fn delete(
     let at = now();
     let details = json!({ "displayPrefix": a.credential.display_prefix });
     let event = caller.audit(
-        "service_account.deleted",
+        AuditAction::ServiceAccountDeleted,
         Some(target(&a.credential)),
         details,
         at,
@@ -766,7 +767,7 @@ pub async fn rotate(
         &caller,
         &a.credential,
         req.expires_at,
-        "service_account.rotated",
+        AuditAction::ServiceAccountRotated,
         target(&a.credential),
     )
     .await?;

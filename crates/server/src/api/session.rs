@@ -10,6 +10,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use latchkey_core::{limits, token, Actor, ActorKind, AuditEvent, Target};
+use latchkey_core::{AuditAction, TargetKind};
 use latchkey_store::{Acceptance, NewSession};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -249,7 +250,7 @@ pub async fn accept_invite(
     let mut event = AuditEvent {
         org_uuid: invite.org_uuid,
         at,
-        action: "member.joined",
+        action: AuditAction::MemberJoined,
         actor: Some(Actor {
             kind: ActorKind::User,
             uuid: user.uuid,
@@ -257,7 +258,7 @@ pub async fn accept_invite(
         }),
         credential: None,
         target: Some(Target {
-            kind: "user".into(),
+            kind: TargetKind::User,
             uuid: user.uuid,
             name: user.display_name().to_string(),
         }),

@@ -6,6 +6,7 @@ use crate::forwarded::ClientAddr;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue};
+use latchkey_core::AuditAction;
 use latchkey_core::{
     Access, Actor, ActorKind, AuditEvent, CredentialRef, Grant, Reach, Role, Scope, ScopeCatalog,
     ScopeSet, Target, TokenHash,
@@ -170,7 +171,7 @@ impl Caller {
     /// An audit event of this caller in its organization.
     pub fn audit(
         &self,
-        action: &'static str,
+        action: AuditAction,
         target: Option<Target>,
         details: serde_json::Value,
         at: OffsetDateTime,

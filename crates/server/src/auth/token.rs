@@ -6,6 +6,7 @@ use crate::cache::Lookup;
 use crate::error::{ApiError, AuthFailure};
 use crate::state::AppState;
 use axum::http::header;
+use latchkey_core::AuditAction;
 use latchkey_core::{token, AuditEvent, CredentialRef};
 use latchkey_store::TokenLookup;
 use std::sync::Arc;
@@ -109,7 +110,7 @@ pub async fn audit_refusal(
     let event = AuditEvent {
         org_uuid: *org_uuid,
         at,
-        action: "auth.refused",
+        action: AuditAction::AuthRefused,
         actor: None,
         credential: Some(credential.clone()),
         target: None,

@@ -356,7 +356,7 @@ impl TestApp {
             at: time::OffsetDateTime::now_utc()
                 .replace_nanosecond(0)
                 .unwrap(),
-            action: "org.plan_changed",
+            action: latchkey_core::AuditAction::OrgPlanChanged,
             actor: None,
             credential: None,
             target: None,

@@ -3,7 +3,9 @@
 
 use crate::models::*;
 use crate::{Result, StoreError};
-use latchkey_core::{Actor, ActorKind, CredentialKind, CredentialRef, Plan, Role, Target};
+use latchkey_core::{
+    Actor, ActorKind, CredentialKind, CredentialRef, Plan, Role, Target, TargetKind,
+};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 use time::OffsetDateTime;
@@ -175,7 +177,10 @@ pub(super) fn audit_from(row: &AnyRow) -> Result<StoredAuditEvent> {
     };
     let target = match opt_uuid_at(row, "target_uuid")? {
         Some(uuid) => Some(Target {
-            kind: row.try_get("target_type")?,
+            kind: {
+                let kind: String = row.try_get("target_type")?;
+                TargetKind::parse(&kind).ok_or_else(|| corrupt("target_type"))?
+            },
             uuid,
             name: row.try_get("target_name")?,
         }),
