@@ -151,11 +151,27 @@ async fn secret_shown_once(app: TestApp) {
         )
         .await;
     let new = rotated.expect(200)["token"].as_str().unwrap().to_string();
+    let uuid = uuid_of(&key);
+    // Each response is the one asked for, holding the key, before it is
+    // searched for the secret: an error body would hold no secret either.
     let list = app.get(KEYS, &app.admin.session).await;
+    let keys = list.expect(200).as_array().expect("a list");
+    assert!(keys.iter().any(|k| k["uuid"] == uuid.as_str()), "{keys:?}");
     let me = app.get("/api/v1/user", &Auth::Token(new.clone())).await;
+    assert_eq!(me.expect(200)["credential"]["uuid"], uuid.as_str());
+    assert_eq!(me.results()["credential"]["kind"], "api_key");
     let log = app
         .get("/api/v1/org/audit-logs?limit=500", &app.admin.pat)
         .await;
+    let events = log.expect(200)["items"].as_array().expect("events");
+    for action in ["api_key.created", "api_key.rotated"] {
+        assert!(
+            events
+                .iter()
+                .any(|e| e["action"] == action && e["target"]["uuid"] == uuid.as_str()),
+            "{action} logged"
+        );
+    }
     for secret in [&token, &new] {
         for body in [&list.body, &me.body, &log.body] {
             assert!(!body.to_string().contains(&secret[10..]), "{body}");
