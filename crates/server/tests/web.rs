@@ -583,11 +583,24 @@ async fn bad_form_input_is_a_clear_4xx_page() {
             ),
         )
         .header("content-type", "application/x-www-form-urlencoded")
-        .body("name=%ff%fe&_csrf=x")
+        .body(format!("name=%ff%fe&_csrf={csrf}"))
         .send()
         .await
         .expect("post");
-    assert!(response.status().is_client_error(), "{}", response.status());
+    // The token is right, so the answer is about the encoding: the form is
+    // refused, and no token is made under a name the user never typed.
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let page = response.text().await.expect("page");
+    assert!(page.contains("The form could not be read."), "{page}");
+    let pats = app
+        .get("/api/v1/user/me/personal-access-tokens", &app.admin.session)
+        .await;
+    let pats = pats.expect(200).as_array().expect("list").clone();
+    assert!(
+        pats.iter()
+            .all(|t| !t["name"].as_str().unwrap_or("").contains('\u{fffd}')),
+        "{pats:?}"
+    );
     let response = web
         .http
         .post(format!("{}/settings/tokens", web.base))
