@@ -17,6 +17,7 @@ on_both_backends!(
     survives_the_creator_leaving,
     cannot_manage_personal_tokens,
     other_organizations_keys_are_not_found,
+    expiry,
 );
 
 const KEYS: &str = "/api/v1/org/api-keys";
@@ -793,4 +794,57 @@ async fn other_organizations_keys_are_not_found(app: TestApp) {
     app.get("/api/v1/user", &token_of(&globex_key))
         .await
         .expect(200);
+}
+
+/// `expiresAt` two seconds ahead, to the second.
+fn in_two_seconds() -> String {
+    (time::OffsetDateTime::now_utc() + time::Duration::seconds(2))
+        .replace_nanosecond(0)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
+}
+
+/// A key past its `expiresAt` is refused, though it was cached while valid.
+async fn expiry(app: TestApp) {
+    let key = create_key(
+        &app,
+        &app.admin.session,
+        json!({ "name": "brief", "role": "viewer", "expiresAt": in_two_seconds() }),
+    )
+    .await;
+    let token = key["token"].as_str().unwrap().to_string();
+    let me = app.get("/api/v1/user", &token_of(&key)).await;
+    assert_eq!(me.expect(200)["credential"]["kind"], "api_key");
+    let v = app
+        .post(
+            "/api/v1/auth/verify",
+            &Auth::None,
+            json!({ "token": token }),
+        )
+        .await;
+    assert_eq!(v.expect(200)["valid"], true);
+    tokio::time::sleep(std::time::Duration::from_millis(2600)).await;
+    app.get("/api/v1/user", &token_of(&key))
+        .await
+        .expect_error(401, "token_expired");
+    let v = app
+        .post(
+            "/api/v1/auth/verify",
+            &Auth::None,
+            json!({ "token": token }),
+        )
+        .await;
+    let v = v.expect(200);
+    assert_eq!(
+        (v["valid"].clone(), v["code"].clone()),
+        (json!(false), json!("token_expired"))
+    );
+    // Still listed, as expired, for the admin to see.
+    let shown = listed(&app).await;
+    let shown = shown
+        .iter()
+        .find(|k| k["uuid"] == key["uuid"])
+        .expect("listed");
+    assert_eq!(shown["expiresAt"], key["expiresAt"]);
 }
