@@ -38,18 +38,41 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 async fn no_secret_reaches_the_data_directory_or_the_logs() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
+    // The setup service account's token is a secret given to the server (and
+    // puts the organization on the plan that has service accounts).
+    let setup_token = latchkey_core::TokenSecret::generate(
+        latchkey_core::TokenKind::ServiceAccount,
+        &mut rand::thread_rng(),
+    )
+    .expose()
+    .to_string();
     let server = ServerProcess::start(
         &data,
         &[
             ("LATCHKEY_SETUP_ORG_NAME", "Acme"),
             ("LATCHKEY_SETUP_ADMIN_EMAIL", "admin@acme.test"),
             ("LATCHKEY_SETUP_ADMIN_PASSWORD", PASSWORD),
+            ("LATCHKEY_SETUP_SERVICE_ACCOUNT_TOKEN", &setup_token),
         ],
     );
     let mut admin = Client::new(&server.base);
     admin.login("admin@acme.test", PASSWORD).await;
-    let mut secrets: Vec<String> = vec![PASSWORD.to_string(), admin.cookie.clone().unwrap()];
-    let mut prefixes = Vec::new();
+    let mut secrets: Vec<String> = vec![
+        PASSWORD.to_string(),
+        admin.cookie.clone().unwrap(),
+        admin.csrf.clone().unwrap(),
+        setup_token.clone(),
+    ];
+    let mut prefixes = vec![setup_token[..10].to_string()];
+    let (status, _) = admin
+        .call(
+            reqwest::Method::GET,
+            "/api/v1/user",
+            Some(&setup_token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "the setup service account works");
 
     // Tokens: created, used, rotated (twice over two tokens), revoked.
     let post = reqwest::Method::POST;
@@ -140,6 +163,45 @@ async fn no_secret_reaches_the_data_directory_or_the_logs() {
         401
     );
 
+    // API keys and service accounts: created, used, rotated.
+    for (path, body) in [
+        (
+            "/api/v1/org/api-keys",
+            json!({ "name": "ci", "role": "viewer", "expiresAt": in_days(30) }),
+        ),
+        (
+            "/api/v1/service-accounts",
+            json!({ "description": "deployer", "scope": "organization", "role": "viewer", "expiresAt": in_days(30) }),
+        ),
+    ] {
+        let (status, r) = admin.call(post.clone(), path, None, Some(body)).await;
+        assert_eq!(status, 201, "{r}");
+        let made = r["results"]["token"].as_str().unwrap().to_string();
+        let uuid = r["results"]["uuid"].as_str().unwrap().to_string();
+        prefixes.push(made[..10].to_string());
+        secrets.push(made.clone());
+        let (status, _) = admin
+            .call(reqwest::Method::GET, "/api/v1/user", Some(&made), None)
+            .await;
+        assert_eq!(status, 200);
+        let (status, r) = admin
+            .call(
+                reqwest::Method::PATCH,
+                &format!("{path}/{uuid}/rotate"),
+                None,
+                Some(json!({ "expiresAt": in_days(20) })),
+            )
+            .await;
+        assert_eq!(status, 200, "{r}");
+        let rotated = r["results"]["token"].as_str().unwrap().to_string();
+        prefixes.push(rotated[..10].to_string());
+        secrets.push(rotated.clone());
+        let (status, _) = admin
+            .call(reqwest::Method::GET, "/api/v1/user", Some(&rotated), None)
+            .await;
+        assert_eq!(status, 200);
+    }
+
     // An invite code and the password set with it are secrets too.
     let (status, r) = admin
         .call(
@@ -166,6 +228,15 @@ async fn no_secret_reaches_the_data_directory_or_the_logs() {
             None,
             Some(json!({ "password": member_password })),
         )
+        .await;
+    assert_eq!(status, 200);
+    // So is the member's own session, used once.
+    let mut member = Client::new(&admin.base);
+    member.login("new@acme.test", member_password).await;
+    secrets.push(member.cookie.clone().unwrap());
+    secrets.push(member.csrf.clone().unwrap());
+    let (status, _) = member
+        .call(reqwest::Method::GET, "/api/v1/org/projects", None, None)
         .await;
     assert_eq!(status, 200);
     // A token made and rotated through the settings pages' forms: the page
@@ -255,6 +326,22 @@ async fn no_secret_reaches_the_data_directory_or_the_logs() {
         log.contains("/api/v1/user/me/personal-access-tokens"),
         "the request log was captured"
     );
+    // The log was read to its end, past the server's last words.
+    assert!(log.contains("shutting down"), "the whole log was read");
+    // The server's own key is in its file and nowhere else.
+    let key = std::fs::read_to_string(data.join("secret.key")).unwrap();
+    let key = key.trim();
+    assert_eq!(key.len(), 64, "a generated key");
+    assert!(!log.contains(key), "the server key is in the logs");
+    for (path, bytes) in &everything {
+        if !path.ends_with("secret.key") {
+            assert!(
+                !contains(bytes, key),
+                "the server key is in {}",
+                path.display()
+            );
+        }
+    }
     for secret in &secrets {
         // The part after the display prefix is the secret part of a token.
         let needle = if secret.starts_with("lk") && secret.len() == 44 {
