@@ -489,3 +489,68 @@ async fn operator_setup_and_set_plan() {
     assert_eq!(org["results"]["name"], "Initech");
     server.stop();
 }
+
+/// The authentication cache's safety net: a change made behind the server's
+/// back (an operator command on its SQLite file, which no cache hears of) is
+/// seen once the cached credential is older than `LATCHKEY_AUTH_CACHE_TTL_SECS`
+/// — not before, which proves the cache was answering.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_behind_the_servers_back_is_seen_within_the_cache_ttl() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let ttl = Duration::from_secs(2);
+    let server = ServerProcess::start(
+        &data,
+        &[
+            ("LATCHKEY_SETUP_ORG_NAME", "Acme"),
+            ("LATCHKEY_SETUP_ADMIN_EMAIL", "admin@acme.test"),
+            ("LATCHKEY_SETUP_ADMIN_PASSWORD", PASSWORD),
+            ("LATCHKEY_AUTH_CACHE_TTL_SECS", "2"),
+        ],
+    );
+    let mut admin = Client::new(&server.base);
+    admin.login("admin@acme.test", PASSWORD).await;
+    let (status, r) = admin
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/user/me/personal-access-tokens",
+            None,
+            Some(json!({ "name": "cached", "expiresAt": in_days(30) })),
+        )
+        .await;
+    assert_eq!(status, 201, "{r}");
+    let token = r["results"]["token"].as_str().unwrap().to_string();
+    let plan = || async {
+        let (status, r) = admin
+            .call(reqwest::Method::GET, "/api/v1/org", Some(&token), None)
+            .await;
+        assert_eq!(status, 200, "{r}");
+        r["results"]["plan"].as_str().unwrap().to_string()
+    };
+    // The token's organization is cached from this request on (filled
+    // after `before`, so it goes stale no earlier than `before` + TTL).
+    let before = std::time::Instant::now();
+    assert_eq!(plan().await, "free");
+    let out = Command::new(BIN)
+        .args(["org", "set-plan", "Acme", "enterprise", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        before.elapsed() < ttl,
+        "the operator command took longer than the TTL"
+    );
+    assert_eq!(plan().await, "free", "still the cached answer");
+    let mut seen = None;
+    while before.elapsed() < ttl + Duration::from_secs(1) {
+        if plan().await == "enterprise" {
+            seen = Some(before.elapsed());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let seen = seen.expect("the change is seen within the TTL");
+    assert!(seen >= ttl, "seen after {seen:?}, before the TTL");
+    server.stop();
+}
