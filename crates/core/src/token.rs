@@ -302,13 +302,23 @@ mod tests {
     }
 
     #[test]
-    fn hashes_depend_on_the_key_and_compare_in_constant_time() {
+    fn hashes_depend_on_the_key_and_ct_eq_compares_every_byte() {
         let a = TokenHasher::new(&[1u8; 32]).unwrap();
         let b = TokenHasher::new(&[2u8; 32]).unwrap();
         assert!(TokenHasher::new(&[1u8; 31]).is_none());
         let ha = a.hash("lkpat_x");
         assert!(ha.ct_eq(&a.hash("lkpat_x")));
         assert!(!ha.ct_eq(&b.hash("lkpat_x")));
+        // A hash that differs from it in any one byte, first to last, is
+        // another hash (that the comparison takes constant time is
+        // `subtle`'s promise, which this cannot observe).
+        let hex = ha.to_hex();
+        for byte in 0..hex.len() / 2 {
+            let mut other = hex.clone().into_bytes();
+            other[2 * byte] = if other[2 * byte] == b'0' { b'1' } else { b'0' };
+            let other = TokenHash::from_hex(std::str::from_utf8(&other).unwrap()).unwrap();
+            assert!(!ha.ct_eq(&other), "byte {byte}");
+        }
         assert_eq!(TokenHash::from_hex(&ha.to_hex()), Some(ha));
         assert!(!format!("{ha:?}").contains(&ha.to_hex()));
         assert_ne!(

@@ -38,18 +38,41 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 async fn no_secret_reaches_the_data_directory_or_the_logs() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
+    // The setup service account's token is a secret given to the server (and
+    // puts the organization on the plan that has service accounts).
+    let setup_token = latchkey_core::TokenSecret::generate(
+        latchkey_core::TokenKind::ServiceAccount,
+        &mut rand::thread_rng(),
+    )
+    .expose()
+    .to_string();
     let server = ServerProcess::start(
         &data,
         &[
             ("LATCHKEY_SETUP_ORG_NAME", "Acme"),
             ("LATCHKEY_SETUP_ADMIN_EMAIL", "admin@acme.test"),
             ("LATCHKEY_SETUP_ADMIN_PASSWORD", PASSWORD),
+            ("LATCHKEY_SETUP_SERVICE_ACCOUNT_TOKEN", &setup_token),
         ],
     );
     let mut admin = Client::new(&server.base);
     admin.login("admin@acme.test", PASSWORD).await;
-    let mut secrets: Vec<String> = vec![PASSWORD.to_string(), admin.cookie.clone().unwrap()];
-    let mut prefixes = Vec::new();
+    let mut secrets: Vec<String> = vec![
+        PASSWORD.to_string(),
+        admin.cookie.clone().unwrap(),
+        admin.csrf.clone().unwrap(),
+        setup_token.clone(),
+    ];
+    let mut prefixes = vec![setup_token[..10].to_string()];
+    let (status, _) = admin
+        .call(
+            reqwest::Method::GET,
+            "/api/v1/user",
+            Some(&setup_token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "the setup service account works");
 
     // Tokens: created, used, rotated (twice over two tokens), revoked.
     let post = reqwest::Method::POST;
@@ -140,6 +163,45 @@ async fn no_secret_reaches_the_data_directory_or_the_logs() {
         401
     );
 
+    // API keys and service accounts: created, used, rotated.
+    for (path, body) in [
+        (
+            "/api/v1/org/api-keys",
+            json!({ "name": "ci", "role": "viewer", "expiresAt": in_days(30) }),
+        ),
+        (
+            "/api/v1/service-accounts",
+            json!({ "description": "deployer", "scope": "organization", "role": "viewer", "expiresAt": in_days(30) }),
+        ),
+    ] {
+        let (status, r) = admin.call(post.clone(), path, None, Some(body)).await;
+        assert_eq!(status, 201, "{r}");
+        let made = r["results"]["token"].as_str().unwrap().to_string();
+        let uuid = r["results"]["uuid"].as_str().unwrap().to_string();
+        prefixes.push(made[..10].to_string());
+        secrets.push(made.clone());
+        let (status, _) = admin
+            .call(reqwest::Method::GET, "/api/v1/user", Some(&made), None)
+            .await;
+        assert_eq!(status, 200);
+        let (status, r) = admin
+            .call(
+                reqwest::Method::PATCH,
+                &format!("{path}/{uuid}/rotate"),
+                None,
+                Some(json!({ "expiresAt": in_days(20) })),
+            )
+            .await;
+        assert_eq!(status, 200, "{r}");
+        let rotated = r["results"]["token"].as_str().unwrap().to_string();
+        prefixes.push(rotated[..10].to_string());
+        secrets.push(rotated.clone());
+        let (status, _) = admin
+            .call(reqwest::Method::GET, "/api/v1/user", Some(&rotated), None)
+            .await;
+        assert_eq!(status, 200);
+    }
+
     // An invite code and the password set with it are secrets too.
     let (status, r) = admin
         .call(
@@ -166,6 +228,15 @@ async fn no_secret_reaches_the_data_directory_or_the_logs() {
             None,
             Some(json!({ "password": member_password })),
         )
+        .await;
+    assert_eq!(status, 200);
+    // So is the member's own session, used once.
+    let mut member = Client::new(&admin.base);
+    member.login("new@acme.test", member_password).await;
+    secrets.push(member.cookie.clone().unwrap());
+    secrets.push(member.csrf.clone().unwrap());
+    let (status, _) = member
+        .call(reqwest::Method::GET, "/api/v1/org/projects", None, None)
         .await;
     assert_eq!(status, 200);
     // A token made and rotated through the settings pages' forms: the page
@@ -255,6 +326,22 @@ async fn no_secret_reaches_the_data_directory_or_the_logs() {
         log.contains("/api/v1/user/me/personal-access-tokens"),
         "the request log was captured"
     );
+    // The log was read to its end, past the server's last words.
+    assert!(log.contains("shutting down"), "the whole log was read");
+    // The server's own key is in its file and nowhere else.
+    let key = std::fs::read_to_string(data.join("secret.key")).unwrap();
+    let key = key.trim();
+    assert_eq!(key.len(), 64, "a generated key");
+    assert!(!log.contains(key), "the server key is in the logs");
+    for (path, bytes) in &everything {
+        if !path.ends_with("secret.key") {
+            assert!(
+                !contains(bytes, key),
+                "the server key is in {}",
+                path.display()
+            );
+        }
+    }
     for secret in &secrets {
         // The part after the display prefix is the secret part of a token.
         let needle = if secret.starts_with("lk") && secret.len() == 44 {
@@ -400,5 +487,70 @@ async fn operator_setup_and_set_plan() {
     assert_eq!(status, 200);
     assert_eq!(org["results"]["plan"], "enterprise");
     assert_eq!(org["results"]["name"], "Initech");
+    server.stop();
+}
+
+/// The authentication cache's safety net: a change made behind the server's
+/// back (an operator command on its SQLite file, which no cache hears of) is
+/// seen once the cached credential is older than `LATCHKEY_AUTH_CACHE_TTL_SECS`
+/// — not before, which proves the cache was answering.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_behind_the_servers_back_is_seen_within_the_cache_ttl() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let ttl = Duration::from_secs(2);
+    let server = ServerProcess::start(
+        &data,
+        &[
+            ("LATCHKEY_SETUP_ORG_NAME", "Acme"),
+            ("LATCHKEY_SETUP_ADMIN_EMAIL", "admin@acme.test"),
+            ("LATCHKEY_SETUP_ADMIN_PASSWORD", PASSWORD),
+            ("LATCHKEY_AUTH_CACHE_TTL_SECS", "2"),
+        ],
+    );
+    let mut admin = Client::new(&server.base);
+    admin.login("admin@acme.test", PASSWORD).await;
+    let (status, r) = admin
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/user/me/personal-access-tokens",
+            None,
+            Some(json!({ "name": "cached", "expiresAt": in_days(30) })),
+        )
+        .await;
+    assert_eq!(status, 201, "{r}");
+    let token = r["results"]["token"].as_str().unwrap().to_string();
+    let plan = || async {
+        let (status, r) = admin
+            .call(reqwest::Method::GET, "/api/v1/org", Some(&token), None)
+            .await;
+        assert_eq!(status, 200, "{r}");
+        r["results"]["plan"].as_str().unwrap().to_string()
+    };
+    // The token's organization is cached from this request on (filled
+    // after `before`, so it goes stale no earlier than `before` + TTL).
+    let before = std::time::Instant::now();
+    assert_eq!(plan().await, "free");
+    let out = Command::new(BIN)
+        .args(["org", "set-plan", "Acme", "enterprise", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        before.elapsed() < ttl,
+        "the operator command took longer than the TTL"
+    );
+    assert_eq!(plan().await, "free", "still the cached answer");
+    let mut seen = None;
+    while before.elapsed() < ttl + Duration::from_secs(1) {
+        if plan().await == "enterprise" {
+            seen = Some(before.elapsed());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let seen = seen.expect("the change is seen within the TTL");
+    assert!(seen >= ttl, "seen after {seen:?}, before the TTL");
     server.stop();
 }

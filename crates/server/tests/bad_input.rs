@@ -278,6 +278,10 @@ struct Fixture {
     pat: String,
     /// An API key with an expiry.
     api_key: String,
+    /// A service account with an expiry.
+    service_account: String,
+    /// A custom role.
+    role: String,
 }
 
 async fn fixture(app: &TestApp) -> Fixture {
@@ -297,12 +301,35 @@ async fn fixture(app: &TestApp) -> Fixture {
         )
         .await;
     let api_key = key.expect(201)["uuid"].as_str().expect("uuid").to_string();
+    // Service accounts and custom roles are on the enterprise plan.
+    app.set_plan("enterprise").await;
+    let account = app
+        .post(
+            "/api/v1/service-accounts",
+            &app.admin.pat,
+            json!({ "description": "bad input", "scope": "organization", "role": "viewer", "expiresAt": in_days(30) }),
+        )
+        .await;
+    let service_account = account.expect(201)["uuid"]
+        .as_str()
+        .expect("uuid")
+        .to_string();
+    let role = app
+        .post(
+            "/api/v1/org/roles",
+            &app.admin.pat,
+            json!({ "name": "bad input", "scopes": ["audit:read"] }),
+        )
+        .await;
+    let role = role.expect(201)["uuid"].as_str().expect("uuid").to_string();
     Fixture {
         project,
         member,
         invite: invite.expect("a new member gets an invite"),
         pat,
         api_key,
+        service_account,
+        role,
     }
 }
 
@@ -427,11 +454,67 @@ fn endpoints(app: &TestApp, fx: &Fixture) -> Vec<Endpoint> {
             "expiresAt",
         ),
         e(
+            "create api key",
+            Method::POST,
+            "/api/v1/org/api-keys".into(),
+            pat,
+            json!({ "name": "k", "role": "viewer" }),
+            "name",
+        ),
+        e(
             "patch api key",
             Method::PATCH,
             format!("/api/v1/org/api-keys/{}", fx.api_key),
             pat,
             json!({ "name": "k" }),
+            "name",
+        ),
+        e(
+            "rotate api key",
+            Method::PATCH,
+            format!("/api/v1/org/api-keys/{}/rotate", fx.api_key),
+            pat,
+            json!({ "expiresAt": in_days(10) }),
+            "expiresAt",
+        ),
+        e(
+            "create service account",
+            Method::POST,
+            "/api/v1/service-accounts".into(),
+            pat,
+            json!({ "description": "sa", "scope": "organization", "role": "viewer" }),
+            "description",
+        ),
+        e(
+            "patch service account",
+            Method::PATCH,
+            format!("/api/v1/service-accounts/{}", fx.service_account),
+            pat,
+            json!({ "description": "sa" }),
+            "description",
+        ),
+        e(
+            "rotate service account",
+            Method::PATCH,
+            format!("/api/v1/service-accounts/{}/rotate", fx.service_account),
+            pat,
+            json!({ "expiresAt": in_days(10) }),
+            "expiresAt",
+        ),
+        e(
+            "create role",
+            Method::POST,
+            "/api/v1/org/roles".into(),
+            pat,
+            json!({ "name": "r", "scopes": ["audit:read"] }),
+            "name",
+        ),
+        e(
+            "patch role",
+            Method::PATCH,
+            format!("/api/v1/org/roles/{}", fx.role),
+            pat,
+            json!({ "name": "r" }),
             "name",
         ),
         e(
@@ -463,6 +546,43 @@ async fn send_to(app: &TestApp, ep: &Endpoint, body: Value) -> Resp {
 /// wrong Content-Type: `400 invalid_request` about the body as a whole.
 async fn malformed_bodies(app: TestApp) {
     let fx = fixture(&app).await;
+    // The table holds every operation the API documents a body for, and no
+    // other: a new one is added there, or this fails.
+    let doc = app.get("/api/v1/openapi.json", &Auth::None).await;
+    let mut documented: Vec<String> = Vec::new();
+    assert_eq!(doc.status, 200);
+    for (path, item) in doc.body["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("operations") {
+            if op.get("requestBody").is_some() {
+                let template: Vec<&str> = path
+                    .split('/')
+                    .map(|part| if part.starts_with('{') { "{}" } else { part })
+                    .collect();
+                documented.push(format!("{} {}", method.to_uppercase(), template.join("/")));
+            }
+        }
+    }
+    documented.sort();
+    let ids = [
+        &fx.project,
+        &fx.member,
+        &fx.invite,
+        &fx.pat,
+        &fx.api_key,
+        &fx.service_account,
+        &fx.role,
+    ];
+    let mut tabled: Vec<String> = endpoints(&app, &fx)
+        .iter()
+        .map(|ep| {
+            let path = ids
+                .iter()
+                .fold(ep.path.clone(), |path, id| path.replace(id.as_str(), "{}"));
+            format!("{} {path}", ep.method)
+        })
+        .collect();
+    tabled.sort();
+    assert_eq!(tabled, documented, "every operation that takes a body");
     for ep in endpoints(&app, &fx) {
         let ok = ep.parses.to_string();
         let f = ep.text_field;

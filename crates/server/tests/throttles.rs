@@ -40,6 +40,8 @@ on_both!(
     a_revoked_token_flood_writes_one_refusal_a_minute,
     unknown_tokens_do_not_evict_cached_credentials,
     every_401_carries_www_authenticate,
+    a_right_password_gives_the_account_its_allowance_back,
+    a_full_window_lifts_when_it_ends,
 );
 
 /// The test client reaches the server from 127.0.0.1: trusting it lets a
@@ -551,4 +553,58 @@ async fn every_401_carries_www_authenticate(backend: Backend) {
     let forbidden = app.post("/api/v1/logout", &app.admin.pat, json!({})).await;
     assert_eq!(forbidden.status, 403);
     assert!(forbidden.headers.get("www-authenticate").is_none());
+}
+
+/// Nine wrong passwords and then the right one: the right one starts the
+/// account afresh, so ten more wrong ones are answered (and the eleventh is
+/// refused) — not one more.
+async fn a_right_password_gives_the_account_its_allowance_back(backend: Backend) {
+    let (app, _) = spawn(backend, |_| {}).await;
+    let login =
+        |password: &'static str| login_from(&app.base, &app.http, "-", ADMIN_EMAIL, password);
+    for _ in 0..9 {
+        assert_eq!(login("a guess").await, 401);
+    }
+    assert_eq!(login(PASSWORD).await, 200);
+    let mut statuses = Vec::new();
+    for _ in 0..11 {
+        statuses.push(login("a guess").await);
+    }
+    assert_eq!(
+        statuses,
+        [vec![401; 10], vec![429]].concat(),
+        "ten wrong passwords after the right one"
+    );
+}
+
+/// A full window refuses even the right password until it ends, and then
+/// lets the account in. The window's start is moved in the database to two
+/// seconds before its end: fifteen minutes pass in two seconds.
+async fn a_full_window_lifts_when_it_ends(backend: Backend) {
+    let (app, _) = spawn(backend, |_| {}).await;
+    for _ in 0..10 {
+        assert_eq!(
+            login_from(&app.base, &app.http, "-", ADMIN_EMAIL, "a guess").await,
+            401
+        );
+    }
+    let window = 15 * 60;
+    let moved = app
+        .operator_sql(&format!(
+            "UPDATE throttles SET window_start = window_start - {}, forget_at = forget_at - {}",
+            window - 2,
+            window - 2
+        ))
+        .await;
+    assert_eq!(moved, 2, "the account's window and the address's");
+    let refused = app.try_login(ADMIN_EMAIL, PASSWORD, None).await;
+    refused.expect_error(429, "rate_limited");
+    let retry: u64 = refused.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=3).contains(&retry), "Retry-After {retry}");
+    tokio::time::sleep(std::time::Duration::from_millis(retry * 1000 + 500)).await;
+    app.try_login(ADMIN_EMAIL, PASSWORD, None).await.expect(200);
 }

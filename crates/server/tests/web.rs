@@ -340,81 +340,291 @@ async fn every_page_against_every_kind_of_visitor() {
     app.stop().await;
 }
 
+/// A form of a page: where it posts, and the fields it would send (the CSRF
+/// field left out), as a browser would fill them in unchanged.
+#[derive(Debug)]
+struct PageForm {
+    action: String,
+    fields: Vec<(String, String)>,
+}
+
+/// The value of `name="…"` in one tag.
+fn attribute(tag: &str, name: &str) -> Option<String> {
+    let at = tag.find(&format!(" {name}=\""))? + name.len() + 3;
+    let len = tag[at..].find('"')?;
+    Some(
+        tag[at..at + len]
+            .replace("&quot;", "\"")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&"),
+    )
+}
+
+/// Every `<form method="post">` of a page.
+fn post_forms(page: &str) -> Vec<PageForm> {
+    let mut forms = Vec::new();
+    let mut rest = page;
+    while let Some(at) = rest.find("<form") {
+        rest = &rest[at..];
+        let tag = &rest[..rest.find('>').expect("a form tag ends")];
+        let body = &rest[..rest.find("</form>").expect("a form ends")];
+        rest = &rest[body.len()..];
+        if attribute(tag, "method").as_deref() != Some("post") {
+            continue;
+        }
+        let mut fields = Vec::new();
+        let mut inner = &body[tag.len()..];
+        while let Some(at) = inner.find('<') {
+            inner = &inner[at..];
+            let tag = &inner[..inner.find('>').unwrap_or(inner.len())];
+            let name = attribute(tag, "name");
+            if let Some(name) = name.filter(|n| n != "_csrf") {
+                if tag.starts_with("<input") {
+                    let kind = attribute(tag, "type").unwrap_or_default();
+                    let value = attribute(tag, "value").filter(|v| !v.is_empty());
+                    // What a forged form would fill in: something valid.
+                    let value = value.unwrap_or_else(|| match kind.as_str() {
+                        "email" => "forged@acme.test".into(),
+                        "number" => "7".into(),
+                        "date" => "2099-01-01".into(),
+                        _ => "forged 1".into(),
+                    });
+                    if !matches!(kind.as_str(), "checkbox" | "radio") || tag.contains(" checked") {
+                        fields.push((name, value));
+                    }
+                } else if tag.starts_with("<select") {
+                    let options = &inner[..inner.find("</select>").unwrap_or(inner.len())];
+                    let first = options
+                        .split("<option")
+                        .skip(1)
+                        .filter_map(|o| attribute(&format!(" {o}"), "value"))
+                        .find(|v| !v.is_empty())
+                        .unwrap_or_default();
+                    fields.push((name, first));
+                } else if tag.starts_with("<textarea") {
+                    fields.push((name, "x".into()));
+                }
+            }
+            inner = &inner[1..];
+        }
+        forms.push(PageForm {
+            action: attribute(tag, "action").expect("a form posts somewhere"),
+            fields,
+        });
+    }
+    forms
+}
+
+/// A path with its uuids (and an invite code) as the router's parameters.
+fn route_of(path: &str) -> String {
+    path.split('/')
+        .enumerate()
+        .map(|(i, part)| {
+            if uuid::Uuid::parse_str(part).is_ok() {
+                "{uuid}".to_string()
+            } else if i == 2 && path.starts_with("/invite/") {
+                "{code}".to_string()
+            } else {
+                part.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// What an admin can see of the organization through the API: a form that
+/// changed anything changes one of these.
+async fn everything(app: &TestApp, project: &str) -> Vec<serde_json::Value> {
+    let mut seen = Vec::new();
+    for path in [
+        "/api/v1/user".to_string(),
+        "/api/v1/orgs".into(),
+        "/api/v1/org/users".into(),
+        "/api/v1/org/projects".into(),
+        format!("/api/v1/projects/{project}/access"),
+        "/api/v1/org/roles".into(),
+        "/api/v1/user/me/personal-access-tokens".into(),
+        "/api/v1/org/api-keys".into(),
+        "/api/v1/service-accounts".into(),
+    ] {
+        let resp = app.get(&path, &app.admin.session).await;
+        let mut value = resp.expect(200).clone();
+        // Reading is no change; the session's own use is recorded.
+        if let Some(list) = value.as_array_mut() {
+            for item in list {
+                if let Some(o) = item.as_object_mut() {
+                    o.remove("lastUsedAt");
+                }
+            }
+        }
+        seen.push(json!({ "path": path, "value": value }));
+    }
+    seen
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_form_needs_its_csrf_token() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     app.set_plan("enterprise").await;
     let web = Web::new(&app);
     let admin = visitor("admin", &app.admin.session);
-    let pats_before = app
-        .get("/api/v1/user/me/personal-access-tokens", &app.admin.session)
-        .await
-        .expect(200)
-        .as_array()
-        .expect("list")
-        .len();
-    let posts: [(&str, Vec<(&str, &str)>); 6] = [
-        ("/settings/tokens", vec![("name", "x"), ("expiry", "7")]),
-        (
-            "/settings/api-keys",
-            vec![("name", "x"), ("role", "viewer")],
-        ),
-        (
-            "/settings/service-accounts",
-            vec![
-                ("description", "x"),
-                ("scope", "organization"),
-                ("role", "viewer"),
-            ],
-        ),
-        (
-            "/settings/members",
-            vec![("email", "x@acme.test"), ("role", "viewer")],
-        ),
-        ("/settings/projects", vec![("name", "x")]),
-        ("/logout", vec![]),
+    // Something of every kind, so that every page shows every form it has.
+    let project = app.create_project("Website").await;
+    let viewer = app.person("viewer@acme.test", "viewer").await;
+    app.put(
+        &format!("/api/v1/projects/{project}/access/{}", viewer.uuid),
+        &app.admin.session,
+        json!({ "role": "editor" }),
+    )
+    .await
+    .expect(200);
+    app.post(
+        "/api/v1/org/roles",
+        &app.admin.session,
+        json!({ "name": "Auditor", "scopes": ["audit:read"] }),
+    )
+    .await
+    .expect(201);
+    app.post(
+        "/api/v1/org/api-keys",
+        &app.admin.session,
+        json!({ "name": "k", "role": "viewer", "expiresAt": support::in_days(30) }),
+    )
+    .await
+    .expect(201);
+    app.post(
+        "/api/v1/service-accounts",
+        &app.admin.session,
+        json!({ "description": "sa", "scope": "organization", "role": "viewer", "expiresAt": support::in_days(30) }),
+    )
+    .await
+    .expect(201);
+    app.post(
+        "/api/v1/orgs",
+        &app.admin.session,
+        json!({ "name": "Other" }),
+    )
+    .await
+    .expect(201);
+    // A token that expires (one that does not cannot be rotated).
+    app.create_pat(
+        &app.admin.session,
+        json!({ "name": "expiring", "expiresAt": support::in_days(30) }),
+    )
+    .await;
+    let (_, code) = app.add_member("invited@acme.test", "viewer").await;
+    let invite = format!("/invite/{}", code.expect("an invite"));
+
+    // Every page an admin can reach from the settings, and every form on them.
+    let mut pages = vec!["/settings/tokens".to_string()];
+    let mut visited = std::collections::BTreeSet::new();
+    let mut forms: Vec<PageForm> = Vec::new();
+    while let Some(path) = pages.pop() {
+        if !visited.insert(path.clone()) {
+            continue;
+        }
+        let response = web.get(&path, &admin).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let page = response.text().await.expect("page");
+        for link in page.split(" href=\"").skip(1) {
+            let link = link[..link.find('"').unwrap_or(0)].replace("&amp;", "&");
+            let link = link.split(['?', '#']).next().unwrap_or("").to_string();
+            if link.starts_with("/settings/") && !visited.contains(&link) {
+                pages.push(link);
+            }
+        }
+        for form in post_forms(&page) {
+            if !forms.iter().any(|f| f.action == form.action) {
+                forms.push(form);
+            }
+        }
+    }
+    let anonymous = Visitor {
+        name: "anonymous",
+        cookie: None,
+        csrf: String::new(),
+    };
+    for path in ["/login".to_string(), invite] {
+        let response = web.get(&path, &anonymous).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        forms.extend(post_forms(&response.text().await.expect("page")));
+    }
+    // Every route that takes a form, and nothing else, has a form on a page:
+    // a new form is in this list, or this test fails.
+    let mut routes: Vec<String> = forms.iter().map(|f| route_of(&f.action)).collect();
+    routes.sort();
+    routes.dedup();
+    let mut expected = vec![
+        "/invite/{code}",
+        "/login",
+        "/logout",
+        "/settings/active-org",
+        "/settings/api-keys",
+        "/settings/api-keys/{uuid}/revoke",
+        "/settings/api-keys/{uuid}/rotate",
+        "/settings/members",
+        "/settings/members/{uuid}",
+        "/settings/members/{uuid}/remove",
+        "/settings/projects",
+        "/settings/projects/{uuid}",
+        "/settings/projects/{uuid}/access/{uuid}/remove",
+        "/settings/roles",
+        "/settings/roles/{uuid}",
+        "/settings/roles/{uuid}/delete",
+        "/settings/service-accounts",
+        "/settings/service-accounts/{uuid}/delete",
+        "/settings/service-accounts/{uuid}/rotate",
+        "/settings/tokens",
+        "/settings/tokens/{uuid}/edit",
+        "/settings/tokens/{uuid}/revoke",
+        "/settings/tokens/{uuid}/rotate",
     ];
-    for (path, form) in &posts {
+    expected.sort();
+    assert_eq!(routes, expected, "the forms on the pages");
+
+    let before = everything(&app, &project).await;
+    for form in &forms {
+        let signed_out_form =
+            ["/login", "/invite/{code}"].contains(&route_of(&form.action).as_str());
+        let fields: Vec<(&str, &str)> = form
+            .fields
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         for csrf in [
             None,
             Some("0000"),
             Some(&admin.csrf[..admin.csrf.len() - 1]),
         ] {
-            let mut fields = form.clone();
+            let mut fields = fields.clone();
             if let Some(c) = csrf {
                 fields.push(("_csrf", c));
             }
-            let response = web.post(path, &admin, &fields).await;
+            let who = if signed_out_form { &anonymous } else { &admin };
+            let response = web.post(&form.action, who, &fields).await;
             assert_eq!(
                 response.status(),
                 StatusCode::FORBIDDEN,
-                "{path} with {csrf:?}"
+                "{} with {csrf:?}: {fields:?}",
+                form.action
             );
         }
-        // Signed out, a form goes to sign-in and changes nothing.
-        let anonymous = Visitor {
-            name: "anonymous",
-            cookie: None,
-            csrf: String::new(),
-        };
-        assert_eq!(
-            seen(&web.post(path, &anonymous, form).await),
-            SignIn,
-            "{path}"
-        );
+        if !signed_out_form {
+            // Signed out, a form goes to sign-in and changes nothing.
+            assert_eq!(
+                seen(&web.post(&form.action, &anonymous, &fields).await),
+                SignIn,
+                "{}",
+                form.action
+            );
+        }
     }
-    let pats_after = app
-        .get("/api/v1/user/me/personal-access-tokens", &app.admin.session)
-        .await;
     assert_eq!(
-        pats_after.expect(200).as_array().expect("list").len(),
-        pats_before
+        everything(&app, &project).await,
+        before,
+        "no form changed anything without its token"
     );
-    let keys = app.get("/api/v1/org/api-keys", &app.admin.session).await;
-    assert_eq!(keys.expect(200), &json!([]), "no API key made");
-    app.get("/api/v1/user", &app.admin.session)
-        .await
-        .expect(200);
 
     // Sign-in needs the form token its page set as a cookie.
     let response = web
@@ -583,11 +793,24 @@ async fn bad_form_input_is_a_clear_4xx_page() {
             ),
         )
         .header("content-type", "application/x-www-form-urlencoded")
-        .body("name=%ff%fe&_csrf=x")
+        .body(format!("name=%ff%fe&_csrf={csrf}"))
         .send()
         .await
         .expect("post");
-    assert!(response.status().is_client_error(), "{}", response.status());
+    // The token is right, so the answer is about the encoding: the form is
+    // refused, and no token is made under a name the user never typed.
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let page = response.text().await.expect("page");
+    assert!(page.contains("The form could not be read."), "{page}");
+    let pats = app
+        .get("/api/v1/user/me/personal-access-tokens", &app.admin.session)
+        .await;
+    let pats = pats.expect(200).as_array().expect("list").clone();
+    assert!(
+        pats.iter()
+            .all(|t| !t["name"].as_str().unwrap_or("").contains('\u{fffd}')),
+        "{pats:?}"
+    );
     let response = web
         .http
         .post(format!("{}/settings/tokens", web.base))

@@ -16,6 +16,7 @@ pub struct ServerProcess {
     pub child: Child,
     pub base: String,
     log: Arc<Mutex<String>>,
+    readers: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl ServerProcess {
@@ -41,13 +42,14 @@ impl ServerProcess {
         let mut child = cmd.spawn().expect("latchkey starts");
         let log = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = std::sync::mpsc::channel();
+        let mut readers = Vec::new();
         for stream in [
             Box::new(child.stderr.take().unwrap()) as Box<dyn std::io::Read + Send>,
             Box::new(child.stdout.take().unwrap()),
         ] {
             let log = log.clone();
             let tx = tx.clone();
-            std::thread::spawn(move || {
+            readers.push(std::thread::spawn(move || {
                 for line in BufReader::new(stream).lines().map_while(Result::ok) {
                     if let Some(addr) = line.split("addr=").nth(1) {
                         let _ = tx.send(addr.split_whitespace().next().unwrap_or("").to_string());
@@ -55,7 +57,7 @@ impl ServerProcess {
                     log.lock().unwrap().push_str(&line);
                     log.lock().unwrap().push('\n');
                 }
-            });
+            }));
         }
         let addr = rx
             .recv_timeout(Duration::from_secs(30))
@@ -64,6 +66,7 @@ impl ServerProcess {
             child,
             base: format!("http://{addr}"),
             log,
+            readers,
         }
     }
 
@@ -87,7 +90,10 @@ impl ServerProcess {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
-        std::thread::sleep(Duration::from_millis(100));
+        // The readers end at the end of the output: the log is complete.
+        for reader in self.readers.drain(..) {
+            reader.join().expect("a log reader");
+        }
         let log = self.log.lock().unwrap().clone();
         log
     }

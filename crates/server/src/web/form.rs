@@ -28,13 +28,49 @@ impl<S: Send + Sync> FromRequest<S> for Fields {
             let status = rejection.status();
             layout::bare_error(status, "The form could not be read.").into_response()
         })?;
-        serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
-            .map(Fields)
-            .map_err(|_| {
-                layout::bare_error(StatusCode::BAD_REQUEST, "The form could not be read.")
-                    .into_response()
-            })
+        decode(&bytes).map(Fields).ok_or_else(|| {
+            layout::bare_error(StatusCode::BAD_REQUEST, "The form could not be read.")
+                .into_response()
+        })
     }
+}
+
+/// An `application/x-www-form-urlencoded` body as its pairs; `None` when a
+/// name or value is not UTF-8 once decoded. (Decoding it lossily would turn
+/// what was sent into U+FFFD characters nobody typed, and keep them.)
+fn decode(body: &[u8]) -> Option<Vec<(String, String)>> {
+    let text = |part: &[u8]| -> Option<String> {
+        let mut out = Vec::with_capacity(part.len());
+        let mut i = 0;
+        while i < part.len() {
+            match part[i] {
+                b'+' => out.push(b' '),
+                b'%' => {
+                    let digit = |at: usize| part.get(at).and_then(|b| (*b as char).to_digit(16));
+                    match (digit(i + 1), digit(i + 2)) {
+                        (Some(high), Some(low)) => {
+                            out.push((high * 16 + low) as u8);
+                            i += 2;
+                        }
+                        _ => out.push(b'%'),
+                    }
+                }
+                byte => out.push(byte),
+            }
+            i += 1;
+        }
+        String::from_utf8(out).ok()
+    };
+    body.split(|b| *b == b'&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (name, value) = match pair.iter().position(|b| *b == b'=') {
+                Some(at) => (&pair[..at], &pair[at + 1..]),
+                None => (pair, &pair[..0]),
+            };
+            Some((text(name)?, text(value)?))
+        })
+        .collect()
 }
 
 impl Fields {
@@ -170,5 +206,48 @@ pub fn role_choice(value: Option<&str>, label: &str) -> Result<Value, Failure> {
             Some(uuid) => json!({ "customRoleUuid": uuid }),
             None => json!({ "role": v }),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decode;
+
+    fn pairs(body: &str) -> Option<Vec<(String, String)>> {
+        decode(body.as_bytes())
+    }
+
+    #[test]
+    fn a_form_decodes_as_browsers_encode_it() {
+        let own = |v: &[(&str, &str)]| {
+            Some(
+                v.iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        assert_eq!(
+            pairs("name=a+b%20c&scope=x&scope=y&_csrf="),
+            own(&[
+                ("name", "a b c"),
+                ("scope", "x"),
+                ("scope", "y"),
+                ("_csrf", "")
+            ])
+        );
+        assert_eq!(pairs("a=%C3%A9%2B&&b"), own(&[("a", "é+"), ("b", "")]));
+        // What is no escape stays as sent, as browsers and `form_urlencoded` do.
+        assert_eq!(
+            pairs("a=100%&b=%zz&c=%+1&d=%4"),
+            own(&[("a", "100%"), ("b", "%zz"), ("c", "% 1"), ("d", "%4")])
+        );
+        assert_eq!(pairs(""), own(&[]));
+    }
+
+    #[test]
+    fn a_form_that_is_not_utf8_is_refused_not_mangled() {
+        assert_eq!(pairs("name=%ff%fe"), None);
+        assert_eq!(pairs("%c3=x"), None);
+        assert_eq!(decode(b"name=\xff"), None);
     }
 }

@@ -17,6 +17,7 @@ on_both_backends!(
     survives_the_creator_leaving,
     cannot_manage_personal_tokens,
     other_organizations_keys_are_not_found,
+    expiry,
 );
 
 const KEYS: &str = "/api/v1/org/api-keys";
@@ -151,11 +152,27 @@ async fn secret_shown_once(app: TestApp) {
         )
         .await;
     let new = rotated.expect(200)["token"].as_str().unwrap().to_string();
+    let uuid = uuid_of(&key);
+    // Each response is the one asked for, holding the key, before it is
+    // searched for the secret: an error body would hold no secret either.
     let list = app.get(KEYS, &app.admin.session).await;
+    let keys = list.expect(200).as_array().expect("a list");
+    assert!(keys.iter().any(|k| k["uuid"] == uuid.as_str()), "{keys:?}");
     let me = app.get("/api/v1/user", &Auth::Token(new.clone())).await;
+    assert_eq!(me.expect(200)["credential"]["uuid"], uuid.as_str());
+    assert_eq!(me.results()["credential"]["kind"], "api_key");
     let log = app
         .get("/api/v1/org/audit-logs?limit=500", &app.admin.pat)
         .await;
+    let events = log.expect(200)["items"].as_array().expect("events");
+    for action in ["api_key.created", "api_key.rotated"] {
+        assert!(
+            events
+                .iter()
+                .any(|e| e["action"] == action && e["target"]["uuid"] == uuid.as_str()),
+            "{action} logged"
+        );
+    }
     for secret in [&token, &new] {
         for body in [&list.body, &me.body, &log.body] {
             assert!(!body.to_string().contains(&secret[10..]), "{body}");
@@ -777,4 +794,57 @@ async fn other_organizations_keys_are_not_found(app: TestApp) {
     app.get("/api/v1/user", &token_of(&globex_key))
         .await
         .expect(200);
+}
+
+/// `expiresAt` two seconds ahead, to the second.
+fn in_two_seconds() -> String {
+    (time::OffsetDateTime::now_utc() + time::Duration::seconds(2))
+        .replace_nanosecond(0)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
+}
+
+/// A key past its `expiresAt` is refused, though it was cached while valid.
+async fn expiry(app: TestApp) {
+    let key = create_key(
+        &app,
+        &app.admin.session,
+        json!({ "name": "brief", "role": "viewer", "expiresAt": in_two_seconds() }),
+    )
+    .await;
+    let token = key["token"].as_str().unwrap().to_string();
+    let me = app.get("/api/v1/user", &token_of(&key)).await;
+    assert_eq!(me.expect(200)["credential"]["kind"], "api_key");
+    let v = app
+        .post(
+            "/api/v1/auth/verify",
+            &Auth::None,
+            json!({ "token": token }),
+        )
+        .await;
+    assert_eq!(v.expect(200)["valid"], true);
+    tokio::time::sleep(std::time::Duration::from_millis(2600)).await;
+    app.get("/api/v1/user", &token_of(&key))
+        .await
+        .expect_error(401, "token_expired");
+    let v = app
+        .post(
+            "/api/v1/auth/verify",
+            &Auth::None,
+            json!({ "token": token }),
+        )
+        .await;
+    let v = v.expect(200);
+    assert_eq!(
+        (v["valid"].clone(), v["code"].clone()),
+        (json!(false), json!("token_expired"))
+    );
+    // Still listed, as expired, for the admin to see.
+    let shown = listed(&app).await;
+    let shown = shown
+        .iter()
+        .find(|k| k["uuid"] == key["uuid"])
+        .expect("listed");
+    assert_eq!(shown["expiresAt"], key["expiresAt"]);
 }

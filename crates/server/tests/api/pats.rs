@@ -78,10 +78,19 @@ async fn secret_shown_once(app: TestApp) {
             &app.admin.session,
         )
         .await;
+    // The token is there, shown without its secret.
+    let shown = again.expect(200);
+    assert_eq!(shown["uuid"], uuid.as_str(), "{shown}");
+    assert_eq!(shown["displayPrefix"], &token[..10], "{shown}");
     assert!(!again.body.to_string().contains(&token[10..]));
     let listed = app
         .get("/api/v1/user/me/personal-access-tokens", &app.admin.session)
         .await;
+    let list = listed.expect(200).as_array().expect("a list");
+    assert!(
+        list.iter().any(|t| t["uuid"] == uuid.as_str()),
+        "listed: {list:?}"
+    );
     assert!(!listed.body.to_string().contains(&token[10..]));
 }
 

@@ -16,6 +16,7 @@ on_both_backends!(
     rows_are_immutable,
     rotate_and_delete,
     project_row_with_a_custom_role,
+    expiry,
 );
 
 const ACCOUNTS: &str = "/api/v1/service-accounts";
@@ -761,4 +762,53 @@ async fn malformed_setup_token_stops_the_server() {
         );
         assert!(!err.contains(&bad), "the message echoes the token: {err}");
     }
+}
+
+/// `expiresAt` two seconds ahead, to the second.
+fn in_two_seconds() -> String {
+    (time::OffsetDateTime::now_utc() + time::Duration::seconds(2))
+        .replace_nanosecond(0)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
+}
+
+/// A service account past its `expiresAt` is refused, though it was cached
+/// while valid.
+async fn expiry(app: TestApp) {
+    app.set_plan("enterprise").await;
+    let account = create(
+        &app,
+        json!({ "description": "brief", "scope": "organization", "role": "viewer", "expiresAt": in_two_seconds() }),
+    )
+    .await;
+    let token = account["token"].as_str().unwrap().to_string();
+    let me = app.get("/api/v1/user", &token_of(&account)).await;
+    assert_eq!(me.expect(200)["credential"]["kind"], "service_account");
+    let v = app
+        .post(
+            "/api/v1/auth/verify",
+            &Auth::None,
+            json!({ "token": token }),
+        )
+        .await;
+    assert_eq!(v.expect(200)["valid"], true);
+    tokio::time::sleep(std::time::Duration::from_millis(2600)).await;
+    app.get("/api/v1/user", &token_of(&account))
+        .await
+        .expect_error(401, "token_expired");
+    let v = app
+        .post(
+            "/api/v1/auth/verify",
+            &Auth::None,
+            json!({ "token": token }),
+        )
+        .await;
+    let v = v.expect(200);
+    assert_eq!(
+        (v["valid"].clone(), v["code"].clone()),
+        (json!(false), json!("token_expired"))
+    );
+    let shown = app.get(&path_of(&account), &app.admin.session).await;
+    assert_eq!(shown.expect(200)["expiresAt"], account["expiresAt"]);
 }

@@ -1,15 +1,131 @@
 //! Login, logout, invites and the organization switch.
 
 use crate::on_both_backends;
-use crate::support::{Auth, TestApp, ADMIN_EMAIL, PASSWORD};
+use crate::support::{Auth, Backend, TestApp, ADMIN_EMAIL, PASSWORD};
 use serde_json::json;
 
 on_both_backends!(
     login_and_logout,
     wrong_logins_look_alike_and_are_throttled,
     invites_work_once,
-    cookie_attributes
+    cookie_attributes,
+    passwords_are_argon2id_with_the_default_parameters,
 );
+
+mod sessions_last_seven_days {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::sessions_last_seven_days(super::Backend::Sqlite).await
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        super::sessions_last_seven_days(super::Backend::Postgres).await
+    }
+}
+
+const SEVEN_DAYS: i64 = 7 * 24 * 60 * 60;
+
+fn unix_now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// The cookie lives seven days, the stored session as long, and a session
+/// past its stored end is refused. (The cache is off: the end is moved in
+/// the database, behind the server's back.)
+async fn sessions_last_seven_days(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| c.auth_cache_capacity = 0).await;
+    let before = unix_now();
+    let r = app.try_login(ADMIN_EMAIL, PASSWORD, None).await;
+    r.expect(200);
+    let cookie = r.headers["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        cookie
+            .split("; ")
+            .any(|a| a == format!("Max-Age={SEVEN_DAYS}")),
+        "{cookie}"
+    );
+    let rows = app
+        .operator_integers("SELECT created_at, expires_at FROM sessions")
+        .await;
+    assert_eq!(rows.len(), 2, "the test app's own session and this one");
+    for row in &rows {
+        assert_eq!(row[1] - row[0], SEVEN_DAYS, "{rows:?}");
+    }
+    assert!(rows.iter().any(|r| (before..=unix_now()).contains(&r[0])));
+
+    // The stored end is what counts: a minute before it the session works…
+    let session = app.login(ADMIN_EMAIL, PASSWORD).await;
+    let soon = unix_now() + 60;
+    assert_eq!(
+        app.operator_sql(&format!("UPDATE sessions SET expires_at = {soon}"))
+            .await,
+        3
+    );
+    app.get("/api/v1/user", &session).await.expect(200);
+    // …and once it has passed, the session is refused, for the API as for
+    // the pages; a token of the same user is not touched.
+    let past = unix_now() - 1;
+    app.operator_sql(&format!("UPDATE sessions SET expires_at = {past}"))
+        .await;
+    app.get("/api/v1/user", &session)
+        .await
+        .expect_error(401, "token_expired");
+    let Auth::Session { cookie, .. } = &session else {
+        unreachable!()
+    };
+    let page = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("{}/settings/tokens", app.base))
+        .header("Cookie", format!("latchkey_session={cookie}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 303);
+    assert_eq!(page.headers()["location"], "/login");
+    app.get("/api/v1/user", &app.admin.pat).await.expect(200);
+}
+
+/// Every password is stored as an argon2id hash with argon2's default
+/// parameters (19 MiB, two passes, one lane: the memory the password queue
+/// budgets for), a salt of its own, and verifies: the first admin's, and
+/// one set by accepting an invite.
+async fn passwords_are_argon2id_with_the_default_parameters(app: TestApp) {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    let (_, code) = app.add_member("new@acme.test", "viewer").await;
+    let invited = "an invited password";
+    app.post(
+        &format!("/api/v1/invites/{}", code.expect("an invite")),
+        &Auth::None,
+        json!({ "password": invited }),
+    )
+    .await
+    .expect(200);
+    let store = &app.server.as_ref().expect("running").store;
+    let mut salts = Vec::new();
+    for (email, password) in [(ADMIN_EMAIL, PASSWORD), ("new@acme.test", invited)] {
+        let login = store.user_by_email(email).await.unwrap().expect("a user");
+        let stored = login.password_hash.expect("a password hash");
+        let hash = PasswordHash::new(&stored).expect("a PHC string");
+        assert_eq!(hash.algorithm.as_str(), "argon2id", "{email}");
+        assert_eq!(hash.version, Some(0x13), "{email}");
+        let params = argon2::Params::try_from(&hash).expect("argon2 parameters");
+        assert_eq!(
+            (params.m_cost(), params.t_cost(), params.p_cost()),
+            (19 * 1024, 2, 1),
+            "{email}"
+        );
+        let salt = hash.salt.expect("a salt").to_string();
+        assert!(salt.len() >= 22, "at least 16 bytes of salt: {salt}");
+        salts.push(salt);
+        let argon = argon2::Argon2::default();
+        assert!(argon.verify_password(password.as_bytes(), &hash).is_ok());
+        assert!(argon.verify_password(b"not it", &hash).is_err());
+        assert!(!stored.contains(password));
+    }
+    assert_ne!(salts[0], salts[1], "each password has its own salt");
+}
 
 async fn login_and_logout(app: TestApp) {
     let r = app.try_login("  ADMIN@acme.test ", PASSWORD, None).await;

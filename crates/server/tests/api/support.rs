@@ -371,6 +371,82 @@ impl TestApp {
     }
 }
 
+/// An operator's hand on the database, behind the running server's back:
+/// what no API call can do (move a stored time), for the behaviours that
+/// hang on it.
+impl TestApp {
+    /// Runs one statement; the number of rows it touched.
+    #[allow(dead_code)]
+    pub async fn operator_sql(&self, statement: &str) -> u64 {
+        use sqlx::Connection;
+        let done = match self.backend {
+            Backend::Sqlite => {
+                let mut db = sqlx::SqliteConnection::connect(&self.sqlite_url())
+                    .await
+                    .expect("the SQLite file opens");
+                sqlx::query(statement)
+                    .execute(&mut db)
+                    .await
+                    .map(|r| r.rows_affected())
+            }
+            Backend::Postgres => {
+                let mut db = sqlx::PgConnection::connect(&self.postgres_url())
+                    .await
+                    .expect("PostgreSQL connects");
+                sqlx::query(statement)
+                    .execute(&mut db)
+                    .await
+                    .map(|r| r.rows_affected())
+            }
+        };
+        done.unwrap_or_else(|e| panic!("{statement}: {e}"))
+    }
+
+    /// Runs a query whose columns are all integers; its rows.
+    #[allow(dead_code)]
+    pub async fn operator_integers(&self, query: &str) -> Vec<Vec<i64>> {
+        use sqlx::{Connection, Row};
+        fn read<R: Row>(rows: Vec<R>) -> Vec<Vec<i64>>
+        where
+            for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+            usize: sqlx::ColumnIndex<R>,
+        {
+            rows.iter()
+                .map(|row| (0..row.len()).map(|i| row.get::<i64, _>(i)).collect())
+                .collect()
+        }
+        match self.backend {
+            Backend::Sqlite => {
+                let mut db = sqlx::SqliteConnection::connect(&self.sqlite_url())
+                    .await
+                    .expect("the SQLite file opens");
+                read(sqlx::query(query).fetch_all(&mut db).await.expect(query))
+            }
+            Backend::Postgres => {
+                let mut db = sqlx::PgConnection::connect(&self.postgres_url())
+                    .await
+                    .expect("PostgreSQL connects");
+                read(sqlx::query(query).fetch_all(&mut db).await.expect(query))
+            }
+        }
+    }
+
+    #[allow(dead_code)]
+    fn sqlite_url(&self) -> String {
+        let file = self.dir.path().join("data").join("latchkey.db");
+        format!("sqlite://{}", file.display())
+    }
+
+    #[allow(dead_code)]
+    fn postgres_url(&self) -> String {
+        self._pg
+            .as_ref()
+            .expect("a PostgreSQL database")
+            .url
+            .clone()
+    }
+}
+
 impl Resp {
     /// `error.details.field` of an `invalid_request`.
     #[allow(dead_code)]
