@@ -6,6 +6,41 @@
 
 use crate::role::Role;
 use crate::scope::{ScopeCatalog, ScopeSet};
+use uuid::Uuid;
+
+/// A role as given and stored: a membership's, a project role's, a service
+/// account's row. A system role or one custom role, never both.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RoleRef {
+    System(Role),
+    Custom(Uuid),
+}
+
+impl RoleRef {
+    /// As stored in two columns: the custom role when one is named (the
+    /// system role beside it is then `member` and says nothing).
+    pub fn from_columns(role: Role, custom: Option<Uuid>) -> RoleRef {
+        match custom {
+            Some(uuid) => RoleRef::Custom(uuid),
+            None => RoleRef::System(role),
+        }
+    }
+
+    /// The system role shown for it: its own, or `member` beside a custom role.
+    pub fn base_role(self) -> Role {
+        match self {
+            RoleRef::System(role) => role,
+            RoleRef::Custom(_) => Role::Member,
+        }
+    }
+
+    pub fn custom(self) -> Option<Uuid> {
+        match self {
+            RoleRef::System(_) => None,
+            RoleRef::Custom(uuid) => Some(uuid),
+        }
+    }
+}
 
 /// The legacy scopes of early service accounts, lowest first.
 pub const LEGACY_SCOPES: [&str; 3] = ["org:view", "org:edit", "org:admin"];
@@ -48,18 +83,13 @@ pub enum Grant<'a> {
 }
 
 impl<'a> Grant<'a> {
-    /// A membership or project role as stored beside a custom role: the
-    /// custom role when one is named (`Gone` once it is deleted), else the
-    /// system role.
-    pub fn stored(
-        role: Role,
-        custom_named: bool,
-        custom_scopes: Option<&'a [String]>,
-    ) -> Grant<'a> {
-        match (custom_named, custom_scopes) {
-            (_, Some(names)) => Grant::Custom(names),
-            (true, None) => Grant::Gone,
-            (false, None) => Grant::System(role),
+    /// A stored role with, for a custom role, its scope names as read
+    /// (`None` once the role is deleted: then it gives nothing).
+    pub fn of(role: RoleRef, custom_scopes: Option<&'a [String]>) -> Grant<'a> {
+        match (role, custom_scopes) {
+            (RoleRef::System(role), _) => Grant::System(role),
+            (RoleRef::Custom(_), Some(names)) => Grant::Custom(names),
+            (RoleRef::Custom(_), None) => Grant::Gone,
         }
     }
 
@@ -133,14 +163,16 @@ mod tests {
         }
 
         #[test]
-        fn a_stored_grant_is_its_custom_role_when_one_is_named(r in role(), ns in names(), named in any::<bool>(), exists in any::<bool>()) {
-            let scopes = exists.then_some(ns.as_slice());
-            let g = Grant::stored(r, named, scopes);
-            match (named, exists) {
-                (_, true) => prop_assert_eq!(g, Grant::Custom(&ns)),
+        fn a_stored_role_is_its_custom_role_when_one_is_named(r in role(), ns in names(), custom in any::<bool>(), exists in any::<bool>()) {
+            let stored = RoleRef::from_columns(r, custom.then(uuid::Uuid::nil));
+            let g = Grant::of(stored, exists.then_some(ns.as_slice()));
+            match (custom, exists) {
+                (true, true) => prop_assert_eq!(g, Grant::Custom(&ns)),
                 (true, false) => prop_assert_eq!(g, Grant::Gone),
-                (false, false) => prop_assert_eq!(g, Grant::System(r)),
+                (false, _) => prop_assert_eq!(g, Grant::System(r)),
             }
+            prop_assert_eq!(stored.base_role(), if custom { Role::Member } else { r });
+            prop_assert_eq!(stored.custom().is_some(), custom);
         }
     }
 

@@ -17,7 +17,7 @@ pub mod token;
 
 pub use access::{Access, CredentialKind};
 pub use audit::{Actor, ActorKind, AuditAction, AuditEvent, CredentialRef, Target, TargetKind};
-pub use grant::{Grant, Reach};
+pub use grant::{Grant, Reach, RoleRef};
 pub use role::{Plan, Role};
 pub use scope::{Scope, ScopeCatalog, ScopeSet};
 pub use token::{TokenHash, TokenHasher, TokenKind, TokenSecret};

@@ -1,5 +1,6 @@
 //! What the store reads and writes. Plain data; rules live in latchkey-core.
 
+pub use latchkey_core::RoleRef;
 use latchkey_core::{Actor, CredentialKind, CredentialRef, Grant, Plan, Role, Target, TokenHash};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -47,9 +48,7 @@ impl std::fmt::Debug for UserLogin {
 pub struct Membership {
     pub org_uuid: Uuid,
     pub user_uuid: Uuid,
-    pub role: Role,
-    /// A custom role given instead of the system role (which is then `member`).
-    pub custom_role_uuid: Option<Uuid>,
+    pub role: RoleRef,
     pub suspended_at: Option<OffsetDateTime>,
     pub created_at: OffsetDateTime,
     /// `None` while the membership is an invitation its person has not
@@ -111,9 +110,7 @@ pub enum MemberUser {
 pub struct NewMember {
     pub org_uuid: Uuid,
     pub user: MemberUser,
-    pub role: Role,
-    /// A custom role given instead of the system role (then `member`).
-    pub custom_role_uuid: Option<Uuid>,
+    pub role: RoleRef,
     pub now: OffsetDateTime,
 }
 
@@ -153,9 +150,7 @@ pub enum Acceptance<'a> {
 
 #[derive(Clone, Debug, Default)]
 pub struct MemberChange {
-    /// With `role`, the custom role that now goes with it (`None` clears it).
-    pub role: Option<Role>,
-    pub custom_role_uuid: Option<Uuid>,
+    pub role: Option<RoleRef>,
     /// `Some(Some(t))` suspends at `t`, `Some(None)` lifts a suspension.
     pub suspended_at: Option<Option<OffsetDateTime>>,
 }
@@ -198,9 +193,7 @@ pub struct Project {
 #[derive(Clone, Debug, PartialEq)]
 pub struct ProjectGrant {
     pub user: User,
-    pub role: Role,
-    /// A custom role given on the project instead (then `role` is `member`).
-    pub custom_role_uuid: Option<Uuid>,
+    pub role: RoleRef,
 }
 
 /// A member's project role with, for a custom role, its uuid, name and scope names.
@@ -352,13 +345,6 @@ pub struct CustomRoleChange {
     /// `Some(None)` clears the description.
     pub description: Option<Option<String>>,
     pub scopes: Option<Vec<String>>,
-}
-
-/// A system role or a custom role, wherever either may be given.
-#[derive(Clone, Debug, PartialEq)]
-pub enum RoleRef {
-    System(Role),
-    Custom(Uuid),
 }
 
 /// One row of a project-scoped service account.

@@ -297,10 +297,9 @@ async fn invite_new_member(t: &TestDb, org: Uuid, email: &str, role: Role) -> (U
     let invite = invite_at(now());
     t.add_member(
         &NewMember {
-            custom_role_uuid: None,
             org_uuid: org,
             user: MemberUser::New(user.clone()),
-            role,
+            role: RoleRef::System(role),
             now: now(),
         },
         &invite,
@@ -317,10 +316,9 @@ async fn invite_existing_member(t: &TestDb, org: Uuid, user: Uuid, role: Role) -
     let invite = invite_at(now());
     t.add_member(
         &NewMember {
-            custom_role_uuid: None,
             org_uuid: org,
             user: MemberUser::Existing(user),
-            role,
+            role: RoleRef::System(role),
             now: now(),
         },
         &invite,
@@ -581,7 +579,7 @@ async fn orgs_lifecycle(t: TestDb) {
     assert_eq!(login.password_hash.as_deref(), Some("$argon2id$alice"));
     let member = t.member(org.uuid, alice.uuid).await.unwrap().unwrap();
     assert_eq!(member.user, alice);
-    assert_eq!(member.membership.role, Role::Admin);
+    assert_eq!(member.membership.role, RoleRef::System(Role::Admin));
     assert_eq!(member.membership.suspended_at, None);
     assert_eq!(member.membership.created_at, org.created_at);
     assert_eq!(
@@ -698,7 +696,7 @@ async fn orgs_lifecycle(t: TestDb) {
         .unwrap()
         .into_iter()
         .map(|(o, m)| {
-            assert_eq!(m.role, Role::Admin);
+            assert_eq!(m.role, RoleRef::System(Role::Admin));
             o.uuid
         })
         .collect();
@@ -814,10 +812,9 @@ async fn members_add_and_invites(t: TestDb) {
     let code = new_hash();
     t.add_member(
         &NewMember {
-            custom_role_uuid: None,
             org_uuid: org.uuid,
             user: MemberUser::New(bob.clone()),
-            role: Role::Editor,
+            role: RoleRef::System(Role::Editor),
             now: t0,
         },
         &NewInvite {
@@ -832,7 +829,7 @@ async fn members_add_and_invites(t: TestDb) {
     log.expect(&t, "member.invited").await;
     let m = t.member(org.uuid, bob.uuid).await.unwrap().unwrap();
     assert_eq!(m.user, bob);
-    assert_eq!(m.membership.role, Role::Editor);
+    assert_eq!(m.membership.role, RoleRef::System(Role::Editor));
     assert_eq!(m.membership.created_at, t0);
     assert_eq!(m.membership.suspended_at, None);
     assert_eq!(m.membership.accepted_at, None);
@@ -935,10 +932,9 @@ async fn members_add_and_invites(t: TestDb) {
     let carol_code = new_hash();
     t.add_member(
         &NewMember {
-            custom_role_uuid: None,
             org_uuid: org.uuid,
             user: MemberUser::New(carol.clone()),
-            role: Role::Viewer,
+            role: RoleRef::System(Role::Viewer),
             now: t0,
         },
         &NewInvite {
@@ -968,10 +964,9 @@ async fn members_add_and_invites(t: TestDb) {
     let dave_code = new_hash();
     t.add_member(
         &NewMember {
-            custom_role_uuid: None,
             org_uuid: org.uuid,
             user: MemberUser::New(dave.clone()),
-            role: Role::Viewer,
+            role: RoleRef::System(Role::Viewer),
             now: t0,
         },
         &NewInvite {
@@ -1042,10 +1037,9 @@ async fn members_add_and_invites(t: TestDb) {
         assert_err!(
             t.add_member(
                 &NewMember {
-                    custom_role_uuid: None,
                     org_uuid: org.uuid,
                     user: MemberUser::Existing(who),
-                    role,
+                    role: RoleRef::System(role),
                     now: t0,
                 },
                 &again,
@@ -1064,12 +1058,12 @@ async fn members_add_and_invites(t: TestDb) {
             .unwrap()
             .membership
             .role,
-        Role::Editor
+        RoleRef::System(Role::Editor)
     );
     let erin_m = t.member(org.uuid, erin.uuid).await.unwrap().unwrap();
     assert_eq!(
         (erin_m.membership.role, erin_m.membership.status()),
-        (Role::Viewer, MemberStatus::Invited)
+        (RoleRef::System(Role::Viewer), MemberStatus::Invited)
     );
     assert!(t.pending_invite(&erin_code, now()).await.unwrap().is_some());
     // A new user with an email that is taken: conflict, no event, no invite.
@@ -1077,10 +1071,9 @@ async fn members_add_and_invites(t: TestDb) {
     assert_err!(
         t.add_member(
             &NewMember {
-                custom_role_uuid: None,
                 org_uuid: org.uuid,
                 user: MemberUser::New(new_user("bob@example.com")),
-                role: Role::Viewer,
+                role: RoleRef::System(Role::Viewer),
                 now: t0,
             },
             &NewInvite {
@@ -1113,10 +1106,9 @@ async fn members_add_and_invites(t: TestDb) {
     let zed_code = new_hash();
     t.add_member(
         &NewMember {
-            custom_role_uuid: None,
             org_uuid: org.uuid,
             user: MemberUser::Existing(zed.uuid),
-            role: Role::Developer,
+            role: RoleRef::System(Role::Developer),
             now: t0 + secs(5),
         },
         &NewInvite {
@@ -1131,7 +1123,7 @@ async fn members_add_and_invites(t: TestDb) {
     log.expect(&t, "member.invited").await;
     let m = t.member(org.uuid, zed.uuid).await.unwrap().unwrap();
     assert_eq!(m.user, zed);
-    assert_eq!(m.membership.role, Role::Developer);
+    assert_eq!(m.membership.role, RoleRef::System(Role::Developer));
     assert_eq!(m.membership.status(), MemberStatus::Invited);
     let of_zed = t.memberships_of(zed.uuid).await.unwrap();
     assert_eq!(of_zed.len(), 1, "only the accepted membership: {of_zed:?}");
@@ -1181,9 +1173,9 @@ async fn members_add_and_invites(t: TestDb) {
     assert_eq!(of_zed.len(), 2);
     assert!(of_zed
         .iter()
-        .any(|(o, m)| o.uuid == other.uuid && m.role == Role::Admin));
+        .any(|(o, m)| o.uuid == other.uuid && m.role == RoleRef::System(Role::Admin)));
     assert!(of_zed.iter().any(|(o, m)| o.uuid == org.uuid
-        && m.role == Role::Developer
+        && m.role == RoleRef::System(Role::Developer)
         && m.accepted_at == Some(t0 + secs(7))));
     assert!(t.member(other.uuid, bob.uuid).await.unwrap().is_none());
     assert_eq!(t.members(org.uuid).await.unwrap().len(), 6);
@@ -1194,8 +1186,7 @@ async fn members_update(t: TestDb) {
     let bob = add_new_member(&t, org.uuid, "bob@example.com", Role::Editor).await;
     let mut log = AuditLog::start(&t, org.uuid).await;
     let role = |r| MemberChange {
-        custom_role_uuid: None,
-        role: Some(r),
+        role: Some(RoleRef::System(r)),
         suspended_at: None,
     };
 
@@ -1209,7 +1200,7 @@ async fn members_update(t: TestDb) {
     .unwrap();
     log.expect(&t, "member.updated").await;
     let m = t.member(org.uuid, bob.uuid).await.unwrap().unwrap();
-    assert_eq!(m.membership.role, Role::Developer);
+    assert_eq!(m.membership.role, RoleRef::System(Role::Developer));
     assert_eq!(m.membership.suspended_at, None);
 
     let at = now() - secs(30);
@@ -1217,7 +1208,6 @@ async fn members_update(t: TestDb) {
         org.uuid,
         bob.uuid,
         &MemberChange {
-            custom_role_uuid: None,
             role: None,
             suspended_at: Some(Some(at)),
         },
@@ -1230,7 +1220,7 @@ async fn members_update(t: TestDb) {
     assert_eq!(m.membership.suspended_at, Some(at));
     assert_eq!(
         m.membership.role,
-        Role::Developer,
+        RoleRef::System(Role::Developer),
         "suspending keeps the role"
     );
 
@@ -1238,7 +1228,6 @@ async fn members_update(t: TestDb) {
         org.uuid,
         bob.uuid,
         &MemberChange {
-            custom_role_uuid: None,
             role: None,
             suspended_at: Some(None),
         },
@@ -1255,8 +1244,7 @@ async fn members_update(t: TestDb) {
         org.uuid,
         bob.uuid,
         &MemberChange {
-            custom_role_uuid: None,
-            role: Some(Role::Viewer),
+            role: Some(RoleRef::System(Role::Viewer)),
             suspended_at: Some(Some(at)),
         },
         &ev(org.uuid, "member.updated"),
@@ -1267,7 +1255,7 @@ async fn members_update(t: TestDb) {
     let m = t.member(org.uuid, bob.uuid).await.unwrap().unwrap();
     assert_eq!(
         (m.membership.role, m.membership.suspended_at),
-        (Role::Viewer, Some(at))
+        (RoleRef::System(Role::Viewer), Some(at))
     );
 
     // Unknown member, unknown org.
@@ -1286,7 +1274,6 @@ async fn members_update(t: TestDb) {
             org.uuid,
             Uuid::new_v4(),
             &MemberChange {
-                custom_role_uuid: None,
                 role: None,
                 suspended_at: Some(None)
             },
@@ -1356,8 +1343,7 @@ async fn members_last_admin_is_kept(t: TestDb) {
             org.uuid,
             alice.uuid,
             &MemberChange {
-                custom_role_uuid: None,
-                role: Some(Role::Editor),
+                role: Some(RoleRef::System(Role::Editor)),
                 suspended_at: None
             },
             &ev(org.uuid, "member.updated"),
@@ -1374,7 +1360,6 @@ async fn members_last_admin_is_kept(t: TestDb) {
             org.uuid,
             alice.uuid,
             &MemberChange {
-                custom_role_uuid: None,
                 role: None,
                 suspended_at: Some(Some(now()))
             },
@@ -1419,8 +1404,7 @@ async fn members_last_admin_is_kept(t: TestDb) {
         org.uuid,
         bob.uuid,
         &MemberChange {
-            custom_role_uuid: None,
-            role: Some(Role::Admin),
+            role: Some(RoleRef::System(Role::Admin)),
             suspended_at: None,
         },
         &ev(org.uuid, "member.updated"),
@@ -1432,8 +1416,7 @@ async fn members_last_admin_is_kept(t: TestDb) {
         org.uuid,
         alice.uuid,
         &MemberChange {
-            custom_role_uuid: None,
-            role: Some(Role::Developer),
+            role: Some(RoleRef::System(Role::Developer)),
             suspended_at: None,
         },
         &ev(org.uuid, "member.updated"),
@@ -1447,7 +1430,6 @@ async fn members_last_admin_is_kept(t: TestDb) {
             org.uuid,
             bob.uuid,
             &MemberChange {
-                custom_role_uuid: None,
                 role: None,
                 suspended_at: Some(Some(now()))
             },
@@ -1463,8 +1445,7 @@ async fn members_last_admin_is_kept(t: TestDb) {
         org.uuid,
         alice.uuid,
         &MemberChange {
-            custom_role_uuid: None,
-            role: Some(Role::Admin),
+            role: Some(RoleRef::System(Role::Admin)),
             suspended_at: None,
         },
         &ev(org.uuid, "member.updated"),
@@ -1476,7 +1457,6 @@ async fn members_last_admin_is_kept(t: TestDb) {
         org.uuid,
         bob.uuid,
         &MemberChange {
-            custom_role_uuid: None,
             role: None,
             suspended_at: Some(Some(now())),
         },
@@ -1490,8 +1470,7 @@ async fn members_last_admin_is_kept(t: TestDb) {
             org.uuid,
             alice.uuid,
             &MemberChange {
-                custom_role_uuid: None,
-                role: Some(Role::Viewer),
+                role: Some(RoleRef::System(Role::Viewer)),
                 suspended_at: None
             },
             &ev(org.uuid, "member.updated"),
@@ -1512,7 +1491,7 @@ async fn members_last_admin_is_kept(t: TestDb) {
             .unwrap()
             .membership
             .role,
-        Role::Admin
+        RoleRef::System(Role::Admin)
     );
 
     // Removing the suspended admin is fine: alice remains.
@@ -1529,8 +1508,7 @@ async fn members_last_admin_is_kept(t: TestDb) {
         org.uuid,
         alice.uuid,
         &MemberChange {
-            custom_role_uuid: None,
-            role: Some(Role::Viewer),
+            role: Some(RoleRef::System(Role::Viewer)),
             suspended_at: None,
         },
         &ev(org.uuid, "member.updated"),
@@ -1541,7 +1519,7 @@ async fn members_last_admin_is_kept(t: TestDb) {
     let carol = t.member(org.uuid, carol.uuid).await.unwrap().unwrap();
     assert_eq!(
         (carol.membership.role, carol.membership.status()),
-        (Role::Admin, MemberStatus::Active)
+        (RoleRef::System(Role::Admin), MemberStatus::Active)
     );
 }
 
@@ -1555,10 +1533,9 @@ async fn members_remove_cleans_up(t: TestDb) {
     let bob_code = new_hash();
     t.add_member(
         &NewMember {
-            custom_role_uuid: None,
             org_uuid: a.uuid,
             user: MemberUser::New(bob.clone()),
-            role: Role::Developer,
+            role: RoleRef::System(Role::Developer),
             now: t0,
         },
         &NewInvite {
@@ -1655,7 +1632,7 @@ async fn members_remove_cleans_up(t: TestDb) {
             .unwrap()
             .membership
             .role,
-        Role::Viewer
+        RoleRef::System(Role::Viewer)
     );
     assert!(t.user_by_email("bob@example.com").await.unwrap().is_some());
     assert_eq!(t.members(a.uuid).await.unwrap().len(), 1);
@@ -1670,7 +1647,10 @@ async fn members_remove_cleans_up(t: TestDb) {
     assert!(t.pats_of(a.uuid, bob.uuid).await.unwrap().is_empty());
     let r = found(&t, &h_b1).await;
     assert_eq!(r.credential.revoked_at, None);
-    assert_eq!(r.membership.map(|m| m.role), Some(Role::Viewer));
+    assert_eq!(
+        r.membership.map(|m| m.role),
+        Some(RoleRef::System(Role::Viewer))
+    );
     assert_eq!(t.pats_of(b.uuid, bob.uuid).await.unwrap(), vec![b1.clone()]);
     // Others' tokens, and organization keys bob created, stay.
     assert_eq!(found(&t, &h_alice).await.credential.revoked_at, None);
@@ -1688,7 +1668,7 @@ async fn members_remove_cleans_up(t: TestDb) {
     assert_eq!(access.len(), 1);
     assert_eq!(
         (access[0].user.uuid, access[0].role),
-        (alice.uuid, Role::Viewer)
+        (alice.uuid, RoleRef::System(Role::Viewer))
     );
     assert_eq!(
         t.project_roles_of(b.uuid, bob.uuid).await.unwrap(),
@@ -1766,7 +1746,10 @@ async fn members_remove_cleans_up(t: TestDb) {
         .await;
     let again = t.session(&s_bob_a.id_hash).await.unwrap().unwrap();
     assert_eq!(again.revoked_at, Some(removed_at), "still ended");
-    assert_eq!(again.membership.map(|m| m.role), Some(Role::Viewer));
+    assert_eq!(
+        again.membership.map(|m| m.role),
+        Some(RoleRef::System(Role::Viewer))
+    );
     for h in [&h_a1, &h_a2] {
         assert_eq!(found(&t, h).await.credential.revoked_at, Some(removed_at));
     }
@@ -1803,8 +1786,7 @@ async fn members_concurrent_admin_changes(t: TestDb) {
                                     org,
                                     user,
                                     &MemberChange {
-                                        custom_role_uuid: None,
-                                        role: Some(Role::Viewer),
+                                        role: Some(RoleRef::System(Role::Viewer)),
                                         suspended_at: None,
                                     },
                                     &ev(org, "member.updated"),
@@ -1817,7 +1799,6 @@ async fn members_concurrent_admin_changes(t: TestDb) {
                                     org,
                                     user,
                                     &MemberChange {
-                                        custom_role_uuid: None,
                                         role: None,
                                         suspended_at: Some(Some(now())),
                                     },
@@ -1850,7 +1831,8 @@ async fn members_concurrent_admin_changes(t: TestDb) {
             .unwrap()
             .into_iter()
             .filter(|m| {
-                m.membership.role == Role::Admin && m.membership.status() == MemberStatus::Active
+                m.membership.role == RoleRef::System(Role::Admin)
+                    && m.membership.status() == MemberStatus::Active
             })
             .count();
         assert_eq!(active_admins, 1, "round {round}");
@@ -1866,10 +1848,9 @@ async fn members_concurrent_invite_accept(t: TestDb) {
     let bob = new_user("bob@example.com");
     t.add_member(
         &NewMember {
-            custom_role_uuid: None,
             org_uuid: org.uuid,
             user: MemberUser::New(bob.clone()),
-            role: Role::Viewer,
+            role: RoleRef::System(Role::Viewer),
             now: t0,
         },
         &NewInvite {
@@ -1947,8 +1928,7 @@ async fn sessions_carry_what_the_member_holds(t: TestDb) {
         a.uuid,
         bob.uuid,
         &MemberChange {
-            role: Some(Role::Member),
-            custom_role_uuid: Some(role.uuid),
+            role: Some(RoleRef::Custom(role.uuid)),
             suspended_at: None,
         },
         &ev(a.uuid, "member.role_changed"),
@@ -2070,7 +2050,7 @@ async fn sessions_lifecycle(t: TestDb) {
     let m = s.membership.expect("alice is a member of A");
     assert_eq!(
         (m.org_uuid, m.user_uuid, m.role),
-        (a.uuid, alice.uuid, Role::Admin)
+        (a.uuid, alice.uuid, RoleRef::System(Role::Admin))
     );
     assert!(t.session(&new_hash()).await.unwrap().is_none());
 
@@ -2114,7 +2094,7 @@ async fn sessions_lifecycle(t: TestDb) {
             .unwrap()
             .membership
             .map(|m| m.role),
-        Some(Role::Editor)
+        Some(RoleRef::System(Role::Editor))
     );
     assert_eq!(
         t.session(&bob_session.id_hash)
@@ -2403,7 +2383,7 @@ async fn project_roles(t: TestDb) {
     let access = t.project_access(web.uuid).await.unwrap();
     let grants: Vec<(String, Role)> = access
         .iter()
-        .map(|g| (g.user.email.clone(), g.role))
+        .map(|g| (g.user.email.clone(), g.role.base_role()))
         .collect();
     assert_eq!(
         grants,
@@ -2484,7 +2464,7 @@ async fn credentials_authenticate(t: TestDb) {
     let m = r.membership.expect("bob's membership");
     assert_eq!(
         (m.org_uuid, m.user_uuid, m.role),
-        (a.uuid, bob.uuid, Role::Editor)
+        (a.uuid, bob.uuid, RoleRef::System(Role::Editor))
     );
     assert_eq!(m.suspended_at, None);
     assert_eq!(r.owner_projects, vec![], "no project role yet");
@@ -2516,7 +2496,6 @@ async fn credentials_authenticate(t: TestDb) {
         a.uuid,
         bob.uuid,
         &MemberChange {
-            custom_role_uuid: None,
             role: None,
             suspended_at: Some(Some(at)),
         },
@@ -4048,7 +4027,7 @@ async fn upgraded_rows_are_right(t: TestDb, old: OldRows) {
         (old.a, old.zed, Role::Viewer),
     ] {
         let m = t.member(org, user).await.unwrap().unwrap().membership;
-        assert_eq!(m.role, role);
+        assert_eq!(m.role, RoleRef::System(role));
         assert_eq!(m.status(), MemberStatus::Active);
         assert_eq!(m.accepted_at, Some(m.created_at));
     }
@@ -4060,9 +4039,15 @@ async fn upgraded_rows_are_right(t: TestDb, old: OldRows) {
     assert!(t.memberships_of(old.bob).await.unwrap().is_empty());
     let alice = t.session(&old.alice_session).await.unwrap().unwrap();
     assert_eq!(alice.revoked_at, None);
-    assert_eq!(alice.membership.map(|m| m.role), Some(Role::Admin));
+    assert_eq!(
+        alice.membership.map(|m| m.role),
+        Some(RoleRef::System(Role::Admin))
+    );
     let record = found(&t, &old.alice_pat).await;
-    assert_eq!(record.membership.map(|m| m.role), Some(Role::Admin));
+    assert_eq!(
+        record.membership.map(|m| m.role),
+        Some(RoleRef::System(Role::Admin))
+    );
     assert_eq!(
         found(&t, &old.zed_pat).await.credential.scopes,
         Some(vec!["projects:read".to_string()])
@@ -4512,10 +4497,9 @@ async fn custom_role_of_a_member(t: TestDb) {
     let invite = invite_at(now());
     t.add_member(
         &NewMember {
-            custom_role_uuid: Some(role.uuid),
             org_uuid: org.uuid,
             user: MemberUser::New(user.clone()),
-            role: Role::Member,
+            role: RoleRef::Custom(role.uuid),
             now: now(),
         },
         &invite,
@@ -4524,8 +4508,7 @@ async fn custom_role_of_a_member(t: TestDb) {
     .await
     .unwrap();
     let member = t.member(org.uuid, user.uuid).await.unwrap().unwrap();
-    assert_eq!(member.membership.custom_role_uuid, Some(role.uuid));
-    assert_eq!(member.membership.role, Role::Member);
+    assert_eq!(member.membership.role, RoleRef::Custom(role.uuid));
     // While only invited, a PAT of theirs carries no membership and so no
     // custom role.
     let token = pat(org.uuid, &user, "reader", now());
@@ -4549,8 +4532,7 @@ async fn custom_role_of_a_member(t: TestDb) {
         org.uuid,
         user.uuid,
         &MemberChange {
-            role: Some(Role::Editor),
-            custom_role_uuid: None,
+            role: Some(RoleRef::System(Role::Editor)),
             suspended_at: None,
         },
         &ev(org.uuid, "member.role_changed"),
@@ -4558,18 +4540,14 @@ async fn custom_role_of_a_member(t: TestDb) {
     .await
     .unwrap();
     let member = t.member(org.uuid, user.uuid).await.unwrap().unwrap();
-    assert_eq!(
-        (member.membership.role, member.membership.custom_role_uuid),
-        (Role::Editor, None)
-    );
+    assert_eq!(member.membership.role, RoleRef::System(Role::Editor));
     assert_eq!(found(&t, &hash).await.custom_role, None);
     // And back.
     t.update_member(
         org.uuid,
         user.uuid,
         &MemberChange {
-            role: Some(Role::Member),
-            custom_role_uuid: Some(role.uuid),
+            role: Some(RoleRef::Custom(role.uuid)),
             suspended_at: None,
         },
         &ev(org.uuid, "member.role_changed"),
@@ -4586,7 +4564,6 @@ async fn custom_role_of_a_member(t: TestDb) {
         user.uuid,
         &MemberChange {
             role: None,
-            custom_role_uuid: None,
             suspended_at: Some(Some(now())),
         },
         &ev(org.uuid, "member.suspended"),
@@ -4594,7 +4571,7 @@ async fn custom_role_of_a_member(t: TestDb) {
     .await
     .unwrap();
     let member = t.member(org.uuid, user.uuid).await.unwrap().unwrap();
-    assert_eq!(member.membership.custom_role_uuid, Some(role.uuid));
+    assert_eq!(member.membership.role, RoleRef::Custom(role.uuid));
 }
 
 fn service_account_value(org: Uuid, by: &User) -> Credential {
@@ -4686,8 +4663,7 @@ async fn custom_role_delete_while_assigned(t: TestDb) {
         org.uuid,
         user.uuid,
         &MemberChange {
-            role: Some(Role::Member),
-            custom_role_uuid: Some(role.uuid),
+            role: Some(RoleRef::Custom(role.uuid)),
             suspended_at: None,
         },
         &ev(org.uuid, "member.role_changed"),
@@ -5155,7 +5131,7 @@ async fn custom_role_on_a_project(t: TestDb) {
         }]
     );
     let grants = t.project_access(web.uuid).await.unwrap();
-    assert_eq!(grants[0].custom_role_uuid, Some(role.uuid));
+    assert_eq!(grants[0].role.custom(), Some(role.uuid));
     assert_err!(
         t.delete_custom_role(org.uuid, role.uuid, &ev(org.uuid, "role.deleted"))
             .await,
@@ -5183,7 +5159,7 @@ async fn custom_role_on_a_project(t: TestDb) {
         }]
     );
     assert_eq!(
-        t.project_access(web.uuid).await.unwrap()[0].custom_role_uuid,
+        t.project_access(web.uuid).await.unwrap()[0].role.custom(),
         None
     );
     t.set_project_custom_role(
@@ -5408,10 +5384,9 @@ async fn invites_concurrent_first_invitations(t: TestDb) {
                     store
                         .add_member(
                             &NewMember {
-                                custom_role_uuid: None,
                                 org_uuid: org,
                                 user: MemberUser::Existing(x.uuid),
-                                role: Role::Viewer,
+                                role: RoleRef::System(Role::Viewer),
                                 now: now(),
                             },
                             &invite,
@@ -5482,7 +5457,7 @@ async fn invites_accept_by_session(t: TestDb) {
     let m = t.member(a.uuid, zed.uuid).await.unwrap().unwrap();
     assert_eq!(
         (m.membership.accepted_at, m.membership.role),
-        (Some(at), Role::Editor)
+        (Some(at), RoleRef::System(Role::Editor))
     );
     // The code works once, whichever way.
     for again in [by_session(zed.uuid), set_password("$argon2id$x")] {
@@ -5514,7 +5489,10 @@ async fn invites_accept_by_session(t: TestDb) {
     assert_eq!(password_of(&t, "x@example.com").await, None);
     let s = t.session(&session).await.unwrap().unwrap();
     assert_eq!(s.revoked_at, None);
-    assert_eq!(s.membership.map(|m| m.role), Some(Role::Viewer));
+    assert_eq!(
+        s.membership.map(|m| m.role),
+        Some(RoleRef::System(Role::Viewer))
+    );
 }
 
 async fn invites_acceptance_ends_sessions(t: TestDb) {

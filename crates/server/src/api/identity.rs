@@ -145,7 +145,7 @@ pub async fn list_orgs(
             .iter()
             .filter(|(_, m)| m.suspended_at.is_none())
             .map(|(org, m)| OrgView {
-                role: Some(m.role),
+                role: Some(m.role.base_role()),
                 ..OrgView::of(org)
             })
             .collect(),

@@ -52,8 +52,8 @@ impl MemberView {
             name: (!m.membership.is_pending())
                 .then(|| m.user.name.clone())
                 .flatten(),
-            role: m.membership.role,
-            custom_role: m.membership.custom_role_uuid.map(|uuid| CustomRoleRef {
+            role: m.membership.role.base_role(),
+            custom_role: m.membership.role.custom().map(|uuid| CustomRoleRef {
                 uuid,
                 name: names.get(&uuid).cloned().unwrap_or_default(),
             }),
@@ -154,8 +154,7 @@ pub async fn add(
     let new = NewMember {
         org_uuid: caller.org.uuid,
         user: member_user,
-        role: given.role,
-        custom_role_uuid: given.custom_uuid(),
+        role: given.role_ref(),
         now: at,
     };
     state.store.add_member(&new, &invite, &event).await?;
@@ -285,8 +284,7 @@ pub async fn update(
     let at = now();
     let role = given.as_ref().map(|g| g.role);
     let change = MemberChange {
-        role,
-        custom_role_uuid: given.as_ref().and_then(GivenRole::custom_uuid),
+        role: given.as_ref().map(GivenRole::role_ref),
         suspended_at: req.suspended.map(|s| s.then_some(at)),
     };
     let names = custom_role_names(&state, caller.org.uuid).await?;
@@ -299,10 +297,10 @@ pub async fn update(
     };
     // The role the member holds after the change, whatever changed.
     let details = json!({
-        "role": role.unwrap_or(member.membership.role),
+        "role": role.unwrap_or(member.membership.role.base_role()),
         "customRole": given.as_ref().and_then(|g| g.custom.as_ref()).map(|c| json!({ "uuid": c.uuid, "name": c.name })),
-        "previousRole": member.membership.role,
-        "previousCustomRoleUuid": member.membership.custom_role_uuid,
+        "previousRole": member.membership.role.base_role(),
+        "previousCustomRoleUuid": member.membership.role.custom(),
         "suspended": req.suspended,
     });
     let event = caller.audit(action, Some(member_target(&member.user)), details, at);
@@ -351,13 +349,10 @@ pub async fn remove(
 /// system role's).
 async fn member_scopes(state: &AppState, member: &Member) -> ApiResult<ScopeSet> {
     let m = &member.membership;
-    let custom = match m.custom_role_uuid {
+    let custom = match m.role.custom() {
         Some(uuid) => state.store.custom_role(m.org_uuid, uuid).await?,
         None => None,
     };
     let custom_names = custom.as_ref().map(|r| r.scopes.as_slice());
-    Ok(
-        Grant::stored(m.role, m.custom_role_uuid.is_some(), custom_names)
-            .scopes(&state.catalog, Reach::Organization),
-    )
+    Ok(Grant::of(m.role, custom_names).scopes(&state.catalog, Reach::Organization))
 }

@@ -267,8 +267,8 @@ pub async fn access(
             user_uuid: g.user.uuid,
             email: g.user.email,
             name: g.user.name,
-            role: g.role,
-            custom_role: g.custom_role_uuid.map(|uuid| super::CustomRoleRef {
+            role: g.role.base_role(),
+            custom_role: g.role.custom().map(|uuid| super::CustomRoleRef {
                 uuid,
                 name: names.get(&uuid).cloned().unwrap_or_default(),
             }),

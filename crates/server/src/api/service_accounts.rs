@@ -187,18 +187,12 @@ async fn account(state: &AppState, caller: &Caller, uuid: Uuid) -> ApiResult<Ser
 
 /// The scopes of a role reference as this instance reads them now.
 async fn role_ref_scopes(state: &AppState, org: Uuid, role: &RoleRef) -> ApiResult<ScopeSet> {
-    Ok(match role {
-        RoleRef::System(r) => Grant::System(*r).scopes(&state.catalog, Reach::Project),
-        RoleRef::Custom(u) => {
-            let custom = state.store.custom_role(org, *u).await?;
-            Grant::stored(
-                Role::Member,
-                true,
-                custom.as_ref().map(|r| r.scopes.as_slice()),
-            )
-            .scopes(&state.catalog, Reach::Project)
-        }
-    })
+    let custom = match role.custom() {
+        Some(uuid) => state.store.custom_role(org, uuid).await?,
+        None => None,
+    };
+    let names = custom.as_ref().map(|r| r.scopes.as_slice());
+    Ok(Grant::of(*role, names).scopes(&state.catalog, Reach::Project))
 }
 
 /// Whether the caller holds, on that project, every scope given there.

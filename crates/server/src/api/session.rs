@@ -134,7 +134,7 @@ pub async fn login(
         })
         .await?;
     let mut org_view = OrgView::of(&org);
-    org_view.role = Some(membership.role);
+    org_view.role = Some(membership.role.base_role());
     let body = LoginResult {
         user: UserView::of(&login.user),
         org: org_view,
@@ -185,7 +185,7 @@ pub async fn set_active_org(
         .ok_or(ApiError::NotFound)?;
     state.store.set_session_org(id_hash, org.uuid).await?;
     let mut view = OrgView::of(&org);
-    view.role = Some(membership.role);
+    view.role = Some(membership.role.base_role());
     Ok(ok(view).into_response())
 }
 

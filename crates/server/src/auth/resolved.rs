@@ -111,8 +111,7 @@ impl Resolved {
                 } else {
                     Standing::Member
                 };
-                let base = Grant::stored(m.role, m.custom_role_uuid.is_some(), custom_names)
-                    .scopes(catalog, Reach::Organization);
+                let base = Grant::of(m.role, custom_names).scopes(catalog, Reach::Organization);
                 project_rows = owner_projects
                     .iter()
                     .map(|r| (r.project_uuid, ProjectRow::of_member(r, catalog)))
@@ -120,7 +119,7 @@ impl Resolved {
                 (
                     Principal::User(Arc::new(owner)),
                     standing,
-                    Some(m.role),
+                    Some(m.role.base_role()),
                     Access::new(base, narrowing),
                 )
             }
@@ -226,8 +225,7 @@ impl Resolved {
         let (standing, role, access, projects) = match &membership {
             Some(m) => {
                 let names = custom_role.as_ref().map(|(_, _, names)| names.as_slice());
-                let base = Grant::stored(m.role, m.custom_role_uuid.is_some(), names)
-                    .scopes(catalog, Reach::Organization);
+                let base = Grant::of(m.role, names).scopes(catalog, Reach::Organization);
                 let standing = if m.suspended_at.is_some() {
                     Standing::Suspended
                 } else {
@@ -237,7 +235,12 @@ impl Resolved {
                     .iter()
                     .map(|r| (r.project_uuid, ProjectRow::of_member(r, catalog)))
                     .collect();
-                (standing, Some(m.role), Access::new(base, None), rows)
+                (
+                    standing,
+                    Some(m.role.base_role()),
+                    Access::new(base, None),
+                    rows,
+                )
             }
             // Removed from the session's organization: the session is over.
             None => (

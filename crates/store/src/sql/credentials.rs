@@ -65,7 +65,7 @@ pub(super) async fn authenticate(db: &SqlStore, token_hash: &TokenHash) -> Resul
         let account_scope = account_scope_at(&row)?;
         let membership = membership_from(&row)?;
         let custom_role_uuid = match credential.kind {
-            CredentialKind::Pat => membership.as_ref().and_then(|m| m.custom_role_uuid),
+            CredentialKind::Pat => membership.as_ref().and_then(|m| m.role.custom()),
             _ => opt_uuid_at(&row, "c_custom_role_uuid")?,
         };
         let custom_role = match custom_role_uuid {

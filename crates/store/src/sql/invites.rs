@@ -75,8 +75,16 @@ pub(super) async fn add_member(
             user.uuid
         }
     };
-    insert_membership(&mut tx, new.org_uuid, user_uuid, new.role, new.now, None).await?;
-    if let Some(custom) = new.custom_role_uuid {
+    insert_membership(
+        &mut tx,
+        new.org_uuid,
+        user_uuid,
+        new.role.base_role(),
+        new.now,
+        None,
+    )
+    .await?;
+    if let Some(custom) = new.role.custom() {
         sqlx::query(
             "UPDATE memberships SET custom_role_uuid = $1 WHERE org_uuid = $2 AND user_uuid = $3",
         )

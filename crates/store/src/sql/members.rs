@@ -147,10 +147,10 @@ pub(super) async fn update_member(
         let done = sqlx::query(
             "UPDATE memberships SET role = $1, custom_role_uuid = $4 WHERE org_uuid = $2 AND user_uuid = $3",
         )
-        .bind(role.as_str())
+        .bind(role.base_role().as_str())
         .bind(org.to_string())
         .bind(user.to_string())
-        .bind(change.custom_role_uuid.map(|u| u.to_string()))
+        .bind(role.custom().map(|u| u.to_string()))
         .execute(&mut *tx)
         .await?;
         expect_one(done.rows_affected())?;

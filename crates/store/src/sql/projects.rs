@@ -141,8 +141,10 @@ pub(super) async fn project_access(db: &SqlStore, project: Uuid) -> Result<Vec<P
         .map(|row| {
             Ok(ProjectGrant {
                 user: user_from(row)?,
-                role: role_at(row, "role")?,
-                custom_role_uuid: opt_uuid_at(row, "custom_role_uuid")?,
+                role: RoleRef::from_columns(
+                    role_at(row, "role")?,
+                    opt_uuid_at(row, "custom_role_uuid")?,
+                ),
             })
         })
         .collect()

@@ -120,8 +120,10 @@ pub(super) fn membership_from(row: &AnyRow) -> Result<Option<Membership>> {
     Ok(Some(Membership {
         org_uuid,
         user_uuid: uuid_at(row, "m_user_uuid")?,
-        role: role_at(row, "m_role")?,
-        custom_role_uuid: opt_uuid_at(row, "m_custom_role_uuid")?,
+        role: RoleRef::from_columns(
+            role_at(row, "m_role")?,
+            opt_uuid_at(row, "m_custom_role_uuid")?,
+        ),
         suspended_at: opt_time_at(row, "m_suspended_at")?,
         created_at: time_at(row, "m_created_at")?,
         accepted_at: opt_time_at(row, "m_accepted_at")?,

@@ -43,7 +43,7 @@ pub(super) async fn session(db: &SqlStore, id_hash: &TokenHash) -> Result<Option
     // like a token; a change meanwhile is caught by the cache's ticket.
     let (custom_role, project_roles) = match &membership {
         Some(m) => (
-            match m.custom_role_uuid {
+            match m.role.custom() {
                 Some(uuid) => roles::custom_role(db, m.org_uuid, uuid)
                     .await?
                     .map(|r| (r.uuid, r.name, r.scopes)),
