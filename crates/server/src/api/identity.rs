@@ -5,7 +5,9 @@ use crate::auth::{Caller, Principal};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
 use crate::state::{now, AppState};
+use axum::body::Bytes;
 use axum::extract::State;
+use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use latchkey_core::{Actor, CredentialKind, Plan, Role, Target};
 use latchkey_core::{AuditAction, TargetKind};
@@ -84,16 +86,31 @@ pub struct CurrentUser {
 
 /// The principal behind this credential, its organization and what it may do there.
 #[utoipa::path(get, path = "/api/v1/user", tag = "identity", responses((status = 200, body = CurrentUser), (status = 401)))]
-pub async fn current_user(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> ApiResult<JsonOk<CurrentUser>> {
+pub async fn current_user(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
+    // The same for every request with this credential while it is cached:
+    // made once, then answered as bytes.
+    let body = match caller.memo.current_user.get() {
+        Some(body) => body.clone(),
+        None => {
+            let body = Bytes::from(
+                serde_json::to_vec(&current_user_view(&state, &caller).0)
+                    .map_err(ApiError::internal)?,
+            );
+            caller.memo.current_user.get_or_init(|| body).clone()
+        }
+    };
+    Ok(([(header::CONTENT_TYPE, JSON)], body).into_response())
+}
+
+const JSON: HeaderValue = HeaderValue::from_static("application/json");
+
+fn current_user_view(state: &AppState, caller: &Caller) -> JsonOk<CurrentUser> {
     let grantable_scopes = match &caller.principal {
-        Principal::User(_) => Some(state.catalog.names(super::pats::grantable_scopes(&caller))),
+        Principal::User(_) => Some(state.catalog.names(super::pats::grantable_scopes(caller))),
         _ => None,
     };
-    Ok(ok(CurrentUser {
-        principal: PrincipalView::of(&caller),
+    ok(CurrentUser {
+        principal: PrincipalView::of(caller),
         org: OrgView::of(&caller.org),
         role: caller.role.filter(|_| caller.custom_role.is_none()),
         custom_role: caller
@@ -105,8 +122,8 @@ pub async fn current_user(
             }),
         scopes: state.catalog.names(caller.access.org_scopes()),
         grantable_scopes,
-        credential: CredentialView::of(&caller),
-    }))
+        credential: CredentialView::of(caller),
+    })
 }
 
 #[derive(Serialize, ToSchema)]

@@ -3,6 +3,7 @@
 
 use crate::error::ApiError;
 use crate::forwarded::ClientAddr;
+use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue};
@@ -14,7 +15,7 @@ use latchkey_core::{
 use latchkey_store::{Org, User};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -89,6 +90,14 @@ impl ProjectRow {
     }
 }
 
+/// What is worked out once per cached credential and reused by every request
+/// that presents it. A change makes a new cache entry, which starts empty.
+#[derive(Debug, Default)]
+pub struct Memo {
+    /// The body of `GET /api/v1/user`.
+    pub current_user: OnceLock<Bytes>,
+}
+
 /// An authenticated principal in one organization, as of this request.
 #[derive(Clone, Debug)]
 pub struct Caller {
@@ -108,6 +117,7 @@ pub struct Caller {
     /// Set for cookie sessions: the hash of the session id.
     pub session: Option<TokenHash>,
     pub client: Client,
+    pub memo: Arc<Memo>,
 }
 
 impl Caller {

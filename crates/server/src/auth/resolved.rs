@@ -15,7 +15,7 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::caller::{Caller, Client, Principal, ProjectRow};
+use super::caller::{Caller, Client, Memo, Principal, ProjectRow};
 
 /// `lastUsedAt` is recorded at most this often per credential.
 const LAST_USED_EVERY_SECS: i64 = 60;
@@ -73,6 +73,7 @@ pub struct Resolved {
     access: Access,
     /// Set for a web session: the hash of its id.
     session: Option<TokenHash>,
+    memo: Arc<Memo>,
     /// Unix seconds of the last `lastUsedAt` handed to the batch.
     last_recorded: AtomicI64,
 }
@@ -205,6 +206,7 @@ impl Resolved {
             projects: Arc::new(project_rows),
             access,
             session: None,
+            memo: Arc::default(),
             last_recorded: AtomicI64::new(i64::MIN),
         }
     }
@@ -268,6 +270,7 @@ impl Resolved {
             projects: Arc::new(projects),
             access,
             session: Some(id_hash),
+            memo: Arc::default(),
             last_recorded: AtomicI64::new(i64::MIN),
         }
     }
@@ -301,6 +304,7 @@ impl Resolved {
             access: self.access,
             session: self.session,
             client: client.clone(),
+            memo: self.memo.clone(),
         })
     }
 
