@@ -19,6 +19,14 @@ with wrk, in one run, requests per second and p50/p99 latency of:
 
 and prints each against the baseline, plus the servers' peak memory.
 
+Before a scenario is timed, a sample request must get its expected answer
+(200 and the expected principal, the PAT in the list and on the page, 401
+`invalid_token` for the wrong token, `valid: true` and `allowed: true` from
+verify, and `valid: true` for 20 of the seeded tokens on the server that
+scenario uses); after each wrk run, every response must be of the expected
+class (refused, for the wrong token). Otherwise the run exits non-zero
+naming the scenario and what came back.
+
     bench/auth_bench.py                        # 1,000,000 tokens, SQLite
     bench/auth_bench.py --tokens 100000 --duration 5 --connections 32
     bench/auth_bench.py --database-url postgres://postgres@127.0.0.1:5432/postgres
@@ -50,6 +58,8 @@ ROOT = Path(__file__).resolve().parent.parent
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 ADMIN_EMAIL = "bench@latchkey.test"
 ADMIN_PASSWORD = "bench-admin-password"
+# Seeded tokens verified one by one before the scenarios that send them.
+SEEDED_CHECKS = 20
 VERIFY_LUA = """
 local body = os.getenv("LATCHKEY_VERIFY_BODY")
 wrk.method = "POST"
@@ -114,17 +124,52 @@ def ensure_wrk():
     subprocess.run(sudo + ["apt-get", "install", "-y", "-q", "wrk"], check=True, env=env, stdout=subprocess.DEVNULL)
 
 
-def http(base, method, path, body=None, headers=None):
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+_opener = urllib.request.build_opener(_NoRedirect)
+
+
+def request(base, method, path, body=None, headers=None):
+    """One request, redirects not followed: (status, headers, body bytes)."""
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(base + path, data=data, method=method)
     req.add_header("Content-Type", "application/json")
     for k, v in (headers or {}).items():
         req.add_header(k, v)
     try:
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return resp.status, dict(resp.headers), json.loads(resp.read() or b"null")
+        with _opener.open(req, timeout=30) as resp:
+            return resp.status, dict(resp.headers), resp.read()
     except urllib.error.HTTPError as e:
-        return e.code, dict(e.headers), json.loads(e.read() or b"null")
+        return e.code, dict(e.headers), e.read()
+
+
+def http(base, method, path, body=None, headers=None):
+    status, headers, raw = request(base, method, path, body, headers)
+    try:
+        return status, headers, json.loads(raw or b"null")
+    except ValueError:
+        return status, headers, raw.decode(errors="replace")[:300]
+
+
+def fail(name, what):
+    sys.exit(f"auth_bench: {name}: {what}")
+
+
+def expect_json(name, base, method, path, body, headers, status, check, what):
+    """The sample request of a scenario, before it is timed: its status and
+    `check(body)` must hold, or the run fails naming the scenario."""
+    got, _, answer = http(base, method, path, body, headers)
+    if got != status or not check(answer):
+        fail(name, f"expected {status} with {what}; the sample request got {got}: {json.dumps(answer)[:500]}")
+
+
+def field(answer, *path):
+    for k in path:
+        answer = answer.get(k) if isinstance(answer, dict) else None
+    return answer
 
 
 class Server:
@@ -230,7 +275,11 @@ def seed_postgres(url, key, org, owner, count, sample_file, sample_size, workdir
 UNIT = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
 
-def run_wrk(url, args, headers=(), script=None, env=None, connections=None, duration=None):
+def run_wrk(name, url, args, headers=(), script=None, env=None, connections=None, duration=None, refused=False):
+    """One wrk run; fails the benchmark unless every response it counted was
+    of the expected class: 2xx or 3xx, or with `refused` 4xx or 5xx. (wrk
+    counts a 3xx as a success: the sample requests before the runs rule out a
+    redirect, such as a session sent to the sign-in page.)"""
     cmd = ["wrk", "-t", str(args.threads), "-c", str(connections or args.connections),
            "-d", f"{duration or args.duration}s", "--latency"]
     for h in headers:
@@ -242,8 +291,16 @@ def run_wrk(url, args, headers=(), script=None, env=None, connections=None, dura
     lat = {}
     for pct, value, unit in re.findall(r"^\s+(\d+)%\s+([\d.]+)(us|ms|s)\s*$", out, re.M):
         lat[int(pct)] = float(value) * UNIT[unit]
+    total = int(re.search(r"^\s*(\d+) requests in ", out, re.M).group(1))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rps": rps, "p50": lat.get(50), "p99": lat.get(99), "non2xx": int(errors.group(1)) if errors else 0}
+    non2xx = int(errors.group(1)) if errors else 0
+    if total == 0:
+        fail(name, f"wrk counted no response:\n{out}")
+    if refused and non2xx != total:
+        fail(name, f"{total - non2xx} of {total} responses were 2xx or 3xx, every one should be refused:\n{out}")
+    if not refused and non2xx:
+        fail(name, f"{non2xx} of {total} responses were not 2xx or 3xx:\n{out}")
+    return {"rps": rps, "p50": lat.get(50), "p99": lat.get(99), "requests": total}
 
 
 def main():
@@ -300,29 +357,49 @@ def main():
             cookie = resp.headers["Set-Cookie"].split(";")[0]
         session = {"Cookie": cookie, "X-CSRF-Token": login["csrfToken"]}
         org, owner = login["org"]["uuid"], login["user"]["uuid"]
-        status, _, pat = http(base, "POST", "/api/v1/user/me/personal-access-tokens", {"name": "bench"}, session)
-        assert status == 201, pat
-        pat = pat["results"]["token"]
-        status, _, key = http(base, "POST", "/api/v1/org/api-keys", {"name": "bench", "role": "admin"}, session)
-        api_key = key["results"]["token"] if status == 201 else None
-        status, _, project = http(base, "POST", "/api/v1/org/projects", {"name": "bench"}, session)
-        assert status == 201, project
-        project = project["results"]["projectUuid"]
-        if not api_key:
-            log("this server has no API keys yet; skipping that scenario")
+        status, _, created = http(base, "POST", "/api/v1/user/me/personal-access-tokens", {"name": "bench"}, session)
+        if status != 201:
+            fail("setup", f"creating the PAT got {status}: {created}")
+        pat, pat_uuid = created["results"]["token"], created["results"]["uuid"]
+        status, _, created = http(base, "POST", "/api/v1/org/api-keys", {"name": "bench", "role": "admin"}, session)
+        if status != 201:
+            fail("GET /api/v1/user, API key", f"creating the API key got {status}: {created}")
+        api_key, api_key_uuid = created["results"]["token"], created["results"]["uuid"]
+        status, _, created = http(base, "POST", "/api/v1/org/projects", {"name": "bench"}, session)
+        if status != 201:
+            fail("setup", f"creating the project got {status}: {created}")
+        project = created["results"]["projectUuid"]
 
         # A session's pages, before the admin owns the stored tokens (the
         # personal list and its page show every one of them).
+        def pats_listed(answer):
+            listed = field(answer, "results")
+            return isinstance(listed, list) and pat_uuid in [t.get("uuid") for t in listed]
+
+        def page_lists_pat(name):
+            status, headers, body = request(base, "GET", "/settings/tokens", headers={"Cookie": cookie})
+            page = body.decode(errors="replace")
+            if (status != 200 or '<table id="tokens">' not in page
+                    or f'<tr data-token="{pat_uuid}"' not in page):
+                where = f" (Location: {headers.get('location') or headers.get('Location')})" if 300 <= status < 400 else ""
+                fail(name, f"expected 200 with the token table listing the PAT {pat_uuid}; the sample request "
+                           f"got {status}{where}: {page[:300]!r}")
+
         results = []
-        for name, path in [("GET /api/v1/user/me/personal-access-tokens, session", "/api/v1/user/me/personal-access-tokens"),
-                           ("GET /settings/tokens (page), session", "/settings/tokens")]:
+        sessions = [
+            ("GET /api/v1/user/me/personal-access-tokens, session", "/api/v1/user/me/personal-access-tokens",
+             lambda name: expect_json(name, base, "GET", "/api/v1/user/me/personal-access-tokens", None,
+                                      {"Cookie": cookie}, 200, pats_listed, f"a JSON list holding the PAT {pat_uuid}")),
+            ("GET /settings/tokens (page), session", "/settings/tokens", page_lists_pat),
+        ]
+        for name, path, sample in sessions:
+            sample(name)
             runs = []
             for i in range(args.rounds):
                 log(f"{name} (round {i + 1} of {args.rounds})")
-                runs.append(run_wrk(base + path, args, headers=[f"Cookie: {cookie}"]))
+                runs.append(run_wrk(name, base + path, args, headers=[f"Cookie: {cookie}"]))
             median = lambda key: sorted(r[key] or 0 for r in runs)[len(runs) // 2]
-            results.append({"name": name, "rps": median("rps"), "p50": median("p50"), "p99": median("p99"),
-                            "non2xx": max(r["non2xx"] for r in runs)})
+            results.append({"name": name, "rps": median("rps"), "p50": median("p50"), "p99": median("p99")})
 
         log(f"storing {args.tokens:,} tokens")
         t0 = time.time()
@@ -333,52 +410,86 @@ def main():
         else:
             seed_sqlite(data / "latchkey.db", key_bytes, org, owner, args.tokens, sample_file, args.sample)
         log(f"stored in {time.time() - t0:.1f} s")
+        seeded = sample_file.read_text().split()
+
+        def seeded_verify(name, base):
+            # Every seeded token the random scenarios send must be one the
+            # server knows: an unknown one is answered 200 `valid: false`.
+            step = max(1, len(seeded) // SEEDED_CHECKS)
+            for token in seeded[::step][:SEEDED_CHECKS]:
+                expect_json(name, base, "POST", "/api/v1/auth/verify", {"token": token}, None, 200,
+                            lambda a: field(a, "results", "valid") is True
+                            and field(a, "results", "principal", "uuid") == owner
+                            and field(a, "results", "credential", "kind") == "pat",
+                            f"valid: true for the seeded token {token[:10]}… of {owner}")
 
         wrong = make_token("lkpat_")
 
         def scenario(name, path, **kw):
             log(name)
-            r = run_wrk(base + path, args, **kw)
+            r = run_wrk(name, base + path, args, **kw)
             r["name"] = name
             results.append(r)
             return r
 
-        def warm_up(path, script, env):
+        def warm_up(name, path, script, env):
             # Walk every sample token once (unmeasured) so the cache holds them.
             seconds = max(2, args.sample // 5_000)
             log(f"warming the cache with {args.sample:,} tokens ({seconds} s)")
-            run_wrk(base + path, args, script=script, env=env, duration=seconds)
+            run_wrk(f"{name} (warming up)", base + path, args, script=script, env=env, duration=seconds)
+
+        def user_is(kind, uuid):
+            return lambda a: (field(a, "results", "principal", "uuid") == uuid
+                              and field(a, "results", "credential", "kind") == kind)
+
+        def verify_allowed(a):
+            return field(a, "results", "valid") is True and field(a, "results", "allowed") is True
 
         lua = Path(work) / "verify.lua"
         lua.write_text(VERIFY_LUA)
-        cached = [("GET /healthz (baseline)", "/healthz", {})]
-        cached.append(("GET /api/v1/user, PAT", "/api/v1/user", {"headers": [f"Authorization: ApiKey {pat}"]}))
-        if api_key:
-            cached.append(("GET /api/v1/user, API key", "/api/v1/user", {"headers": [f"Authorization: ApiKey {api_key}"]}))
-        cached.append(("GET /api/v1/user, wrong token (401)", "/api/v1/user", {"headers": [f"Authorization: ApiKey {wrong}"]}))
-        cached.append(("POST /api/v1/auth/verify, PAT", "/api/v1/auth/verify", {
-            "script": str(lua), "env": {"LATCHKEY_VERIFY_BODY": json.dumps({"token": pat, "scope": "content:read"})}}))
-        cached.append(("POST /api/v1/auth/verify, PAT, scope + projectUuid", "/api/v1/auth/verify", {
-            "script": str(lua), "env": {"LATCHKEY_VERIFY_BODY": json.dumps(
-                {"token": pat, "scope": "content:read", "projectUuid": project})}}))
-        rounds = {name: [] for name, _, _ in cached}
+        verify_body = {"token": pat, "scope": "content:read"}
+        project_body = {"token": pat, "scope": "content:read", "projectUuid": project}
+        # (name, path, wrk arguments, the sample request's expected status, check and description)
+        cached = [
+            ("GET /healthz (baseline)", "/healthz", {}, None),
+            ("GET /api/v1/user, PAT", "/api/v1/user", {"headers": [f"Authorization: ApiKey {pat}"]},
+             ("GET", None, {"Authorization": f"ApiKey {pat}"}, 200, user_is("pat", owner), f"the user {owner}")),
+            ("GET /api/v1/user, API key", "/api/v1/user", {"headers": [f"Authorization: ApiKey {api_key}"]},
+             ("GET", None, {"Authorization": f"ApiKey {api_key}"}, 200, user_is("api_key", api_key_uuid),
+              f"the API key {api_key_uuid}")),
+            ("GET /api/v1/user, wrong token (401)", "/api/v1/user",
+             {"headers": [f"Authorization: ApiKey {wrong}"], "refused": True},
+             ("GET", None, {"Authorization": f"ApiKey {wrong}"}, 401,
+              lambda a: field(a, "error", "code") == "invalid_token", "code invalid_token")),
+            ("POST /api/v1/auth/verify, PAT", "/api/v1/auth/verify", {
+                "script": str(lua), "env": {"LATCHKEY_VERIFY_BODY": json.dumps(verify_body)}},
+             ("POST", verify_body, None, 200, verify_allowed, "valid: true, allowed: true")),
+            ("POST /api/v1/auth/verify, PAT, scope + projectUuid", "/api/v1/auth/verify", {
+                "script": str(lua), "env": {"LATCHKEY_VERIFY_BODY": json.dumps(project_body)}},
+             ("POST", project_body, None, 200, verify_allowed, "valid: true, allowed: true")),
+        ]
+        for name, path, _, sample in cached:
+            if sample:
+                method, body, headers, status, check, what = sample
+                expect_json(name, base, method, path, body, headers, status, check, what)
+        rounds = {name: [] for name, _, _, _ in cached}
         for i in range(args.rounds):
-            for name, path, kw in cached:
+            for name, path, kw, _ in cached:
                 log(f"{name} (round {i + 1} of {args.rounds})")
-                rounds[name].append(run_wrk(base + path, args, **kw))
-        for name, _, _ in cached:
+                rounds[name].append(run_wrk(name, base + path, args, **kw))
+        for name, _, _, _ in cached:
             runs = rounds[name]
             median = lambda key: sorted(r[key] or 0 for r in runs)[len(runs) // 2]
-            results.append({"name": name, "rps": median("rps"), "p50": median("p50"), "p99": median("p99"),
-                            "non2xx": max(r["non2xx"] for r in runs)})
+            results.append({"name": name, "rps": median("rps"), "p50": median("p50"), "p99": median("p99")})
         random_lua = Path(work) / "random.lua"
         random_lua.write_text(RANDOM_VERIFY_LUA)
         walk_lua = Path(work) / "walk.lua"
         walk_lua.write_text(WALK_VERIFY_LUA)
-        warm_up("/api/v1/auth/verify", str(walk_lua),
+        warm_name = f"POST /api/v1/auth/verify, {args.sample:,} random tokens, cache on"
+        seeded_verify(warm_name, base)
+        warm_up(warm_name, "/api/v1/auth/verify", str(walk_lua),
                 {"LATCHKEY_TOKENS_FILE": str(sample_file), "LATCHKEY_WRK_THREADS": str(args.threads)})
-        warm = scenario(f"POST /api/v1/auth/verify, {args.sample:,} random tokens, cache on", "/api/v1/auth/verify",
-                        script=str(random_lua), env={"LATCHKEY_TOKENS_FILE": str(sample_file)})
+        scenario(warm_name, "/api/v1/auth/verify", script=str(random_lua), env={"LATCHKEY_TOKENS_FILE": str(sample_file)})
         warm_rss = server.rss_mib()
         warm_peak = server.peak_rss_mib()
         server.stop()
@@ -388,11 +499,11 @@ def main():
         cold_server = Server(binary, data, free_port(), dict(env, LATCHKEY_AUTH_CACHE_CAPACITY="0"))
         servers.append(cold_server)
         base = cold_server.base
-        scenario(f"POST /api/v1/auth/verify, {args.sample:,} random tokens, cache off (cold), "
-                 f"{args.cold_connections} conns", "/api/v1/auth/verify", connections=args.cold_connections,
+        cold_name = f"POST /api/v1/auth/verify, {args.sample:,} random tokens, cache off (cold)"
+        seeded_verify(cold_name, base)
+        scenario(f"{cold_name}, {args.cold_connections} conns", "/api/v1/auth/verify", connections=args.cold_connections,
                  script=str(random_lua), env={"LATCHKEY_TOKENS_FILE": str(sample_file)})
-        scenario(f"POST /api/v1/auth/verify, {args.sample:,} random tokens, cache off (cold), "
-                 f"{args.connections} conns", "/api/v1/auth/verify",
+        scenario(f"{cold_name}, {args.connections} conns", "/api/v1/auth/verify",
                  script=str(random_lua), env={"LATCHKEY_TOKENS_FILE": str(sample_file)})
         cold_peak = cold_server.peak_rss_mib()
     finally:
@@ -411,8 +522,7 @@ def main():
     print(f"{'scenario':<78} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'vs /healthz':>12}")
     for r in results:
         ratio = r["rps"] / baseline if baseline else 0
-        note = f"  ({r['non2xx']} non-2xx)" if r["non2xx"] and "wrong" not in r["name"] else ""
-        print(f"{r['name']:<78} {r['rps']:>10,.0f} {r['p50'] or 0:>8.3f} {r['p99'] or 0:>8.3f} {ratio:>11.2f}x{note}")
+        print(f"{r['name']:<78} {r['rps']:>10,.0f} {r['p50'] or 0:>8.3f} {r['p99'] or 0:>8.3f} {ratio:>11.2f}x")
     by = {r["name"]: r for r in results}
     pat_r = by.get("GET /api/v1/user, PAT")
     key_r = by.get("GET /api/v1/user, API key")
@@ -425,9 +535,6 @@ def main():
     print(f"server memory: {warm_rss:.0f} MiB resident after the warm run "
           f"(peak {warm_peak:.0f} MiB, cache up to {args.sample:,} of {args.tokens:,} tokens); "
           f"peak {cold_peak:.0f} MiB with the cache off")
-    failed = [r for r in results if r["non2xx"] and "wrong" not in r["name"]]
-    if failed:
-        sys.exit(f"unexpected non-2xx answers in: {', '.join(r['name'] for r in failed)}")
 
 
 if __name__ == "__main__":
