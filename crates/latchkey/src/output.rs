@@ -1,6 +1,7 @@
 //! What the client prints: aligned tables and key/value blocks for people,
 //! the API's `results` as JSON for machines.
 
+use latchkey_core::Actor;
 use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -99,26 +100,15 @@ fn one_line(s: &str) -> String {
         .collect()
 }
 
-/// A string field, or "-".
-pub fn s(v: &Value, key: &str) -> String {
-    match v.get(key) {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Null) | None => "-".to_string(),
-        Some(other) => other.to_string(),
-    }
+/// An optional value, or "-".
+pub fn or_dash(v: Option<&str>) -> String {
+    v.unwrap_or("-").to_string()
 }
 
-pub fn parse_time(v: &str) -> Option<OffsetDateTime> {
-    OffsetDateTime::parse(v, &Rfc3339).ok()
-}
-
-/// `2026-03-01 12:00Z`; `when_null` for a null.
-pub fn time(v: &Value, key: &str, when_null: &str) -> String {
-    match v.get(key).and_then(Value::as_str) {
-        Some(t) => match parse_time(t) {
-            Some(t) => short_time(t),
-            None => t.to_string(),
-        },
+/// `2026-03-01 12:00Z`; `when_null` for none.
+pub fn time(t: Option<OffsetDateTime>, when_null: &str) -> String {
+    match t {
+        Some(t) => short_time(t),
         None => when_null.to_string(),
     }
 }
@@ -161,27 +151,16 @@ pub fn from_now(t: OffsetDateTime) -> String {
     }
 }
 
-/// An actor object as "user Ada".
-pub fn actor(v: Option<&Value>) -> String {
-    match v {
-        Some(a) if a.is_object() => format!("{} {}", s(a, "type"), s(a, "name")),
-        _ => "-".to_string(),
-    }
+/// An actor as "user Ada".
+pub fn actor(a: &Actor) -> String {
+    format!("{} {}", a.kind.as_str(), a.name)
 }
 
-/// A list of strings as "a, b, c".
-pub fn list(v: Option<&Value>, when_null: &str) -> String {
-    match v.and_then(Value::as_array) {
-        Some(items) if items.is_empty() => "(none)".to_string(),
-        Some(items) => items
-            .iter()
-            .map(|i| {
-                i.as_str()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| i.to_string())
-            })
-            .collect::<Vec<_>>()
-            .join(", "),
+/// A list of strings as "a, b, c"; `when_null` for none.
+pub fn list(items: Option<&[String]>, when_null: &str) -> String {
+    match items {
+        Some([]) => "(none)".to_string(),
+        Some(items) => items.join(", "),
         None => when_null.to_string(),
     }
 }

@@ -1,5 +1,6 @@
 //! The one error type of the HTTP API and the one place it becomes a response.
 
+use crate::wire::{ErrorBody, ErrorEnvelope};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use latchkey_core::policy::PolicyError;
@@ -267,15 +268,16 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        let mut error = json!({ "statusCode": status.as_u16(), "code": code, "message": message });
-        if let Some(details) = self.details() {
-            error["details"] = details;
-        }
-        let mut response = (
-            status,
-            axum::Json(json!({ "status": "error", "error": error })),
-        )
-            .into_response();
+        let body = ErrorEnvelope {
+            error: ErrorBody {
+                code: code.into(),
+                details: self.details(),
+                message,
+                status_code: status.as_u16(),
+            },
+            status: "error".into(),
+        };
+        let mut response = (status, axum::Json(body)).into_response();
         if let ApiError::RateLimited { retry_after } | ApiError::Overloaded { retry_after } = self {
             response
                 .headers_mut()

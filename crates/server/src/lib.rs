@@ -18,6 +18,7 @@ pub mod rate_limit;
 pub mod refusals;
 pub mod state;
 pub mod web;
+pub mod wire;
 
 pub use app::{router, serve, start, RunningServer};
 pub use config::{DatabaseConfig, ServeConfig};

@@ -1,12 +1,15 @@
 //! `audit`: the organization's audit log, a page of it, or `--follow`.
 
 use super::args::{parse_since, parse_when};
-use super::Failure;
+use super::{read, Failure};
 use crate::client::Api;
-use crate::output::{self, actor, parse_time, rfc3339, s, Mode, Table};
+use crate::output::{self, actor, or_dash, rfc3339, Mode, Table};
 use clap::Args;
+use latchkey_core::CredentialKind;
+use latchkey_server::wire::{AuditEventView, Paged};
 use serde_json::Value;
 use std::time::Duration;
+use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 const AUDIT: &str = "/api/v1/org/audit-logs";
@@ -82,87 +85,100 @@ pub async fn audit(args: AuditArgs, api: &Api, mode: Mode) -> Result<(), Failure
     if let Some(cursor) = &args.cursor {
         query.push(("cursor", cursor.clone()));
     }
-    let page = api.get_query(AUDIT, &query).await?;
+    let answer = api.get_query(AUDIT, &query).await?;
     if mode.json {
-        output::json(&page);
+        output::json(&answer);
         return Ok(());
     }
-    let items = items(&page);
+    let page: Paged<AuditEventView> = read(&answer)?;
     if mode.quiet {
-        items.iter().for_each(|e| println!("{}", s(e, "uuid")));
+        page.items.iter().for_each(|e| println!("{}", e.uuid));
         return Ok(());
     }
     let mut table = Table::new(&["AT", "ACTION", "ACTOR", "CREDENTIAL", "TARGET", "IP"]);
-    for e in &items {
+    for e in &page.items {
         table.row(row(e));
     }
     table.print("no audit events");
-    if let Some(cursor) = page.get("nextCursor").and_then(Value::as_str) {
+    if let Some(cursor) = &page.next_cursor {
         eprintln!("More events: add `--cursor {cursor}`.");
     }
     Ok(())
 }
 
-fn items(page: &Value) -> Vec<Value> {
-    page.get("items")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default()
+/// A page's events, each as the server wrote it (for `--json`) and as read.
+fn events(answer: &Value) -> Result<(Vec<Event>, Option<String>), Failure> {
+    let page: Paged<Value> = read(answer)?;
+    let events = page
+        .items
+        .into_iter()
+        .map(|raw| {
+            Ok(Event {
+                view: read(&raw)?,
+                raw,
+            })
+        })
+        .collect::<Result<_, Failure>>()?;
+    Ok((events, page.next_cursor))
 }
 
-fn row(e: &Value) -> Vec<String> {
-    let mut action = s(e, "action");
-    if let Some(code) = e
-        .get("details")
-        .and_then(|d| d.get("code"))
-        .and_then(Value::as_str)
-    {
+struct Event {
+    raw: Value,
+    view: AuditEventView,
+}
+
+impl Event {
+    /// `at` as the server wrote it, for the next `since`.
+    fn at(&self) -> Option<String> {
+        self.view.at.format(&Rfc3339).ok()
+    }
+}
+
+fn row(e: &AuditEventView) -> Vec<String> {
+    let mut action = e.action.clone();
+    if let Some(code) = e.details.get("code").and_then(Value::as_str) {
         action.push_str(&format!(" ({code})"));
     }
-    let credential = match e.get("credential") {
-        Some(c) if c.get("kind").and_then(Value::as_str) == Some("session") => {
-            "session".to_string()
-        }
-        Some(c) if c.is_object() => match c.get("displayPrefix").and_then(Value::as_str) {
-            Some(p) => format!("{} {p}", s(c, "kind")),
-            None => s(c, "kind"),
+    let credential = match &e.credential {
+        Some(c) if c.kind == CredentialKind::Session => "session".to_string(),
+        Some(c) => match &c.display_prefix {
+            Some(p) => format!("{} {p}", c.kind.as_str()),
+            None => c.kind.as_str().to_string(),
         },
-        _ => "-".to_string(),
+        None => "-".to_string(),
     };
-    let target = match e.get("target") {
-        Some(t) if t.is_object() => format!("{} {}", s(t, "type"), s(t, "name")),
-        _ => "-".to_string(),
+    let target = match &e.target {
+        Some(t) => format!("{} {}", t.kind.as_str(), t.name),
+        None => "-".to_string(),
     };
-    let at = match e.get("at").and_then(Value::as_str).and_then(parse_time) {
-        Some(at) => {
-            let at = at.to_offset(time::UtcOffset::UTC);
-            format!(
-                "{} {:02}:{:02}:{:02}Z",
-                at.date(),
-                at.hour(),
-                at.minute(),
-                at.second()
-            )
-        }
-        None => s(e, "at"),
-    };
+    let at = e.at.to_offset(time::UtcOffset::UTC);
+    let at = format!(
+        "{} {:02}:{:02}:{:02}Z",
+        at.date(),
+        at.hour(),
+        at.minute(),
+        at.second()
+    );
     vec![
         at,
         action,
-        actor(e.get("actor")),
+        e.actor
+            .as_ref()
+            .map(actor)
+            .unwrap_or_else(|| "-".to_string()),
         credential,
         target,
-        s(e, "ip"),
+        or_dash(e.ip.as_deref()),
     ]
 }
 
-fn print_event(e: &Value, mode: Mode) {
+fn print_event(e: &Event, mode: Mode) {
     if mode.json {
-        println!("{e}");
+        println!("{}", e.raw);
     } else if mode.quiet {
-        println!("{}", s(e, "uuid"));
+        println!("{}", e.view.uuid);
     } else {
-        println!("{}", row(e).join("  "));
+        println!("{}", row(&e.view).join("  "));
     }
 }
 
@@ -174,7 +190,7 @@ async fn follow(args: AuditArgs, api: &Api, mode: Mode) -> Result<(), Failure> {
     let interval = Duration::from_millis(args.poll_interval_ms);
     let base = args.query();
     let mut since: Option<String> = args.since.map(rfc3339);
-    let mut newest: Option<String> = None;
+    let mut newest: Option<uuid::Uuid> = None;
     let mut printed: u64 = 0;
     let reached = |printed: u64| args.max_events.is_some_and(|m| printed >= m);
 
@@ -183,7 +199,7 @@ async fn follow(args: AuditArgs, api: &Api, mode: Mode) -> Result<(), Failure> {
         query.push(("since", since.clone()));
     }
     query.push(("limit", args.limit.unwrap_or(FOLLOW_BACKLOG).to_string()));
-    let backlog = items(&api.get_query(AUDIT, &query).await?);
+    let (backlog, _) = events(&api.get_query(AUDIT, &query).await?)?;
     for e in backlog.iter().rev() {
         if reached(printed) {
             return Ok(());
@@ -193,8 +209,8 @@ async fn follow(args: AuditArgs, api: &Api, mode: Mode) -> Result<(), Failure> {
     }
     // Even events left unprinted by --max-events are the past, not news.
     if let Some(e) = backlog.first() {
-        newest = Some(s(e, "uuid"));
-        since = e.get("at").and_then(Value::as_str).map(str::to_string);
+        newest = Some(e.view.uuid);
+        since = e.at();
     }
     loop {
         if reached(printed) {
@@ -213,7 +229,7 @@ async fn follow(args: AuditArgs, api: &Api, mode: Mode) -> Result<(), Failure> {
         let fresh = match &newest {
             Some(id) => answer
                 .iter()
-                .position(|e| s(e, "uuid") == *id)
+                .position(|e| e.view.uuid == *id)
                 .unwrap_or(answer.len()),
             None => answer.len(),
         };
@@ -223,8 +239,8 @@ async fn follow(args: AuditArgs, api: &Api, mode: Mode) -> Result<(), Failure> {
             }
             print_event(e, mode);
             printed += 1;
-            newest = Some(s(e, "uuid"));
-            since = e.get("at").and_then(Value::as_str).map(str::to_string);
+            newest = Some(e.view.uuid);
+            since = e.at();
         }
     }
 }
@@ -234,7 +250,7 @@ async fn new_events(
     api: &Api,
     base: &[(&'static str, String)],
     since: Option<&str>,
-) -> Result<Vec<Value>, Failure> {
+) -> Result<Vec<Event>, Failure> {
     let mut all = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
@@ -246,10 +262,10 @@ async fn new_events(
         if let Some(c) = &cursor {
             query.push(("cursor", c.clone()));
         }
-        let page = api.get_query(AUDIT, &query).await?;
-        all.extend(items(&page));
-        match page.get("nextCursor").and_then(Value::as_str) {
-            Some(next) => cursor = Some(next.to_string()),
+        let (page, next) = events(&api.get_query(AUDIT, &query).await?)?;
+        all.extend(page);
+        match next {
+            Some(next) => cursor = Some(next),
             None => return Ok(all),
         }
     }

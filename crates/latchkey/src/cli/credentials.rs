@@ -5,11 +5,16 @@ use super::args::{
     parse_duration, parse_project_grant, parse_when, NewExpiry, ProjectGrant, RotateExpiry,
     SystemRole,
 };
-use super::{resolve, Failure};
+use super::{read, resolve, Failure};
 use crate::client::Api;
-use crate::output::{self, fields, s, time as t, Mode, Table};
-use crate::output::{actor, rfc3339};
+use crate::output::{self, actor, fields, rfc3339, time as t, Mode, Table};
 use clap::{ArgGroup, Args, Subcommand};
+use latchkey_core::Role;
+use latchkey_server::wire::{
+    ApiKeyView, CredentialObject, CustomRoleRef, PatView, ProjectGrantView, ProjectView, RolesView,
+    ServiceAccountView,
+};
+use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use time::{Duration, OffsetDateTime};
 
@@ -152,22 +157,26 @@ pub async fn tokens(command: TokensCommand, api: &Api, mode: Mode) -> Result<(),
     match command {
         TokensCommand::List => {
             let list = api.get(PATS).await?;
-            print_list(&list, mode, "uuid", "no personal access tokens", |rows| {
-                let mut table =
-                    Table::new(&["ID", "NAME", "PREFIX", "SCOPES", "EXPIRES", "LAST USED"]);
-                for r in rows {
-                    table.row(vec![
-                        s(r, "uuid"),
-                        s(r, "name"),
-                        s(r, "displayPrefix"),
-                        output::list(r.get("scopes"), "(full role)"),
-                        t(r, "expiresAt", "never"),
-                        t(r, "lastUsedAt", "never"),
-                    ]);
-                }
-                table
-            });
-            Ok(())
+            print_list(
+                &list,
+                mode,
+                "no personal access tokens",
+                |rows: &[PatView]| {
+                    let mut table =
+                        Table::new(&["ID", "NAME", "PREFIX", "SCOPES", "EXPIRES", "LAST USED"]);
+                    for r in rows {
+                        table.row(vec![
+                            r.uuid.to_string(),
+                            r.name.clone(),
+                            r.display_prefix.clone(),
+                            output::list(r.scopes.as_deref(), "(full role)"),
+                            t(r.expires_at, "never"),
+                            t(r.last_used_at, "never"),
+                        ]);
+                    }
+                    table
+                },
+            )
         }
         TokensCommand::Create(c) => {
             let mut body = json!({ "name": c.name, "expiresAt": c.expiry.value() });
@@ -175,7 +184,7 @@ pub async fn tokens(command: TokensCommand, api: &Api, mode: Mode) -> Result<(),
                 body["scopes"] = json!(c.scopes);
             }
             let created = api.post(PATS, body).await?;
-            print_secret(&created, mode, "Created personal access token")
+            print_secret::<PatView>(&created, mode, "Created personal access token")
         }
         TokensCommand::Edit(e) => {
             let uuid = pat_id(api, &e.id).await?;
@@ -197,25 +206,23 @@ pub async fn tokens(command: TokensCommand, api: &Api, mode: Mode) -> Result<(),
                 &updated,
                 mode,
                 "Updated personal access token",
-                "name",
-                |r| {
+                |r: &PatView| {
                     vec![
-                        ("id", s(r, "uuid")),
-                        ("name", s(r, "name")),
-                        ("prefix", s(r, "displayPrefix")),
-                        ("scopes", output::list(r.get("scopes"), "(full role)")),
-                        ("expires", t(r, "expiresAt", "never")),
+                        ("id", r.uuid.to_string()),
+                        ("name", r.name.clone()),
+                        ("prefix", r.display_prefix.clone()),
+                        ("scopes", output::list(r.scopes.as_deref(), "(full role)")),
+                        ("expires", t(r.expires_at, "never")),
                     ]
                 },
-            );
-            Ok(())
+            )
         }
         TokensCommand::Rotate { id: arg, expiry } => {
             let uuid = pat_id(api, &arg).await?;
             let rotated = api
                 .patch(&format!("{PATS}/{uuid}/rotate"), expiry.body())
                 .await?;
-            print_secret(&rotated, mode, "Rotated personal access token")
+            print_secret::<PatView>(&rotated, mode, "Rotated personal access token")
         }
         TokensCommand::Revoke { id: arg } => {
             let uuid = pat_id(api, &arg).await?;
@@ -230,7 +237,7 @@ pub async fn api_keys(command: ApiKeysCommand, api: &Api, mode: Mode) -> Result<
     match command {
         ApiKeysCommand::List => {
             let list = api.get(API_KEYS).await?;
-            print_list(&list, mode, "uuid", "no API keys", |rows| {
+            print_list(&list, mode, "no API keys", |rows: &[ApiKeyView]| {
                 let mut table = Table::new(&[
                     "ID",
                     "NAME",
@@ -242,30 +249,29 @@ pub async fn api_keys(command: ApiKeysCommand, api: &Api, mode: Mode) -> Result<
                 ]);
                 for r in rows {
                     table.row(vec![
-                        s(r, "uuid"),
-                        s(r, "name"),
-                        s(r, "role"),
-                        s(r, "displayPrefix"),
-                        t(r, "expiresAt", "never"),
-                        t(r, "lastUsedAt", "never"),
-                        actor(r.get("createdBy")),
+                        r.uuid.to_string(),
+                        r.name.clone(),
+                        r.role.as_str().to_string(),
+                        r.display_prefix.clone(),
+                        t(r.expires_at, "never"),
+                        t(r.last_used_at, "never"),
+                        actor(&r.created_by),
                     ]);
                 }
                 table
-            });
-            Ok(())
+            })
         }
         ApiKeysCommand::Create { name, role, expiry } => {
             let body = json!({ "name": name, "role": role.as_str(), "expiresAt": expiry.value() });
             let created = api.post(API_KEYS, body).await?;
-            print_secret(&created, mode, "Created API key")
+            print_secret::<ApiKeyView>(&created, mode, "Created API key")
         }
         ApiKeysCommand::Rotate { id: arg, expiry } => {
             let uuid = api_key_id(api, &arg).await?;
             let rotated = api
                 .patch(&format!("{API_KEYS}/{uuid}/rotate"), expiry.body())
                 .await?;
-            print_secret(&rotated, mode, "Rotated API key")
+            print_secret::<ApiKeyView>(&rotated, mode, "Rotated API key")
         }
         ApiKeysCommand::Revoke { id: arg } => {
             let uuid = api_key_id(api, &arg).await?;
@@ -294,58 +300,65 @@ pub async fn service_accounts(
                 }
                 other => other?,
             };
-            print_list(&list, mode, "uuid", "no service accounts", |rows| {
-                let mut table = Table::new(&[
-                    "ID",
-                    "DESCRIPTION",
-                    "ACCESS",
-                    "PREFIX",
-                    "EXPIRES",
-                    "LAST USED",
-                ]);
-                for r in rows {
-                    table.row(vec![
-                        s(r, "uuid"),
-                        description(r),
-                        access(r),
-                        s(r, "displayPrefix"),
-                        t(r, "expiresAt", "never"),
-                        t(r, "lastUsedAt", "never"),
+            print_list(
+                &list,
+                mode,
+                "no service accounts",
+                |rows: &[ServiceAccountView]| {
+                    let mut table = Table::new(&[
+                        "ID",
+                        "DESCRIPTION",
+                        "ACCESS",
+                        "PREFIX",
+                        "EXPIRES",
+                        "LAST USED",
                     ]);
-                }
-                table
-            });
-            Ok(())
+                    for r in rows {
+                        table.row(vec![
+                            r.uuid.to_string(),
+                            r.description.clone(),
+                            access(r),
+                            r.display_prefix.clone(),
+                            t(r.expires_at, "never"),
+                            t(r.last_used_at, "never"),
+                        ]);
+                    }
+                    table
+                },
+            )
         }
         ServiceAccountsCommand::Show { id: arg } => {
             let uuid = service_account_id(api, &arg).await?;
-            let sa = api.get(&format!("{SERVICE_ACCOUNTS}/{uuid}")).await?;
+            let answer = api.get(&format!("{SERVICE_ACCOUNTS}/{uuid}")).await?;
             if mode.json {
-                output::json(&sa);
-            } else if mode.quiet {
-                println!("{}", s(&sa, "uuid"));
+                output::json(&answer);
+                return Ok(());
+            }
+            let sa: ServiceAccountView = read(&answer)?;
+            if mode.quiet {
+                println!("{}", sa.uuid);
             } else {
                 print!(
                     "{}",
                     fields(&[
-                        ("id", s(&sa, "uuid")),
-                        ("description", description(&sa)),
+                        ("id", sa.uuid.to_string()),
+                        ("description", sa.description.clone()),
                         ("access", access(&sa)),
-                        ("prefix", s(&sa, "displayPrefix")),
-                        ("expires", t(&sa, "expiresAt", "never")),
-                        ("last used", t(&sa, "lastUsedAt", "never")),
-                        ("rotated", t(&sa, "rotatedAt", "never")),
-                        ("created", t(&sa, "createdAt", "-")),
-                        ("created by", actor(sa.get("createdBy"))),
+                        ("prefix", sa.display_prefix.clone()),
+                        ("expires", t(sa.expires_at, "never")),
+                        ("last used", t(sa.last_used_at, "never")),
+                        ("rotated", t(sa.rotated_at, "never")),
+                        ("created", t(Some(sa.created_at), "-")),
+                        ("created by", actor(&sa.created_by)),
                     ])
                 );
-                if let Some(projects) = sa.get("projects").and_then(Value::as_array) {
+                if let Some(projects) = &sa.projects {
                     let mut table = Table::new(&["PROJECT ID", "PROJECT", "ROLE"]);
                     for p in projects {
                         table.row(vec![
-                            s(p, "projectUuid"),
-                            s(p, "projectName"),
-                            grant_role(p),
+                            p.project_uuid.to_string(),
+                            p.project_name.clone(),
+                            grant_role(p.role, p.custom_role.as_ref()),
                         ]);
                     }
                     println!();
@@ -369,9 +382,10 @@ pub async fn service_accounts(
                         api,
                         "/api/v1/org/projects",
                         "project",
-                        "projectUuid",
                         &["name"],
                         &grant.project,
+                        |p: &ProjectView| p.project_uuid.to_string(),
+                        |p| vec![Some(p.name.as_str())],
                     )
                     .await?;
                     let mut row = json!({ "projectUuid": project_uuid });
@@ -382,28 +396,18 @@ pub async fn service_accounts(
                 body["projects"] = json!(projects);
             }
             let created = api.post(SERVICE_ACCOUNTS, body).await?;
-            for warning in created
-                .get("warnings")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                eprintln!(
-                    "latchkey: warning: {}",
-                    warning
-                        .as_str()
-                        .map(str::to_string)
-                        .unwrap_or_else(|| warning.to_string())
-                );
+            let view: ServiceAccountView = read(&created)?;
+            for warning in view.warnings.iter().flatten() {
+                eprintln!("latchkey: warning: {warning}");
             }
-            print_secret(&created, mode, "Created service account")
+            print_secret::<ServiceAccountView>(&created, mode, "Created service account")
         }
         ServiceAccountsCommand::Rotate { id: arg, expiry } => {
             let uuid = service_account_id(api, &arg).await?;
             let rotated = api
                 .patch(&format!("{SERVICE_ACCOUNTS}/{uuid}/rotate"), expiry.body())
                 .await?;
-            print_secret(&rotated, mode, "Rotated service account")
+            print_secret::<ServiceAccountView>(&rotated, mode, "Rotated service account")
         }
         ServiceAccountsCommand::Delete { id: arg } => {
             let uuid = service_account_id(api, &arg).await?;
@@ -415,7 +419,16 @@ pub async fn service_accounts(
 }
 
 async fn pat_id(api: &Api, arg: &str) -> Result<String, Failure> {
-    resolve(api, PATS, "token", "uuid", &["name", "displayPrefix"], arg).await
+    resolve(
+        api,
+        PATS,
+        "token",
+        &["name", "displayPrefix"],
+        arg,
+        |t: &PatView| t.uuid.to_string(),
+        |t| vec![Some(t.name.as_str()), Some(t.display_prefix.as_str())],
+    )
+    .await
 }
 
 async fn api_key_id(api: &Api, arg: &str) -> Result<String, Failure> {
@@ -423,16 +436,31 @@ async fn api_key_id(api: &Api, arg: &str) -> Result<String, Failure> {
         api,
         API_KEYS,
         "API key",
-        "uuid",
         &["name", "displayPrefix"],
         arg,
+        |k: &ApiKeyView| k.uuid.to_string(),
+        |k| vec![Some(k.name.as_str()), Some(k.display_prefix.as_str())],
     )
     .await
 }
 
 async fn service_account_id(api: &Api, arg: &str) -> Result<String, Failure> {
-    let keys = ["description", "name", "displayPrefix"];
-    resolve(api, SERVICE_ACCOUNTS, "service account", "uuid", &keys, arg).await
+    resolve(
+        api,
+        SERVICE_ACCOUNTS,
+        "service account",
+        &["description", "name", "displayPrefix"],
+        arg,
+        |a: &ServiceAccountView| a.uuid.to_string(),
+        |a| {
+            vec![
+                Some(a.description.as_str()),
+                Some(a.name.as_str()),
+                Some(a.display_prefix.as_str()),
+            ]
+        },
+    )
+    .await
 }
 
 /// A custom role's id, given its id or name.
@@ -440,16 +468,14 @@ async fn custom_role(api: &Api, arg: &str) -> Result<String, Failure> {
     if let Ok(uuid) = uuid::Uuid::parse_str(arg) {
         return Ok(uuid.to_string());
     }
-    let roles = api.get("/api/v1/org/roles").await?;
-    let matching: Vec<&Value> = roles
-        .get("customRoles")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter(|r| r.get("name").and_then(Value::as_str) == Some(arg))
+    let roles: RolesView = read(&api.get("/api/v1/org/roles").await?)?;
+    let matching: Vec<_> = roles
+        .custom_roles
+        .iter()
+        .filter(|r| r.name == arg)
         .collect();
     match matching.as_slice() {
-        [one] => Ok(s(one, "uuid")),
+        [one] => Ok(one.uuid.to_string()),
         [] => Err(Failure::Refused {
             code: "not_found",
             message: format!("no custom role has the id or name {arg:?}"),
@@ -461,45 +487,28 @@ async fn custom_role(api: &Api, arg: &str) -> Result<String, Failure> {
     }
 }
 
-/// A service account's description (API.md also gives it as `name`).
-fn description(r: &Value) -> String {
-    match r.get("description").and_then(Value::as_str) {
-        Some(d) => d.to_string(),
-        None => s(r, "name"),
-    }
-}
-
 /// A role or custom role of a grant: "developer", "custom Deployers".
-fn grant_role(r: &Value) -> String {
-    if let Some(role) = r.get("role").and_then(Value::as_str) {
-        return role.to_string();
-    }
-    match r.get("customRole") {
-        Some(c) if c.is_object() => format!("custom {}", s(c, "name")),
-        Some(Value::String(c)) => format!("custom {c}"),
-        _ => "-".to_string(),
+fn grant_role(role: Option<Role>, custom: Option<&CustomRoleRef>) -> String {
+    match (role, custom) {
+        (Some(role), _) => role.as_str().to_string(),
+        (None, Some(c)) => format!("custom {}", c.name),
+        (None, None) => "-".to_string(),
     }
 }
 
 /// What a service account may do: its role, or "N projects: web=viewer, …".
-fn access(r: &Value) -> String {
-    if r.get("scope").and_then(Value::as_str) == Some("project") {
-        let projects = r.get("projects").and_then(Value::as_array);
-        let count = r
-            .get("projectCount")
-            .and_then(Value::as_u64)
-            .or_else(|| projects.map(|p| p.len() as u64))
-            .unwrap_or(0);
+fn access(a: &ServiceAccountView) -> String {
+    if a.scope == "project" {
+        let projects = a.projects.as_deref().unwrap_or_default();
+        let count = a.project_count.unwrap_or(projects.len());
         let grants = projects
-            .into_iter()
-            .flatten()
-            .map(|p| {
-                let name = p
-                    .get("projectName")
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-                    .unwrap_or_else(|| s(p, "projectUuid"));
-                format!("{name}={}", grant_role(p))
+            .iter()
+            .map(|p: &ProjectGrantView| {
+                format!(
+                    "{}={}",
+                    p.project_name,
+                    grant_role(p.role, p.custom_role.as_ref())
+                )
             })
             .collect::<Vec<_>>();
         let noun = if count == 1 { "project" } else { "projects" };
@@ -509,41 +518,46 @@ fn access(r: &Value) -> String {
             format!("{count} {noun}: {}", grants.join(", "))
         };
     }
-    if let Some(legacy) = r.get("legacyScopes").filter(|v| v.is_array()) {
+    if let Some(legacy) = &a.legacy_scopes {
         return format!("legacy {}", output::list(Some(legacy), "-"));
     }
-    grant_role(r)
+    grant_role(a.role, a.custom_role.as_ref())
 }
 
 // ---------------------------------------------------------------------------
 
 /// A list: `--json` the array, `--quiet` the ids, else the table.
-fn print_list(
+fn print_list<T: DeserializeOwned + CredentialObject>(
     list: &Value,
     mode: Mode,
-    id_key: &str,
     empty: &str,
-    table: impl FnOnce(&[Value]) -> Table,
-) {
+    table: impl FnOnce(&[T]) -> Table,
+) -> Result<(), Failure> {
     if mode.json {
         output::json(list);
-        return;
+        return Ok(());
     }
-    let rows = list.as_array().cloned().unwrap_or_default();
+    let rows: Vec<T> = read(list)?;
     if mode.quiet {
         for r in &rows {
-            println!("{}", s(r, id_key));
+            println!("{}", r.uuid());
         }
-        return;
+        return Ok(());
     }
     table(&rows).print(empty);
+    Ok(())
 }
 
 /// The one place a secret is printed: the response of a create or rotate.
 /// `--json`: the whole response (with `token`); `--quiet`: the token alone
 /// on its line; else a summary, then the token alone on its line.
-fn print_secret(results: &Value, mode: Mode, what: &str) -> Result<(), Failure> {
-    let Some(token) = results.get("token").and_then(Value::as_str) else {
+fn print_secret<T: DeserializeOwned + CredentialObject>(
+    results: &Value,
+    mode: Mode,
+    what: &str,
+) -> Result<(), Failure> {
+    let minted: T = read(results)?;
+    let Some(token) = minted.token() else {
         return Err(Failure::Unreachable(
             "the server's answer holds no token; is it a latchkey server?".to_string(),
         ));
@@ -551,39 +565,39 @@ fn print_secret(results: &Value, mode: Mode, what: &str) -> Result<(), Failure> 
     if mode.json {
         output::json(results);
     } else if mode.quiet {
-        println!("{token}");
+        println!("{}", token.expose());
     } else {
-        let expiry = match results.get("expiresAt").and_then(Value::as_str) {
-            Some(_) => format!("expires {}", t(results, "expiresAt", "never")),
+        let expiry = match minted.expires_at() {
+            Some(at) => format!("expires {}", t(Some(at), "never")),
             None => "never expires".to_string(),
         };
-        println!(
-            "{what} {:?} ({}), {expiry}:",
-            description(results),
-            s(results, "uuid")
-        );
-        println!("{token}");
+        // A service account's name is its description.
+        println!("{what} {:?} ({}), {expiry}:", minted.name(), minted.uuid());
+        println!("{}", token.expose());
         eprintln!("Copy the token now: it is not shown again.");
     }
     Ok(())
 }
 
 /// The result of an edit.
-fn print_changed(
+fn print_changed<T: DeserializeOwned + CredentialObject>(
     results: &Value,
     mode: Mode,
     what: &str,
-    name_key: &str,
-    rows: impl FnOnce(&Value) -> Vec<(&'static str, String)>,
-) {
+    rows: impl FnOnce(&T) -> Vec<(&'static str, String)>,
+) -> Result<(), Failure> {
     if mode.json {
         output::json(results);
-    } else if mode.quiet {
-        println!("{}", s(results, "uuid"));
-    } else {
-        println!("{what} {:?}.", s(results, name_key));
-        print!("{}", fields(&rows(results)));
+        return Ok(());
     }
+    let changed: T = read(results)?;
+    if mode.quiet {
+        println!("{}", changed.uuid());
+    } else {
+        println!("{what} {:?}.", changed.name());
+        print!("{}", fields(&rows(&changed)));
+    }
+    Ok(())
 }
 
 /// A deletion or revocation: a line for a person, nothing for a script.
@@ -597,27 +611,51 @@ pub(crate) fn done(mode: Mode, line: &str) {
 mod tests {
     use super::*;
 
+    /// A service account as the API writes it, with these fields.
+    fn account(fields: Value) -> ServiceAccountView {
+        let mut a = json!({
+            "uuid": "0b6f7c4e-1d2a-4c3b-9e8f-000000000001",
+            "name": "ci",
+            "description": "ci",
+            "displayPrefix": "lksvc_AbCd",
+            "expiresAt": null,
+            "createdAt": "2026-01-01T00:00:00Z",
+            "rotatedAt": null,
+            "lastUsedAt": null,
+            "createdBy": { "type": "user", "uuid": "0b6f7c4e-1d2a-4c3b-9e8f-000000000002", "name": "Ada" },
+        });
+        if let (Some(a), Some(f)) = (a.as_object_mut(), fields.as_object()) {
+            a.extend(f.clone());
+        }
+        serde_json::from_value(a).unwrap()
+    }
+
     #[test]
     fn service_account_access() {
+        let c = "0b6f7c4e-1d2a-4c3b-9e8f-000000000003";
         assert_eq!(
-            access(&json!({"scope": "organization", "role": "viewer"})),
+            access(&account(json!({"scope": "organization", "role": "viewer"}))),
             "viewer"
         );
         assert_eq!(
-            access(
-                &json!({"scope": "organization", "customRole": {"uuid": "x", "name": "Deployers"}})
-            ),
+            access(&account(
+                json!({"scope": "organization", "customRole": {"uuid": c, "name": "Deployers"}})
+            )),
             "custom Deployers"
         );
         assert_eq!(
-            access(&json!({"scope": "project", "projectCount": 2, "projects": [
-                {"projectUuid": "a", "projectName": "web", "role": "developer"},
-                {"projectUuid": "b", "projectName": "api", "customRole": {"uuid": "c", "name": "Ops"}}
-            ]})),
+            access(&account(
+                json!({"scope": "project", "projectCount": 2, "projects": [
+                    {"projectUuid": c, "projectName": "web", "role": "developer"},
+                    {"projectUuid": c, "projectName": "api", "customRole": {"uuid": c, "name": "Ops"}}
+                ]})
+            )),
             "2 projects: web=developer, api=custom Ops"
         );
         assert_eq!(
-            access(&json!({"scope": "organization", "legacyScopes": ["org:edit"]})),
+            access(&account(
+                json!({"scope": "organization", "legacyScopes": ["org:edit"]})
+            )),
             "legacy org:edit"
         );
     }

@@ -16,6 +16,8 @@ use crate::config;
 pub use crate::failure::Failure;
 use crate::output::Mode;
 use clap::{Args, Subcommand};
+use latchkey_server::wire::Paged;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::fmt;
 
@@ -163,42 +165,38 @@ pub async fn run(command: ClientCommand, global: GlobalArgs) -> Result<(), Failu
 }
 
 /// An id argument: a UUID as given, or else the one item of `list_path`
-/// whose `keys` field equals it (a name, an email, a display prefix).
-pub(crate) async fn resolve(
+/// whose `keys` (their values given by `values`, in the same order) equals
+/// it: a name, an email, a display prefix.
+pub(crate) async fn resolve<T: DeserializeOwned>(
     api: &Api,
     list_path: &str,
     what: &str,
-    id_key: &str,
     keys: &[&str],
     arg: &str,
+    id: impl Fn(&T) -> String,
+    values: impl Fn(&T) -> Vec<Option<&str>>,
 ) -> Result<String, Failure> {
     if let Ok(uuid) = uuid::Uuid::parse_str(arg) {
         return Ok(uuid.to_string());
     }
     let list = api.get(list_path).await?;
-    let items = list
-        .as_array()
-        .or_else(|| list.get("items").and_then(Value::as_array))
-        .cloned()
-        .unwrap_or_default();
-    let found: Vec<&Value> = items
+    let items: Vec<T> = match list.get("items") {
+        Some(_) => read::<Paged<T>>(&list)?.items,
+        None => read(&list)?,
+    };
+    let found: Vec<&T> = items
         .iter()
         .filter(|item| {
-            keys.iter()
-                .any(|k| match item.get(*k).and_then(Value::as_str) {
-                    // Emails are compared as the server stores them: any case.
-                    Some(v) if *k == "email" => v.eq_ignore_ascii_case(arg),
-                    Some(v) => v == arg,
-                    None => false,
-                })
+            keys.iter().zip(values(item)).any(|(k, v)| match v {
+                // Emails are compared as the server stores them: any case.
+                Some(v) if *k == "email" => v.eq_ignore_ascii_case(arg),
+                Some(v) => v == arg,
+                None => false,
+            })
         })
         .collect();
     match found.as_slice() {
-        [one] => one
-            .get(id_key)
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .ok_or_else(|| Failure::Unreachable(format!("the {what} list has no {id_key}"))),
+        [one] => Ok(id(one)),
         [] => Err(Failure::Refused {
             code: "not_found",
             message: format!("no {what} has the id, {} {arg:?}", keys.join(" or ")),
@@ -208,11 +206,18 @@ pub(crate) async fn resolve(
             message: format!(
                 "{} {what}s match {arg:?}; give the id: {}",
                 many.len(),
-                many.iter()
-                    .filter_map(|i| i.get(id_key).and_then(Value::as_str))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                many.iter().map(|i| id(i)).collect::<Vec<_>>().join(", ")
             ),
         }),
     }
+}
+
+/// The typed view of an answer, for a command that reads its fields (with
+/// `--json` the answer itself is printed, as the server gave it).
+pub(crate) fn read<T: DeserializeOwned>(results: &Value) -> Result<T, Failure> {
+    T::deserialize(results).map_err(|e| {
+        Failure::Unreachable(format!(
+            "the server's answer is not the latchkey API this client reads: {e}"
+        ))
+    })
 }

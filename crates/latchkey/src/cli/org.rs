@@ -2,10 +2,11 @@
 
 use super::args::{parse_role_ref, RoleRef};
 use super::credentials::done;
-use super::{resolve, Failure};
+use super::{read, resolve, Failure};
 use crate::client::Api;
-use crate::output::{self, actor, fields, s, time as t, Mode, Table};
+use crate::output::{self, actor, fields, or_dash, time as t, Mode, Table};
 use clap::Subcommand;
+use latchkey_server::wire::{MemberView, ProjectView};
 use serde_json::{json, Value};
 
 const MEMBERS: &str = "/api/v1/org/users";
@@ -61,21 +62,22 @@ pub async fn projects(command: ProjectsCommand, api: &Api, mode: Mode) -> Result
     match command {
         ProjectsCommand::List => {
             let list = api.get("/api/v1/org/projects").await?;
-            let rows = list.as_array().cloned().unwrap_or_default();
             if mode.json {
                 output::json(&list);
-            } else if mode.quiet {
-                rows.iter()
-                    .for_each(|r| println!("{}", s(r, "projectUuid")));
+                return Ok(());
+            }
+            let rows: Vec<ProjectView> = read(&list)?;
+            if mode.quiet {
+                rows.iter().for_each(|r| println!("{}", r.project_uuid));
             } else {
                 let mut table = Table::new(&["ID", "NAME", "YOUR ROLE", "CREATED", "CREATED BY"]);
                 for r in &rows {
                     table.row(vec![
-                        s(r, "projectUuid"),
-                        s(r, "name"),
-                        s(r, "role"),
-                        t(r, "createdAt", "-"),
-                        actor(r.get("createdBy")),
+                        r.project_uuid.to_string(),
+                        r.name.clone(),
+                        or_dash(r.role.map(|r| r.as_str())),
+                        t(Some(r.created_at), "-"),
+                        actor(&r.created_by),
                     ]);
                 }
                 table.print("no projects");
@@ -86,30 +88,40 @@ pub async fn projects(command: ProjectsCommand, api: &Api, mode: Mode) -> Result
 }
 
 async fn member_id(api: &Api, arg: &str) -> Result<String, Failure> {
-    resolve(api, MEMBERS, "member", "userUuid", &["email"], arg).await
+    resolve(
+        api,
+        MEMBERS,
+        "member",
+        &["email"],
+        arg,
+        |m: &MemberView| m.user_uuid.to_string(),
+        |m| vec![Some(m.email.as_str())],
+    )
+    .await
 }
 
-fn role_of(r: &Value) -> String {
-    match r.get("customRole") {
-        Some(c) if c.is_object() => format!("custom {}", s(c, "name")),
-        _ => s(r, "role"),
+fn role_of(m: &MemberView) -> String {
+    match &m.custom_role {
+        Some(c) => format!("custom {}", c.name),
+        None => m.role.as_str().to_string(),
     }
 }
 
-fn print_member(member: &Value, mode: Mode, line: &str) {
+/// A member as an answer gave it: `--json` the answer itself.
+fn print_member(answer: &Value, member: &MemberView, mode: Mode, line: &str) {
     if mode.json {
-        output::json(member);
+        output::json(answer);
     } else if mode.quiet {
-        println!("{}", s(member, "userUuid"));
+        println!("{}", member.user_uuid);
     } else {
         println!("{line}");
         print!(
             "{}",
             fields(&[
-                ("user id", s(member, "userUuid")),
-                ("email", s(member, "email")),
+                ("user id", member.user_uuid.to_string()),
+                ("email", member.email.clone()),
                 ("role", role_of(member)),
-                ("status", s(member, "status")),
+                ("status", member.status.clone()),
             ])
         );
     }
@@ -119,22 +131,24 @@ pub async fn members(command: MembersCommand, api: &Api, mode: Mode) -> Result<(
     match command {
         MembersCommand::List => {
             let list = api.get(MEMBERS).await?;
-            let rows = list.as_array().cloned().unwrap_or_default();
             if mode.json {
                 output::json(&list);
-            } else if mode.quiet {
-                rows.iter().for_each(|r| println!("{}", s(r, "userUuid")));
+                return Ok(());
+            }
+            let rows: Vec<MemberView> = read(&list)?;
+            if mode.quiet {
+                rows.iter().for_each(|r| println!("{}", r.user_uuid));
             } else {
                 let mut table =
                     Table::new(&["USER ID", "EMAIL", "NAME", "ROLE", "STATUS", "SINCE"]);
                 for r in &rows {
                     table.row(vec![
-                        s(r, "userUuid"),
-                        s(r, "email"),
-                        s(r, "name"),
+                        r.user_uuid.to_string(),
+                        r.email.clone(),
+                        or_dash(r.name.as_deref()),
                         role_of(r),
-                        s(r, "status"),
-                        t(r, "createdAt", "-"),
+                        r.status.clone(),
+                        t(Some(r.created_at), "-"),
                     ]);
                 }
                 table.print("no members");
@@ -147,11 +161,12 @@ pub async fn members(command: MembersCommand, api: &Api, mode: Mode) -> Result<(
             if let Some(name) = name {
                 body["name"] = json!(name);
             }
-            let member = api.post(MEMBERS, body).await?;
-            print_member(&member, mode, &format!("Added {}.", s(&member, "email")));
+            let answer = api.post(MEMBERS, body).await?;
+            let member: MemberView = read(&answer)?;
+            print_member(&answer, &member, mode, &format!("Added {}.", member.email));
             // The invite link is made once, here: a new user sets their
             // password with it. It goes to stdout like a created secret.
-            if let Some(invite) = member.get("inviteUrl").and_then(Value::as_str) {
+            if let Some(invite) = &member.invite_url {
                 if !mode.json {
                     let link = format!("{}{invite}", api.base());
                     if mode.quiet {
@@ -168,9 +183,10 @@ pub async fn members(command: MembersCommand, api: &Api, mode: Mode) -> Result<(
             let uuid = member_id(api, &user).await?;
             let mut body = json!({});
             role.put(&mut body);
-            let member = api.patch(&format!("{MEMBERS}/{uuid}"), body).await?;
-            let line = format!("{} is now {}.", s(&member, "email"), role_of(&member));
-            print_member(&member, mode, &line);
+            let answer = api.patch(&format!("{MEMBERS}/{uuid}"), body).await?;
+            let member: MemberView = read(&answer)?;
+            let line = format!("{} is now {}.", member.email, role_of(&member));
+            print_member(&answer, &member, mode, &line);
             Ok(())
         }
         MembersCommand::Suspend { user } => set_suspended(api, mode, &user, true).await,
@@ -186,20 +202,21 @@ pub async fn members(command: MembersCommand, api: &Api, mode: Mode) -> Result<(
 
 async fn set_suspended(api: &Api, mode: Mode, user: &str, suspended: bool) -> Result<(), Failure> {
     let uuid = member_id(api, user).await?;
-    let member = api
+    let answer = api
         .patch(
             &format!("{MEMBERS}/{uuid}"),
             json!({ "suspended": suspended }),
         )
         .await?;
+    let member: MemberView = read(&answer)?;
     let line = if suspended {
         format!(
             "Suspended {}: their credentials stop working at once.",
-            s(&member, "email")
+            member.email
         )
     } else {
-        format!("{} is no longer suspended.", s(&member, "email"))
+        format!("{} is no longer suspended.", member.email)
     };
-    print_member(&member, mode, &line);
+    print_member(&answer, &member, mode, &line);
     Ok(())
 }

@@ -1,11 +1,12 @@
 //! `login`, `logout`, `whoami`.
 
-use super::{env, Failure, GlobalArgs};
+use super::{env, read, Failure, GlobalArgs};
 use crate::client::{is_cleartext_remote, normalize_url, Api};
 use crate::config::{self, StoredLogin};
-use crate::output::{self, fields, from_now, parse_time, s, Mode};
+use crate::output::{self, fields, from_now, Mode};
 use clap::Args;
-use serde_json::Value;
+use latchkey_core::CredentialKind;
+use latchkey_server::wire::{CredentialView, CurrentUser};
 use std::io::{IsTerminal, Read};
 use time::{Duration, OffsetDateTime};
 
@@ -61,8 +62,8 @@ pub async fn login(args: LoginArgs, global: &GlobalArgs) -> Result<(), Failure> 
         );
     }
     let api = Api::new(&url, &token)?;
-    let me = match api.get("/api/v1/user").await {
-        Ok(me) => me,
+    let answer = match api.get("/api/v1/user").await {
+        Ok(answer) => answer,
         Err(Failure::Api {
             status,
             code,
@@ -78,23 +79,23 @@ pub async fn login(args: LoginArgs, global: &GlobalArgs) -> Result<(), Failure> 
         }
         Err(other) => return Err(other),
     };
+    let me: CurrentUser = read(&answer)?;
     let path = config::store(&StoredLogin {
         url: url.clone(),
         token,
     })?;
     if mode.json {
-        output::json(&me);
+        output::json(&answer);
     } else if !mode.quiet {
-        let credential = me.get("credential").unwrap_or(&Value::Null);
         println!(
             "Logged in to {url} as {} in organization {}, with {}.",
             principal(&me),
-            s(me.get("org").unwrap_or(&Value::Null), "name"),
-            credential_line(credential)
+            me.org.name,
+            credential_line(&me.credential)
         );
         println!("The token is stored in {} (mode 0600).", path.display());
     }
-    warn_if_expiring(me.get("credential").unwrap_or(&Value::Null));
+    warn_if_expiring(&me.credential);
     Ok(())
 }
 
@@ -111,50 +112,47 @@ pub fn logout(mode: Mode) -> Result<(), Failure> {
 }
 
 pub async fn whoami(api: &Api, mode: Mode) -> Result<(), Failure> {
-    let me = api.get("/api/v1/user").await?;
-    let credential = me.get("credential").unwrap_or(&Value::Null);
+    let answer = api.get("/api/v1/user").await?;
+    let me: CurrentUser = read(&answer)?;
     if mode.json {
-        output::json(&me);
+        output::json(&answer);
     } else if mode.quiet {
-        println!("{}", s(me.get("principal").unwrap_or(&Value::Null), "uuid"));
+        println!("{}", me.principal.actor.uuid);
     } else {
-        let org = me.get("org").unwrap_or(&Value::Null);
-        let role = match (me.get("role").and_then(Value::as_str), me.get("customRole")) {
-            (Some(r), _) => r.to_string(),
-            (None, Some(c)) if c.is_object() => format!("custom role {}", s(c, "name")),
+        let org = &me.org;
+        let role = match (me.role, &me.custom_role) {
+            (Some(r), _) => r.as_str().to_string(),
+            (None, Some(c)) => format!("custom role {}", c.name),
             _ => "(none at organization level)".to_string(),
         };
         print!(
             "{}",
             fields(&[
                 ("principal", principal(&me)),
-                (
-                    "principal id",
-                    s(me.get("principal").unwrap_or(&Value::Null), "uuid")
-                ),
+                ("principal id", me.principal.actor.uuid.to_string()),
                 (
                     "organization",
-                    format!("{} ({} plan)", s(org, "name"), s(org, "plan"))
+                    format!("{} ({} plan)", org.name, org.plan.as_str())
                 ),
-                ("organization id", s(org, "uuid")),
+                ("organization id", org.uuid.to_string()),
                 ("role", role),
-                ("scopes", output::list(me.get("scopes"), "-")),
-                ("credential", credential_line(credential)),
+                ("scopes", output::list(Some(&me.scopes), "-")),
+                ("credential", credential_line(&me.credential)),
                 ("server", api.base().to_string()),
             ])
         );
     }
-    warn_if_expiring(credential);
+    warn_if_expiring(&me.credential);
     Ok(())
 }
 
 /// "user Ada <ada@example.com>", "api_key ci".
-fn principal(me: &Value) -> String {
-    let p = me.get("principal").unwrap_or(&Value::Null);
-    let mut line = format!("{} {}", s(p, "type"), s(p, "name"));
+fn principal(me: &CurrentUser) -> String {
+    let p = &me.principal;
+    let mut line = format!("{} {}", p.actor.kind.as_str(), p.actor.name);
     // A user without a name is shown by email already.
-    if let Some(email) = p.get("email").and_then(Value::as_str) {
-        if p.get("name").and_then(Value::as_str) != Some(email) {
+    if let Some(email) = &p.email {
+        if p.actor.name != *email {
             line.push_str(&format!(" <{email}>"));
         }
     }
@@ -162,61 +160,46 @@ fn principal(me: &Value) -> String {
 }
 
 /// "personal access token "cli" (lkpat_AbCd), expires 2026-03-01 00:00Z (in 30 days)".
-fn credential_line(c: &Value) -> String {
-    let kind = match c.get("kind").and_then(Value::as_str) {
-        Some("pat") => "personal access token",
-        Some("api_key") => "API key",
-        Some("service_account") => "service account",
-        Some("session") => "web session",
-        Some(other) => other,
-        None => "?",
+fn credential_line(c: &CredentialView) -> String {
+    let kind = match c.kind {
+        CredentialKind::Pat => "personal access token",
+        CredentialKind::ApiKey => "API key",
+        CredentialKind::ServiceAccount => "service account",
+        CredentialKind::Session => "web session",
     };
     let mut line = kind.to_string();
-    if let Some(name) = c.get("name").and_then(Value::as_str) {
+    if let Some(name) = &c.name {
         line.push_str(&format!(" {name:?}"));
     }
-    if let Some(prefix) = c.get("displayPrefix").and_then(Value::as_str) {
+    if let Some(prefix) = &c.display_prefix {
         line.push_str(&format!(" ({prefix}…)"));
     }
-    match c
-        .get("expiresAt")
-        .and_then(Value::as_str)
-        .and_then(parse_time)
-    {
+    match c.expires_at {
         Some(at) => line.push_str(&format!(
             ", expires {} ({})",
             output::short_time(at),
             from_now(at)
         )),
-        None if c.get("kind").and_then(Value::as_str) != Some("session") => {
-            line.push_str(", never expires")
-        }
+        None if c.kind != CredentialKind::Session => line.push_str(", never expires"),
         None => {}
     }
     line
 }
 
 /// A warning on stderr when the credential expires within seven days.
-fn warn_if_expiring(credential: &Value) {
-    let Some(at) = credential
-        .get("expiresAt")
-        .and_then(Value::as_str)
-        .and_then(parse_time)
-    else {
+fn warn_if_expiring(credential: &CredentialView) {
+    let Some(at) = credential.expires_at else {
         return;
     };
     if at - OffsetDateTime::now_utc() <= EXPIRY_WARNING {
-        let hint = match (
-            credential.get("kind").and_then(Value::as_str),
-            credential.get("uuid").and_then(Value::as_str),
-        ) {
-            (Some("pat"), Some(id)) => {
+        let hint = match (credential.kind, credential.uuid) {
+            (CredentialKind::Pat, Some(id)) => {
                 format!("; rotate it: `latchkey tokens rotate {id} --expires-in 30d`")
             }
-            (Some("api_key"), Some(id)) => {
+            (CredentialKind::ApiKey, Some(id)) => {
                 format!("; rotate it: `latchkey api-keys rotate {id} --expires-in 30d`")
             }
-            (Some("service_account"), Some(id)) => {
+            (CredentialKind::ServiceAccount, Some(id)) => {
                 format!("; rotate it: `latchkey service-accounts rotate {id} --expires-in 30d`")
             }
             _ => String::new(),

@@ -3,49 +3,24 @@
 //! `createdBy`), not as the admin who made them, and outlive that admin's
 //! membership (PRODUCT.md §2).
 
-use super::pats::{check_lifetime, rotate_credential, RotateRequest};
-use super::{created, mint, ok, reveal, JsonOk};
+use super::pats::{check_lifetime, rotate_credential};
+use super::{created, mint, ok, JsonOk};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, PathUuid};
 use crate::state::{now, AppState};
+use crate::wire::{ApiKeyView, CreateApiKeyRequest, RotateRequest, UpdateApiKeyRequest};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use latchkey_core::access::check_grant;
 use latchkey_core::policy;
 use latchkey_core::Reach;
-use latchkey_core::{Actor, CredentialKind, Role, Scope, Target, TokenKind, TokenSecret};
 use latchkey_core::{AuditAction, TargetKind};
+use latchkey_core::{CredentialKind, Role, Scope, Target, TokenKind};
 use latchkey_store::{Credential, CredentialChange};
-use serde::{Deserialize, Serialize};
 use serde_json::json;
-use time::OffsetDateTime;
-use utoipa::ToSchema;
 use uuid::Uuid;
-
-/// A credential object (API.md) with the key's fixed role and its creator.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ApiKeyView {
-    uuid: Uuid,
-    name: String,
-    display_prefix: String,
-    #[serde(with = "time::serde::rfc3339::option")]
-    expires_at: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339")]
-    created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339::option")]
-    rotated_at: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339::option")]
-    last_used_at: Option<OffsetDateTime>,
-    role: Role,
-    created_by: Actor,
-    /// The secret: only in the response that creates or rotates the key.
-    #[serde(serialize_with = "reveal", skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>)]
-    token: Option<TokenSecret>,
-}
 
 impl ApiKeyView {
     fn of(c: &Credential) -> ApiKeyView {
@@ -105,18 +80,6 @@ pub async fn list(
     Ok(ok(keys.iter().map(ApiKeyView::of).collect()))
 }
 
-#[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct CreateApiKeyRequest {
-    #[schema(min_length = 1, max_length = 100, format = "latchkey-name")]
-    name: String,
-    /// A system role from `viewer` up, no higher than the creator's.
-    #[schema(schema_with = crate::openapi::role_from_viewer)]
-    role: Role,
-    #[serde(default, with = "time::serde::rfc3339::option")]
-    expires_at: Option<OffsetDateTime>,
-}
-
 /// Create an API key; the response holds the secret, once.
 ///
 /// The key's role must hold no scope the creator lacks at this moment,
@@ -161,17 +124,6 @@ pub async fn create(
     let mut view = ApiKeyView::of(&credential);
     view.token = Some(secret);
     Ok(created(view).into_response())
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct UpdateApiKeyRequest {
-    #[schema(min_length = 1, max_length = 100, format = "latchkey-name")]
-    name: Option<String>,
-    /// Earlier than the current expiry, or a first one (it only shortens the
-    /// key's life); later is `400 expiry_extension_not_allowed`.
-    #[serde(default, with = "time::serde::rfc3339::option")]
-    expires_at: Option<OffsetDateTime>,
 }
 
 /// Rename an API key, or bring its expiry forward (or give it a first one).

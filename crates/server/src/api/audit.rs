@@ -1,40 +1,20 @@
 //! Reading the audit log (`audit:read`): newest first, filtered, paged.
 
-use super::{ok, JsonOk, PageQuery, Paged};
+use super::{ok, JsonOk};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiQuery;
 use crate::state::AppState;
+use crate::wire::{AuditEventView, AuditQuery, PageQuery, Paged};
 use axum::extract::State;
-use latchkey_core::{Actor, CredentialRef, Scope, Target};
+use latchkey_core::Scope;
 use latchkey_store::{AuditFilter, StoredAuditEvent};
-use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// The longest `action` filter worth looking up; actions are short names.
 const MAX_ACTION_CHARS: usize = 100;
-
-/// One event. `actor` is null for a refused credential (`auth.refused`);
-/// `credential` is `{kind: "session"}` for a web session and never holds
-/// more of a token than its display prefix.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct AuditEventView {
-    uuid: Uuid,
-    #[serde(with = "time::serde::rfc3339")]
-    at: OffsetDateTime,
-    action: String,
-    actor: Option<Actor>,
-    credential: Option<CredentialRef>,
-    target: Option<Target>,
-    ip: Option<String>,
-    user_agent: Option<String>,
-    #[schema(value_type = Object)]
-    details: serde_json::Value,
-}
 
 impl AuditEventView {
     fn of(e: StoredAuditEvent) -> AuditEventView {
@@ -50,58 +30,6 @@ impl AuditEventView {
             details: e.details,
         }
     }
-}
-
-/// Filters and paging. An empty value is the same as leaving it out.
-#[derive(Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query, rename_all = "camelCase")]
-#[serde(rename_all = "camelCase")]
-pub struct AuditQuery {
-    /// Exactly this action, e.g. `pat.created`.
-    action: Option<String>,
-    /// Events whose actor (user, service account or API key) has this id.
-    #[param(
-        pattern = "^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$"
-    )]
-    actor_uuid: Option<String>,
-    /// Events whose target has this id.
-    #[param(
-        pattern = "^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$"
-    )]
-    target_uuid: Option<String>,
-    /// RFC 3339; events at or after it.
-    #[param(schema_with = time_or_empty)]
-    since: Option<String>,
-    /// RFC 3339; events at or before it.
-    #[param(schema_with = time_or_empty)]
-    until: Option<String>,
-    /// 1 to 500, default 50.
-    #[param(minimum = 1, maximum = 500)]
-    limit: Option<u32>,
-    /// From the previous page's `nextCursor`.
-    #[param(max_length = 200)]
-    cursor: Option<String>,
-}
-
-/// An RFC 3339 time, or empty (the same as leaving it out).
-fn time_or_empty() -> utoipa::openapi::schema::Schema {
-    use utoipa::openapi::schema::{
-        AnyOfBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type,
-    };
-    Schema::AnyOf(
-        AnyOfBuilder::new()
-            .item(
-                ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .max_length(Some(0)),
-            )
-            .item(
-                ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))),
-            )
-            .build(),
-    )
 }
 
 fn given(value: &Option<String>) -> Option<&str> {

@@ -3,16 +3,9 @@
 use super::{ok, JsonOk};
 use crate::auth::Caller;
 use crate::state::AppState;
+use crate::wire::{CustomRoleView, RolesView, ScopeView, SystemRoleView};
 use axum::extract::State;
 use latchkey_core::Role;
-use serde::Serialize;
-use utoipa::ToSchema;
-
-#[derive(Serialize, ToSchema)]
-pub struct ScopeView {
-    scope: String,
-    description: String,
-}
 
 /// Every scope this instance knows.
 #[utoipa::path(get, path = "/api/v1/org/scopes", tag = "roles", responses((status = 200, body = Vec<ScopeView>)))]
@@ -25,19 +18,6 @@ pub async fn scopes(State(state): State<AppState>, _caller: Caller) -> JsonOk<Ve
             description: description.to_string(),
         })
         .collect())
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct SystemRoleView {
-    role: Role,
-    scopes: Vec<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct RolesView {
-    system_roles: Vec<SystemRoleView>,
-    custom_roles: Vec<super::roles::CustomRoleView>,
 }
 
 /// System roles with their scopes, and the organization's custom roles.
@@ -55,9 +35,6 @@ pub async fn roles(
                 scopes: state.catalog.names(role.scopes_in(&state.catalog)),
             })
             .collect(),
-        custom_roles: custom
-            .iter()
-            .map(super::roles::CustomRoleView::of)
-            .collect(),
+        custom_roles: custom.iter().map(CustomRoleView::of).collect(),
     }))
 }

@@ -1,30 +1,21 @@
 //! Who am I, and which organizations.
 
-use super::{created, ok, JsonOk, OrgView};
+use super::{created, ok, JsonOk};
 use crate::auth::{Caller, Principal};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
 use crate::state::{now, AppState};
+use crate::wire::{
+    CreateOrgRequest, CredentialView, CurrentUser, CustomRoleRef, OrgDetail, OrgView, PrincipalView,
+};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use latchkey_core::{Actor, CredentialKind, Plan, Role, Target};
 use latchkey_core::{AuditAction, TargetKind};
+use latchkey_core::{Plan, Role, Target};
 use latchkey_store::{NewAdmin, Org};
-use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
-use utoipa::ToSchema;
 use uuid::Uuid;
-
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct PrincipalView {
-    #[serde(flatten)]
-    pub actor: Actor,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-}
 
 impl PrincipalView {
     pub fn of(caller: &Caller) -> PrincipalView {
@@ -39,23 +30,6 @@ impl PrincipalView {
     }
 }
 
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct CredentialView {
-    pub kind: CredentialKind,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub uuid: Option<Uuid>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub display_prefix: Option<String>,
-    #[serde(
-        with = "time::serde::rfc3339::option",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub expires_at: Option<OffsetDateTime>,
-}
-
 impl CredentialView {
     pub fn of(caller: &Caller) -> CredentialView {
         CredentialView {
@@ -66,22 +40,6 @@ impl CredentialView {
             expires_at: caller.credential_expires_at,
         }
     }
-}
-
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct CurrentUser {
-    principal: PrincipalView,
-    org: OrgView,
-    role: Option<Role>,
-    custom_role: Option<super::CustomRoleRef>,
-    /// Organization-wide effective scopes, after any token narrowing.
-    scopes: Vec<String>,
-    /// For a user: the scopes a personal access token made now may carry
-    /// (organization role and project roles, within any narrowing).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    grantable_scopes: Option<Vec<String>>,
-    credential: CredentialView,
 }
 
 /// The principal behind this credential, its organization and what it may do there.
@@ -116,7 +74,7 @@ fn current_user_view(state: &AppState, caller: &Caller) -> JsonOk<CurrentUser> {
         custom_role: caller
             .custom_role
             .as_ref()
-            .map(|(uuid, name)| super::CustomRoleRef {
+            .map(|(uuid, name)| CustomRoleRef {
                 uuid: *uuid,
                 name: name.to_string(),
             }),
@@ -124,16 +82,6 @@ fn current_user_view(state: &AppState, caller: &Caller) -> JsonOk<CurrentUser> {
         grantable_scopes,
         credential: CredentialView::of(caller),
     })
-}
-
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct OrgDetail {
-    uuid: Uuid,
-    name: String,
-    plan: Plan,
-    #[serde(with = "time::serde::rfc3339")]
-    created_at: OffsetDateTime,
 }
 
 /// The organization the credential or session is bound to.
@@ -172,12 +120,6 @@ pub async fn list_orgs(
         }],
     };
     Ok(ok(views))
-}
-
-#[derive(Deserialize, ToSchema)]
-pub struct CreateOrgRequest {
-    #[schema(min_length = 1, max_length = 100, format = "latchkey-name")]
-    name: String,
 }
 
 /// Create an organization (plan `free`) with the signed-in user as its admin.

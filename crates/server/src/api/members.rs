@@ -2,44 +2,24 @@
 //! invitation its person accepts), withdraw or reissue an invitation, change
 //! role, suspend, remove.
 
-use super::{created, custom_role_names, ok, resolve_role, CustomRoleRef, GivenRole, JsonOk};
+use super::{created, custom_role_names, ok, resolve_role, GivenRole, JsonOk};
 use crate::api::session::INVITE_LIFETIME;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, PathUuid};
 use crate::state::{now, AppState};
+use crate::wire::{AddMemberRequest, CustomRoleRef, MemberView, UpdateMemberRequest};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use latchkey_core::{limits, token, Role, Scope, ScopeSet, Target};
+use latchkey_core::{limits, token, Scope, ScopeSet, Target};
 use latchkey_core::{AuditAction, TargetKind};
 use latchkey_core::{Grant, Reach};
 use latchkey_store::{Member, MemberChange, MemberUser, NewInvite, NewMember, User};
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::HashMap;
 use time::OffsetDateTime;
-use utoipa::ToSchema;
 use uuid::Uuid;
-
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct MemberView {
-    user_uuid: Uuid,
-    email: String,
-    name: Option<String>,
-    role: Role,
-    custom_role: Option<CustomRoleRef>,
-    /// `invited` until the person accepts, then `active` or `suspended`.
-    #[schema(value_type = String, example = "active")]
-    status: &'static str,
-    suspended: bool,
-    #[serde(with = "time::serde::rfc3339")]
-    created_at: OffsetDateTime,
-    /// Only in the response that invites or reissues: the link to accept.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    invite_url: Option<String>,
-}
 
 impl MemberView {
     fn of(m: &Member, names: &HashMap<Uuid, String>) -> MemberView {
@@ -57,7 +37,7 @@ impl MemberView {
                 uuid,
                 name: names.get(&uuid).cloned().unwrap_or_default(),
             }),
-            status: status.as_str(),
+            status: status.as_str().to_string(),
             suspended: m.membership.suspended_at.is_some(),
             created_at: m.membership.created_at,
             invite_url: None,
@@ -95,17 +75,6 @@ pub async fn list(
         .iter()
         .map(|m| MemberView::of(m, &names))
         .collect()))
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct AddMemberRequest {
-    #[schema(format = "latchkey-email")]
-    email: String,
-    #[schema(min_length = 1, max_length = 100, format = "latchkey-name")]
-    name: Option<String>,
-    role: Option<Role>,
-    custom_role_uuid: Option<Uuid>,
 }
 
 /// Invite a person by email. The answer is the same whether or not the email
@@ -250,14 +219,6 @@ pub async fn withdraw_invite(
         .withdraw_invite(caller.org.uuid, user_uuid, &event)
         .await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct UpdateMemberRequest {
-    role: Option<Role>,
-    custom_role_uuid: Option<Uuid>,
-    suspended: Option<bool>,
 }
 
 /// Change a member's role or suspend them; takes effect on their next request.

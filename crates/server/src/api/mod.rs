@@ -19,38 +19,19 @@ use axum::Json;
 use latchkey_core::{Grant, Reach};
 use latchkey_core::{Plan, Role};
 use latchkey_store::{Org, User};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use serde::Serialize;
 use uuid::Uuid;
 
-/// Every success body: `{"status": "ok", "results": …}`.
-#[derive(Serialize)]
-pub struct Envelope<T> {
-    status: &'static str,
-    results: T,
-}
+use crate::wire::{Envelope, OrgView, PageQuery, UserView};
 
 pub type JsonOk<T> = Json<Envelope<T>>;
 
 pub fn ok<T: Serialize>(results: T) -> Json<Envelope<T>> {
-    Json(Envelope {
-        status: "ok",
-        results,
-    })
+    Json(Envelope::ok(results))
 }
 
 pub fn created<T: Serialize>(results: T) -> (StatusCode, Json<Envelope<T>>) {
     (StatusCode::CREATED, ok(results))
-}
-
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct OrgView {
-    pub uuid: Uuid,
-    pub name: String,
-    pub plan: Plan,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub role: Option<Role>,
 }
 
 impl OrgView {
@@ -62,14 +43,6 @@ impl OrgView {
             role: None,
         }
     }
-}
-
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct UserView {
-    pub uuid: Uuid,
-    pub email: String,
-    pub name: Option<String>,
 }
 
 impl UserView {
@@ -121,13 +94,6 @@ pub fn name(value: &str) -> crate::error::ApiResult<String> {
 /// An optional `name` field.
 pub fn optional_name(value: Option<&str>) -> crate::error::ApiResult<Option<String>> {
     value.map(name).transpose()
-}
-
-/// `{uuid, name}` of a custom role, as members, grants and `/user` show it.
-#[derive(Serialize, ToSchema, Clone, Debug)]
-pub struct CustomRoleRef {
-    pub uuid: Uuid,
-    pub name: String,
 }
 
 /// A role to give: `{role}` or `{customRoleUuid}`, not both. A custom role
@@ -188,19 +154,6 @@ pub async fn custom_role_names(
         .collect())
 }
 
-/// `?limit=&cursor=`
-#[derive(Deserialize, ToSchema, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct PageQuery {
-    /// 1 to 500, default 50.
-    #[param(minimum = 1, maximum = 500)]
-    #[schema(minimum = 1, maximum = 500)]
-    pub limit: Option<u32>,
-    #[param(max_length = 200)]
-    #[schema(max_length = 200)]
-    pub cursor: Option<String>,
-}
-
 impl PageQuery {
     pub fn page(&self) -> Result<latchkey_store::PageRequest, crate::error::ApiError> {
         use latchkey_core::limits::{DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT};
@@ -223,13 +176,6 @@ impl PageQuery {
             cursor: self.cursor.clone().filter(|c| !c.is_empty()),
         })
     }
-}
-
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Paged<T> {
-    pub items: Vec<T>,
-    pub next_cursor: Option<String>,
 }
 
 /// A new credential of `kind` in the caller's organization, created by the
@@ -260,24 +206,4 @@ pub fn mint(
         created_by: caller.actor(),
     };
     (credential, secret)
-}
-
-/// Serializes a freshly minted secret: the one place it leaves the process.
-pub fn reveal<S: serde::Serializer>(
-    token: &Option<latchkey_core::TokenSecret>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    match token {
-        Some(t) => s.serialize_str(t.expose()),
-        None => s.serialize_none(),
-    }
-}
-
-/// A field that may be absent (`None`), `null` (`Some(None)`) or a value.
-pub fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(d).map(Some)
 }

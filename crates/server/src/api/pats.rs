@@ -1,10 +1,11 @@
 //! Personal access tokens: a user's own, and the admin view of everyone's.
 
-use super::{created, mint, ok, reveal, JsonOk, PageQuery, Paged};
+use super::{created, mint, ok, JsonOk};
 use crate::auth::{Caller, Principal};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, PathUuid};
 use crate::state::{now, AppState};
+use crate::wire::{CreatePatRequest, PageQuery, Paged, PatView, RotateRequest, UpdatePatRequest};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -16,36 +17,9 @@ use latchkey_core::{
 };
 use latchkey_core::{AuditAction, TargetKind};
 use latchkey_store::{Credential, CredentialChange, Rotation};
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::OffsetDateTime;
-use utoipa::ToSchema;
 use uuid::Uuid;
-
-/// A credential object (API.md), with a PAT's own scope list.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct PatView {
-    uuid: Uuid,
-    name: String,
-    display_prefix: String,
-    #[serde(with = "time::serde::rfc3339::option")]
-    expires_at: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339")]
-    created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339::option")]
-    rotated_at: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339::option")]
-    last_used_at: Option<OffsetDateTime>,
-    /// `null` is the owner's full role.
-    scopes: Option<Vec<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    owner: Option<Actor>,
-    /// The secret: only in the response that creates or rotates the token.
-    #[serde(serialize_with = "reveal", skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>)]
-    token: Option<TokenSecret>,
-}
 
 impl PatView {
     fn of(c: &Credential) -> PatView {
@@ -144,18 +118,6 @@ pub async fn list(
     Ok(ok(pats.iter().map(PatView::of).collect()))
 }
 
-#[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct CreatePatRequest {
-    #[schema(min_length = 1, max_length = 100, format = "latchkey-name")]
-    name: String,
-    #[serde(default, with = "time::serde::rfc3339::option")]
-    expires_at: Option<OffsetDateTime>,
-    /// A subset of the caller's scopes; absent or `null` is the full role.
-    #[schema(value_type = Option<Vec<crate::openapi::ScopeName>>, max_items = 128)]
-    scopes: Option<Vec<String>>,
-}
-
 /// Create a token for yourself; the response holds the secret, once.
 #[utoipa::path(post, path = "/api/v1/user/me/personal-access-tokens", tag = "personal access tokens", request_body = CreatePatRequest,
     responses((status = 201, body = PatView), (status = 400, description = "invalid_request naming name, scopes or expiresAt"), (status = 401, description = "missing_credentials, malformed_token, invalid_token, token_expired, token_revoked, account_suspended or feature_disabled"),
@@ -204,20 +166,6 @@ pub async fn get(
     PathUuid(uuid): PathUuid,
 ) -> ApiResult<JsonOk<PatView>> {
     Ok(ok(PatView::of(&own_pat(&state, &caller, uuid).await?)))
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct UpdatePatRequest {
-    #[schema(min_length = 1, max_length = 100, format = "latchkey-name")]
-    name: Option<String>,
-    /// A new list (within what you hold), or `null` for the full role (a
-    /// narrowed token passes on its own list instead).
-    #[serde(default, deserialize_with = "super::double_option")]
-    #[schema(value_type = Option<Vec<crate::openapi::ScopeName>>, max_items = 128)]
-    scopes: Option<Option<Vec<String>>>,
-    #[serde(default, with = "time::serde::rfc3339::option")]
-    expires_at: Option<OffsetDateTime>,
 }
 
 /// Rename, re-scope (within what you hold), or bring the expiry forward.
@@ -271,13 +219,6 @@ pub async fn revoke(
     let event = caller.audit(AuditAction::PatRevoked, Some(target(&pat)), json!({}), at);
     state.store.revoke_credential(uuid, at, &event).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct RotateRequest {
-    #[serde(with = "time::serde::rfc3339")]
-    pub expires_at: OffsetDateTime,
 }
 
 /// Replaces a credential's secret in place; shared by every kind.

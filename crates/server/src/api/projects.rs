@@ -5,30 +5,17 @@ use crate::auth::{require_in, Caller};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, PathUuid, PathUuids};
 use crate::state::{now, AppState};
+use crate::wire::{
+    CustomRoleRef, ProjectAccessView, ProjectRequest, ProjectRoleRequest, ProjectView,
+};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use latchkey_core::{Actor, Role, Scope, ScopeSet, Target};
 use latchkey_core::{AuditAction, TargetKind};
+use latchkey_core::{Role, Scope, ScopeSet, Target};
 use latchkey_store::Project;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
-use time::OffsetDateTime;
-use utoipa::ToSchema;
 use uuid::Uuid;
-
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ProjectView {
-    project_uuid: Uuid,
-    name: String,
-    /// The caller's effective role on the project.
-    role: Option<Role>,
-    #[serde(with = "time::serde::rfc3339")]
-    created_at: OffsetDateTime,
-    created_by: Actor,
-    updated_by: Actor,
-}
 
 impl ProjectView {
     fn of(p: &Project, role: Option<Role>) -> ProjectView {
@@ -138,12 +125,6 @@ pub async fn list(
     Ok(ok(views))
 }
 
-#[derive(Deserialize, ToSchema)]
-pub struct ProjectRequest {
-    #[schema(min_length = 1, max_length = 100, format = "latchkey-name")]
-    name: String,
-}
-
 #[utoipa::path(post, path = "/api/v1/org/projects", tag = "projects", request_body = ProjectRequest,
     responses((status = 201, body = ProjectView), (status = 403), (status = 409)))]
 pub async fn create(
@@ -239,16 +220,6 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ProjectAccessView {
-    user_uuid: Uuid,
-    email: String,
-    name: Option<String>,
-    role: Role,
-    custom_role: Option<super::CustomRoleRef>,
-}
-
 /// Project roles given on the project.
 #[utoipa::path(get, path = "/api/v1/projects/{projectUuid}/access", tag = "projects",
     params(("projectUuid" = Uuid, Path)), responses((status = 200, body = Vec<ProjectAccessView>), (status = 403), (status = 404)))]
@@ -268,20 +239,12 @@ pub async fn access(
             email: g.user.email,
             name: g.user.name,
             role: g.role.base_role(),
-            custom_role: g.role.custom().map(|uuid| super::CustomRoleRef {
+            custom_role: g.role.custom().map(|uuid| CustomRoleRef {
                 uuid,
                 name: names.get(&uuid).cloned().unwrap_or_default(),
             }),
         })
         .collect()))
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ProjectRoleRequest {
-    #[schema(schema_with = crate::openapi::optional_role_from_viewer)]
-    role: Option<Role>,
-    custom_role_uuid: Option<Uuid>,
 }
 
 /// Give or change a member's project role.
@@ -346,7 +309,7 @@ pub async fn grant(
         email: member.user.email,
         name: member.user.name,
         role,
-        custom_role: given.custom.as_ref().map(|c| super::CustomRoleRef {
+        custom_role: given.custom.as_ref().map(|c| CustomRoleRef {
             uuid: c.uuid,
             name: c.name.clone(),
         }),

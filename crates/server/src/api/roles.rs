@@ -6,27 +6,16 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, PathUuid};
 use crate::state::{now, AppState};
+use crate::wire::{CreateRoleRequest, CustomRoleView, UpdateRoleRequest};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use latchkey_core::{limits, Actor, Plan, Scope, ScopeSet, Target};
+use latchkey_core::{limits, Plan, Scope, ScopeSet, Target};
 use latchkey_core::{AuditAction, TargetKind};
 use latchkey_core::{Grant, Reach};
 use latchkey_store::{CustomRole, CustomRoleChange};
-use serde::{Deserialize, Serialize};
 use serde_json::json;
-use utoipa::ToSchema;
 use uuid::Uuid;
-
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct CustomRoleView {
-    uuid: Uuid,
-    name: String,
-    description: Option<String>,
-    scopes: Vec<String>,
-    created_by: Actor,
-}
 
 impl CustomRoleView {
     pub fn of(r: &CustomRole) -> CustomRoleView {
@@ -96,17 +85,6 @@ async fn custom_role(state: &AppState, caller: &Caller, uuid: Uuid) -> ApiResult
         .ok_or(ApiError::NotFound)
 }
 
-#[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct CreateRoleRequest {
-    #[schema(min_length = 1, max_length = 100, format = "latchkey-name")]
-    name: String,
-    #[schema(max_length = 1000)]
-    description: Option<String>,
-    #[schema(value_type = Vec<crate::openapi::ScopeName>, min_items = 1, max_items = 128)]
-    scopes: Vec<String>,
-}
-
 /// Create a custom role (enterprise plan).
 #[utoipa::path(post, path = "/api/v1/org/roles", tag = "roles", request_body = CreateRoleRequest,
     responses((status = 201, body = CustomRoleView), (status = 400, description = "invalid_request naming name, description or scopes (unknown scopes are named)"),
@@ -152,20 +130,6 @@ pub async fn get(
 ) -> ApiResult<JsonOk<CustomRoleView>> {
     let role = custom_role(&state, &caller, uuid).await?;
     Ok(ok(CustomRoleView::of(&role)))
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct UpdateRoleRequest {
-    #[schema(min_length = 1, max_length = 100, format = "latchkey-name")]
-    name: Option<String>,
-    /// `null` or `""` clears it.
-    #[serde(default, deserialize_with = "super::double_option")]
-    #[schema(value_type = Option<String>)]
-    #[schema(max_length = 1000)]
-    description: Option<Option<String>>,
-    #[schema(value_type = Option<Vec<crate::openapi::ScopeName>>, min_items = 1, max_items = 128)]
-    scopes: Option<Vec<String>>,
 }
 
 /// Rename a custom role, or change its description or scopes; holders get

@@ -2,82 +2,29 @@
 //! machines, with a role across the organization (system role, custom role
 //! or legacy scopes) or one role per project (PRODUCT.md §2, API.md).
 
-use super::pats::{check_lifetime, rotate_credential, RotateRequest};
-use super::{created, mint, ok, resolve_role, reveal, CustomRoleRef, GivenRole, JsonOk};
+use super::pats::{check_lifetime, rotate_credential};
+use super::{created, mint, ok, resolve_role, GivenRole, JsonOk};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, PathUuid};
 use crate::state::{now, AppState};
+use crate::wire::{
+    CreateServiceAccountRequest, CustomRoleRef, ProjectGrantView, RotateRequest,
+    ServiceAccountView, UpdateServiceAccountRequest,
+};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use latchkey_core::grant::{legacy_scope_role, LEGACY_SCOPES};
-use latchkey_core::{
-    limits, policy, Actor, Plan, Role, Scope, ScopeSet, Target, TokenKind, TokenSecret,
-};
+use latchkey_core::{limits, policy, Plan, Role, Scope, ScopeSet, Target, TokenKind};
 use latchkey_core::{AuditAction, TargetKind};
 use latchkey_core::{Grant, Reach};
 use latchkey_store::{
     AccountScope, Credential, RoleRef, ServiceAccount, ServiceAccountChange, ServiceAccountGrant,
 };
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::{HashMap, HashSet};
-use time::OffsetDateTime;
-use utoipa::ToSchema;
 use uuid::Uuid;
-
-/// Most project rows one service account may have.
-
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ProjectGrantView {
-    project_uuid: Uuid,
-    project_name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    role: Option<Role>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    custom_role: Option<CustomRoleRef>,
-}
-
-/// A credential object (API.md) with the account's role or project rows.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ServiceAccountView {
-    uuid: Uuid,
-    /// The description, as credential lists and the audit log name it.
-    name: String,
-    description: String,
-    display_prefix: String,
-    #[serde(with = "time::serde::rfc3339::option")]
-    expires_at: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339")]
-    created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339::option")]
-    rotated_at: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339::option")]
-    last_used_at: Option<OffsetDateTime>,
-    /// `organization` or `project`.
-    scope: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    role: Option<Role>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    custom_role: Option<CustomRoleRef>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    legacy_scopes: Option<Vec<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    projects: Option<Vec<ProjectGrantView>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    project_count: Option<usize>,
-    created_by: Actor,
-    /// Deprecation notices (legacy scopes); only in the response that creates it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    warnings: Option<Vec<String>>,
-    /// The secret: only in the response that creates or rotates the account.
-    #[serde(serialize_with = "reveal", skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>)]
-    token: Option<TokenSecret>,
-}
 
 /// Names of the organization's projects and custom roles, for views.
 struct Names {
@@ -120,7 +67,7 @@ impl ServiceAccountView {
             created_at: c.created_at,
             rotated_at: c.rotated_at,
             last_used_at: c.last_used_at,
-            scope: a.scope.as_str(),
+            scope: a.scope.as_str().to_string(),
             role: c.role,
             custom_role: a.custom_role_uuid.map(|u| names.role(u)),
             legacy_scopes: c.scopes.clone(),
@@ -248,65 +195,6 @@ pub async fn list(
         .iter()
         .map(|a| ServiceAccountView::of(a, &names))
         .collect()))
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ProjectRowRequest {
-    project_uuid: Uuid,
-    #[schema(schema_with = crate::openapi::optional_role_from_viewer)]
-    role: Option<Role>,
-    custom_role_uuid: Option<Uuid>,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct CreateServiceAccountRequest {
-    #[schema(min_length = 1, max_length = 1000, format = "latchkey-name")]
-    description: String,
-    #[serde(default, with = "time::serde::rfc3339::option")]
-    expires_at: Option<OffsetDateTime>,
-    #[schema(schema_with = account_scope)]
-    scope: String,
-    /// Organization scope: a system role from `viewer` up.
-    role: Option<Role>,
-    /// Organization scope: a custom role of the organization.
-    custom_role_uuid: Option<Uuid>,
-    /// Organization scope, deprecated: `org:view`, `org:edit` or `org:admin`.
-    #[schema(schema_with = legacy_scopes)]
-    scopes: Option<Vec<String>>,
-    /// Project scope: one row per project.
-    projects: Option<Vec<ProjectRowRequest>>,
-}
-
-/// `organization` or `project`.
-fn account_scope() -> utoipa::openapi::schema::Object {
-    use utoipa::openapi::schema::{ObjectBuilder, Type};
-    ObjectBuilder::new()
-        .schema_type(Type::String)
-        .enum_values(Some(
-            [AccountScope::Organization, AccountScope::Project].map(AccountScope::as_str),
-        ))
-        .description(Some("`organization` or `project`."))
-        .build()
-}
-
-/// Null, or legacy scopes.
-fn legacy_scopes() -> utoipa::openapi::schema::Array {
-    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
-    use utoipa::openapi::{schema::SchemaType, Required};
-    let _ = Required::True;
-    ArrayBuilder::new()
-        .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
-        .items(
-            ObjectBuilder::new()
-                .schema_type(Type::String)
-                .enum_values(Some(LEGACY_SCOPES)),
-        )
-        .description(Some(
-            "Organization scope, deprecated: `org:view`, `org:edit` or `org:admin`.",
-        ))
-        .build()
 }
 
 /// What an organization-scoped account is given.
@@ -587,26 +475,6 @@ pub async fn get(
     let a = account(&state, &caller, uuid).await?;
     let names = Names::load(&state, caller.org.uuid).await?;
     Ok(ok(ServiceAccountView::of(&a, &names)))
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct UpdateServiceAccountRequest {
-    #[schema(min_length = 1, max_length = 1000, format = "latchkey-name")]
-    description: Option<String>,
-    /// Earlier than the current expiry, or a first one.
-    #[serde(default, with = "time::serde::rfc3339::option")]
-    expires_at: Option<OffsetDateTime>,
-    role: Option<Role>,
-    custom_role_uuid: Option<Uuid>,
-    /// Immutable: giving it is `400 immutable_field`.
-    #[schema(value_type = Option<String>)]
-    scope: Option<serde_json::Value>,
-    /// Immutable: giving it is `400 immutable_field`.
-    #[schema(value_type = Option<Vec<Object>>)]
-    projects: Option<serde_json::Value>,
-    /// Legacy scopes are not changed; give a role instead.
-    scopes: Option<serde_json::Value>,
 }
 
 fn immutable(field: &str) -> ApiError {

@@ -1,10 +1,14 @@
 //! Web sessions: login, logout, switching organization, accepting invites.
 
-use super::{ok, OrgView, UserView};
+use super::ok;
 use crate::auth::{csrf_token, secure_cookies, session_hash, session_set_cookie, Caller, Client};
 use crate::error::{ApiError, ApiResult, AuthFailure};
 use crate::extract::ApiJson;
 use crate::state::{now, AppState};
+use crate::wire::{
+    AcceptInviteRequest, AcceptInviteResult, ActiveOrgRequest, LoginRequest, LoginResult, OrgView,
+    UserView,
+};
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -12,34 +16,12 @@ use axum::response::{IntoResponse, Response};
 use latchkey_core::{limits, token, Actor, ActorKind, AuditEvent, Target};
 use latchkey_core::{AuditAction, TargetKind};
 use latchkey_store::{Acceptance, NewSession};
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::Duration;
-use utoipa::ToSchema;
-use uuid::Uuid;
 
 pub const SESSION_LIFETIME: Duration = Duration::days(7);
 /// Invites are good for a week.
 pub const INVITE_LIFETIME: Duration = Duration::days(7);
-
-#[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct LoginRequest {
-    #[schema(max_length = 254)]
-    email: String,
-    #[schema(max_length = 256)]
-    password: String,
-    org_uuid: Option<Uuid>,
-}
-
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct LoginResult {
-    user: UserView,
-    org: OrgView,
-    /// Send back as `X-CSRF-Token` on every session request that changes anything.
-    csrf_token: String,
-}
 
 /// Sign in with email and password; sets the session cookie.
 #[utoipa::path(post, path = "/api/v1/login", tag = "session", request_body = LoginRequest,
@@ -160,12 +142,6 @@ pub async fn logout(
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
 }
 
-#[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ActiveOrgRequest {
-    org_uuid: Uuid,
-}
-
 /// Switch the session to another of the user's organizations.
 #[utoipa::path(post, path = "/api/v1/user/me/active-org", tag = "session", request_body = ActiveOrgRequest,
     responses((status = 200, body = OrgView), (status = 404)))]
@@ -187,24 +163,6 @@ pub async fn set_active_org(
     let mut view = OrgView::of(&org);
     view.role = Some(membership.role.base_role());
     Ok(ok(view).into_response())
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct AcceptInviteRequest {
-    /// Only through the link that may set the account's password (the
-    /// first organization to invite a new person), and without a session.
-    #[schema(min_length = 8, max_length = 256)]
-    password: Option<String>,
-    #[schema(min_length = 1, max_length = 100, format = "latchkey-name")]
-    name: Option<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct AcceptInviteResult {
-    user: UserView,
-    org_uuid: Uuid,
 }
 
 /// Accept an invitation; the person becomes a member. A code works once, for

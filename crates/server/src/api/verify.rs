@@ -1,54 +1,14 @@
 //! `POST /api/v1/auth/verify`: any backend asks latchkey about a token.
 
 use super::{ok, JsonOk};
-use crate::api::identity::{CredentialView, PrincipalView};
 use crate::auth::{audit_refusal, verify_token, Client};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
 use crate::rate_limit::throttle_address;
 use crate::state::{now, AppState};
+use crate::wire::{CredentialView, PrincipalView, VerifyOrg, VerifyRequest, VerifyResult};
 use axum::extract::State;
 use latchkey_core::Scope;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
-use uuid::Uuid;
-
-#[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct VerifyRequest {
-    token: String,
-    /// Ask whether this scope is allowed…
-    #[schema(value_type = Option<crate::openapi::ScopeName>)]
-    scope: Option<String>,
-    /// …on this project (organization-wide when absent).
-    project_uuid: Option<Uuid>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct VerifyOrg {
-    uuid: Uuid,
-    name: String,
-}
-
-// Built once per request and serialized at once; boxing would only allocate.
-#[allow(clippy::large_enum_variant)]
-#[derive(Serialize, ToSchema)]
-#[serde(untagged)]
-pub enum VerifyResult {
-    Valid {
-        valid: bool,
-        principal: PrincipalView,
-        org: VerifyOrg,
-        credential: CredentialView,
-        scopes: Vec<String>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        allowed: Option<bool>,
-    },
-    Invalid {
-        valid: bool,
-        code: &'static str,
-    },
-}
 
 /// Valid or not, why not, who, which organization, which scopes, and
 /// whether a scope is allowed (on a project). Always `200` when well formed;
@@ -90,7 +50,7 @@ pub async fn verify(
                 .take(&throttle_address(client.ip), at)?;
             return Ok(ok(VerifyResult::Invalid {
                 valid: false,
-                code: refusal.failure.code(),
+                code: refusal.failure.code().into(),
             }));
         }
     };

@@ -3,13 +3,13 @@
 
 use crate::auth::{CSRF_HEADER, SESSION_COOKIE};
 use crate::forwarded::ClientAddr;
+use crate::wire::{Envelope, ErrorEnvelope};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::Router;
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
 use serde_json::Value;
 use std::net::SocketAddr;
 use tower::ServiceExt;
@@ -69,24 +69,6 @@ impl Failure {
             field: None,
         }
     }
-}
-
-#[derive(Deserialize)]
-struct ErrorEnvelope {
-    error: ErrorBody,
-}
-
-#[derive(Deserialize)]
-struct ErrorBody {
-    code: String,
-    message: String,
-    #[serde(default)]
-    details: Value,
-}
-
-#[derive(Deserialize)]
-struct Envelope<T> {
-    results: T,
 }
 
 /// One visitor's calls into the API.
@@ -196,12 +178,9 @@ impl ApiClient {
         let error = serde_json::from_slice::<ErrorEnvelope>(&bytes)
             .map_err(|_| Failure::unreadable(parts.status))?
             .error;
-        let field = error
-            .details
-            .get("field")
-            .and_then(Value::as_str)
-            .map(str::to_string);
-        let message = match error.details.get("scopes").and_then(Value::as_array) {
+        let field = error.detail_str("field").map(str::to_string);
+        let scopes = error.details.as_ref().and_then(|d| d.get("scopes"));
+        let message = match scopes.and_then(Value::as_array) {
             Some(scopes) => format!(
                 "{} ({})",
                 error.message,
@@ -215,7 +194,7 @@ impl ApiClient {
         };
         Err(Failure {
             status: parts.status,
-            code: error.code,
+            code: error.code.into_owned(),
             message,
             field,
         })

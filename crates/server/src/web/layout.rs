@@ -135,7 +135,7 @@ pub fn page(
                     span.org { (v.me.org.name) }
                 }
                 span.who {
-                    (v.me.principal.email.as_deref().unwrap_or(&v.me.principal.name))
+                    (v.me.principal.email.as_deref().unwrap_or(&v.me.principal.actor.name))
                     " · " (crate::web::pages::role_text(v.me.role, v.me.custom_role.as_ref()))
                 }
                 form method="post" action="/logout" {
@@ -242,15 +242,16 @@ pub fn csrf(v: &Visitor) -> Markup {
     html! { input type="hidden" name=(CSRF_FIELD) value=(v.csrf); }
 }
 
-pub fn parse_time(text: Option<&str>) -> Option<OffsetDateTime> {
-    OffsetDateTime::parse(text?, &Rfc3339).ok()
+/// The RFC 3339 text of a time, as the API wrote it, for `datetime`.
+fn rfc3339(t: OffsetDateTime) -> Option<String> {
+    t.format(&Rfc3339).ok()
 }
 
 /// `2026-11-23 14:05 UTC`
-pub fn when(text: Option<&str>) -> Markup {
-    match parse_time(text) {
+pub fn when(at: Option<OffsetDateTime>) -> Markup {
+    match at {
         Some(t) => html! {
-            time datetime=[text] {
+            time datetime=[rfc3339(t)] {
                 (format!(
                     "{:04}-{:02}-{:02} {:02}:{:02} UTC",
                     t.year(),
@@ -266,10 +267,10 @@ pub fn when(text: Option<&str>) -> Markup {
 }
 
 /// `2026-11-23`
-pub fn day(text: Option<&str>) -> Markup {
-    match parse_time(text) {
+pub fn day(at: Option<OffsetDateTime>) -> Markup {
+    match at {
         Some(t) => html! {
-            time datetime=[text] {
+            time datetime=[rfc3339(t)] {
                 (format!("{:04}-{:02}-{:02}", t.year(), u8::from(t.month()), t.day()))
             }
         },
@@ -278,26 +279,26 @@ pub fn day(text: Option<&str>) -> Markup {
 }
 
 /// "expires in 30 days", "expired", "no expiration".
-pub fn expiry(text: Option<&str>, now: OffsetDateTime) -> Markup {
-    let Some(at) = parse_time(text) else {
+pub fn expiry(at: Option<OffsetDateTime>, now: OffsetDateTime) -> Markup {
+    let Some(at) = at else {
         return html! { span.warn title="Tokens without an expiry stay valid until revoked" { "No expiration" } };
     };
     let left = at - now;
     html! {
         @if left.is_negative() || left.is_zero() {
-            span.expired { "Expired" } " " small { (day(text)) }
+            span.expired { "Expired" } " " small { (day(Some(at))) }
         } @else {
             // Whole days left, rounded up, as the CLI says it.
             @let days = latchkey_core::policy::days_left(at, now);
             span { @if days <= 1 { "Expires within a day" } @else { "Expires in " (days) " days" } }
-            " " small { (day(text)) }
+            " " small { (day(Some(at))) }
         }
     }
 }
 
 /// "never", "today", "3 days ago"; `lastUsedAt` may lag by a minute.
-pub fn last_used(text: Option<&str>, now: OffsetDateTime) -> String {
-    match parse_time(text) {
+pub fn last_used(at: Option<OffsetDateTime>, now: OffsetDateTime) -> String {
+    match at {
         None => "Never used".into(),
         Some(at) => match (now - at).whole_days() {
             d if d <= 0 => "Today".into(),

@@ -4,53 +4,19 @@ use super::client::ApiClient;
 use super::layout;
 use super::WebState;
 use crate::auth::{csrf_token, secure_cookies, session_cookie, session_set_cookie};
+use crate::wire::{CurrentUser, OrgView};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use latchkey_core::Role;
-use serde::Deserialize;
-use uuid::Uuid;
-
-#[derive(Deserialize, Clone, Debug)]
-pub struct Named {
-    pub uuid: Uuid,
-    pub name: String,
-}
-
-#[derive(Deserialize, Debug)]
-pub struct Principal {
-    pub name: String,
-    pub email: Option<String>,
-}
-
-#[derive(Deserialize, Debug, Clone)]
-pub struct OrgRef {
-    pub uuid: Uuid,
-    pub name: String,
-    pub plan: String,
-}
-
-/// `GET /api/v1/user`.
-#[derive(Deserialize, Debug)]
-#[serde(rename_all = "camelCase")]
-pub struct Me {
-    pub principal: Principal,
-    pub org: OrgRef,
-    pub role: Option<Role>,
-    pub custom_role: Option<Named>,
-    pub scopes: Vec<String>,
-    /// What a token of theirs may carry: organization scopes and every
-    /// project role's (the API's `grantableScopes`, given for every user).
-    #[serde(default)]
-    pub grantable_scopes: Vec<String>,
-}
+use latchkey_core::Plan;
 
 pub struct Visitor {
     pub api: ApiClient,
-    pub me: Me,
+    /// `GET /api/v1/user`.
+    pub me: CurrentUser,
     /// The organizations this person may switch to.
-    pub orgs: Vec<OrgRef>,
+    pub orgs: Vec<OrgView>,
     /// The session's CSRF token, for the forms of the page.
     pub csrf: String,
     /// `scheme://host` as the browser addressed this server, for links shown
@@ -68,7 +34,13 @@ impl Visitor {
     }
 
     pub fn enterprise(&self) -> bool {
-        self.me.org.plan == "enterprise"
+        self.me.org.plan == Plan::Enterprise
+    }
+
+    /// What a token of theirs may carry: organization scopes and every
+    /// project role's (the API's `grantableScopes`, given for every user).
+    pub fn grantable_scopes(&self) -> &[String] {
+        self.me.grantable_scopes.as_deref().unwrap_or_default()
     }
 }
 
@@ -81,7 +53,7 @@ impl FromRequestParts<WebState> for Visitor {
         };
         let secure = secure_cookies(&state.app, &parts.headers);
         let api = ApiClient::new(state.api.clone(), parts, Some(session.clone()));
-        let me: Me = match api.get("/api/v1/user").await {
+        let me: CurrentUser = match api.get("/api/v1/user").await {
             Ok(me) => me,
             Err(f) if f.status == StatusCode::UNAUTHORIZED => {
                 return Err(signed_out(secure));

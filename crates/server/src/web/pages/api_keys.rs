@@ -1,11 +1,12 @@
 //! Organization API keys (admins).
 
-use super::{minted, rotate_call, shown, shown_with, Credential, Done, Kind};
+use super::{minted, rotate_call, shown, shown_with, Done, Kind};
 use crate::state::now;
 use crate::web::client::Failure;
 use crate::web::form::{self, Fields, Id};
 use crate::web::layout::{self, Notice, Section};
 use crate::web::visitor::Visitor;
+use crate::wire::ApiKeyView;
 use axum::extract::Query;
 use axum::http::Method;
 use axum::response::Response;
@@ -30,9 +31,9 @@ const KIND: Kind = Kind {
 async fn render_list(
     v: &Visitor,
     flash: Option<&Notice>,
-    secret: Option<&Credential>,
+    secret: Option<&ApiKeyView>,
 ) -> Result<Markup, Failure> {
-    let keys: Vec<Credential> = v.api.get(API).await?;
+    let keys: Vec<ApiKeyView> = v.api.get(API).await?;
     let at = now();
     Ok(layout::page(
         v,
@@ -59,10 +60,10 @@ async fn render_list(
                                 tr data-api-key=(k.uuid) {
                                     th scope="row" { (k.name) }
                                     td { code { (k.display_prefix) "…" } }
-                                    td { (super::role_text(k.role, None)) }
-                                    td { (layout::expiry(k.expires_at.as_deref(), at)) }
-                                    td { (layout::last_used(k.last_used_at.as_deref(), at)) }
-                                    td { (k.created_by.as_ref().map(|a| a.name.as_str()).unwrap_or("—")) br; small { (layout::day(Some(&k.created_at))) } }
+                                    td { (super::role_text(Some(k.role), None)) }
+                                    td { (layout::expiry(k.expires_at, at)) }
+                                    td { (layout::last_used(k.last_used_at, at)) }
+                                    td { (k.created_by.name) br; small { (layout::day(Some(k.created_at))) } }
                                     td.row-actions {
                                         @if k.expires_at.is_some() {
                                             a.button.small href={ (HERE) "/" (k.uuid) "/rotate" } aria-label={ "Rotate " (k.name) } { "Rotate" }
@@ -84,8 +85,8 @@ async fn render_list(
     ))
 }
 
-fn secret_of(c: &Credential) -> Markup {
-    KIND.secret(&c.name, c.token.as_deref())
+fn secret_of(c: &ApiKeyView) -> Markup {
+    KIND.secret(c)
 }
 
 pub async fn list(v: Visitor, Query(done): Query<Done>) -> Response {
@@ -137,7 +138,7 @@ pub async fn create(v: Visitor, fields: Fields) -> Response {
             body["expiresAt"] = json!(at);
         }
         v.api
-            .send::<Credential>(Method::POST, API, fields.csrf(), Some(body))
+            .send::<ApiKeyView>(Method::POST, API, fields.csrf(), Some(body))
             .await
     }
     .await;
@@ -159,8 +160,8 @@ pub async fn create(v: Visitor, fields: Fields) -> Response {
 }
 
 /// API keys have no single-key read; the list holds it.
-async fn one(v: &Visitor, uuid: Uuid) -> Result<Credential, Failure> {
-    let keys: Vec<Credential> = v.api.get(API).await?;
+async fn one(v: &Visitor, uuid: Uuid) -> Result<ApiKeyView, Failure> {
+    let keys: Vec<ApiKeyView> = v.api.get(API).await?;
     keys.into_iter()
         .find(|k| k.uuid == uuid)
         .ok_or_else(Failure::not_found)
@@ -171,7 +172,7 @@ pub async fn rotate_page(v: Visitor, Id(uuid): Id) -> Response {
 }
 
 pub async fn rotate(v: Visitor, Id(uuid): Id, fields: Fields) -> Response {
-    match rotate_call::<Credential>(&v, &format!("{API}/{uuid}/rotate"), &fields).await {
+    match rotate_call::<ApiKeyView>(&v, &format!("{API}/{uuid}/rotate"), &fields).await {
         Ok(rotated) => minted(
             &v,
             KIND.section,

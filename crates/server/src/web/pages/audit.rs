@@ -4,9 +4,11 @@ use super::{shown, shown_with};
 use crate::web::client::Failure;
 use crate::web::layout::{self, Notice, Section};
 use crate::web::visitor::Visitor;
+use crate::wire::{AuditEventView, Paged};
 use axum::extract::Query;
 use axum::http::StatusCode;
 use axum::response::Response;
+use latchkey_core::CredentialRef;
 use maud::{html, Markup};
 use serde::Deserialize;
 use serde_json::Value;
@@ -21,33 +23,6 @@ pub struct Filter {
     since: Option<String>,
     until: Option<String>,
     cursor: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Page {
-    items: Vec<Event>,
-    next_cursor: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Event {
-    at: String,
-    action: String,
-    actor: Option<super::Actor>,
-    credential: Option<Value>,
-    target: Option<Target>,
-    ip: Option<String>,
-    details: Value,
-}
-
-#[derive(Deserialize)]
-struct Target {
-    #[serde(rename = "type")]
-    kind: String,
-    uuid: Option<uuid::Uuid>,
-    name: String,
 }
 
 fn given(v: &Option<String>) -> Option<&str> {
@@ -96,10 +71,10 @@ impl Filter {
     }
 }
 
-fn credential_text(c: &Option<Value>) -> String {
+fn credential_text(c: &Option<CredentialRef>) -> String {
     let Some(c) = c else { return "—".into() };
-    let kind = c["kind"].as_str().unwrap_or("");
-    match (c["name"].as_str(), c["displayPrefix"].as_str()) {
+    let kind = c.kind.as_str();
+    match (c.name.as_deref(), c.display_prefix.as_deref()) {
         (Some(name), Some(prefix)) => format!("{kind} “{name}” ({prefix}…)"),
         (None, Some(prefix)) => format!("{kind} ({prefix}…)"),
         (Some(name), None) => format!("{kind} “{name}”"),
@@ -108,7 +83,7 @@ fn credential_text(c: &Option<Value>) -> String {
 }
 
 async fn render(v: &Visitor, filter: &Filter) -> Result<Markup, Failure> {
-    let page: Page = v
+    let page: Paged<AuditEventView> = v
         .api
         .get(&format!("/api/v1/org/audit-logs?{}", filter.api_query()))
         .await?;
@@ -139,25 +114,19 @@ async fn render(v: &Visitor, filter: &Filter) -> Result<Markup, Failure> {
                         tbody {
                             @for e in &page.items {
                                 tr {
-                                    td { (layout::when(Some(&e.at))) }
+                                    td { (layout::when(Some(e.at))) }
                                     td {
                                         code { (e.action) }
                                         @if let Some(code) = e.details.get("code").and_then(Value::as_str) { " " small { (code) } }
                                     }
                                     td { @if let Some(a) = &e.actor {
-                                        @match a.uuid {
-                                            Some(id) => a href={ "/settings/audit-log?actorUuid=" (id) } title="Only this actor's events" { (a.name) },
-                                            None => (a.name),
-                                        }
-                                        " " small { (a.kind) }
+                                        a href={ "/settings/audit-log?actorUuid=" (a.uuid) } title="Only this actor's events" { (a.name) }
+                                        " " small { (a.kind.as_str()) }
                                     } @else { "—" } }
                                     td { (credential_text(&e.credential)) }
                                     td { @if let Some(t) = &e.target {
-                                        @match t.uuid {
-                                            Some(id) => a href={ "/settings/audit-log?targetUuid=" (id) } title="Only events about this" { (t.name) },
-                                            None => (t.name),
-                                        }
-                                        " " small { (t.kind) }
+                                        a href={ "/settings/audit-log?targetUuid=" (t.uuid) } title="Only events about this" { (t.name) }
+                                        " " small { (t.kind.as_str()) }
                                     } @else { "—" } }
                                     td { (e.ip.as_deref().unwrap_or("—")) }
                                 }

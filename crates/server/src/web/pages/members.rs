@@ -1,53 +1,36 @@
 //! Members: invite, change role, suspend, remove (admins).
 
-use super::{change, shown, shown_with, Done, Roles};
+use super::{change, shown, shown_with, Done};
 use crate::web::client::Failure;
 use crate::web::form::{self, Fields, Id};
 use crate::web::layout::{self, Notice, Section};
-use crate::web::visitor::{Named, Visitor};
+use crate::web::visitor::Visitor;
+use crate::wire::{MemberView, RolesView};
 use axum::extract::Query;
 use axum::http::Method;
 use axum::response::{IntoResponse, Redirect, Response};
-use latchkey_core::Role;
 use maud::{html, Markup};
-use serde::Deserialize;
 use serde_json::json;
-use uuid::Uuid;
 
 const API: &str = "/api/v1/org/users";
 const HERE: &str = "/settings/members";
 
-#[derive(Deserialize, Debug)]
-#[serde(rename_all = "camelCase")]
-pub struct Member {
-    pub user_uuid: Uuid,
-    pub email: String,
-    pub name: Option<String>,
-    pub role: Role,
-    pub custom_role: Option<Named>,
-    pub suspended: bool,
-    pub created_at: String,
-    #[serde(default)]
-    pub invite_url: Option<String>,
-}
-
-impl Member {
-    fn role_value(&self) -> String {
-        match &self.custom_role {
-            Some(c) => format!("custom:{}", c.uuid),
-            None => self.role.as_str().to_string(),
-        }
+/// A member's role as the role picker names it.
+fn role_value(m: &MemberView) -> String {
+    match &m.custom_role {
+        Some(c) => format!("custom:{}", c.uuid),
+        None => m.role.as_str().to_string(),
     }
 }
 
 async fn render_list(
     v: &Visitor,
     flash: Option<&Notice>,
-    invited: Option<&Member>,
+    invited: Option<&MemberView>,
 ) -> Result<Markup, Failure> {
-    let members: Vec<Member> = v.api.get(API).await?;
-    let roles: Roles = v.api.get("/api/v1/org/roles").await?;
-    let custom = roles.custom_choices();
+    let members: Vec<MemberView> = v.api.get(API).await?;
+    let roles: RolesView = v.api.get("/api/v1/org/roles").await?;
+    let custom = super::custom_choices(&roles);
     let mine = layout::roles_up_to(v.me.role);
     Ok(layout::page(
         v,
@@ -99,13 +82,13 @@ async fn render_list(
                                         (layout::csrf(v))
                                         label.visually-hidden for=(role_id) { "Role of " (m.email) }
                                         select id=(role_id) name="role" {
-                                            (layout::role_options(&mine, &custom, Some(&m.role_value())))
+                                            (layout::role_options(&mine, &custom, Some(&role_value(m))))
                                         }
                                         button.small type="submit" aria-label={ "Change the role of " (m.email) } { "Change" }
                                     }
                                 }
                                 td { @if m.suspended { span.expired { "Suspended" } } @else { "Active" } }
-                                td { (layout::day(Some(&m.created_at))) }
+                                td { (layout::day(Some(m.created_at))) }
                                 td.row-actions {
                                     form.inline method="post" action={ (HERE) "/" (m.user_uuid) } {
                                         (layout::csrf(v))
@@ -140,7 +123,7 @@ pub async fn invite(v: Visitor, fields: Fields) -> Response {
             body["name"] = json!(name);
         }
         v.api
-            .send::<Member>(Method::POST, API, fields.csrf(), Some(body))
+            .send::<MemberView>(Method::POST, API, fields.csrf(), Some(body))
             .await
     }
     .await;
@@ -192,7 +175,7 @@ pub async fn update(v: Visitor, Id(uuid): Id, fields: Fields) -> Response {
 }
 
 pub async fn remove_page(v: Visitor, Id(uuid): Id) -> Response {
-    let members: Result<Vec<Member>, Failure> = v.api.get(API).await;
+    let members: Result<Vec<MemberView>, Failure> = v.api.get(API).await;
     let member = members.map(|ms| ms.into_iter().find(|m| m.user_uuid == uuid));
     match member {
         Ok(Some(m)) => layout::page(

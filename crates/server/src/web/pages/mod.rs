@@ -12,7 +12,8 @@ pub mod tokens;
 use super::client::Failure;
 use super::form::{self, Fields};
 use super::layout::{self, Notice, Section};
-use super::visitor::{Named, Visitor};
+use super::visitor::Visitor;
+use crate::wire::{CredentialObject, CustomRoleRef, RolesView};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{html, Markup};
@@ -26,80 +27,17 @@ pub struct Done {
     pub done: Option<String>,
 }
 
-/// An actor (`createdBy`, audit events).
-#[derive(Deserialize, Clone, Debug)]
-pub struct Actor {
-    #[serde(rename = "type")]
-    pub kind: String,
-    #[serde(default)]
-    pub uuid: Option<Uuid>,
-    pub name: String,
-}
-
-/// The credential object every kind shares (API.md), plus what PATs and API
-/// keys add.
-#[derive(Deserialize, Debug)]
-#[serde(rename_all = "camelCase")]
-pub struct Credential {
-    pub uuid: Uuid,
-    pub name: String,
-    pub display_prefix: String,
-    pub expires_at: Option<String>,
-    pub created_at: String,
-    pub last_used_at: Option<String>,
-    #[serde(default)]
-    pub scopes: Option<Vec<String>>,
-    #[serde(default)]
-    pub role: Option<latchkey_core::Role>,
-    #[serde(default)]
-    pub created_by: Option<Actor>,
-    /// Only in the answer that creates or rotates it.
-    #[serde(default)]
-    pub token: Option<String>,
-}
-
-/// `GET /api/v1/org/scopes`.
-#[derive(Deserialize, Debug, Clone)]
-pub struct ScopeInfo {
-    pub scope: String,
-    pub description: String,
-}
-
-/// `GET /api/v1/org/roles`.
-#[derive(Deserialize, Debug, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct Roles {
-    pub system_roles: Vec<SystemRole>,
-    pub custom_roles: Vec<CustomRole>,
-}
-
-#[derive(Deserialize, Debug)]
-pub struct SystemRole {
-    pub role: latchkey_core::Role,
-    pub scopes: Vec<String>,
-}
-
-#[derive(Deserialize, Debug, Clone)]
-#[serde(rename_all = "camelCase")]
-pub struct CustomRole {
-    pub uuid: Uuid,
-    pub name: String,
-    #[serde(default)]
-    pub description: Option<String>,
-    pub scopes: Vec<String>,
-}
-
-impl Roles {
-    pub fn custom_choices(&self) -> Vec<(Uuid, String)> {
-        self.custom_roles
-            .iter()
-            .map(|r| (r.uuid, r.name.clone()))
-            .collect()
-    }
+/// The organization's custom roles as the role pickers offer them.
+pub fn custom_choices(roles: &RolesView) -> Vec<(Uuid, String)> {
+    roles
+        .custom_roles
+        .iter()
+        .map(|r| (r.uuid, r.name.clone()))
+        .collect()
 }
 
 /// A role as lists show it: a system role, or a custom role by name.
-pub fn role_text(role: Option<latchkey_core::Role>, custom: Option<&Named>) -> String {
+pub fn role_text(role: Option<latchkey_core::Role>, custom: Option<&CustomRoleRef>) -> String {
     match (custom, role) {
         (Some(c), _) => c.name.clone(),
         (None, Some(r)) => layout::role_label(r).to_string(),
@@ -140,8 +78,9 @@ pub struct Kind {
 
 impl Kind {
     /// The once-shown panel for a secret just minted.
-    pub fn secret(&self, name: &str, token: Option<&str>) -> Markup {
-        layout::new_secret(self.secret_noun, name, token)
+    pub fn secret(&self, minted: &impl CredentialObject) -> Markup {
+        let token = minted.token().map(latchkey_core::TokenSecret::expose);
+        layout::new_secret(self.secret_noun, minted.name(), token)
     }
 
     /// The rotation page: the new expiry, or why it cannot be rotated (no
@@ -149,14 +88,14 @@ impl Kind {
     pub fn rotate_form(
         &self,
         v: &Visitor,
-        loaded: Result<Credential, Failure>,
+        loaded: Result<impl CredentialObject, Failure>,
         flash: Option<&Notice>,
     ) -> Response {
         let credential = match loaded {
             Ok(c) => c,
             Err(failure) => return layout::refused(v, self.section, &failure),
         };
-        let action = format!("{}/{}/rotate", self.here, credential.uuid);
+        let action = format!("{}/{}/rotate", self.here, credential.uuid());
         let back = self.here;
         layout::page(
             v,
@@ -164,8 +103,8 @@ impl Kind {
             &format!("Rotate {}", self.noun),
             flash,
             html! {
-                p { "Rotating " strong { (credential.name) } " (" code { (credential.display_prefix) "…" } ") makes a new secret at once; the current one stops working." }
-                @if credential.expires_at.is_none() {
+                p { "Rotating " strong { (credential.name()) } " (" code { (credential.display_prefix()) "…" } ") makes a new secret at once; the current one stops working." }
+                @if credential.expires_at().is_none() {
                     p.explain #no-rotation {
                         "This " (self.noun) " has no expiration, so it cannot be rotated. Create a new one with an expiration, move what uses this one over, then revoke this one."
                     }
@@ -190,7 +129,7 @@ impl Kind {
     pub fn rotate_refused(
         &self,
         v: &Visitor,
-        loaded: Result<Credential, Failure>,
+        loaded: Result<impl CredentialObject, Failure>,
         failure: &Failure,
     ) -> Response {
         let mut response = self.rotate_form(v, loaded, Notice::failed(failure).as_ref());
@@ -210,7 +149,11 @@ impl Kind {
     }
 
     /// "Revoke …?" / "Delete …?": one button, a way back.
-    pub fn removal_page(&self, v: &Visitor, loaded: Result<Credential, Failure>) -> Response {
+    pub fn removal_page(
+        &self,
+        v: &Visitor,
+        loaded: Result<impl CredentialObject, Failure>,
+    ) -> Response {
         let credential = match loaded {
             Ok(c) => c,
             Err(failure) => return layout::refused(v, self.section, &failure),
@@ -219,7 +162,7 @@ impl Kind {
         let action = format!(
             "{}/{}/{}",
             self.here,
-            credential.uuid,
+            credential.uuid(),
             self.removal.to_ascii_lowercase()
         );
         layout::page(
@@ -231,7 +174,7 @@ impl Kind {
                 v,
                 &action,
                 html! {
-                    p { (self.removal) " " strong { (credential.name) } " (" code { (credential.display_prefix) "…" } ")?" }
+                    p { (self.removal) " " strong { (credential.name()) } " (" code { (credential.display_prefix()) "…" } ")?" }
                     p { (self.removal_effect) " This cannot be undone." }
                 },
                 &title,

@@ -1,49 +1,23 @@
 //! Projects, and who holds a role on each.
 
-use super::{change, shown, shown_with, Actor, Done, Roles};
+use super::{change, shown, shown_with, Done};
 use crate::web::client::Failure;
 use crate::web::form::{self, Fields, Id, Ids};
 use crate::web::layout::{self, Notice, Section};
-use crate::web::visitor::{Named, Visitor};
+use crate::web::visitor::Visitor;
+use crate::wire::{MemberView, ProjectAccessView, ProjectView, RolesView};
 use axum::extract::Query;
 use axum::http::Method;
 use axum::response::{IntoResponse, Redirect, Response};
 use latchkey_core::Role;
 use maud::{html, Markup};
-use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
 const HERE: &str = "/settings/projects";
 
-#[derive(Deserialize, Debug)]
-#[serde(rename_all = "camelCase")]
-pub struct Project {
-    pub project_uuid: Uuid,
-    pub name: String,
-    pub role: Option<Role>,
-    pub created_at: String,
-    pub created_by: Actor,
-}
-
-#[derive(Deserialize, Debug)]
-#[serde(rename_all = "camelCase")]
-pub struct ProjectAccess {
-    pub user_uuid: Uuid,
-    pub email: String,
-    pub role: Role,
-    pub custom_role: Option<Named>,
-}
-
-#[derive(Deserialize, Debug)]
-#[serde(rename_all = "camelCase")]
-struct MemberRef {
-    user_uuid: Uuid,
-    email: String,
-}
-
 async fn render_list(v: &Visitor, flash: Option<&Notice>) -> Result<Markup, Failure> {
-    let projects: Vec<Project> = v.api.get("/api/v1/org/projects").await?;
+    let projects: Vec<ProjectView> = v.api.get("/api/v1/org/projects").await?;
     Ok(layout::page(
         v,
         Section::Projects,
@@ -70,7 +44,7 @@ async fn render_list(v: &Visitor, flash: Option<&Notice>) -> Result<Markup, Fail
                                 tr {
                                     th scope="row" { a href={ (HERE) "/" (p.project_uuid) } { (p.name) } }
                                     td { (super::role_text(p.role, None)) }
-                                    td { (layout::day(Some(&p.created_at))) " by " (p.created_by.name) }
+                                    td { (layout::day(Some(p.created_at))) " by " (p.created_by.name) }
                                 }
                             }
                         }
@@ -111,20 +85,20 @@ pub async fn create(v: Visitor, fields: Fields) -> Response {
 }
 
 async fn render_show(v: &Visitor, uuid: Uuid, flash: Option<&Notice>) -> Result<Markup, Failure> {
-    let project: Project = v.api.get(&format!("/api/v1/projects/{uuid}")).await?;
+    let project: ProjectView = v.api.get(&format!("/api/v1/projects/{uuid}")).await?;
     // Managing access needs `members:write` on the project; without it the
     // page shows the project alone.
-    let access: Option<Vec<ProjectAccess>> = v
+    let access: Option<Vec<ProjectAccessView>> = v
         .api
         .get(&format!("/api/v1/projects/{uuid}/access"))
         .await
         .ok();
-    let members: Vec<MemberRef> = if access.is_some() {
+    let members: Vec<MemberView> = if access.is_some() {
         v.api.get("/api/v1/org/users").await.unwrap_or_default()
     } else {
         Vec::new()
     };
-    let roles: Roles = v.api.get("/api/v1/org/roles").await?;
+    let roles: RolesView = v.api.get("/api/v1/org/roles").await?;
     let project_roles: Vec<Role> = Role::ALL
         .into_iter()
         .filter(|r| r.is_project_role())
@@ -136,7 +110,7 @@ async fn render_show(v: &Visitor, uuid: Uuid, flash: Option<&Notice>) -> Result<
         &project.name,
         flash,
         html! {
-            p { "Your role here: " strong { (super::role_text(project.role, None)) } ". Created " (layout::day(Some(&project.created_at))) " by " (project.created_by.name) "." }
+            p { "Your role here: " strong { (super::role_text(project.role, None)) } ". Created " (layout::day(Some(project.created_at))) " by " (project.created_by.name) "." }
             @match &access {
                 None => p.hint { "Only members who can manage members of this project see who has access." },
                 Some(access) => {
@@ -172,7 +146,7 @@ async fn render_show(v: &Visitor, uuid: Uuid, flash: Option<&Notice>) -> Result<
                             @for m in &members { option value=(m.user_uuid) { (m.email) } }
                         }
                         label for="access-role" { "Role on this project" }
-                        select #access-role name="role" { (layout::role_options(&project_roles, &roles.custom_choices(), Some("viewer"))) }
+                        select #access-role name="role" { (layout::role_options(&project_roles, &super::custom_choices(&roles), Some("viewer"))) }
                         div.actions { button type="submit" { "Give role" } }
                     }
                 }

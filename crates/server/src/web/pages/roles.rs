@@ -1,11 +1,12 @@
 //! Roles: the system roles, and custom roles (enterprise) with a scope
 //! checklist.
 
-use super::{change, shown, shown_with, CustomRole, Done, Roles, ScopeInfo};
+use super::{change, shown, shown_with, Done};
 use crate::web::client::Failure;
 use crate::web::form::{Fields, Id};
 use crate::web::layout::{self, Notice, Section};
 use crate::web::visitor::Visitor;
+use crate::wire::{CustomRoleView, RolesView, ScopeView};
 use axum::extract::Query;
 use axum::http::Method;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -20,7 +21,7 @@ fn scope_list(scopes: &[String]) -> Markup {
 }
 
 async fn render_list(v: &Visitor, flash: Option<&Notice>) -> Result<Markup, Failure> {
-    let roles: Roles = v.api.get("/api/v1/org/roles").await?;
+    let roles: RolesView = v.api.get("/api/v1/org/roles").await?;
     let editable = v.can("roles:write");
     Ok(layout::page(
         v,
@@ -75,8 +76,8 @@ pub async fn list(v: Visitor, Query(done): Query<Done>) -> Response {
 fn role_form(
     v: &Visitor,
     action: &str,
-    role: Option<&CustomRole>,
-    catalog: &[ScopeInfo],
+    role: Option<&CustomRoleView>,
+    catalog: &[ScopeView],
 ) -> Markup {
     html! {
         form.stack method="post" action=(action) {
@@ -117,7 +118,7 @@ fn role_body(fields: &Fields) -> Result<serde_json::Value, Failure> {
 }
 
 async fn render_new(v: &Visitor, flash: Option<&Notice>) -> Result<Markup, Failure> {
-    let catalog: Vec<ScopeInfo> = v.api.get("/api/v1/org/scopes").await?;
+    let catalog: Vec<ScopeView> = v.api.get("/api/v1/org/scopes").await?;
     if !v.can("roles:write") {
         return Err(Failure::forbidden("this needs the scope roles:write"));
     }
@@ -151,8 +152,8 @@ pub async fn create(v: Visitor, fields: Fields) -> Response {
 }
 
 async fn render_show(v: &Visitor, uuid: Uuid, flash: Option<&Notice>) -> Result<Markup, Failure> {
-    let role: CustomRole = v.api.get(&format!("/api/v1/org/roles/{uuid}")).await?;
-    let catalog: Vec<ScopeInfo> = v.api.get("/api/v1/org/scopes").await?;
+    let role: CustomRoleView = v.api.get(&format!("/api/v1/org/roles/{uuid}")).await?;
+    let catalog: Vec<ScopeView> = v.api.get("/api/v1/org/scopes").await?;
     let here = format!("{HERE}/{uuid}");
     Ok(layout::page(
         v,
@@ -193,7 +194,8 @@ pub async fn update(v: Visitor, Id(uuid): Id, fields: Fields) -> Response {
 }
 
 pub async fn delete_page(v: Visitor, Id(uuid): Id) -> Response {
-    let role: Result<CustomRole, Failure> = v.api.get(&format!("/api/v1/org/roles/{uuid}")).await;
+    let role: Result<CustomRoleView, Failure> =
+        v.api.get(&format!("/api/v1/org/roles/{uuid}")).await;
     match role {
         Ok(role) if v.can("roles:write") => layout::page(
             &v,

@@ -1,17 +1,16 @@
 //! Service accounts (admins, enterprise plan).
 
-use super::{minted, rotate_call, shown, shown_with, Actor, Credential, Done, Kind, Roles};
+use super::{minted, rotate_call, shown, shown_with, Done, Kind};
 use crate::state::now;
 use crate::web::client::Failure;
 use crate::web::form::{self, Fields, Id};
 use crate::web::layout::{self, Notice, Section};
-use crate::web::visitor::{Named, Visitor};
+use crate::web::visitor::Visitor;
+use crate::wire::{ProjectView, RolesView, ServiceAccountView};
 use axum::extract::Query;
 use axum::http::Method;
 use axum::response::Response;
-use latchkey_core::Role;
 use maud::{html, Markup};
-use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -29,41 +28,9 @@ const KIND: Kind = Kind {
     removed: "deleted",
 };
 
-#[derive(Deserialize, Debug)]
-#[serde(rename_all = "camelCase")]
-pub struct Grant {
-    pub project_name: String,
-    pub role: Option<Role>,
-    pub custom_role: Option<Named>,
-}
-
-#[derive(Deserialize, Debug)]
-#[serde(rename_all = "camelCase")]
-pub struct ServiceAccount {
-    pub uuid: Uuid,
-    pub description: String,
-    pub display_prefix: String,
-    pub expires_at: Option<String>,
-    pub last_used_at: Option<String>,
-    pub role: Option<Role>,
-    pub custom_role: Option<Named>,
-    pub legacy_scopes: Option<Vec<String>>,
-    pub projects: Option<Vec<Grant>>,
-    pub created_by: Actor,
-    pub created_at: String,
-    pub token: Option<String>,
-}
-
-#[derive(Deserialize, Debug)]
-#[serde(rename_all = "camelCase")]
-pub struct Project {
-    pub project_uuid: Uuid,
-    pub name: String,
-}
-
 /// What the account may do: its role, or the "N projects" badge whose hover
 /// and focus list each grant.
-fn access(a: &ServiceAccount) -> Markup {
+fn access(a: &ServiceAccountView) -> Markup {
     html! {
         @if let Some(grants) = &a.projects {
             @let id = format!("grants-{}", a.uuid);
@@ -86,15 +53,15 @@ fn access(a: &ServiceAccount) -> Markup {
     }
 }
 
-async fn load_form_data(v: &Visitor) -> Result<(Roles, Vec<Project>), Failure> {
-    let roles: Roles = v.api.get("/api/v1/org/roles").await?;
-    let projects: Vec<Project> = v.api.get("/api/v1/org/projects").await?;
+async fn load_form_data(v: &Visitor) -> Result<(RolesView, Vec<ProjectView>), Failure> {
+    let roles: RolesView = v.api.get("/api/v1/org/roles").await?;
+    let projects: Vec<ProjectView> = v.api.get("/api/v1/org/projects").await?;
     Ok((roles, projects))
 }
 
 /// One project row; `chosen` is `(project, role)` as typed before.
 fn project_row(
-    projects: &[Project],
+    projects: &[ProjectView],
     roles: &[latchkey_core::Role],
     custom: &[(Uuid, String)],
     chosen: (&str, &str),
@@ -118,8 +85,13 @@ fn project_row(
 
 /// The add form, in the dialog of the list page and on its own page;
 /// `typed` fills it in again after a refusal.
-fn add_form(v: &Visitor, roles: &Roles, projects: &[Project], typed: Option<&Fields>) -> Markup {
-    let custom = roles.custom_choices();
+fn add_form(
+    v: &Visitor,
+    roles: &RolesView,
+    projects: &[ProjectView],
+    typed: Option<&Fields>,
+) -> Markup {
+    let custom = super::custom_choices(roles);
     let mine = layout::credential_roles(v.me.role);
     let typed_value = |name: &str| typed.and_then(|f| f.get(name));
     let org_roles = layout::role_options(
@@ -184,9 +156,9 @@ fn add_form(v: &Visitor, roles: &Roles, projects: &[Project], typed: Option<&Fie
 async fn render_list(
     v: &Visitor,
     flash: Option<&Notice>,
-    secret: Option<&ServiceAccount>,
+    secret: Option<&ServiceAccountView>,
 ) -> Result<Markup, Failure> {
-    let accounts: Vec<ServiceAccount> = v.api.get(API).await?;
+    let accounts: Vec<ServiceAccountView> = v.api.get(API).await?;
     let enterprise = v.enterprise();
     let (roles, projects) = if enterprise {
         load_form_data(v).await?
@@ -230,9 +202,9 @@ async fn render_list(
                                     th scope="row" { (a.description) }
                                     td { code { (a.display_prefix) "…" } }
                                     td { (access(a)) }
-                                    td { (layout::expiry(a.expires_at.as_deref(), at)) }
-                                    td { (layout::last_used(a.last_used_at.as_deref(), at)) }
-                                    td { (a.created_by.name) br; small { (layout::day(Some(&a.created_at))) } }
+                                    td { (layout::expiry(a.expires_at, at)) }
+                                    td { (layout::last_used(a.last_used_at, at)) }
+                                    td { (a.created_by.name) br; small { (layout::day(Some(a.created_at))) } }
                                     td.row-actions {
                                         details.menu {
                                             summary aria-label={ "Actions for " (a.description) } { "⋯" }
@@ -259,8 +231,8 @@ async fn render_list(
     ))
 }
 
-fn secret_of(a: &ServiceAccount) -> Markup {
-    KIND.secret(&a.description, a.token.as_deref())
+fn secret_of(a: &ServiceAccountView) -> Markup {
+    KIND.secret(a)
 }
 
 pub async fn list(v: Visitor, Query(done): Query<Done>) -> Response {
@@ -336,7 +308,7 @@ pub async fn create(v: Visitor, fields: Fields) -> Response {
     let made = match create_body(&fields) {
         Ok(body) => {
             v.api
-                .send::<ServiceAccount>(Method::POST, API, fields.csrf(), Some(body))
+                .send::<ServiceAccountView>(Method::POST, API, fields.csrf(), Some(body))
                 .await
         }
         Err(f) => Err(f),
@@ -358,7 +330,7 @@ pub async fn create(v: Visitor, fields: Fields) -> Response {
     }
 }
 
-async fn one(v: &Visitor, uuid: Uuid) -> Result<Credential, Failure> {
+async fn one(v: &Visitor, uuid: Uuid) -> Result<ServiceAccountView, Failure> {
     v.api.get(&format!("{API}/{uuid}")).await
 }
 
@@ -367,7 +339,7 @@ pub async fn rotate_page(v: Visitor, Id(uuid): Id) -> Response {
 }
 
 pub async fn rotate(v: Visitor, Id(uuid): Id, fields: Fields) -> Response {
-    match rotate_call::<ServiceAccount>(&v, &format!("{API}/{uuid}/rotate"), &fields).await {
+    match rotate_call::<ServiceAccountView>(&v, &format!("{API}/{uuid}/rotate"), &fields).await {
         Ok(rotated) => minted(
             &v,
             KIND.section,

@@ -6,12 +6,12 @@ use crate::web::form::{Fields, CSRF_FIELD};
 use crate::web::layout::{self, Notice};
 use crate::web::visitor::Visitor;
 use crate::web::WebState;
+use crate::wire::{AcceptInviteResult, Envelope};
 use axum::extract::{Path, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{html, Markup};
-use serde::Deserialize;
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
@@ -217,16 +217,6 @@ pub async fn invite_page(
     })
 }
 
-#[derive(Deserialize)]
-struct Accepted {
-    user: AcceptedUser,
-}
-
-#[derive(Deserialize)]
-struct AcceptedUser {
-    email: String,
-}
-
 pub async fn accept_invite(
     State(state): State<WebState>,
     Path(code): Path<String>,
@@ -285,8 +275,8 @@ pub async fn accept_invite(
     let api = ApiClient::new(state.api.clone(), &parts, None);
     match api.call(Method::POST, &path, None, Some(body)).await {
         Ok((_, value)) => {
-            let email = serde_json::from_value::<Accepted>(value["results"].clone())
-                .map(|a| a.user.email)
+            let email = serde_json::from_value::<Envelope<AcceptInviteResult>>(value)
+                .map(|a| a.results.user.email)
                 .unwrap_or_default();
             layout::plain(
                 "You're all set",

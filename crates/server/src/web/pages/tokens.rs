@@ -1,11 +1,12 @@
 //! Profile → Personal access tokens.
 
-use super::{change, minted, rotate_call, shown, shown_with, Credential, Done, Kind, ScopeInfo};
+use super::{change, minted, rotate_call, shown, shown_with, Done, Kind};
 use crate::state::now;
 use crate::web::client::Failure;
 use crate::web::form::{self, Fields, Id};
 use crate::web::layout::{self, Notice, Section};
 use crate::web::visitor::Visitor;
+use crate::wire::{PatView, ScopeView};
 use axum::extract::Query;
 use axum::http::Method;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -30,9 +31,9 @@ const KIND: Kind = Kind {
 async fn render_list(
     v: &Visitor,
     flash: Option<&Notice>,
-    secret: Option<&Credential>,
+    secret: Option<&PatView>,
 ) -> Result<Markup, Failure> {
-    let tokens: Vec<Credential> = v.api.get(API).await?;
+    let tokens: Vec<PatView> = v.api.get(API).await?;
     let at = now();
     Ok(layout::page(
         v,
@@ -63,9 +64,9 @@ async fn render_list(
                                     th scope="row" { (t.name) }
                                     td { code { (t.display_prefix) "…" } }
                                     td { (scopes_text(t.scopes.as_deref())) }
-                                    td { (layout::expiry(t.expires_at.as_deref(), at)) }
-                                    td { (layout::last_used(t.last_used_at.as_deref(), at)) }
-                                    td { (layout::day(Some(&t.created_at))) }
+                                    td { (layout::expiry(t.expires_at, at)) }
+                                    td { (layout::last_used(t.last_used_at, at)) }
+                                    td { (layout::day(Some(t.created_at))) }
                                     td.row-actions {
                                         a.button.small href={ (HERE) "/" (t.uuid) "/edit" } aria-label={ "Edit " (t.name) } { "Edit" }
                                         @if t.expires_at.is_some() {
@@ -88,8 +89,8 @@ async fn render_list(
     ))
 }
 
-fn secret_of(c: &Credential) -> Markup {
-    KIND.secret(&c.name, c.token.as_deref())
+fn secret_of(c: &PatView) -> Markup {
+    KIND.secret(c)
 }
 
 fn scopes_text(scopes: Option<&[String]>) -> Markup {
@@ -118,11 +119,11 @@ pub async fn list(v: Visitor, Query(done): Query<Done>) -> Response {
 /// The scopes the visitor may put on a token, as the API judges them (their
 /// organization scopes and every project role's), in catalog order, with
 /// descriptions.
-async fn grantable(v: &Visitor) -> Result<Vec<ScopeInfo>, Failure> {
-    let catalog: Vec<ScopeInfo> = v.api.get("/api/v1/org/scopes").await?;
+async fn grantable(v: &Visitor) -> Result<Vec<ScopeView>, Failure> {
+    let catalog: Vec<ScopeView> = v.api.get("/api/v1/org/scopes").await?;
     Ok(catalog
         .into_iter()
-        .filter(|s| v.me.grantable_scopes.contains(&s.scope))
+        .filter(|s| v.grantable_scopes().contains(&s.scope))
         .collect())
 }
 
@@ -131,7 +132,7 @@ fn scope_id(scope: &str) -> String {
 }
 
 /// Full role, or a checklist of scopes.
-fn scope_picker(scopes: &[ScopeInfo], chosen: Option<&[String]>, offer_full: bool) -> Markup {
+fn scope_picker(scopes: &[ScopeView], chosen: Option<&[String]>, offer_full: bool) -> Markup {
     let narrowed = chosen.is_some() || !offer_full;
     html! {
         fieldset.scopes data-scope-picker="" {
@@ -229,7 +230,7 @@ pub async fn create(v: Visitor, fields: Fields) -> Response {
             body["scopes"] = json!(scopes);
         }
         v.api
-            .send::<Credential>(Method::POST, API, fields.csrf(), Some(body))
+            .send::<PatView>(Method::POST, API, fields.csrf(), Some(body))
             .await
     }
     .await;
@@ -250,7 +251,7 @@ pub async fn create(v: Visitor, fields: Fields) -> Response {
     }
 }
 
-async fn one(v: &Visitor, uuid: Uuid) -> Result<Credential, Failure> {
+async fn one(v: &Visitor, uuid: Uuid) -> Result<PatView, Failure> {
     v.api.get(&format!("{API}/{uuid}")).await
 }
 
@@ -260,7 +261,7 @@ async fn render_edit(v: &Visitor, uuid: Uuid, flash: Option<&Notice>) -> Result<
     // Scopes the token holds but its owner no longer does stay visible.
     for s in token.scopes.iter().flatten() {
         if !scopes.iter().any(|x| &x.scope == s) {
-            scopes.push(ScopeInfo {
+            scopes.push(ScopeView {
                 scope: s.clone(),
                 description: "no longer held by your role".into(),
             });
@@ -283,7 +284,7 @@ async fn render_edit(v: &Visitor, uuid: Uuid, flash: Option<&Notice>) -> Result<
                 }
                 label for="expiresOn" { "Expiration (can only move earlier)" }
                 input #expiresOn type="date" name="expiresOn" aria-describedby="expiry-now";
-                p #expiry-now.hint { "Now: " (layout::expiry(token.expires_at.as_deref(), now())) ". Leave empty to keep it." }
+                p #expiry-now.hint { "Now: " (layout::expiry(token.expires_at, now())) ". Leave empty to keep it." }
                 div.actions {
                     button type="submit" { "Save" }
                     a.button.secondary href=(HERE) { "Cancel" }
@@ -343,7 +344,7 @@ pub async fn rotate_page(v: Visitor, Id(uuid): Id) -> Response {
 }
 
 pub async fn rotate(v: Visitor, Id(uuid): Id, fields: Fields) -> Response {
-    match rotate_call::<Credential>(&v, &format!("{API}/{uuid}/rotate"), &fields).await {
+    match rotate_call::<PatView>(&v, &format!("{API}/{uuid}/rotate"), &fields).await {
         Ok(rotated) => minted(
             &v,
             KIND.section,
