@@ -39,27 +39,17 @@ impl<S: Send + Sync> FromRequest<S> for Fields {
 /// name or value is not UTF-8 once decoded. (Decoding it lossily would turn
 /// what was sent into U+FFFD characters nobody typed, and keep them.)
 fn decode(body: &[u8]) -> Option<Vec<(String, String)>> {
+    // Strict where `form_urlencoded` is lossy: `+` is a space, then the
+    // percent-decoded bytes must be UTF-8.
     let text = |part: &[u8]| -> Option<String> {
-        let mut out = Vec::with_capacity(part.len());
-        let mut i = 0;
-        while i < part.len() {
-            match part[i] {
-                b'+' => out.push(b' '),
-                b'%' => {
-                    let digit = |at: usize| part.get(at).and_then(|b| (*b as char).to_digit(16));
-                    match (digit(i + 1), digit(i + 2)) {
-                        (Some(high), Some(low)) => {
-                            out.push((high * 16 + low) as u8);
-                            i += 2;
-                        }
-                        _ => out.push(b'%'),
-                    }
-                }
-                byte => out.push(byte),
-            }
-            i += 1;
-        }
-        String::from_utf8(out).ok()
+        let spaced: Vec<u8> = part
+            .iter()
+            .map(|b| if *b == b'+' { b' ' } else { *b })
+            .collect();
+        percent_encoding::percent_decode(&spaced)
+            .decode_utf8()
+            .ok()
+            .map(|text| text.into_owned())
     };
     body.split(|b| *b == b'&')
         .filter(|pair| !pair.is_empty())
