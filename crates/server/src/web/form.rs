@@ -2,7 +2,7 @@
 //! (expiry, role) turned into what the API takes.
 
 use super::client::Failure;
-use super::layout;
+use super::frame;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::http::request::Parts;
@@ -26,10 +26,10 @@ impl<S: Send + Sync> FromRequest<S> for Fields {
     async fn from_request(req: Request, state: &S) -> Result<Self, Response> {
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             let status = rejection.status();
-            layout::bare_error(status, "The form could not be read.").into_response()
+            frame::bare_error(status, "The form could not be read.").into_response()
         })?;
         decode(&bytes).map(Fields).ok_or_else(|| {
-            layout::bare_error(StatusCode::BAD_REQUEST, "The form could not be read.")
+            frame::bare_error(StatusCode::BAD_REQUEST, "The form could not be read.")
                 .into_response()
         })
     }
@@ -113,7 +113,7 @@ pub struct Id(pub Uuid);
 pub struct Ids(pub Uuid, pub Uuid);
 
 fn missing() -> Response {
-    layout::bare_error(StatusCode::NOT_FOUND, "There is no such page.").into_response()
+    frame::bare_error(StatusCode::NOT_FOUND, "There is no such page.").into_response()
 }
 
 /// The path's parameters as uuids; empty when any is not one.

@@ -3,7 +3,10 @@
 
 use super::client::Failure;
 use super::form::{CSRF_FIELD, EXPIRY_DAYS};
+pub use super::frame::{bare_error, plain, Notice};
+use super::frame::{head, notice};
 use super::visitor::{signed_out, Visitor};
+use crate::wire::CustomRoleRef;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use latchkey_core::Role;
@@ -20,54 +23,6 @@ pub enum Section {
     Projects,
     Roles,
     Audit,
-}
-
-/// A message at the top of a page.
-pub enum Notice {
-    Success(String),
-    Error(String),
-}
-
-impl Notice {
-    pub fn failed(failure: &Failure) -> Option<Notice> {
-        Some(Notice::Error(failure.text()))
-    }
-
-    /// The message a `?done=` redirect asks for; only these fixed texts.
-    pub fn done(key: Option<&str>) -> Option<Notice> {
-        let text = match key? {
-            "revoked" => "Token revoked. Anything still using it is refused from now on.",
-            "updated" => "Saved.",
-            "deleted" => "Deleted.",
-            "removed" => "Removed.",
-            "created" => "Created.",
-            "switched" => "Switched organization.",
-            _ => return None,
-        };
-        Some(Notice::Success(text.into()))
-    }
-}
-
-fn head(title: &str) -> Markup {
-    html! {
-        head {
-            meta charset="utf-8";
-            meta name="viewport" content="width=device-width, initial-scale=1";
-            title { (title) " · latchkey" }
-            link rel="stylesheet" href="/assets/app.css";
-            script src="/assets/app.js" defer {}
-        }
-    }
-}
-
-fn notice(notice: Option<&Notice>) -> Markup {
-    html! {
-        @match notice {
-            Some(Notice::Success(text)) => p.notice.success role="status" { (text) },
-            Some(Notice::Error(text)) => p.notice.error role="alert" { (text) },
-            None => {}
-        }
-    }
 }
 
 /// A settings page: header, navigation by what the visitor may do, content.
@@ -136,7 +91,7 @@ pub fn page(
                 }
                 span.who {
                     (v.me.principal.email.as_deref().unwrap_or(&v.me.principal.actor.name))
-                    " · " (crate::web::pages::role_text(v.me.role, v.me.custom_role.as_ref()))
+                    " · " (role_text(v.me.role, v.me.custom_role.as_ref()))
                 }
                 form method="post" action="/logout" {
                     (csrf(v))
@@ -169,35 +124,6 @@ pub fn page(
         }
         }
     }
-}
-
-/// A page outside the settings: sign-in, invites, errors without a session.
-pub fn plain(title: &str, flash: Option<&Notice>, content: Markup) -> Markup {
-    html! {
-        (DOCTYPE)
-        html lang="en" {
-            (head(title))
-            body.plain {
-                main #main.card {
-                    p.brand { "latchkey" }
-                    h1 { (title) }
-                    (notice(flash))
-                    (content)
-                }
-            }
-        }
-    }
-}
-
-pub fn bare_error(status: StatusCode, message: &str) -> (StatusCode, Markup) {
-    (
-        status,
-        plain(
-            status.canonical_reason().unwrap_or("Error"),
-            Some(&Notice::Error(message.into())),
-            html! { p { a href="/settings/tokens" { "Back to settings" } } },
-        ),
-    )
 }
 
 /// A page the API refused to fill: signed out, or the visitor's answer.
@@ -352,6 +278,15 @@ pub fn role_options(
                 }
             }
         }
+    }
+}
+
+/// A role as lists show it: a system role, or a custom role by name.
+pub fn role_text(role: Option<latchkey_core::Role>, custom: Option<&CustomRoleRef>) -> String {
+    match (custom, role) {
+        (Some(c), _) => c.name.clone(),
+        (None, Some(r)) => role_label(r).to_string(),
+        (None, None) => "—".into(),
     }
 }
 

@@ -9,6 +9,7 @@
 
 mod client;
 mod form;
+mod frame;
 mod layout;
 mod pages;
 mod visitor;

@@ -1,7 +1,7 @@
 //! The signed-in person a page is for, as the API sees them.
 
 use super::client::ApiClient;
-use super::layout;
+use super::frame;
 use super::WebState;
 use crate::auth::{csrf_token, secure_cookies, session_cookie, session_set_cookie};
 use crate::wire::{CurrentUser, OrgView};
@@ -58,7 +58,7 @@ impl FromRequestParts<WebState> for Visitor {
             Err(f) if f.status == StatusCode::UNAUTHORIZED => {
                 return Err(signed_out(secure));
             }
-            Err(f) => return Err(layout::bare_error(f.status, &f.text()).into_response()),
+            Err(f) => return Err(frame::bare_error(f.status, &f.text()).into_response()),
         };
         let orgs = api.get("/api/v1/orgs").await.unwrap_or_default();
         let host = parts

@@ -60,7 +60,7 @@ async fn render_list(
                                 tr data-api-key=(k.uuid) {
                                     th scope="row" { (k.name) }
                                     td { code { (k.display_prefix) "…" } }
-                                    td { (super::role_text(Some(k.role), None)) }
+                                    td { (layout::role_text(Some(k.role), None)) }
                                     td { (layout::expiry(k.expires_at, at)) }
                                     td { (layout::last_used(k.last_used_at, at)) }
                                     td { (k.created_by.name) br; small { (layout::day(Some(k.created_at))) } }

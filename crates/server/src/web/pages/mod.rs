@@ -13,7 +13,7 @@ use super::client::Failure;
 use super::form::{self, Fields};
 use super::layout::{self, Notice, Section};
 use super::visitor::Visitor;
-use crate::wire::{CredentialObject, CustomRoleRef, RolesView};
+use crate::wire::{CredentialObject, RolesView};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{html, Markup};
@@ -34,15 +34,6 @@ pub fn custom_choices(roles: &RolesView) -> Vec<(Uuid, String)> {
         .iter()
         .map(|r| (r.uuid, r.name.clone()))
         .collect()
-}
-
-/// A role as lists show it: a system role, or a custom role by name.
-pub fn role_text(role: Option<latchkey_core::Role>, custom: Option<&CustomRoleRef>) -> String {
-    match (custom, role) {
-        (Some(c), _) => c.name.clone(),
-        (None, Some(r)) => layout::role_label(r).to_string(),
-        (None, None) => "—".into(),
-    }
 }
 
 /// A change whose answer is not shown: a redirect back to `to` on success.

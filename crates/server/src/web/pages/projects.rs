@@ -43,7 +43,7 @@ async fn render_list(v: &Visitor, flash: Option<&Notice>) -> Result<Markup, Fail
                             @for p in &projects {
                                 tr {
                                     th scope="row" { a href={ (HERE) "/" (p.project_uuid) } { (p.name) } }
-                                    td { (super::role_text(p.role, None)) }
+                                    td { (layout::role_text(p.role, None)) }
                                     td { (layout::day(Some(p.created_at))) " by " (p.created_by.name) }
                                 }
                             }
@@ -110,7 +110,7 @@ async fn render_show(v: &Visitor, uuid: Uuid, flash: Option<&Notice>) -> Result<
         &project.name,
         flash,
         html! {
-            p { "Your role here: " strong { (super::role_text(project.role, None)) } ". Created " (layout::day(Some(project.created_at))) " by " (project.created_by.name) "." }
+            p { "Your role here: " strong { (layout::role_text(project.role, None)) } ". Created " (layout::day(Some(project.created_at))) " by " (project.created_by.name) "." }
             @match &access {
                 None => p.hint { "Only members who can manage members of this project see who has access." },
                 Some(access) => {
@@ -125,7 +125,7 @@ async fn render_show(v: &Visitor, uuid: Uuid, flash: Option<&Notice>) -> Result<
                                     @for a in access {
                                         tr {
                                             th scope="row" { (a.email) }
-                                            td { (super::role_text(Some(a.role), a.custom_role.as_ref())) }
+                                            td { (layout::role_text(Some(a.role), a.custom_role.as_ref())) }
                                             td.row-actions {
                                                 form.inline method="post" action={ (here) "/access/" (a.user_uuid) "/remove" } {
                                                     (layout::csrf(v))

@@ -40,7 +40,7 @@ fn access(a: &ServiceAccountView) -> Markup {
                 }
                 span.tooltip role="tooltip" id=(id) {
                     @for g in grants {
-                        span.grant { (g.project_name) " — " (super::role_text(g.role, g.custom_role.as_ref())) }
+                        span.grant { (g.project_name) " — " (layout::role_text(g.role, g.custom_role.as_ref())) }
                     }
                 }
             }
@@ -48,7 +48,7 @@ fn access(a: &ServiceAccountView) -> Markup {
             @for s in legacy { code.scope { (s) } " " }
             span.warn { "(legacy scopes)" }
         } @else {
-            (super::role_text(a.role, a.custom_role.as_ref()))
+            (layout::role_text(a.role, a.custom_role.as_ref()))
         }
     }
 }
