@@ -153,6 +153,23 @@ impl<K: Eq + Hash + Clone, T> AuthCache<K, T> {
         entry
     }
 
+    /// The live entry for `key`, or what `load` reads from the database,
+    /// kept unless something changed meanwhile. `load` is not started
+    /// before the ticket is taken. The flag says whether it was a hit.
+    pub async fn get_or_load<E>(
+        &self,
+        key: K,
+        now: Instant,
+        load: impl std::future::Future<Output = Result<(Lookup<T>, Option<Uuid>), E>>,
+    ) -> Result<(Arc<Entry<T>>, bool), E> {
+        if let Some(entry) = self.get(&key, now) {
+            return Ok((entry, true));
+        }
+        let ticket = self.ticket();
+        let (lookup, org) = load.await?;
+        Ok((self.insert(key, lookup, org, ticket, now), false))
+    }
+
     /// Something in `org` changed: its cached credentials are stale.
     pub fn invalidate_org(&self, org: Uuid) {
         self.stripes[stripe_of(org)].fetch_add(1, SeqCst);

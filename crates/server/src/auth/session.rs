@@ -39,24 +39,20 @@ pub(super) async fn caller(
     at: OffsetDateTime,
 ) -> Result<Caller, ApiError> {
     let id_hash = session_hash(state, session_id);
-    let instant = std::time::Instant::now();
-    let entry = match state.cache.get(&id_hash, instant) {
-        Some(entry) => entry,
-        None => {
-            let ticket = state.cache.ticket();
-            let (lookup, org) = match state.store.session(&id_hash).await? {
-                Some(record) if record.id_hash.ct_eq(&id_hash) => {
-                    let org = record.org.uuid;
-                    (
-                        Lookup::Found(Arc::new(Resolved::from_session(&state.catalog, record))),
-                        Some(org),
-                    )
-                }
-                _ => (Lookup::Unknown, None),
-            };
-            state.cache.insert(id_hash, lookup, org, ticket, instant)
-        }
+    let load = async {
+        Ok::<_, ApiError>(match state.store.session(&id_hash).await? {
+            Some(record) if record.id_hash.ct_eq(&id_hash) => {
+                let org = record.org.uuid;
+                let resolved = Resolved::from_session(&state.catalog, record);
+                (Lookup::Found(Arc::new(resolved)), Some(org))
+            }
+            _ => (Lookup::Unknown, None),
+        })
     };
+    let (entry, _) = state
+        .cache
+        .get_or_load(id_hash, std::time::Instant::now(), load)
+        .await?;
     let caller = match &entry.lookup {
         // Refusals of a session are not audited: it names no credential.
         Lookup::Found(resolved) => resolved

@@ -30,39 +30,31 @@ pub async fn verify_token(
         return Ok(Err(AuthFailure::MalformedToken.into()));
     };
     let hash = state.hasher.hash(parsed.expose());
-    let instant = std::time::Instant::now();
-    let cached = state.cache.get(&hash, instant);
-    state.metrics.cache_lookup(cached.is_some());
-    let entry = match cached {
-        Some(entry) => entry,
-        None => {
-            let ticket = state.cache.ticket();
-            let (lookup, org) = match state.store.authenticate(&hash).await? {
-                // The index found it; compare again in constant time where
-                // the secret's hash meets the stored one.
-                TokenLookup::Found(record) if record.token_hash.ct_eq(&hash) => {
-                    let org = record.org.uuid;
-                    (
-                        Lookup::Found(Arc::new(Resolved::from_record(
-                            &state.catalog,
-                            state.service_accounts_enabled,
-                            record,
-                        ))),
-                        Some(org),
-                    )
-                }
-                TokenLookup::Found(_) | TokenLookup::Unknown => (Lookup::Unknown, None),
-                TokenLookup::Retired { credential } => (
-                    Lookup::Retired {
-                        org: credential.org_uuid,
-                        credential: credential_ref(&credential),
-                    },
-                    Some(credential.org_uuid),
-                ),
-            };
-            state.cache.insert(hash, lookup, org, ticket, instant)
-        }
+    let load = async {
+        Ok::<_, ApiError>(match state.store.authenticate(&hash).await? {
+            // The index found it; compare again in constant time where the
+            // secret's hash meets the stored one.
+            TokenLookup::Found(record) if record.token_hash.ct_eq(&hash) => {
+                let org = record.org.uuid;
+                let resolved =
+                    Resolved::from_record(&state.catalog, state.service_accounts_enabled, record);
+                (Lookup::Found(Arc::new(resolved)), Some(org))
+            }
+            TokenLookup::Found(_) | TokenLookup::Unknown => (Lookup::Unknown, None),
+            TokenLookup::Retired { credential } => (
+                Lookup::Retired {
+                    org: credential.org_uuid,
+                    credential: credential_ref(&credential),
+                },
+                Some(credential.org_uuid),
+            ),
+        })
     };
+    let (entry, hit) = state
+        .cache
+        .get_or_load(hash, std::time::Instant::now(), load)
+        .await?;
+    state.metrics.cache_lookup(hit);
     let outcome = match &entry.lookup {
         Lookup::Found(resolved) => {
             let caller = resolved.admit(client, at);

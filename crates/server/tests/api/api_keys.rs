@@ -2,7 +2,7 @@
 //! the real server.
 
 use crate::on_both_backends;
-use crate::support::{in_days, Auth, TestApp};
+use crate::support::{expires_though_cached, in_days, in_two_seconds, Auth, TestApp};
 use serde_json::{json, Value};
 
 on_both_backends!(
@@ -796,15 +796,6 @@ async fn other_organizations_keys_are_not_found(app: TestApp) {
         .expect(200);
 }
 
-/// `expiresAt` two seconds ahead, to the second.
-fn in_two_seconds() -> String {
-    (time::OffsetDateTime::now_utc() + time::Duration::seconds(2))
-        .replace_nanosecond(0)
-        .unwrap()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap()
-}
-
 /// A key past its `expiresAt` is refused, though it was cached while valid.
 async fn expiry(app: TestApp) {
     let key = create_key(
@@ -813,33 +804,8 @@ async fn expiry(app: TestApp) {
         json!({ "name": "brief", "role": "viewer", "expiresAt": in_two_seconds() }),
     )
     .await;
-    let token = key["token"].as_str().unwrap().to_string();
-    let me = app.get("/api/v1/user", &token_of(&key)).await;
-    assert_eq!(me.expect(200)["credential"]["kind"], "api_key");
-    let v = app
-        .post(
-            "/api/v1/auth/verify",
-            &Auth::None,
-            json!({ "token": token }),
-        )
-        .await;
-    assert_eq!(v.expect(200)["valid"], true);
-    tokio::time::sleep(std::time::Duration::from_millis(2600)).await;
-    app.get("/api/v1/user", &token_of(&key))
-        .await
-        .expect_error(401, "token_expired");
-    let v = app
-        .post(
-            "/api/v1/auth/verify",
-            &Auth::None,
-            json!({ "token": token }),
-        )
-        .await;
-    let v = v.expect(200);
-    assert_eq!(
-        (v["valid"].clone(), v["code"].clone()),
-        (json!(false), json!("token_expired"))
-    );
+    let token = key["token"].as_str().unwrap();
+    expires_though_cached(&app, token, "api_key").await;
     // Still listed, as expired, for the admin to see.
     let shown = listed(&app).await;
     let shown = shown

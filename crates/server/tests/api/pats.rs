@@ -1,7 +1,7 @@
 //! The personal access token lifecycle (PRODUCT.md §2) on the real server.
 
 use crate::on_both_backends;
-use crate::support::{in_days, Auth, TestApp};
+use crate::support::{in_days, in_two_seconds, Auth, TestApp};
 use serde_json::json;
 
 on_both_backends!(
@@ -430,11 +430,7 @@ async fn revocation_is_immediate(app: TestApp) {
 }
 
 async fn expiry(app: TestApp) {
-    let soon = (time::OffsetDateTime::now_utc() + time::Duration::seconds(2))
-        .replace_nanosecond(0)
-        .unwrap()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap();
+    let soon = in_two_seconds();
     let (_, token) = app
         .create_pat(
             &app.admin.session,

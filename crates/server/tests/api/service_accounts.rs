@@ -3,7 +3,7 @@
 //! scopes, immutability, rotation, deletion, the setup token.
 
 use crate::on_both_backends;
-use crate::support::{in_days, Auth, Backend, TestApp};
+use crate::support::{expires_though_cached, in_days, in_two_seconds, Auth, Backend, TestApp};
 use serde_json::{json, Value};
 
 on_both_backends!(
@@ -764,15 +764,6 @@ async fn malformed_setup_token_stops_the_server() {
     }
 }
 
-/// `expiresAt` two seconds ahead, to the second.
-fn in_two_seconds() -> String {
-    (time::OffsetDateTime::now_utc() + time::Duration::seconds(2))
-        .replace_nanosecond(0)
-        .unwrap()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap()
-}
-
 /// A service account past its `expiresAt` is refused, though it was cached
 /// while valid.
 async fn expiry(app: TestApp) {
@@ -782,33 +773,8 @@ async fn expiry(app: TestApp) {
         json!({ "description": "brief", "scope": "organization", "role": "viewer", "expiresAt": in_two_seconds() }),
     )
     .await;
-    let token = account["token"].as_str().unwrap().to_string();
-    let me = app.get("/api/v1/user", &token_of(&account)).await;
-    assert_eq!(me.expect(200)["credential"]["kind"], "service_account");
-    let v = app
-        .post(
-            "/api/v1/auth/verify",
-            &Auth::None,
-            json!({ "token": token }),
-        )
-        .await;
-    assert_eq!(v.expect(200)["valid"], true);
-    tokio::time::sleep(std::time::Duration::from_millis(2600)).await;
-    app.get("/api/v1/user", &token_of(&account))
-        .await
-        .expect_error(401, "token_expired");
-    let v = app
-        .post(
-            "/api/v1/auth/verify",
-            &Auth::None,
-            json!({ "token": token }),
-        )
-        .await;
-    let v = v.expect(200);
-    assert_eq!(
-        (v["valid"].clone(), v["code"].clone()),
-        (json!(false), json!("token_expired"))
-    );
+    let token = account["token"].as_str().unwrap();
+    expires_though_cached(&app, token, "service_account").await;
     let shown = app.get(&path_of(&account), &app.admin.session).await;
     assert_eq!(shown.expect(200)["expiresAt"], account["expiresAt"]);
 }

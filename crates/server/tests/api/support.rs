@@ -458,9 +458,46 @@ impl Resp {
 }
 
 pub fn in_days(days: i64) -> String {
-    (time::OffsetDateTime::now_utc() + time::Duration::days(days))
+    in_duration(time::Duration::days(days))
+}
+
+/// `expiresAt` two seconds ahead, to the second.
+#[allow(dead_code)]
+pub fn in_two_seconds() -> String {
+    in_duration(time::Duration::seconds(2))
+}
+
+fn in_duration(ahead: time::Duration) -> String {
+    (time::OffsetDateTime::now_utc() + ahead)
         .replace_nanosecond(0)
         .unwrap()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap()
+}
+
+/// A credential made to expire two seconds from now: accepted (and cached)
+/// while valid, then refused by the API and by verify as `token_expired`.
+#[allow(dead_code)]
+pub async fn expires_though_cached(app: &TestApp, token: &str, kind: &str) {
+    let auth = Auth::Token(token.to_string());
+    let verify = || {
+        app.post(
+            "/api/v1/auth/verify",
+            &Auth::None,
+            json!({ "token": token }),
+        )
+    };
+    let me = app.get("/api/v1/user", &auth).await;
+    assert_eq!(me.expect(200)["credential"]["kind"], kind);
+    assert_eq!(verify().await.expect(200)["valid"], true);
+    tokio::time::sleep(std::time::Duration::from_millis(2600)).await;
+    app.get("/api/v1/user", &auth)
+        .await
+        .expect_error(401, "token_expired");
+    let v = verify().await;
+    let v = v.expect(200);
+    assert_eq!(
+        (v["valid"].clone(), v["code"].clone()),
+        (json!(false), json!("token_expired"))
+    );
 }
