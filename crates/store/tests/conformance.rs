@@ -252,6 +252,19 @@ fn new_org_value(name: &str) -> Org {
 }
 
 /// An organization with a new admin user `admin@<name>.test`.
+/// A second organization founded by an existing user (its admin).
+async fn org_founded_by(t: &TestDb, name: &str, founder: Uuid) -> Org {
+    let org = new_org_value(name);
+    t.create_org(
+        &org,
+        &NewAdmin::Existing(founder),
+        &ev(org.uuid, "org.created"),
+    )
+    .await
+    .expect("create_org");
+    org
+}
+
 async fn new_org(t: &TestDb, name: &str) -> (Org, User) {
     let org = new_org_value(name);
     let admin = new_user(&format!("admin@{name}.test"));
@@ -681,14 +694,7 @@ async fn orgs_lifecycle(t: TestDb) {
     assert!(all_events(&t, taken.uuid).await.is_empty());
 
     // An existing user may found a second organization.
-    let second = new_org_value("second");
-    t.create_org(
-        &second,
-        &NewAdmin::Existing(alice.uuid),
-        &ev(second.uuid, "org.created"),
-    )
-    .await
-    .unwrap();
+    let second = org_founded_by(&t, "second", alice.uuid).await;
     assert_eq!(AuditLog::start(&t, second.uuid).await.seen, 1);
     let orgs: Vec<Uuid> = t
         .memberships_of(alice.uuid)
@@ -1972,14 +1978,7 @@ async fn sessions_carry_what_the_member_holds(t: TestDb) {
 async fn session_changes_tell_the_caches(t: TestDb) {
     use std::sync::Mutex;
     let (a, alice) = new_org(&t, "acme").await;
-    let b = new_org_value("bravo");
-    t.create_org(
-        &b,
-        &NewAdmin::Existing(alice.uuid),
-        &ev(b.uuid, "org.created"),
-    )
-    .await
-    .unwrap();
+    let b = org_founded_by(&t, "bravo", alice.uuid).await;
     let hooked = Arc::new(Mutex::new(Vec::new()));
     let mut store = t.store.clone();
     let into_hook = hooked.clone();
@@ -2020,14 +2019,7 @@ async fn session_changes_tell_the_caches(t: TestDb) {
 
 async fn sessions_lifecycle(t: TestDb) {
     let (a, alice) = new_org(&t, "acme").await;
-    let b = new_org_value("bravo");
-    t.create_org(
-        &b,
-        &NewAdmin::Existing(alice.uuid),
-        &ev(b.uuid, "org.created"),
-    )
-    .await
-    .unwrap();
+    let b = org_founded_by(&t, "bravo", alice.uuid).await;
     let (c, _) = new_org(&t, "charlie").await;
     let t0 = now();
     let log = AuditLog::start(&t, a.uuid).await;
