@@ -1,0 +1,212 @@
+//! Sessions.
+
+use crate::fixtures::*;
+
+on_both_backends! {
+    sessions_lifecycle => sessions_lifecycle_sqlite, sessions_lifecycle_postgres;
+    sessions_carry_what_the_member_holds => sessions_carry_what_the_member_holds_sqlite, sessions_carry_what_the_member_holds_postgres;
+    session_changes_tell_the_caches => session_changes_tell_the_caches_sqlite, session_changes_tell_the_caches_postgres;
+}
+
+/// A session is cached like a token, so it comes with everything a token's
+/// owner does: the custom role's scopes and the project roles.
+async fn sessions_carry_what_the_member_holds(t: TestDb) {
+    let (a, alice) = new_org(&t, "acme").await;
+    let bob = add_new_member(&t, a.uuid, "bob@example.com", Role::Member).await;
+    let id = new_session(&t, bob.uuid, a.uuid).await;
+    let s = t.session(&id).await.unwrap().unwrap();
+    assert_eq!((s.custom_role, s.project_roles), (None, vec![]));
+
+    let role = create_custom_role(&t, a.uuid, "Auditor", &["audit:read"], &alice).await;
+    t.update_member(
+        a.uuid,
+        bob.uuid,
+        &MemberChange {
+            role: Some(RoleRef::Custom(role.uuid)),
+            suspended_at: None,
+        },
+        &ev(a.uuid, "member.role_changed"),
+    )
+    .await
+    .unwrap();
+    let project = create_project(&t, a.uuid, "website", &alice).await;
+    t.set_project_role(
+        a.uuid,
+        project.uuid,
+        bob.uuid,
+        Role::Developer,
+        now(),
+        &ev(a.uuid, "project_access.granted"),
+    )
+    .await
+    .unwrap();
+    let s = t.session(&id).await.unwrap().unwrap();
+    assert_eq!(
+        s.custom_role,
+        Some((
+            role.uuid,
+            "Auditor".to_string(),
+            vec!["audit:read".to_string()]
+        ))
+    );
+    assert_eq!(
+        s.project_roles,
+        vec![MemberProjectRole {
+            project_uuid: project.uuid,
+            role: Role::Developer,
+            custom_role: None,
+        }]
+    );
+}
+
+/// Every change to a session reaches the change hook with the organizations
+/// whose caches may hold it: ended, moved, or ended by a new password in
+/// another organization. (Other replicas hear the same, checked end to end
+/// in the replica tests.)
+async fn session_changes_tell_the_caches(t: TestDb) {
+    use std::sync::Mutex;
+    let (a, alice) = new_org(&t, "acme").await;
+    let b = org_founded_by(&t, "bravo", alice.uuid).await;
+    let hooked = Arc::new(Mutex::new(Vec::new()));
+    let mut store = t.store.clone();
+    let into_hook = hooked.clone();
+    store.set_change_hook(Arc::new(move |org| into_hook.lock().unwrap().push(org)));
+    let heard = || std::mem::take(&mut *hooked.lock().unwrap());
+
+    let id = new_session(&t, alice.uuid, a.uuid).await;
+    store.set_session_org(&id, b.uuid).await.unwrap();
+    assert_eq!(heard(), vec![a.uuid, b.uuid], "moved: both organizations");
+    store.delete_session(&id).await.unwrap();
+    assert_eq!(heard(), vec![b.uuid], "ended: its organization");
+    store.delete_session(&id).await.unwrap();
+    assert_eq!(
+        heard(),
+        Vec::<Uuid>::new(),
+        "nothing to end, nothing to tell"
+    );
+
+    // A new password ends the account's sessions in every organization.
+    let (x, code) = invite_new_member(&t, a.uuid, "x@example.com", Role::Viewer).await;
+    // (A session names its organization; the store does not ask why.)
+    new_session(&t, x.uuid, b.uuid).await;
+    heard();
+    store
+        .accept_invite(
+            &code,
+            &Acceptance::SetPassword {
+                password_hash: "$argon2id$x",
+                name: None,
+            },
+            now(),
+            &ev(a.uuid, "member.joined"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(heard(), vec![a.uuid, b.uuid]);
+}
+
+async fn sessions_lifecycle(t: TestDb) {
+    let (a, alice) = new_org(&t, "acme").await;
+    let b = org_founded_by(&t, "bravo", alice.uuid).await;
+    let (c, _) = new_org(&t, "charlie").await;
+    let t0 = now();
+    let log = AuditLog::start(&t, a.uuid).await;
+
+    let id = new_hash();
+    t.create_session(&NewSession {
+        id_hash: id,
+        user_uuid: alice.uuid,
+        org_uuid: a.uuid,
+        created_at: t0,
+        expires_at: t0 + Duration::hours(12),
+    })
+    .await
+    .unwrap();
+    let s = t.session(&id).await.unwrap().unwrap();
+    assert_eq!(s.id_hash, id);
+    assert_eq!(s.user, alice);
+    assert_eq!(s.org, a);
+    assert_eq!(s.expires_at, t0 + Duration::hours(12));
+    let m = s.membership.expect("alice is a member of A");
+    assert_eq!(
+        (m.org_uuid, m.user_uuid, m.role),
+        (a.uuid, alice.uuid, RoleRef::System(Role::Admin))
+    );
+    assert!(t.session(&new_hash()).await.unwrap().is_none());
+
+    // Switching organization.
+    t.set_session_org(&id, b.uuid).await.unwrap();
+    let s = t.session(&id).await.unwrap().unwrap();
+    assert_eq!(s.org, b);
+    assert_eq!(s.membership.map(|m| m.org_uuid), Some(b.uuid));
+    assert_err!(
+        t.set_session_org(&new_hash(), a.uuid).await,
+        StoreError::NotFound
+    );
+
+    // A session pointing at an organization the user does not belong to
+    // resolves with no membership.
+    t.set_session_org(&id, c.uuid).await.unwrap();
+    let s = t.session(&id).await.unwrap().unwrap();
+    assert_eq!(s.org, c);
+    assert!(s.membership.is_none());
+
+    t.delete_session(&id).await.unwrap();
+    assert!(t.session(&id).await.unwrap().is_none());
+    t.delete_session(&id).await.unwrap();
+
+    // After a user is removed from an organization, their session there is
+    // ended (kept, with the removal time), and one that still names it
+    // (created concurrently with the removal) carries no membership.
+    let bob = add_new_member(&t, a.uuid, "bob@example.com", Role::Editor).await;
+    let bob_session = NewSession {
+        id_hash: new_hash(),
+        user_uuid: bob.uuid,
+        org_uuid: a.uuid,
+        created_at: t0,
+        expires_at: t0 + Duration::hours(1),
+    };
+    t.create_session(&bob_session).await.unwrap();
+    assert_eq!(
+        t.session(&bob_session.id_hash)
+            .await
+            .unwrap()
+            .unwrap()
+            .membership
+            .map(|m| m.role),
+        Some(RoleRef::System(Role::Editor))
+    );
+    assert_eq!(
+        t.session(&bob_session.id_hash)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        None
+    );
+    let removed_at = now();
+    t.remove_member(a.uuid, bob.uuid, removed_at, &ev(a.uuid, "member.removed"))
+        .await
+        .unwrap();
+    let ended = t.session(&bob_session.id_hash).await.unwrap().unwrap();
+    assert_eq!(ended.revoked_at, Some(removed_at));
+    assert!(ended.membership.is_none());
+    assert_eq!(ended.user.uuid, bob.uuid);
+    let late = NewSession {
+        id_hash: new_hash(),
+        ..bob_session
+    };
+    t.create_session(&late).await.unwrap();
+    let s = t.session(&late.id_hash).await.unwrap().unwrap();
+    assert_eq!(s.user.uuid, bob.uuid);
+    assert!(s.membership.is_none());
+    assert_eq!(s.revoked_at, None);
+    // Deleting an ended session deletes it.
+    t.delete_session(&bob_session.id_hash).await.unwrap();
+    assert!(t.session(&bob_session.id_hash).await.unwrap().is_none());
+
+    // Sessions are not audited: only the three member events above
+    // (invited, joined, removed).
+    let events = all_events(&t, a.uuid).await;
+    assert_eq!(events.len(), log.seen + 3);
+}
