@@ -165,8 +165,6 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<()>;
     async fn delete_project(&self, org: Uuid, uuid: Uuid, audit: &AuditEvent) -> Result<()>;
     /// Every project role the user holds in the organization.
-    async fn project_roles_of(&self, org: Uuid, user: Uuid) -> Result<Vec<(Uuid, Role)>>;
-    async fn project_role(&self, project: Uuid, user: Uuid) -> Result<Option<Role>>;
     async fn project_access(&self, project: Uuid) -> Result<Vec<ProjectGrant>>;
     async fn set_project_role(
         &self,
@@ -189,7 +187,7 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<()>;
     /// Every project role the user holds in the organization, custom roles
     /// with their scopes.
-    async fn member_project_roles(&self, org: Uuid, user: Uuid) -> Result<Vec<MemberProjectRole>>;
+    async fn member_project_roles(&self, org: Uuid, user: Uuid) -> Result<Vec<ProjectRoleRecord>>;
     async fn remove_project_role(
         &self,
         project: Uuid,

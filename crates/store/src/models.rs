@@ -170,10 +170,10 @@ pub struct SessionRecord {
     pub org: Org,
     /// `None` when the user was removed from the session's organization.
     pub membership: Option<Membership>,
-    /// The membership's custom role, if it has one: uuid, name, scope names.
-    pub custom_role: Option<(Uuid, String, Vec<String>)>,
+    /// The membership's custom role, if it has one.
+    pub custom_role: Option<CustomRoleGrant>,
     /// The member's project roles (while a member); empty otherwise.
-    pub project_roles: Vec<MemberProjectRole>,
+    pub project_roles: Vec<ProjectRoleRecord>,
     pub expires_at: OffsetDateTime,
     /// Set when the session was ended by its member's removal.
     pub revoked_at: Option<OffsetDateTime>,
@@ -196,22 +196,59 @@ pub struct ProjectGrant {
     pub role: RoleRef,
 }
 
-/// A member's project role with, for a custom role, its uuid, name and scope names.
+/// A custom role as a grant reads it, in the same query as the grant.
 #[derive(Clone, Debug, PartialEq)]
-pub struct MemberProjectRole {
-    pub project_uuid: Uuid,
-    pub role: Role,
-    pub custom_role: Option<(Uuid, String, Vec<String>)>,
+pub struct CustomRoleGrant {
+    pub uuid: Uuid,
+    pub name: String,
+    /// Scope names as stored.
+    pub scopes: Vec<String>,
 }
 
-impl MemberProjectRole {
-    /// The project role as a grant: the custom role, else the system role.
-    pub fn grant(&self) -> Grant<'_> {
-        match &self.custom_role {
-            Some((_, _, names)) => Grant::Custom(names),
-            None => Grant::System(self.role),
+impl From<CustomRole> for CustomRoleGrant {
+    fn from(role: CustomRole) -> CustomRoleGrant {
+        CustomRoleGrant {
+            uuid: role.uuid,
+            name: role.name,
+            scopes: role.scopes,
         }
     }
+}
+
+/// A role as the request path holds it: a system role, or a custom role with
+/// what it grants.
+#[derive(Clone, Debug, PartialEq)]
+pub enum HeldRole {
+    System(Role),
+    Custom(CustomRoleGrant),
+    /// A service account's project row whose custom role is gone: nothing.
+    Gone,
+}
+
+impl HeldRole {
+    pub fn grant(&self) -> Grant<'_> {
+        match self {
+            HeldRole::System(role) => Grant::System(*role),
+            HeldRole::Custom(custom) => Grant::Custom(&custom.scopes),
+            HeldRole::Gone => Grant::Gone,
+        }
+    }
+
+    /// The system role, when it is one.
+    pub fn system(&self) -> Option<Role> {
+        match self {
+            HeldRole::System(role) => Some(*role),
+            _ => None,
+        }
+    }
+}
+
+/// A role on one project as the request path reads it: a member's project
+/// role, or a row of a project-scoped service account.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProjectRoleRecord {
+    pub project_uuid: Uuid,
+    pub role: HeldRole,
 }
 
 /// Any kind of credential. The secret is never here, only its display prefix.
@@ -259,15 +296,15 @@ pub struct AuthRecord {
     /// The owner's membership now; `None` when they left the organization.
     pub membership: Option<Membership>,
     /// The custom role of the credential (service account) or, for a
-    /// personal access token, of its owner's membership: uuid, name, scope names.
-    pub custom_role: Option<(Uuid, String, Vec<String>)>,
+    /// personal access token, of its owner's membership.
+    pub custom_role: Option<CustomRoleGrant>,
     /// A service account's scope, as created.
     pub account_scope: Option<AccountScope>,
     /// A project-scoped service account's rows; empty otherwise.
-    pub projects: Vec<ProjectAccessRecord>,
+    pub projects: Vec<ProjectRoleRecord>,
     /// The project roles of a personal access token's owner in the
     /// organization (while a member); empty otherwise.
-    pub owner_projects: Vec<MemberProjectRole>,
+    pub owner_projects: Vec<ProjectRoleRecord>,
 }
 
 /// An edit of a credential: a PAT's name, scopes and expiry, an API key's
@@ -394,27 +431,6 @@ pub struct ServiceAccount {
 impl ServiceAccount {
     pub fn is_project_scoped(&self) -> bool {
         self.scope == AccountScope::Project
-    }
-}
-
-/// A project row of a service account as the request path needs it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ProjectAccessRecord {
-    pub project_uuid: Uuid,
-    pub role: Option<Role>,
-    /// The scope names of the row's custom role.
-    pub custom_role: Option<(Uuid, String, Vec<String>)>,
-}
-
-impl ProjectAccessRecord {
-    /// The row's grant: its custom role, else its system role (a row whose
-    /// custom role is gone gives nothing).
-    pub fn grant(&self) -> Grant<'_> {
-        match (&self.custom_role, self.role) {
-            (Some((_, _, names)), _) => Grant::Custom(names),
-            (None, Some(role)) => Grant::System(role),
-            (None, None) => Grant::Gone,
-        }
     }
 }
 

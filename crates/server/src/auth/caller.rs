@@ -9,7 +9,7 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderValue};
 use latchkey_core::AuditAction;
 use latchkey_core::{
-    Access, Actor, ActorKind, AuditEvent, CredentialRef, Grant, Reach, Role, Scope, ScopeCatalog,
+    Access, Actor, ActorKind, AuditEvent, CredentialRef, Reach, Role, Scope, ScopeCatalog,
     ScopeSet, Target, TokenHash,
 };
 use latchkey_store::{Org, User};
@@ -80,12 +80,11 @@ pub struct ProjectRow {
 }
 
 impl ProjectRow {
-    /// A member's project role as stored.
-    pub fn of_member(r: &latchkey_store::MemberProjectRole, catalog: &ScopeCatalog) -> ProjectRow {
-        let grant = r.grant();
+    /// A member's project role or a service account's row, as stored.
+    pub fn of(r: &latchkey_store::ProjectRoleRecord, catalog: &ScopeCatalog) -> ProjectRow {
         ProjectRow {
-            role: matches!(grant, Grant::System(_)).then_some(r.role),
-            scopes: grant.scopes(catalog, Reach::Project),
+            role: r.role.system(),
+            scopes: r.role.grant().scopes(catalog, Reach::Project),
         }
     }
 }

@@ -96,10 +96,10 @@ impl Resolved {
             owner_projects,
             ..
         } = record;
-        let custom_names = custom_role.as_ref().map(|(_, _, names)| names.as_slice());
+        let custom_names = custom_role.as_ref().map(|c| c.scopes.as_slice());
         let custom_ref = custom_role
             .as_ref()
-            .map(|(uuid, name, _)| (*uuid, Arc::<str>::from(name.as_str())));
+            .map(|c| (c.uuid, Arc::<str>::from(c.name.as_str())));
         let mut project_rows = HashMap::new();
         let (principal, standing, role, access) = match (c.kind, owner, membership) {
             (CredentialKind::Pat, Some(owner), Some(m)) => {
@@ -115,7 +115,7 @@ impl Resolved {
                 let base = Grant::of(m.role, custom_names).scopes(catalog, Reach::Organization);
                 project_rows = owner_projects
                     .iter()
-                    .map(|r| (r.project_uuid, ProjectRow::of_member(r, catalog)))
+                    .map(|r| (r.project_uuid, ProjectRow::of(r, catalog)))
                     .collect();
                 (
                     Principal::User(Arc::new(owner)),
@@ -160,16 +160,7 @@ impl Resolved {
                 if project_scoped {
                     project_rows = projects
                         .iter()
-                        .map(|p| {
-                            let scopes = p.grant().scopes(catalog, Reach::Project);
-                            (
-                                p.project_uuid,
-                                ProjectRow {
-                                    role: p.role,
-                                    scopes,
-                                },
-                            )
-                        })
+                        .map(|p| (p.project_uuid, ProjectRow::of(p, catalog)))
                         .collect();
                 }
                 let principal = if kind == CredentialKind::ServiceAccount {
@@ -226,7 +217,7 @@ impl Resolved {
         } = record;
         let (standing, role, access, projects) = match &membership {
             Some(m) => {
-                let names = custom_role.as_ref().map(|(_, _, names)| names.as_slice());
+                let names = custom_role.as_ref().map(|c| c.scopes.as_slice());
                 let base = Grant::of(m.role, names).scopes(catalog, Reach::Organization);
                 let standing = if m.suspended_at.is_some() {
                     Standing::Suspended
@@ -235,7 +226,7 @@ impl Resolved {
                 };
                 let rows = project_roles
                     .iter()
-                    .map(|r| (r.project_uuid, ProjectRow::of_member(r, catalog)))
+                    .map(|r| (r.project_uuid, ProjectRow::of(r, catalog)))
                     .collect();
                 (
                     standing,
@@ -266,7 +257,7 @@ impl Resolved {
             revoked_at,
             standing,
             role,
-            custom_role: custom_role.map(|(uuid, name, _)| (uuid, Arc::<str>::from(name))),
+            custom_role: custom_role.map(|c| (c.uuid, Arc::<str>::from(c.name))),
             projects: Arc::new(projects),
             access,
             session: Some(id_hash),

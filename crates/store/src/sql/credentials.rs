@@ -68,12 +68,8 @@ pub(super) async fn authenticate(db: &SqlStore, token_hash: &TokenHash) -> Resul
             CredentialKind::Pat => membership.as_ref().and_then(|m| m.role.custom()),
             _ => opt_uuid_at(&row, "c_custom_role_uuid")?,
         };
-        let custom_role = match custom_role_uuid {
-            Some(uuid) => roles::custom_role(db, credential.org_uuid, uuid)
-                .await?
-                .map(|r| (r.uuid, r.name, r.scopes)),
-            None => None,
-        };
+        let custom_role =
+            roles::custom_role_grant(db, credential.org_uuid, custom_role_uuid).await?;
         let projects = if credential.kind == CredentialKind::ServiceAccount {
             service_accounts::project_access_records(db, credential.uuid).await?
         } else {

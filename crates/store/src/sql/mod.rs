@@ -374,14 +374,6 @@ impl Store for SqlStore {
         projects::delete_project(self, org, uuid, audit).await
     }
 
-    async fn project_roles_of(&self, org: Uuid, user: Uuid) -> Result<Vec<(Uuid, Role)>> {
-        projects::project_roles_of(self, org, user).await
-    }
-
-    async fn project_role(&self, project: Uuid, user: Uuid) -> Result<Option<Role>> {
-        projects::project_role(self, project, user).await
-    }
-
     async fn project_access(&self, project: Uuid) -> Result<Vec<ProjectGrant>> {
         projects::project_access(self, project).await
     }
@@ -410,7 +402,7 @@ impl Store for SqlStore {
         projects::set_project_custom_role(self, org, project, user, custom_role, now, audit).await
     }
 
-    async fn member_project_roles(&self, org: Uuid, user: Uuid) -> Result<Vec<MemberProjectRole>> {
+    async fn member_project_roles(&self, org: Uuid, user: Uuid) -> Result<Vec<ProjectRoleRecord>> {
         projects::member_project_roles(self, org, user).await
     }
 

@@ -101,33 +101,6 @@ pub(super) async fn delete_project(
     Ok(())
 }
 
-pub(super) async fn project_roles_of(
-    db: &SqlStore,
-    org: Uuid,
-    user: Uuid,
-) -> Result<Vec<(Uuid, Role)>> {
-    let rows = sqlx::query(
-        "SELECT project_uuid, role FROM project_roles WHERE org_uuid = $1 AND user_uuid = $2",
-    )
-    .bind(org.to_string())
-    .bind(user.to_string())
-    .fetch_all(&db.read)
-    .await?;
-    rows.iter()
-        .map(|row| Ok((uuid_at(row, "project_uuid")?, role_at(row, "role")?)))
-        .collect()
-}
-
-pub(super) async fn project_role(db: &SqlStore, project: Uuid, user: Uuid) -> Result<Option<Role>> {
-    let row =
-        sqlx::query("SELECT role FROM project_roles WHERE project_uuid = $1 AND user_uuid = $2")
-            .bind(project.to_string())
-            .bind(user.to_string())
-            .fetch_optional(&db.read)
-            .await?;
-    row.map(|row| role_at(&row, "role")).transpose()
-}
-
 pub(super) async fn project_access(db: &SqlStore, project: Uuid) -> Result<Vec<ProjectGrant>> {
     let sql = format!(
         "SELECT {USER_COLS}, pr.role, pr.custom_role_uuid FROM project_roles pr JOIN users u ON u.uuid = pr.user_uuid \
@@ -206,7 +179,7 @@ pub(super) async fn member_project_roles(
     db: &SqlStore,
     org: Uuid,
     user: Uuid,
-) -> Result<Vec<MemberProjectRole>> {
+) -> Result<Vec<ProjectRoleRecord>> {
     let rows = sqlx::query(
         "SELECT pr.project_uuid, pr.role, pr.custom_role_uuid, r.name AS r_name, r.scopes AS r_scopes \
          FROM project_roles pr LEFT JOIN custom_roles r ON r.uuid = pr.custom_role_uuid \
@@ -216,15 +189,7 @@ pub(super) async fn member_project_roles(
     .bind(user.to_string())
     .fetch_all(&db.read)
     .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(MemberProjectRole {
-                project_uuid: uuid_at(row, "project_uuid")?,
-                role: role_at(row, "role")?,
-                custom_role: custom_role_columns(row)?,
-            })
-        })
-        .collect()
+    rows.iter().map(project_role_record).collect()
 }
 
 pub(super) async fn remove_project_role(

@@ -53,6 +53,19 @@ pub(super) async fn custom_role(
     row.as_ref().map(custom_role_from).transpose()
 }
 
+/// What a grant's custom role gives, if it names one (read for the request
+/// path beside the grant).
+pub(super) async fn custom_role_grant(
+    db: &SqlStore,
+    org: Uuid,
+    uuid: Option<Uuid>,
+) -> Result<Option<CustomRoleGrant>> {
+    Ok(match uuid {
+        Some(uuid) => custom_role(db, org, uuid).await?.map(CustomRoleGrant::from),
+        None => None,
+    })
+}
+
 pub(super) async fn custom_roles(db: &SqlStore, org: Uuid) -> Result<Vec<CustomRole>> {
     let rows = sqlx::query("SELECT * FROM custom_roles WHERE org_uuid = $1 ORDER BY name, uuid")
         .bind(org.to_string())

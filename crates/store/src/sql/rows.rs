@@ -210,21 +210,36 @@ pub(super) fn account_scope_at(row: &AnyRow) -> Result<Option<AccountScope>> {
 }
 
 /// `custom_role_uuid`, `r_name`, `r_scopes` of a row joined with its custom role.
-pub(super) fn custom_role_columns(row: &AnyRow) -> Result<Option<(Uuid, String, Vec<String>)>> {
+pub(super) fn custom_role_columns(row: &AnyRow) -> Result<Option<CustomRoleGrant>> {
     let Some(uuid) = opt_uuid_at(row, "custom_role_uuid")? else {
         return Ok(None);
     };
     let name: Option<String> = row.try_get("r_name")?;
     let scopes: Option<String> = row.try_get("r_scopes")?;
-    Ok(Some((
+    Ok(Some(CustomRoleGrant {
         uuid,
-        name.unwrap_or_default(),
-        scopes
+        name: name.unwrap_or_default(),
+        scopes: scopes
             .unwrap_or_default()
             .split_whitespace()
             .map(str::to_string)
             .collect(),
-    )))
+    }))
+}
+
+/// `project_uuid`, `role` and the custom role columns of a project role or a
+/// service account's project row: the custom role when one is named, else
+/// the system role (a row with neither gives nothing).
+pub(super) fn project_role_record(row: &AnyRow) -> Result<ProjectRoleRecord> {
+    let role = match (custom_role_columns(row)?, opt_role_at(row, "role")?) {
+        (Some(custom), _) => HeldRole::Custom(custom),
+        (None, Some(role)) => HeldRole::System(role),
+        (None, None) => HeldRole::Gone,
+    };
+    Ok(ProjectRoleRecord {
+        project_uuid: uuid_at(row, "project_uuid")?,
+        role,
+    })
 }
 
 pub(super) fn custom_role_from(row: &AnyRow) -> Result<CustomRole> {

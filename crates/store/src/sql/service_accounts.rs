@@ -165,7 +165,7 @@ fn grant_from(row: &AnyRow) -> Result<ServiceAccountGrant> {
 pub(super) async fn project_access_records(
     db: &SqlStore,
     credential: Uuid,
-) -> Result<Vec<ProjectAccessRecord>> {
+) -> Result<Vec<ProjectRoleRecord>> {
     let rows = sqlx::query(
         "SELECT s.project_uuid, s.role, s.custom_role_uuid, r.name AS r_name, r.scopes AS r_scopes \
          FROM service_account_projects s LEFT JOIN custom_roles r ON r.uuid = s.custom_role_uuid \
@@ -174,15 +174,7 @@ pub(super) async fn project_access_records(
     .bind(credential.to_string())
     .fetch_all(&db.read)
     .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(ProjectAccessRecord {
-                project_uuid: uuid_at(row, "project_uuid")?,
-                role: opt_role_at(row, "role")?,
-                custom_role: custom_role_columns(row)?,
-            })
-        })
-        .collect()
+    rows.iter().map(project_role_record).collect()
 }
 
 async fn service_account_from(db: &SqlStore, row: &AnyRow) -> Result<ServiceAccount> {

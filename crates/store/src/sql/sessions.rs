@@ -43,12 +43,7 @@ pub(super) async fn session(db: &SqlStore, id_hash: &TokenHash) -> Result<Option
     // like a token; a change meanwhile is caught by the cache's ticket.
     let (custom_role, project_roles) = match &membership {
         Some(m) => (
-            match m.role.custom() {
-                Some(uuid) => roles::custom_role(db, m.org_uuid, uuid)
-                    .await?
-                    .map(|r| (r.uuid, r.name, r.scopes)),
-                None => None,
-            },
+            roles::custom_role_grant(db, m.org_uuid, m.role.custom()).await?,
             projects::member_project_roles(db, m.org_uuid, m.user_uuid).await?,
         ),
         None => (None, Vec::new()),

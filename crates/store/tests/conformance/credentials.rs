@@ -64,8 +64,8 @@ async fn credentials_authenticate(t: TestDb) {
     let roles = found(&t, &hash).await.owner_projects;
     assert_eq!(roles.len(), 1);
     assert_eq!(
-        (roles[0].project_uuid, roles[0].role, &roles[0].custom_role),
-        (project.uuid, Role::Admin, &None)
+        (roles[0].project_uuid, &roles[0].role),
+        (project.uuid, &HeldRole::System(Role::Admin))
     );
 
     // The membership is read live: suspension shows on the next lookup.

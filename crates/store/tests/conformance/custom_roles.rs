@@ -168,11 +168,11 @@ async fn custom_role_of_a_member(t: TestDb) {
     let record = found(&t, &hash).await;
     assert_eq!(
         record.custom_role,
-        Some((
-            role.uuid,
-            "Readers".to_string(),
-            vec!["projects:read".to_string(), "audit:read".to_string()]
-        ))
+        Some(CustomRoleGrant {
+            uuid: role.uuid,
+            name: "Readers".into(),
+            scopes: vec!["projects:read".to_string(), "audit:read".to_string()]
+        })
     );
     assert!(record.projects.is_empty());
     // A system role replaces it.
@@ -203,7 +203,7 @@ async fn custom_role_of_a_member(t: TestDb) {
     .await
     .unwrap();
     assert_eq!(
-        found(&t, &hash).await.custom_role.map(|c| c.0),
+        found(&t, &hash).await.custom_role.map(|c| c.uuid),
         Some(role.uuid)
     );
     // A suspension alone leaves the role as it is.
@@ -336,10 +336,13 @@ async fn custom_role_on_a_project(t: TestDb) {
     log.expect(&t, "project_access.granted").await;
     assert_eq!(
         t.member_project_roles(org.uuid, bob.uuid).await.unwrap(),
-        [MemberProjectRole {
+        [ProjectRoleRecord {
             project_uuid: web.uuid,
-            role: Role::Member,
-            custom_role: Some((role.uuid, "Shipper".into(), vec!["deploy:write".into()])),
+            role: HeldRole::Custom(CustomRoleGrant {
+                uuid: role.uuid,
+                name: "Shipper".into(),
+                scopes: vec!["deploy:write".into()]
+            }),
         }]
     );
     let grants = t.project_access(web.uuid).await.unwrap();
@@ -364,10 +367,9 @@ async fn custom_role_on_a_project(t: TestDb) {
     log.expect(&t, "project_access.granted").await;
     assert_eq!(
         t.member_project_roles(org.uuid, bob.uuid).await.unwrap(),
-        [MemberProjectRole {
+        [ProjectRoleRecord {
             project_uuid: web.uuid,
-            role: Role::Editor,
-            custom_role: None
+            role: HeldRole::System(Role::Editor),
         }]
     );
     assert_eq!(

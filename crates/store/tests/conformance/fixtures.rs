@@ -6,7 +6,6 @@ pub(crate) use latchkey_core::{
     TargetKind, TokenHash, TokenHasher,
 };
 pub(crate) use latchkey_store::testing::PgDatabase;
-pub(crate) use latchkey_store::MemberProjectRole;
 pub(crate) use latchkey_store::{
     Acceptance, AccountScope, MemberStatus, PendingInvite, ServiceAccountChange,
 };
@@ -16,8 +15,9 @@ pub(crate) use latchkey_store::{
     Store, StoreError, StoredAuditEvent, TokenLookup, User,
 };
 pub(crate) use latchkey_store::{
-    CustomRole, CustomRoleChange, ProjectAccessRecord, RoleRef, ServiceAccount, ServiceAccountGrant,
+    CustomRole, CustomRoleChange, RoleRef, ServiceAccount, ServiceAccountGrant,
 };
+pub(crate) use latchkey_store::{CustomRoleGrant, HeldRole, ProjectRoleRecord};
 pub(crate) use sqlx::{AnyConnection, Connection, PgConnection, Row, SqliteConnection};
 pub(crate) use std::collections::{BTreeMap, BTreeSet};
 pub(crate) use std::future::Future;
@@ -485,4 +485,25 @@ pub(crate) async fn new_session(t: &TestDb, user: Uuid, org: Uuid) -> TokenHash 
     };
     t.create_session(&s).await.expect("create_session");
     s.id_hash
+}
+
+/// `user`'s project roles in `org`, as stored: a custom role's row shows
+/// its system column, `member`.
+pub(crate) async fn project_roles_of(t: &TestDb, org: Uuid, user: Uuid) -> Vec<(Uuid, Role)> {
+    t.member_project_roles(org, user)
+        .await
+        .expect("member_project_roles")
+        .into_iter()
+        .map(|r| (r.project_uuid, r.role.system().unwrap_or(Role::Member)))
+        .collect()
+}
+
+/// `user`'s role on `project`, as stored (see [`project_roles_of`]).
+pub(crate) async fn project_role(t: &TestDb, project: Uuid, user: Uuid) -> Option<Role> {
+    t.project_access(project)
+        .await
+        .expect("project_access")
+        .into_iter()
+        .find(|g| g.user.uuid == user)
+        .map(|g| g.role.base_role())
 }

@@ -143,12 +143,8 @@ async fn members_remove_cleans_up(t: TestDb) {
     assert!(t.credential(a.uuid, key.uuid).await.unwrap().is_some());
 
     // Project roles in A are gone, in B kept.
-    assert!(t
-        .project_roles_of(a.uuid, bob.uuid)
-        .await
-        .unwrap()
-        .is_empty());
-    assert_eq!(t.project_role(pa.uuid, bob.uuid).await.unwrap(), None);
+    assert!(project_roles_of(&t, a.uuid, bob.uuid).await.is_empty());
+    assert_eq!(project_role(&t, pa.uuid, bob.uuid).await, None);
     let access = t.project_access(pa.uuid).await.unwrap();
     assert_eq!(access.len(), 1);
     assert_eq!(
@@ -156,7 +152,7 @@ async fn members_remove_cleans_up(t: TestDb) {
         (alice.uuid, RoleRef::System(Role::Viewer))
     );
     assert_eq!(
-        t.project_roles_of(b.uuid, bob.uuid).await.unwrap(),
+        project_roles_of(&t, b.uuid, bob.uuid).await,
         vec![(pb.uuid, Role::Admin)]
     );
     assert_eq!(
@@ -238,7 +234,7 @@ async fn members_remove_cleans_up(t: TestDb) {
     for h in [&h_a1, &h_a2] {
         assert_eq!(found(&t, h).await.credential.revoked_at, Some(removed_at));
     }
-    assert!(t.project_role(pa.uuid, bob.uuid).await.unwrap().is_none());
+    assert!(project_role(&t, pa.uuid, bob.uuid).await.is_none());
 }
 
 /// Two admins demoting (or removing) each other at once: the organization

@@ -604,7 +604,7 @@ async fn members_last_admin_is_kept(t: TestDb) {
         Some((None, true))
     );
     assert_eq!(
-        t.project_role(project.uuid, alice.uuid).await.unwrap(),
+        project_role(&t, project.uuid, alice.uuid).await,
         Some(Role::Viewer)
     );
 

@@ -163,10 +163,10 @@ async fn projects_lifecycle(t: TestDb) {
         .unwrap();
     log.expect(&t, "project.deleted").await;
     assert_eq!(t.project(a.uuid, web.uuid).await.unwrap(), None);
-    assert_eq!(t.project_role(web.uuid, bob.uuid).await.unwrap(), None);
+    assert_eq!(project_role(&t, web.uuid, bob.uuid).await, None);
     assert!(t.project_access(web.uuid).await.unwrap().is_empty());
     assert_eq!(
-        t.project_roles_of(a.uuid, bob.uuid).await.unwrap(),
+        project_roles_of(&t, a.uuid, bob.uuid).await,
         vec![(api.uuid, Role::Viewer)]
     );
     assert_eq!(
@@ -193,12 +193,8 @@ async fn project_roles(t: TestDb) {
     let api = create_project(&t, a.uuid, "api", &alice).await;
     let mut log = AuditLog::start(&t, a.uuid).await;
 
-    assert_eq!(t.project_role(web.uuid, bob.uuid).await.unwrap(), None);
-    assert!(t
-        .project_roles_of(a.uuid, bob.uuid)
-        .await
-        .unwrap()
-        .is_empty());
+    assert_eq!(project_role(&t, web.uuid, bob.uuid).await, None);
+    assert!(project_roles_of(&t, a.uuid, bob.uuid).await.is_empty());
 
     t.set_project_role(
         a.uuid,
@@ -212,7 +208,7 @@ async fn project_roles(t: TestDb) {
     .unwrap();
     log.expect(&t, "project_access.granted").await;
     assert_eq!(
-        t.project_role(web.uuid, bob.uuid).await.unwrap(),
+        project_role(&t, web.uuid, bob.uuid).await,
         Some(Role::Viewer)
     );
     // Upsert: setting again replaces the role, still one grant.
@@ -228,7 +224,7 @@ async fn project_roles(t: TestDb) {
     .unwrap();
     log.expect(&t, "project_access.granted").await;
     assert_eq!(
-        t.project_role(web.uuid, bob.uuid).await.unwrap(),
+        project_role(&t, web.uuid, bob.uuid).await,
         Some(Role::Developer)
     );
     t.set_project_role(
@@ -268,7 +264,7 @@ async fn project_roles(t: TestDb) {
         "one grant per user, by email"
     );
     assert_eq!(access[0].user, bob);
-    let mut of_bob = t.project_roles_of(a.uuid, bob.uuid).await.unwrap();
+    let mut of_bob = project_roles_of(&t, a.uuid, bob.uuid).await;
     of_bob.sort_by_key(|(p, _)| *p);
     let mut want = vec![(web.uuid, Role::Developer), (api.uuid, Role::Admin)];
     want.sort_by_key(|(p, _)| *p);
@@ -279,9 +275,9 @@ async fn project_roles(t: TestDb) {
         .await
         .unwrap();
     log.expect(&t, "project_access.revoked").await;
-    assert_eq!(t.project_role(web.uuid, bob.uuid).await.unwrap(), None);
+    assert_eq!(project_role(&t, web.uuid, bob.uuid).await, None);
     assert_eq!(
-        t.project_role(api.uuid, bob.uuid).await.unwrap(),
+        project_role(&t, api.uuid, bob.uuid).await,
         Some(Role::Admin)
     );
     assert_err!(

@@ -51,11 +51,11 @@ async fn service_accounts_lifecycle(t: TestDb) {
     log.expect(&t, "service_account.created").await;
     assert_eq!(
         found(&t, &custom_hash).await.custom_role,
-        Some((
-            role.uuid,
-            "Deployer".to_string(),
-            vec!["deploy:write".to_string()]
-        ))
+        Some(CustomRoleGrant {
+            uuid: role.uuid,
+            name: "Deployer".into(),
+            scopes: vec!["deploy:write".to_string()]
+        })
     );
 
     // Listed newest first; not another organization's; not an API key.
@@ -157,7 +157,7 @@ async fn service_accounts_lifecycle(t: TestDb) {
         (None, Some(role.uuid))
     );
     assert_eq!(
-        found(&t, &legacy_hash).await.custom_role.map(|c| c.0),
+        found(&t, &legacy_hash).await.custom_role.map(|c| c.uuid),
         Some(role.uuid)
     );
 
@@ -204,7 +204,7 @@ async fn service_accounts_lifecycle(t: TestDb) {
         (
             record.credential.name.as_str(),
             record.credential.expires_at,
-            record.custom_role.map(|c| c.0)
+            record.custom_role.map(|c| c.uuid)
         ),
         ("deployer", Some(exp + Duration::days(1)), Some(role.uuid))
     );
@@ -282,15 +282,17 @@ async fn service_accounts_project_rows(t: TestDb) {
     assert_eq!(
         rows,
         [
-            ProjectAccessRecord {
+            ProjectRoleRecord {
                 project_uuid: api.uuid,
-                role: None,
-                custom_role: Some((role.uuid, "Previewer".into(), vec!["previews:write".into()])),
+                role: HeldRole::Custom(CustomRoleGrant {
+                    uuid: role.uuid,
+                    name: "Previewer".into(),
+                    scopes: vec!["previews:write".into()]
+                }),
             },
-            ProjectAccessRecord {
+            ProjectRoleRecord {
                 project_uuid: web.uuid,
-                role: Some(Role::Editor),
-                custom_role: None
+                role: HeldRole::System(Role::Editor),
             },
         ]
     );

@@ -43,18 +43,17 @@ async fn sessions_carry_what_the_member_holds(t: TestDb) {
     let s = t.session(&id).await.unwrap().unwrap();
     assert_eq!(
         s.custom_role,
-        Some((
-            role.uuid,
-            "Auditor".to_string(),
-            vec!["audit:read".to_string()]
-        ))
+        Some(CustomRoleGrant {
+            uuid: role.uuid,
+            name: "Auditor".into(),
+            scopes: vec!["audit:read".to_string()]
+        })
     );
     assert_eq!(
         s.project_roles,
-        vec![MemberProjectRole {
+        vec![ProjectRoleRecord {
             project_uuid: project.uuid,
-            role: Role::Developer,
-            custom_role: None,
+            role: HeldRole::System(Role::Developer),
         }]
     );
 }

@@ -404,7 +404,7 @@ async fn upgraded_rows_are_right(t: TestDb, old: OldRows) {
         3
     );
     assert_eq!(
-        t.project_role(old.web_a, old.zed).await.unwrap(),
+        project_role(&t, old.web_a, old.zed).await,
         Some(Role::Editor)
     );
     assert!(t
