@@ -12,6 +12,7 @@ pub mod limits;
 pub mod policy;
 pub mod role;
 pub mod scope;
+pub mod secret;
 pub mod throttle;
 pub mod token;
 
@@ -20,4 +21,5 @@ pub use audit::{Actor, ActorKind, AuditAction, AuditEvent, CredentialRef, Target
 pub use grant::{Grant, Reach, RoleRef};
 pub use role::{Plan, Role};
 pub use scope::{Scope, ScopeCatalog, ScopeSet};
+pub use secret::{ExposeSecret, SecretString};
 pub use token::{TokenHash, TokenHasher, TokenKind, TokenSecret};

@@ -233,8 +233,8 @@ impl TokenHasher {
 
 /// A random secret that is not a credential token (session id, invite code):
 /// 32 base62 characters, about 190 bits.
-pub fn random_secret<R: RngCore + CryptoRng>(rng: &mut R) -> String {
-    Alphanumeric.sample_string(rng, RANDOM_LEN)
+pub fn random_secret<R: RngCore + CryptoRng>(rng: &mut R) -> crate::SecretString {
+    Alphanumeric.sample_string(rng, RANDOM_LEN).into()
 }
 
 #[cfg(test)]

@@ -4,9 +4,9 @@
 //! timeout, a web page, a redirect — into [`Failure::Unreachable`].
 
 use crate::failure::Failure;
+use latchkey_core::{ExposeSecret, SecretString};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
-use std::fmt;
 use std::time::Duration;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -14,19 +14,11 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// More than any latchkey answer; a larger body is not latchkey talking.
 const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
+#[derive(Debug)]
 pub struct Api {
     http: reqwest::Client,
     base: String,
-    token: String,
-}
-
-impl fmt::Debug for Api {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Api")
-            .field("base", &self.base)
-            .field("token", &"<redacted>")
-            .finish()
-    }
+    token: SecretString,
 }
 
 /// A server URL as given by a person: `http(s)://host[:port][/prefix]`,
@@ -75,7 +67,7 @@ pub fn is_cleartext_remote(url: &str) -> bool {
 }
 
 impl Api {
-    pub fn new(base: &str, token: &str) -> Result<Api, Failure> {
+    pub fn new(base: &str, token: SecretString) -> Result<Api, Failure> {
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(REQUEST_TIMEOUT)
@@ -88,7 +80,7 @@ impl Api {
         Ok(Api {
             http,
             base: base.to_string(),
-            token: token.to_string(),
+            token,
         })
     }
 
@@ -129,7 +121,10 @@ impl Api {
         let mut request = self
             .http
             .request(method, &url)
-            .header("Authorization", format!("Bearer {}", self.token))
+            .header(
+                "Authorization",
+                format!("Bearer {}", self.token.expose_secret()),
+            )
             .header("Accept", "application/json");
         if !query.is_empty() {
             request = request.query(query);

@@ -6,25 +6,17 @@
 //! message (not even a parse error, which would quote the line).
 
 use crate::failure::Failure;
+use latchkey_core::secret::{expose_to_serializer, SecretString};
 use serde::{Deserialize, Serialize};
-use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// What `login` stores.
-#[derive(Serialize, Deserialize, Clone, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Clone, Debug)]
 pub struct StoredLogin {
     pub url: String,
-    pub token: String,
-}
-
-impl fmt::Debug for StoredLogin {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StoredLogin")
-            .field("url", &self.url)
-            .field("token", &"<redacted>")
-            .finish()
-    }
+    #[serde(serialize_with = "expose_to_serializer")]
+    pub token: SecretString,
 }
 
 const HEADER: &str = "# Written by `latchkey login`; `latchkey logout` removes it.\n\

@@ -9,7 +9,7 @@ mod failure;
 mod output;
 
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
-use latchkey_core::Plan;
+use latchkey_core::{Plan, SecretString};
 use latchkey_server::operator::{self, SetupOutcome};
 use latchkey_server::{DatabaseConfig, ServeConfig};
 use std::io::Read;
@@ -147,11 +147,12 @@ async fn run(command: Command) -> Result<(), String> {
             password_stdin: _,
             database,
         } => {
-            let mut password = String::new();
+            let mut read = String::new();
             std::io::stdin()
-                .read_to_string(&mut password)
+                .read_to_string(&mut read)
                 .map_err(|e| format!("reading the password: {e}"))?;
-            let password = password.trim_end_matches(['\r', '\n']).to_string();
+            let password = SecretString::from(read.trim_end_matches(['\r', '\n']));
+            drop(SecretString::from(read)); // zeroed as it goes
             let store = operator::open_store(&database)
                 .await
                 .map_err(|e| e.to_string())?;

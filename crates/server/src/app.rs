@@ -18,7 +18,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
-use latchkey_core::limits;
+use latchkey_core::{limits, ExposeSecret};
 use latchkey_store::{ReplicaChange, Store};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -407,18 +407,18 @@ async fn first_start(
     hasher: &latchkey_core::TokenHasher,
 ) -> Result<(), StartupError> {
     let given = [
-        &config.setup_org_name,
-        &config.setup_admin_email,
-        &config.setup_admin_password,
+        config.setup_org_name.is_some(),
+        config.setup_admin_email.is_some(),
+        config.setup_admin_password.is_some(),
     ];
     // A malformed setup token stops the server whatever the database holds.
     let setup_token = config
         .setup_service_account_token
-        .as_deref()
-        .map(operator::setup_token)
+        .as_ref()
+        .map(|token| operator::setup_token(token.expose_secret()))
         .transpose()?;
-    if given.iter().all(|v| v.is_none()) || !store.is_empty().await? {
-        if setup_token.is_some() && given.iter().all(|v| v.is_none()) {
+    if given.iter().all(|given| !given) || !store.is_empty().await? {
+        if setup_token.is_some() && given.iter().all(|given| !given) {
             return Err(StartupError::Setup(
                 "LATCHKEY_SETUP_SERVICE_ACCOUNT_TOKEN needs LATCHKEY_SETUP_ORG_NAME, LATCHKEY_SETUP_ADMIN_EMAIL and LATCHKEY_SETUP_ADMIN_PASSWORD".into(),
             ));

@@ -1,20 +1,23 @@
 //! Configuration: every flag has a `LATCHKEY_*` environment twin, defaults
-//! work on a fresh machine, and `Debug` never prints a secret.
+//! work on a fresh machine, and `Debug` never prints a secret (they are
+//! `SecretString`s).
 
 use clap::Args;
 use ipnet::IpNet;
+use latchkey_core::secret::{secret_arg, ExposeSecret, SecretString};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 /// Where the data lives; shared by `serve` and the operator commands.
-#[derive(Args, Clone)]
+#[derive(Args, Clone, Debug)]
 pub struct DatabaseConfig {
     /// Directory for the SQLite file and the generated server key.
     #[arg(long, env = "LATCHKEY_DATA_DIR", default_value = "./latchkey-data")]
     pub data_dir: PathBuf,
     /// `postgres://…` for PostgreSQL; SQLite in the data directory when unset.
-    #[arg(long, env = "LATCHKEY_DATABASE_URL", hide_env_values = true)]
-    pub database_url: Option<String>,
+    /// (A secret: it may hold the database password.)
+    #[arg(long, env = "LATCHKEY_DATABASE_URL", hide_env_values = true, value_parser = secret_arg)]
+    pub database_url: Option<SecretString>,
     /// Most database connections this process opens.
     #[arg(long, env = "LATCHKEY_DB_MAX_CONNECTIONS", default_value_t = 8)]
     pub db_max_connections: u32,
@@ -26,25 +29,13 @@ pub struct DatabaseConfig {
 impl DatabaseConfig {
     pub fn is_postgres(&self) -> bool {
         self.database_url
-            .as_deref()
+            .as_ref()
+            .map(|u| u.expose_secret())
             .is_some_and(|u| u.starts_with("postgres://") || u.starts_with("postgresql://"))
     }
 }
 
-impl std::fmt::Debug for DatabaseConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DatabaseConfig")
-            .field("data_dir", &self.data_dir)
-            .field(
-                "database_url",
-                &self.database_url.as_ref().map(|_| "<redacted>"),
-            )
-            .field("db_max_connections", &self.db_max_connections)
-            .finish()
-    }
-}
-
-#[derive(Args, Clone)]
+#[derive(Args, Clone, Debug)]
 pub struct ServeConfig {
     /// Address to listen on.
     #[arg(long, env = "LATCHKEY_BIND", default_value = "127.0.0.1:8080")]
@@ -53,8 +44,8 @@ pub struct ServeConfig {
     pub database: DatabaseConfig,
     /// Key of the token hash (at least 32 bytes). Required with PostgreSQL;
     /// with SQLite one is generated into the data directory when unset.
-    #[arg(long, env = "LATCHKEY_SECRET_KEY", hide_env_values = true)]
-    pub secret_key: Option<String>,
+    #[arg(long, env = "LATCHKEY_SECRET_KEY", hide_env_values = true, value_parser = secret_arg)]
+    pub secret_key: Option<SecretString>,
     /// How often recorded `lastUsedAt` times are written to the database.
     #[arg(long, env = "LATCHKEY_LAST_USED_FLUSH_SECS", default_value_t = 30)]
     pub last_used_flush_secs: u64,
@@ -79,18 +70,20 @@ pub struct ServeConfig {
         long,
         env = "LATCHKEY_SETUP_ADMIN_PASSWORD",
         hide = true,
-        hide_env_values = true
+        hide_env_values = true,
+        value_parser = secret_arg
     )]
-    pub setup_admin_password: Option<String>,
+    pub setup_admin_password: Option<SecretString>,
     /// First start: a `lksvc_` token that becomes an admin service account of
     /// the setup organization (which then goes on the enterprise plan).
     #[arg(
         long,
         env = "LATCHKEY_SETUP_SERVICE_ACCOUNT_TOKEN",
         hide = true,
-        hide_env_values = true
+        hide_env_values = true,
+        value_parser = secret_arg
     )]
-    pub setup_service_account_token: Option<String>,
+    pub setup_service_account_token: Option<SecretString>,
     /// Service accounts on this instance (`false` answers `403 feature_disabled`).
     #[arg(long, env = "LATCHKEY_SERVICE_ACCOUNTS_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
     pub service_accounts_enabled: bool,
@@ -137,45 +130,6 @@ pub struct ServeConfig {
 pub enum OrgCreation {
     Anyone,
     Operator,
-}
-
-impl std::fmt::Debug for ServeConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ServeConfig")
-            .field("bind", &self.bind)
-            .field("database", &self.database)
-            .field(
-                "secret_key",
-                &self.secret_key.as_ref().map(|_| "<redacted>"),
-            )
-            .field("last_used_flush_secs", &self.last_used_flush_secs)
-            .field("auth_cache_capacity", &self.auth_cache_capacity)
-            .field("auth_cache_ttl_secs", &self.auth_cache_ttl_secs)
-            .field("secure_cookies", &self.secure_cookies)
-            .field("setup_org_name", &self.setup_org_name)
-            .field("setup_admin_email", &self.setup_admin_email)
-            .field(
-                "setup_admin_password",
-                &self.setup_admin_password.as_ref().map(|_| "<redacted>"),
-            )
-            .field(
-                "setup_service_account_token",
-                &self
-                    .setup_service_account_token
-                    .as_ref()
-                    .map(|_| "<redacted>"),
-            )
-            .field("service_accounts_enabled", &self.service_accounts_enabled)
-            .field("trusted_proxies", &self.trusted_proxies)
-            .field("config", &self.config)
-            .field("org_creation", &self.org_creation)
-            .field("password_hash_concurrency", &self.password_hash_concurrency)
-            .field("password_hash_wait_ms", &self.password_hash_wait_ms)
-            .field("header_read_timeout_secs", &self.header_read_timeout_secs)
-            .field("keep_alive_timeout_secs", &self.keep_alive_timeout_secs)
-            .field("max_connections", &self.max_connections)
-            .finish()
-    }
 }
 
 impl ServeConfig {

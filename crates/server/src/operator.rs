@@ -8,7 +8,7 @@ use latchkey_core::{
     limits, Actor, ActorKind, AuditEvent, CredentialKind, Plan, Role, Target, TokenHash,
     TokenHasher, TokenKind, TokenSecret,
 };
-use latchkey_core::{AuditAction, TargetKind};
+use latchkey_core::{AuditAction, ExposeSecret, SecretString, TargetKind};
 use latchkey_store::{
     Credential, NewAdmin, Org, PoolSettings, ServiceAccount, SqlStore, Store, StoreError, User,
 };
@@ -62,7 +62,7 @@ pub async fn open_store(db: &DatabaseConfig) -> Result<SqlStore, StartupError> {
         max_connections: db.db_max_connections.max(1),
         acquire_timeout: Duration::from_secs(db.db_acquire_timeout_secs.max(1)),
     };
-    match db.database_url.as_deref() {
+    match db.database_url.as_ref().map(|url| url.expose_secret()) {
         Some(url) if db.is_postgres() => Ok(SqlStore::open_postgres(url, &settings).await?),
         Some(url) => {
             let path = url
@@ -86,7 +86,7 @@ pub async fn open_store(db: &DatabaseConfig) -> Result<SqlStore, StartupError> {
 /// on first start into the data directory (mode 0600).
 pub fn load_secret_key(config: &ServeConfig) -> Result<TokenHasher, StartupError> {
     let key = match &config.secret_key {
-        Some(key) => key.trim().to_string(),
+        Some(key) => key.expose_secret().trim().to_string(),
         None if config.database.is_postgres() => return Err(StartupError::SecretKeyRequired),
         None => {
             create_private_dir(&config.database.data_dir)?;
@@ -127,12 +127,13 @@ pub async fn setup(
     store: &dyn Store,
     org_name: &str,
     email: &str,
-    password: String,
+    password: SecretString,
 ) -> Result<SetupOutcome, StartupError> {
     let org_name = limits::name("org", org_name, limits::MAX_NAME_CHARS)
         .map_err(|e| StartupError::Setup(e.to_string()))?;
     let email = limits::email("email", email).map_err(|e| StartupError::Setup(e.to_string()))?;
-    limits::password("password", &password).map_err(|e| StartupError::Setup(e.to_string()))?;
+    limits::password("password", password.expose_secret())
+        .map_err(|e| StartupError::Setup(e.to_string()))?;
     if let Some(org) = store.orgs_by_name(&org_name).await?.into_iter().next() {
         return Ok(SetupOutcome::AlreadyExists { org_uuid: org.uuid });
     }
@@ -147,10 +148,12 @@ pub async fn setup(
                 created_at: at,
             },
             // One hash, by the operator: no queue needed.
-            password_hash: tokio::task::spawn_blocking(move || passwords::hash_blocking(&password))
-                .await
-                .map_err(|e| StartupError::Setup(e.to_string()))?
-                .map_err(|e| StartupError::Setup(e.to_string()))?,
+            password_hash: tokio::task::spawn_blocking(move || {
+                passwords::hash_blocking(password.expose_secret())
+            })
+            .await
+            .map_err(|e| StartupError::Setup(e.to_string()))?
+            .map_err(|e| StartupError::Setup(e.to_string()))?,
         },
     };
     let org = Org {

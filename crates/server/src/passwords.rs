@@ -9,6 +9,7 @@ use argon2::password_hash::{
     rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
 };
 use argon2::Argon2;
+use latchkey_core::{ExposeSecret, SecretString};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 use std::sync::{Arc, OnceLock};
@@ -50,18 +51,18 @@ pub fn hash_blocking(password: &str) -> Result<String, ApiError> {
 
 /// Verifies against the stored hash, or against a dummy one when there is
 /// none, so an unknown email takes as long as a wrong password.
-fn verify_blocking(password: &str, stored: Option<String>) -> bool {
+fn verify_blocking(password: &str, stored: Option<SecretString>) -> bool {
     static DUMMY: OnceLock<String> = OnceLock::new();
-    let (target, real) = match stored {
-        Some(h) => (h, true),
-        None => (
-            DUMMY
-                .get_or_init(|| hash_blocking("latchkey-dummy-password").unwrap_or_default())
-                .clone(),
-            false,
-        ),
+    let dummy = || {
+        DUMMY
+            .get_or_init(|| hash_blocking("latchkey-dummy-password").unwrap_or_default())
+            .as_str()
     };
-    let ok = PasswordHash::new(&target)
+    let (target, real) = match &stored {
+        Some(h) => (h.expose_secret(), true),
+        None => (dummy(), false),
+    };
+    let ok = PasswordHash::new(target)
         .map(|parsed| {
             Argon2::default()
                 .verify_password(password.as_bytes(), &parsed)
@@ -111,13 +112,19 @@ impl PasswordQueue {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     }
 
-    pub async fn hash(&self, password: String) -> Result<String, ApiError> {
-        self.run(move || hash_blocking(&password)).await?
+    pub async fn hash(&self, password: SecretString) -> Result<String, ApiError> {
+        self.run(move || hash_blocking(password.expose_secret()))
+            .await?
     }
 
     /// `false` for a wrong password and for no account (`stored: None`).
-    pub async fn verify(&self, password: String, stored: Option<String>) -> Result<bool, ApiError> {
-        self.run(move || verify_blocking(&password, stored)).await
+    pub async fn verify(
+        &self,
+        password: SecretString,
+        stored: Option<SecretString>,
+    ) -> Result<bool, ApiError> {
+        self.run(move || verify_blocking(password.expose_secret(), stored))
+            .await
     }
 
     async fn run<T: Send + 'static>(
@@ -207,10 +214,13 @@ mod tests {
         let (q, metrics) = queue(2, 1000);
         let hash = q.hash("correct horse".into()).await.expect("hash");
         assert!(q
-            .verify("correct horse".into(), Some(hash.clone()))
+            .verify("correct horse".into(), Some(hash.as_str().into()))
             .await
             .expect("verify"));
-        assert!(!q.verify("wrong".into(), Some(hash)).await.expect("verify"));
+        assert!(!q
+            .verify("wrong".into(), Some(hash.into()))
+            .await
+            .expect("verify"));
         assert!(!q
             .verify("latchkey-dummy-password".into(), None)
             .await

@@ -416,7 +416,7 @@ async fn service_accounts_switched_off_are_refused_and_deletable(backend: Backen
     .to_string();
     let given = token.clone();
     let app = TestApp::spawn_with(backend, move |c| {
-        c.setup_service_account_token = Some(given);
+        c.setup_service_account_token = Some(given.into());
         c.service_accounts_enabled = false;
     })
     .await;

@@ -1,6 +1,7 @@
 //! What the store reads and writes. Plain data; rules live in latchkey-core.
 
 pub use latchkey_core::RoleRef;
+use latchkey_core::SecretString;
 use latchkey_core::{Actor, CredentialKind, CredentialRef, Grant, Plan, Role, Target, TokenHash};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -30,18 +31,10 @@ impl User {
 
 /// A user with the argon2id hash of their password (`None` until an invite is
 /// accepted). Only login reads this.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct UserLogin {
     pub user: User,
-    pub password_hash: Option<String>,
-}
-
-impl std::fmt::Debug for UserLogin {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UserLogin")
-            .field("user", &self.user)
-            .finish_non_exhaustive()
-    }
+    pub password_hash: Option<SecretString>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -16,13 +16,13 @@ use crate::config;
 pub use crate::failure::Failure;
 use crate::output::Mode;
 use clap::{Args, Subcommand};
+use latchkey_core::secret::{secret_arg, ExposeSecret, SecretString};
 use latchkey_server::wire::Paged;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use std::fmt;
 
 /// Flags every client command takes, before or after the subcommand.
-#[derive(Args, Clone)]
+#[derive(Args, Clone, Debug)]
 pub struct GlobalArgs {
     /// Server URL; overrides LATCHKEY_URL and the stored login.
     #[arg(
@@ -38,9 +38,10 @@ pub struct GlobalArgs {
         long,
         global = true,
         value_name = "TOKEN",
-        help_heading = "Client options"
+        help_heading = "Client options",
+        value_parser = secret_arg
     )]
-    pub token: Option<String>,
+    pub token: Option<SecretString>,
     /// Print the API's results as JSON.
     #[arg(long, global = true, help_heading = "Client options")]
     pub json: bool,
@@ -54,17 +55,6 @@ pub struct GlobalArgs {
         help_heading = "Client options"
     )]
     pub quiet: bool,
-}
-
-impl fmt::Debug for GlobalArgs {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("GlobalArgs")
-            .field("url", &self.url)
-            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
-            .field("json", &self.json)
-            .field("quiet", &self.quiet)
-            .finish()
-    }
 }
 
 impl GlobalArgs {
@@ -113,7 +103,10 @@ fn env(name: &str) -> Option<String> {
 /// without a token for it is refused, never answered with that token.
 pub fn connect(global: &GlobalArgs) -> Result<Api, Failure> {
     let given_url = global.url.clone().or_else(|| env("LATCHKEY_URL"));
-    let given_token = global.token.clone().or_else(|| env("LATCHKEY_TOKEN"));
+    let given_token = global
+        .token
+        .clone()
+        .or_else(|| env("LATCHKEY_TOKEN").map(SecretString::from));
     // The file is read only when something is missing: a CI job with both
     // variables never depends on it.
     let stored = match (&given_url, &given_token) {
@@ -130,7 +123,7 @@ pub fn connect(global: &GlobalArgs) -> Result<Api, Failure> {
         }
     };
     let token = match (given_token, stored) {
-        (Some(t), _) => t.trim().to_string(),
+        (Some(t), _) => SecretString::from(t.expose_secret().trim()),
         (None, Some(s)) if normalize_url(&s.url).ok().as_deref() == Some(url.as_str()) => s.token,
         (None, Some(s)) => {
             return Err(Failure::Usage(format!(
@@ -144,7 +137,7 @@ pub fn connect(global: &GlobalArgs) -> Result<Api, Failure> {
             )))
         }
     };
-    Api::new(&url, &token)
+    Api::new(&url, token)
 }
 
 pub async fn run(command: ClientCommand, global: GlobalArgs) -> Result<(), Failure> {

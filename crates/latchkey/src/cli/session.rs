@@ -5,7 +5,7 @@ use crate::client::{is_cleartext_remote, normalize_url, Api};
 use crate::config::{self, StoredLogin};
 use crate::output::{self, fields, from_now, Mode};
 use clap::Args;
-use latchkey_core::CredentialKind;
+use latchkey_core::{CredentialKind, ExposeSecret, SecretString};
 use latchkey_server::wire::{CredentialView, CurrentUser};
 use std::io::{IsTerminal, Read};
 use time::{Duration, OffsetDateTime};
@@ -40,12 +40,14 @@ pub async fn login(args: LoginArgs, global: &GlobalArgs) -> Result<(), Failure> 
         std::io::stdin()
             .read_to_string(&mut input)
             .map_err(|e| Failure::Local(format!("cannot read the token from stdin: {e}")))?;
-        input.trim().to_string()
+        let token = SecretString::from(input.trim());
+        drop(SecretString::from(input)); // zeroed as it goes
+        token
     } else {
         global
             .token
-            .clone()
-            .map(|t| t.trim().to_string())
+            .as_ref()
+            .map(|t| SecretString::from(t.expose_secret().trim()))
             .ok_or_else(|| {
                 Failure::Usage(
                     "give the token: `--token-stdin` (reads it from standard input) or `--token TOKEN`"
@@ -53,7 +55,7 @@ pub async fn login(args: LoginArgs, global: &GlobalArgs) -> Result<(), Failure> 
                 )
             })?
     };
-    if token.is_empty() {
+    if token.expose_secret().is_empty() {
         return Err(Failure::Usage("the token is empty".to_string()));
     }
     if is_cleartext_remote(&url) {
@@ -61,7 +63,7 @@ pub async fn login(args: LoginArgs, global: &GlobalArgs) -> Result<(), Failure> 
             "latchkey: warning: {url} is plain HTTP to another machine: the token crosses the network unencrypted; use https://"
         );
     }
-    let api = Api::new(&url, &token)?;
+    let api = Api::new(&url, token.clone())?;
     let answer = match api.get("/api/v1/user").await {
         Ok(answer) => answer,
         Err(Failure::Api {

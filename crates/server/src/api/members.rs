@@ -12,7 +12,7 @@ use crate::wire::{AddMemberRequest, CustomRoleRef, MemberView, UpdateMemberReque
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use latchkey_core::{limits, token, Scope, ScopeSet, Target};
+use latchkey_core::{limits, token, ExposeSecret, Scope, ScopeSet, SecretString, Target};
 use latchkey_core::{AuditAction, TargetKind};
 use latchkey_core::{Grant, Reach};
 use latchkey_store::{Member, MemberChange, MemberUser, NewInvite, NewMember, User};
@@ -132,10 +132,12 @@ pub async fn add(
 }
 
 /// A fresh invitation link and what the store keeps of it.
-fn new_invite(state: &AppState, at: OffsetDateTime) -> (String, NewInvite) {
+fn new_invite(state: &AppState, at: OffsetDateTime) -> (SecretString, NewInvite) {
     let code = token::random_secret(&mut rand::thread_rng());
     let invite = NewInvite {
-        code_hash: state.hasher.hash_parts(&[b"invite\0", code.as_bytes()]),
+        code_hash: state
+            .hasher
+            .hash_parts(&[b"invite\0", code.expose_secret().as_bytes()]),
         created_at: at,
         expires_at: at + INVITE_LIFETIME,
     };
@@ -146,7 +148,7 @@ async fn invited_view(
     state: &AppState,
     caller: &Caller,
     user: Uuid,
-    code: String,
+    code: SecretString,
 ) -> ApiResult<MemberView> {
     let member = state
         .store
@@ -155,7 +157,7 @@ async fn invited_view(
         .ok_or(ApiError::NotFound)?;
     let names = custom_role_names(state, caller.org.uuid).await?;
     let mut view = MemberView::of(&member, &names);
-    view.invite_url = Some(format!("/invite/{code}"));
+    view.invite_url = Some(format!("/invite/{}", code.expose_secret()));
     Ok(view)
 }
 

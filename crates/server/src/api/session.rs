@@ -13,7 +13,7 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use latchkey_core::{limits, token, Actor, ActorKind, AuditEvent, Target};
+use latchkey_core::{limits, token, Actor, ActorKind, AuditEvent, ExposeSecret, Target};
 use latchkey_core::{AuditAction, TargetKind};
 use latchkey_store::{Acceptance, NewSession};
 use serde_json::json;
@@ -38,7 +38,7 @@ pub async fn login(
     if req.email.chars().count() > limits::MAX_EMAIL_CHARS {
         return Err(ApiError::invalid("email", "too long"));
     }
-    if req.password.chars().count() > limits::MAX_PASSWORD_CHARS {
+    if req.password.expose_secret().chars().count() > limits::MAX_PASSWORD_CHARS {
         return Err(ApiError::invalid("password", "too long"));
     }
     let email = req.email.trim().to_lowercase();
@@ -108,7 +108,7 @@ pub async fn login(
     state
         .store
         .create_session(&NewSession {
-            id_hash: session_hash(&state, &session_id),
+            id_hash: session_hash(&state, session_id.expose_secret()),
             user_uuid: login.user.uuid,
             org_uuid: org.uuid,
             created_at: at,
@@ -120,10 +120,10 @@ pub async fn login(
     let body = LoginResult {
         user: UserView::of(&login.user),
         org: org_view,
-        csrf_token: csrf_token(&state, &session_id),
+        csrf_token: csrf_token(&state, session_id.expose_secret()),
     };
     let cookie = session_set_cookie(
-        &session_id,
+        session_id.expose_secret(),
         SESSION_LIFETIME,
         secure_cookies(&state, &headers),
     );
@@ -245,7 +245,7 @@ pub async fn accept_invite(
             let password = req
                 .password
                 .ok_or_else(|| ApiError::invalid("password", "set a password to accept"))?;
-            limits::password("password", &password)?;
+            limits::password("password", password.expose_secret())?;
             name = super::optional_name(req.name.as_deref())?;
             password_hash = state.passwords.hash(password).await?;
             event.details = json!({ "via": "invitation link", "passwordSet": true });

@@ -683,7 +683,7 @@ async fn setup_token_on(backend: Backend) {
     let token = generated_token();
     let given = token.clone();
     let app = TestApp::spawn_with(backend, move |c| {
-        c.setup_service_account_token = Some(given);
+        c.setup_service_account_token = Some(given.into());
     })
     .await;
     let auth = Auth::Token(token.clone());
@@ -736,7 +736,7 @@ async fn malformed_setup_token_stops_the_server() {
         let dir = tempfile::tempdir().unwrap();
         let mut config = latchkey_server::ServeConfig::for_data_dir(dir.path().join("data"));
         config.secret_key = Some(crate::support::SECRET_KEY.into());
-        config.setup_service_account_token = Some(generated_token());
+        config.setup_service_account_token = Some(generated_token().into());
         let err = latchkey_server::start(config)
             .await
             .err()
@@ -751,7 +751,7 @@ async fn malformed_setup_token_stops_the_server() {
         config.setup_org_name = Some("Acme".into());
         config.setup_admin_email = Some(crate::support::ADMIN_EMAIL.into());
         config.setup_admin_password = Some(crate::support::PASSWORD.into());
-        config.setup_service_account_token = Some(bad.clone());
+        config.setup_service_account_token = Some(bad.clone().into());
         let err = match latchkey_server::start(config).await {
             Ok(_) => panic!("started with {bad}"),
             Err(e) => e.to_string(),

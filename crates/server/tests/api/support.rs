@@ -133,7 +133,7 @@ impl TestApp {
             Backend::Sqlite => None,
             Backend::Postgres => {
                 let db = PgDatabase::create().await;
-                config.database.database_url = Some(db.url.clone());
+                config.database.database_url = Some(db.url.clone().into());
                 Some(db)
             }
         };

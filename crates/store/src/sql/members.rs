@@ -6,6 +6,7 @@ use super::SqlStore;
 use crate::models::*;
 use crate::Conflict;
 use crate::{Result, StoreError};
+use latchkey_core::SecretString;
 use latchkey_core::{AuditEvent, Role};
 use sqlx::{AnyConnection, Row};
 use time::OffsetDateTime;
@@ -71,7 +72,9 @@ pub(super) async fn user_by_email(db: &SqlStore, email: &str) -> Result<Option<U
     row.map(|row| {
         Ok(UserLogin {
             user: user_from(&row)?,
-            password_hash: row.try_get("password_hash")?,
+            password_hash: row
+                .try_get::<Option<String>, _>("password_hash")?
+                .map(SecretString::from),
         })
     })
     .transpose()

@@ -1,6 +1,7 @@
 //! What the tests build their worlds from.
 
 pub(crate) use crate::harness::*;
+pub(crate) use latchkey_core::ExposeSecret;
 pub(crate) use latchkey_core::{
     Actor, ActorKind, AuditAction, AuditEvent, CredentialKind, CredentialRef, Plan, Role, Target,
     TargetKind, TokenHash, TokenHasher,
@@ -472,6 +473,7 @@ pub(crate) async fn password_of(t: &TestDb, email: &str) -> Option<String> {
         .unwrap()
         .expect("the user")
         .password_hash
+        .map(|h| h.expose_secret().to_string())
 }
 
 /// A session of `user` pointing at `org`, valid for a day.

@@ -202,14 +202,7 @@ async fn members_remove_cleans_up(t: TestDb) {
         StoreError::NotFound
     );
     log_a.expect_none(&t).await;
-    assert_eq!(
-        t.user_by_email("bob@example.com")
-            .await
-            .unwrap()
-            .unwrap()
-            .password_hash,
-        None
-    );
+    assert_eq!(password_of(&t, "bob@example.com").await, None);
 
     // Removing again: not found, no event.
     assert_err!(
@@ -373,11 +366,7 @@ async fn members_concurrent_invite_accept(t: TestDb) {
     }
     assert_eq!(winners.len(), 1, "exactly one accept wins");
     assert_eq!(
-        t.user_by_email("bob@example.com")
-            .await
-            .unwrap()
-            .unwrap()
-            .password_hash,
+        password_of(&t, "bob@example.com").await,
         Some(winners.remove(0)),
         "the winner's password is the one kept"
     );

@@ -38,7 +38,10 @@ async fn orgs_lifecycle(t: TestDb) {
     assert_eq!(t.org(Uuid::new_v4()).await.unwrap(), None);
     let login = t.user_by_email("alice@example.com").await.unwrap().unwrap();
     assert_eq!(login.user, alice);
-    assert_eq!(login.password_hash.as_deref(), Some("$argon2id$alice"));
+    assert_eq!(
+        login.password_hash.as_ref().map(|h| h.expose_secret()),
+        Some("$argon2id$alice")
+    );
     let member = t.member(org.uuid, alice.uuid).await.unwrap().unwrap();
     assert_eq!(member.user, alice);
     assert_eq!(member.membership.role, RoleRef::System(Role::Admin));

@@ -11,6 +11,7 @@ use axum::extract::{Path, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
+use latchkey_core::ExposeSecret;
 use maud::{html, Markup};
 use serde_json::json;
 use subtle::ConstantTimeEq;
@@ -25,7 +26,10 @@ pub async fn home() -> Redirect {
 /// A fresh form token, set as a cookie and echoed in the form: a page from
 /// another site cannot read the cookie, so it cannot make a matching form.
 fn form_token(secure: bool) -> (String, HeaderValue) {
-    let token = latchkey_core::token::random_secret(&mut rand::thread_rng());
+    // Not a secret of anyone's: it only has to be unguessable by another site.
+    let token = latchkey_core::token::random_secret(&mut rand::thread_rng())
+        .expose_secret()
+        .to_string();
     let secure = if secure { "; Secure" } else { "" };
     let cookie =
         format!("{FORM_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=3600{secure}");
