@@ -4,6 +4,32 @@
 use crate::scope::ScopeSet;
 use serde::{Deserialize, Serialize};
 
+/// What a service account reaches, fixed when it is created: the whole
+/// organization (a role), or only its project rows.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountScope {
+    Organization,
+    Project,
+}
+
+impl AccountScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountScope::Organization => "organization",
+            AccountScope::Project => "project",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AccountScope> {
+        match s {
+            "organization" => Some(AccountScope::Organization),
+            "project" => Some(AccountScope::Project),
+            _ => None,
+        }
+    }
+}
+
 /// The kind of credential a request was made with.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]

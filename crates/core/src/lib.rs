@@ -16,7 +16,7 @@ pub mod secret;
 pub mod throttle;
 pub mod token;
 
-pub use access::{Access, CredentialKind};
+pub use access::{Access, AccountScope, CredentialKind};
 pub use audit::{Actor, ActorKind, AuditAction, AuditEvent, CredentialRef, Target, TargetKind};
 pub use grant::{Grant, Reach, RoleRef};
 pub use role::{Plan, Role};

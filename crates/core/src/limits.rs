@@ -83,9 +83,58 @@ fn is_hidden(c: char) -> bool {
     within(HIDDEN, c)
 }
 
+/// Declares a string that only a check of this module makes.
+macro_rules! checked_string {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            pub fn into_string(self) -> String {
+                self.0
+            }
+        }
+
+        impl std::ops::Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> String {
+                value.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+checked_string!(
+    /// A name that passed [`name`]: trimmed, visible, within its length.
+    Name
+);
+
+checked_string!(
+    /// An email address that passed [`email`]: trimmed and lowercased.
+    Email
+);
+
 /// A display name: no hidden characters, at most `max_chars` characters,
 /// something besides white space; stored trimmed.
-pub fn name(field: &'static str, value: &str, max_chars: usize) -> Result<String, FieldError> {
+pub fn name(field: &'static str, value: &str, max_chars: usize) -> Result<Name, FieldError> {
     if value.chars().any(is_hidden) {
         return Err(FieldError::new(
             field,
@@ -102,7 +151,7 @@ pub fn name(field: &'static str, value: &str, max_chars: usize) -> Result<String
             format!("must be at most {max_chars} characters"),
         ));
     }
-    Ok(trimmed.to_string())
+    Ok(Name(trimmed.to_string()))
 }
 
 /// What names are compared by for uniqueness: NFKC with case folded (as
@@ -118,7 +167,7 @@ pub fn name_key(name: &str) -> String {
 /// hidden characters, no space inside, `local@domain` where the domain has
 /// a dot and neither starts nor ends with one. Only this rough shape is
 /// checked; the mail that reaches it is the real test.
-pub fn email(field: &'static str, value: &str) -> Result<String, FieldError> {
+pub fn email(field: &'static str, value: &str) -> Result<Email, FieldError> {
     let trimmed = value.trim();
     let shaped = matches!(trimmed.split_once('@'), Some((l, d)) if !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.'));
     if value.chars().count() > MAX_EMAIL_CHARS
@@ -128,7 +177,7 @@ pub fn email(field: &'static str, value: &str) -> Result<String, FieldError> {
     {
         return Err(FieldError::new(field, "must be an email address"));
     }
-    Ok(trimmed.to_lowercase())
+    Ok(Email(trimmed.to_lowercase()))
 }
 
 /// A character class of the table's ranges, for an OpenAPI `pattern`
@@ -185,7 +234,10 @@ mod tests {
 
     #[test]
     fn names_are_trimmed_and_bounded() {
-        assert_eq!(name("name", "  ci  ", 100), Ok("ci".into()));
+        assert_eq!(
+            name("name", "  ci  ", 100).map(String::from),
+            Ok("ci".into())
+        );
         assert_eq!(name("name", "   ", 100).unwrap_err().field, "name");
         assert!(name("name", &"é".repeat(100), 100).is_ok());
         assert!(name("name", &"é".repeat(101), 100).is_err());
@@ -220,7 +272,7 @@ mod tests {
     #[test]
     fn emails_are_lowercased_and_shaped() {
         assert_eq!(
-            email("email", " Ada@Example.COM "),
+            email("email", " Ada@Example.COM ").map(String::from),
             Ok("ada@example.com".into())
         );
         for bad in [

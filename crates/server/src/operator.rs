@@ -143,7 +143,7 @@ pub async fn setup(
         None => NewAdmin::New {
             user: User {
                 uuid: Uuid::new_v4(),
-                email: email.clone(),
+                email: email.clone().into(),
                 name: None,
                 created_at: at,
             },
@@ -158,7 +158,7 @@ pub async fn setup(
     };
     let org = Org {
         uuid: Uuid::new_v4(),
-        name: org_name,
+        name: org_name.into(),
         plan: Plan::Free,
         created_at: at,
     };

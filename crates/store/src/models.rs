@@ -1,7 +1,7 @@
 //! What the store reads and writes. Plain data; rules live in latchkey-core.
 
-pub use latchkey_core::RoleRef;
 use latchkey_core::SecretString;
+pub use latchkey_core::{AccountScope, RoleRef};
 use latchkey_core::{Actor, CredentialKind, CredentialRef, Grant, Plan, Role, Target, TokenHash};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -382,30 +382,6 @@ pub struct CustomRoleChange {
 pub struct ServiceAccountGrant {
     pub project_uuid: Uuid,
     pub role: RoleRef,
-}
-
-/// What a service account reaches, fixed at creation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AccountScope {
-    Organization,
-    Project,
-}
-
-impl AccountScope {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AccountScope::Organization => "organization",
-            AccountScope::Project => "project",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<AccountScope> {
-        match s {
-            "organization" => Some(AccountScope::Organization),
-            "project" => Some(AccountScope::Project),
-            _ => None,
-        }
-    }
 }
 
 /// A service account's role: organization-wide (a system role, a custom role,

@@ -9,7 +9,7 @@ use super::{read, resolve, Failure};
 use crate::client::Api;
 use crate::output::{self, actor, fields, rfc3339, time as t, Mode, Table};
 use clap::{ArgGroup, Args, Subcommand};
-use latchkey_core::Role;
+use latchkey_core::{AccountScope, Role};
 use latchkey_server::wire::{
     ApiKeyView, CredentialObject, CustomRoleRef, PatView, ProjectGrantView, ProjectView, RolesView,
     ServiceAccountView,
@@ -498,7 +498,7 @@ fn grant_role(role: Option<Role>, custom: Option<&CustomRoleRef>) -> String {
 
 /// What a service account may do: its role, or "N projects: web=viewer, …".
 fn access(a: &ServiceAccountView) -> String {
-    if a.scope == "project" {
+    if a.scope == AccountScope::Project {
         let projects = a.projects.as_deref().unwrap_or_default();
         let count = a.project_count.unwrap_or(projects.len());
         let grants = projects

@@ -152,7 +152,7 @@ pub async fn update(
         return Ok(ok(ApiKeyView::of(&key)));
     }
     let change = CredentialChange {
-        name,
+        name: name.map(String::from),
         scopes: None,
         expires_at: req.expires_at,
     };

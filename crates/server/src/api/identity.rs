@@ -142,7 +142,7 @@ pub async fn create_org(
     let at = now();
     let org = Org {
         uuid: Uuid::new_v4(),
-        name,
+        name: name.into(),
         plan: Plan::Free,
         created_at: at,
     };

@@ -106,8 +106,8 @@ pub async fn add(
         None => {
             let user = User {
                 uuid: Uuid::new_v4(),
-                email,
-                name,
+                email: email.into(),
+                name: name.map(String::from),
                 created_at: at,
             };
             (MemberUser::New(user.clone()), user)

@@ -86,13 +86,15 @@ impl GivenRole {
 }
 
 /// A `name` field, by the one rule every name follows (`limits::name`).
-pub fn name(value: &str) -> crate::error::ApiResult<String> {
+pub fn name(value: &str) -> crate::error::ApiResult<latchkey_core::limits::Name> {
     use latchkey_core::limits;
     Ok(limits::name("name", value, limits::MAX_NAME_CHARS)?)
 }
 
 /// An optional `name` field.
-pub fn optional_name(value: Option<&str>) -> crate::error::ApiResult<Option<String>> {
+pub fn optional_name(
+    value: Option<&str>,
+) -> crate::error::ApiResult<Option<latchkey_core::limits::Name>> {
     value.map(name).transpose()
 }
 
@@ -184,7 +186,7 @@ impl PageQuery {
 pub fn mint(
     caller: &crate::auth::Caller,
     kind: latchkey_core::TokenKind,
-    name: String,
+    name: latchkey_core::limits::Name,
     expires_at: Option<time::OffsetDateTime>,
     at: time::OffsetDateTime,
 ) -> (latchkey_store::Credential, latchkey_core::TokenSecret) {
@@ -194,7 +196,7 @@ pub fn mint(
         kind: kind.credential_kind(),
         org_uuid: caller.org.uuid,
         owner_uuid: None,
-        name,
+        name: name.into(),
         display_prefix: secret.display_prefix().to_string(),
         scopes: None,
         role: None,

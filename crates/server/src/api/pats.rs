@@ -191,7 +191,7 @@ pub async fn update(
         None => None,
     };
     let change = CredentialChange {
-        name,
+        name: name.map(String::from),
         scopes,
         expires_at: req.expires_at,
     };

@@ -139,7 +139,7 @@ pub async fn create(
     let project = Project {
         uuid: Uuid::new_v4(),
         org_uuid: caller.org.uuid,
-        name,
+        name: name.into(),
         created_at: at,
         created_by: actor.clone(),
         updated_at: at,

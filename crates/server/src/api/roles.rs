@@ -103,7 +103,7 @@ pub async fn create(
     let role = CustomRole {
         uuid: Uuid::new_v4(),
         org_uuid: caller.org.uuid,
-        name,
+        name: name.into(),
         description,
         scopes,
         created_at: at,
@@ -152,7 +152,7 @@ pub async fn update(
         return Err(ApiError::RoleTooHigh);
     }
     let change = CustomRoleChange {
-        name: super::optional_name(req.name.as_deref())?,
+        name: super::optional_name(req.name.as_deref())?.map(String::from),
         description: req
             .description
             .as_ref()

@@ -67,7 +67,7 @@ impl ServiceAccountView {
             created_at: c.created_at,
             rotated_at: c.rotated_at,
             last_used_at: c.last_used_at,
-            scope: a.scope.as_str().to_string(),
+            scope: a.scope,
             role: c.role,
             custom_role: a.custom_role_uuid.map(|u| names.role(u)),
             legacy_scopes: c.scopes.clone(),
@@ -391,9 +391,7 @@ pub async fn create(
         at,
     );
     let mut warnings = None;
-    let scope = AccountScope::parse(&req.scope)
-        .ok_or_else(|| ApiError::invalid("scope", "must be \"organization\" or \"project\""))?;
-    let (custom_role_uuid, grants, details) = match scope {
+    let (custom_role_uuid, grants, details) = match req.scope {
         AccountScope::Organization => match organization_role(&state, &caller, &req).await? {
             OrgRole::Given(given) => {
                 if !given.scopes.is_subset_of(caller.access.org_scopes()) {
@@ -434,12 +432,12 @@ pub async fn create(
         }
     };
     let mut details = details;
-    details["scope"] = json!(req.scope);
+    details["scope"] = json!(req.scope.as_str());
     details["displayPrefix"] = json!(credential.display_prefix);
     details["expiresAt"] = json!(credential.expires_at.map(|t| t.unix_timestamp()));
     let account = ServiceAccount {
         credential,
-        scope,
+        scope: req.scope,
         custom_role_uuid,
         grants,
     };
@@ -571,7 +569,7 @@ pub async fn update(
         .update_service_account(
             uuid,
             &ServiceAccountChange {
-                name: description,
+                name: description.map(String::from),
                 role: given.as_ref().map(GivenRole::role_ref),
                 expires_at: req.expires_at,
             },

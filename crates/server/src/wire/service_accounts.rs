@@ -2,7 +2,7 @@
 
 use super::roles::CustomRoleRef;
 use latchkey_core::grant::LEGACY_SCOPES;
-use latchkey_core::{Actor, Role, TokenSecret};
+use latchkey_core::{AccountScope, Actor, Role, TokenSecret};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
@@ -40,8 +40,7 @@ pub struct ServiceAccountView {
     pub rotated_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub last_used_at: Option<OffsetDateTime>,
-    /// `organization` or `project`.
-    pub scope: String,
+    pub scope: AccountScope,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role: Option<Role>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -82,8 +81,7 @@ pub struct CreateServiceAccountRequest {
     pub description: String,
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub expires_at: Option<OffsetDateTime>,
-    #[schema(schema_with = account_scope)]
-    pub scope: String,
+    pub scope: AccountScope,
     /// Organization scope: a system role from `viewer` up.
     pub role: Option<Role>,
     /// Organization scope: a custom role of the organization.
@@ -93,19 +91,6 @@ pub struct CreateServiceAccountRequest {
     pub scopes: Option<Vec<String>>,
     /// Project scope: one row per project.
     pub projects: Option<Vec<ProjectRowRequest>>,
-}
-
-/// `organization` or `project`.
-fn account_scope() -> utoipa::openapi::schema::Object {
-    use latchkey_store::AccountScope;
-    use utoipa::openapi::schema::{ObjectBuilder, Type};
-    ObjectBuilder::new()
-        .schema_type(Type::String)
-        .enum_values(Some(
-            [AccountScope::Organization, AccountScope::Project].map(AccountScope::as_str),
-        ))
-        .description(Some("`organization` or `project`."))
-        .build()
 }
 
 /// Null, or legacy scopes.
