@@ -5,6 +5,7 @@ mod support;
 
 mod api_keys;
 mod audit;
+mod audit_queries;
 mod custom_roles;
 mod members;
 mod ops;
