@@ -8,12 +8,10 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-// The description is a stray (it was a constant's comment once) that the
-// published document has carried since; kept so the document stays as it
-// is until it is corrected on its own.
+/// One project row of a project-scoped service account: the project and the
+/// role the account holds on it (a system role or a custom role).
 #[derive(Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[schema(description = "Most project rows one service account may have.")]
 pub struct ProjectGrantView {
     pub project_uuid: Uuid,
     pub project_name: String,
