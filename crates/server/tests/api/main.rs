@@ -6,6 +6,7 @@ mod support;
 mod api_keys;
 mod audit;
 mod custom_roles;
+mod forward;
 mod members;
 mod ops;
 mod pats;
