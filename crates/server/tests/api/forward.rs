@@ -16,6 +16,7 @@ on_both_backends!(
     revocation_holds_on_the_next_request,
     a_cached_token_reads_nothing,
     names_are_safe_header_values,
+    the_document_describes_it,
 );
 
 /// The rules of `examples/latchkey.toml`, the file the README shows and the
@@ -391,6 +392,40 @@ fn percent_decode(text: &str) -> String {
         }
     }
     String::from_utf8(out).expect("UTF-8")
+}
+
+async fn the_document_describes_it(app: TestApp) {
+    let doc = app.get("/api/v1/openapi.json", &Auth::None).await;
+    let op = &doc.body["paths"]["/auth/forward"]["get"];
+    assert_eq!(op["security"], json!([{ "bearer": [] }, { "apiKey": [] }]));
+    let description = op["description"].as_str().expect("description");
+    assert!(description.contains("Any method"), "{description}");
+    let headers = op["responses"]["200"]["headers"]
+        .as_object()
+        .expect("headers");
+    for name in latchkey_server::wire::forward::IDENTITY_HEADERS {
+        assert!(
+            headers.keys().any(|h| h.eq_ignore_ascii_case(name)),
+            "{name} is not described"
+        );
+    }
+    for status in ["400", "401", "403", "429"] {
+        assert_eq!(
+            op["responses"][status]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/Error",
+            "{status}"
+        );
+    }
+    let params = op["parameters"].as_array().expect("parameters");
+    let param = |name: &str| params.iter().find(|p| p["name"] == name).expect(name);
+    assert_eq!(
+        param("scope")["schema"]["$ref"],
+        "#/components/schemas/Scope"
+    );
+    assert_eq!(
+        param("project")["schema"]["pattern"],
+        "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+    );
 }
 
 // ---- rules from the configuration file ---------------------------------------------
