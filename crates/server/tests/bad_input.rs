@@ -1885,7 +1885,9 @@ async fn forward_auth_bad_input(app: TestApp) {
     let auth = format!("Bearer {}", ruled.admin.pat_token);
     let long_uri = format!("/{}", "a".repeat(9_000));
     let long_method = "M".repeat(40);
-    let cases: Vec<(Vec<(&str, &[u8])>, &str)> = vec![
+    // (the forwarded headers sent, the field the refusal must name)
+    type Headers<'a> = Vec<(&'a str, &'a [u8])>;
+    let cases: Vec<(Headers, &str)> = vec![
         (
             vec![("x-forwarded-uri", b"/caf\xc3\xa9")],
             "X-Forwarded-Uri",
