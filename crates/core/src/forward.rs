@@ -9,10 +9,12 @@
 //!
 //! The request's path is read the way servers behind a proxy read it:
 //! percent-decoded, without empty or `.` segments, `..` applied. A path
-//! that could be read two ways (an encoded `/` or `\`, a raw `\`, control
-//! characters, bad percent-encoding, `..` above the root) is refused rather
-//! than guessed: a guess that differs from the upstream's would let a
-//! request past the rule meant for it.
+//! that could be read two ways (an encoded `/` or `\`, a raw `\`, a `;`,
+//! control characters, bad percent-encoding, `..` above the root) is refused
+//! rather than guessed: a guess that differs from the upstream's would let a
+//! request past the rule meant for it. (`;` starts a path parameter that
+//! Java servers drop, `/admin;x/` being `/admin/` to them and not to others;
+//! `\` is a separator to some servers.)
 
 use crate::scope::Scope;
 use uuid::Uuid;
@@ -54,7 +56,7 @@ pub enum PatternError {
         "segment {0:?}: * and ** stand for whole segments, and {{project}} is the only placeholder"
     )]
     BadSegment(String),
-    #[error("segment {0:?}: only printable ASCII other than % ? # and spaces")]
+    #[error("segment {0:?}: only printable ASCII other than % ? # ; \\ and spaces")]
     BadCharacter(String),
     #[error("longer than {MAX_PATH_BYTES} bytes or {MAX_SEGMENTS} segments")]
     TooLong,
@@ -87,9 +89,9 @@ impl PathPattern {
                 _ if part.contains(['{', '}', '*']) => {
                     return Err(PatternError::BadSegment(part.into()))
                 }
-                _ if !part
-                    .bytes()
-                    .all(|b| b.is_ascii_graphic() && !matches!(b, b'%' | b'?' | b'#' | b'\\')) =>
+                _ if !part.bytes().all(|b| {
+                    b.is_ascii_graphic() && !matches!(b, b'%' | b'?' | b'#' | b';' | b'\\')
+                }) =>
                 {
                     return Err(PatternError::BadCharacter(part.into()))
                 }
@@ -143,7 +145,7 @@ pub enum PathError {
     BadPercent,
     #[error("not UTF-8 once percent-decoded")]
     NotUtf8,
-    #[error("an encoded / or a \\ makes the path ambiguous")]
+    #[error("an encoded /, a \\ or a ; makes the path ambiguous")]
     Ambiguous,
     #[error("control characters in the path")]
     Control,
@@ -180,6 +182,10 @@ impl RequestPath {
 }
 
 fn decode_segment(raw: &str) -> Result<String, PathError> {
+    // A raw `;` only: an encoded one is a character of the segment to all.
+    if raw.contains(';') {
+        return Err(PathError::Ambiguous);
+    }
     let bytes = raw.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -394,6 +400,8 @@ mod tests {
         assert_eq!(read("/a/%2e%2E/b"), ["b"]);
         assert_eq!(read("/caf%C3%A9?q=/x#f"), ["café"]);
         assert_eq!(read("/a?b/../.."), ["a"]);
+        assert_eq!(read("/a%3Bb"), ["a;b"]);
+        assert_eq!(read("/a?x=1;2"), ["a"]);
         assert_eq!(read("/"), Vec::<String>::new());
         assert_eq!(
             matches(
@@ -417,6 +425,8 @@ mod tests {
             ("/a%2fb", PathError::Ambiguous),
             ("/a%5Cb", PathError::Ambiguous),
             ("/a\\b", PathError::Ambiguous),
+            ("/admin;x/users", PathError::Ambiguous),
+            ("/secret/..;/public", PathError::Ambiguous),
             ("/a%", PathError::BadPercent),
             ("/a%4", PathError::BadPercent),
             ("/a%zz", PathError::BadPercent),
@@ -452,6 +462,7 @@ mod tests {
             ("/a b", PatternError::BadCharacter("a b".into())),
             ("/a%2F", PatternError::BadCharacter("a%2F".into())),
             ("/a?b", PatternError::BadCharacter("a?b".into())),
+            ("/a;b", PatternError::BadCharacter("a;b".into())),
             ("/café", PatternError::BadCharacter("café".into())),
         ] {
             assert_eq!(PathPattern::parse(pattern), Err(error), "{pattern:?}");

@@ -1904,6 +1904,10 @@ async fn forward_auth_bad_input(app: TestApp) {
         (vec![("x-forwarded-uri", b"/a%zz")], "X-Forwarded-Uri"),
         (vec![("x-forwarded-uri", b"/a%00b")], "X-Forwarded-Uri"),
         (vec![("x-forwarded-uri", b"/a/../..")], "X-Forwarded-Uri"),
+        (
+            vec![("x-forwarded-uri", b"/admin/..;/public")],
+            "X-Forwarded-Uri",
+        ),
         (vec![("x-forwarded-uri", b"*")], "X-Forwarded-Uri"),
         (
             vec![("x-forwarded-uri", b"https://elsewhere/admin")],

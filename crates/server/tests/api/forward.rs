@@ -489,6 +489,7 @@ async fn rules_on(backend: Backend) {
     for ambiguous in [
         format!("/projects/{project}%2Freports/x"),
         format!("/projects/{project}\\reports/x"),
+        "/admin;jsessionid=1/users".to_string(),
         "/a%zz".to_string(),
         "no-slash".to_string(),
     ] {
