@@ -16,13 +16,16 @@ with wrk, in one run, requests per second and p50/p99 latency of:
                                        N stored, every request a database read
   8. POST /api/v1/auth/verify, warm:   the cache on, random tokens of the
                                        N stored (fills up to --sample entries)
+  9. GET /auth/forward                 what a reverse proxy asks (a PAT,
+                                       cached, a scope on a project)
 
 and prints each against the baseline, plus the servers' peak memory.
 
 Before a scenario is timed, a sample request must get its expected answer
 (200 and the expected principal, the PAT in the list and on the page, 401
 `invalid_token` for the wrong token, `valid: true` and `allowed: true` from
-verify, and `valid: true` for 20 of the seeded tokens on the server that
+verify, an empty 200 naming the PAT's owner in `X-Latchkey-Principal-Id` from
+forward auth, and `valid: true` for 20 of the seeded tokens on the server that
 scenario uses); after each wrk run, every response must be of the expected
 class (refused, for the wrong token). Otherwise the run exits non-zero
 naming the scenario and what came back.
@@ -99,6 +102,9 @@ end
 """
 
 
+FORWARD = "GET /auth/forward, PAT, scope + project"
+
+
 def log(msg):
     print(f"== {msg}", file=sys.stderr, flush=True)
 
@@ -164,6 +170,16 @@ def expect_json(name, base, method, path, body, headers, status, check, what):
     got, _, answer = http(base, method, path, body, headers)
     if got != status or not check(answer):
         fail(name, f"expected {status} with {what}; the sample request got {got}: {json.dumps(answer)[:500]}")
+
+
+def expect_forward(name, base, path, token, owner):
+    """The sample request of the forward-auth scenario: an empty 200 whose
+    X-Latchkey-Principal-Id is the token's owner."""
+    got, headers, raw = request(base, "GET", path, None, {"Authorization": f"Bearer {token}"})
+    seen = {k.lower(): v for k, v in headers.items()}.get("x-latchkey-principal-id")
+    if got != 200 or raw or seen != owner:
+        fail(name, f"expected an empty 200 with X-Latchkey-Principal-Id {owner}; "
+                   f"the sample request got {got}, {seen!r}: {raw[:300]!r}")
 
 
 def field(answer, *path):
@@ -467,11 +483,14 @@ def main():
             ("POST /api/v1/auth/verify, PAT, scope + projectUuid", "/api/v1/auth/verify", {
                 "script": str(lua), "env": {"LATCHKEY_VERIFY_BODY": json.dumps(project_body)}},
              ("POST", project_body, None, 200, verify_allowed, "valid: true, allowed: true")),
+            (FORWARD, f"/auth/forward?scope=content:read&project={project}",
+             {"headers": [f"Authorization: Bearer {pat}"]}, None),
         ]
         for name, path, _, sample in cached:
             if sample:
                 method, body, headers, status, check, what = sample
                 expect_json(name, base, method, path, body, headers, status, check, what)
+        expect_forward(FORWARD, base, f"/auth/forward?scope=content:read&project={project}", pat, owner)
         rounds = {name: [] for name, _, _, _ in cached}
         for i in range(args.rounds):
             for name, path, kw, _ in cached:
@@ -529,6 +548,7 @@ def main():
     if pat_r and key_r:
         print(f"PAT / API key throughput: {pat_r['rps'] / key_r['rps']:.2f}")
     for a, b in [("POST /api/v1/auth/verify, PAT, scope + projectUuid", "POST /api/v1/auth/verify, PAT"),
+                 (FORWARD, "POST /api/v1/auth/verify, PAT, scope + projectUuid"),
                  ("GET /settings/tokens (page), session", "GET /api/v1/user/me/personal-access-tokens, session")]:
         if by.get(a) and by.get(b) and by[b]["rps"]:
             print(f"{a} / {b}: {by[a]['rps'] / by[b]['rps']:.2f}")

@@ -7,6 +7,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod forward;
 pub mod grant;
 pub mod limits;
 pub mod policy;

@@ -55,6 +55,30 @@ async fn until(b: &Client, token: Option<&str>, done: impl Fn(u16, &Value) -> bo
     }
 }
 
+/// `GET /auth/forward` with the token, as a reverse proxy asks.
+async fn forward(client: &Client, token: &str) -> (u16, Value) {
+    client
+        .call(reqwest::Method::GET, "/auth/forward", Some(token), None)
+        .await
+}
+
+/// Polls `/auth/forward` on replica `b` until it refuses `token` with
+/// `code`; returns how long it took.
+async fn until_forward_refuses(b: &Client, token: &str, code: &str) -> Duration {
+    let start = Instant::now();
+    loop {
+        let (status, body) = forward(b, token).await;
+        if status == 401 && body["error"]["code"] == code {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "/auth/forward on the other replica still answers {status} {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 async fn new_member(admin: &mut Client, email: &str, role: &str) -> (String, Client) {
     let post = reqwest::Method::POST;
     let (status, r) = admin
@@ -135,6 +159,23 @@ async fn changes_through_one_replica_hold_on_the_other_within_a_second() {
             s == 401 && b["error"]["code"] == "token_revoked"
         })
         .await,
+    ));
+
+    // Forward auth answers from the same cache, kept current the same way.
+    let (p4, t4) = pat(&dev, "four").await;
+    assert_eq!(forward(&on_b, &t4).await.0, 200);
+    let (status, _) = dev
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/user/me/personal-access-tokens/{p4}"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+    figures.push((
+        "revoke (/auth/forward)",
+        until_forward_refuses(&on_b, &t4, "token_revoked").await,
     ));
 
     let (status, r) = dev

@@ -1,8 +1,8 @@
 //! The router, and starting and stopping the server.
 
 use crate::api::{
-    api_keys, audit, catalog, identity, members, ops, pats, projects, roles, service_accounts,
-    session, verify,
+    api_keys, audit, catalog, forward, identity, members, ops, pats, projects, roles,
+    service_accounts, session, verify,
 };
 use crate::cache::AuthCache;
 use crate::config::ServeConfig;
@@ -16,7 +16,7 @@ use crate::refusals::RefusalLog;
 use crate::state::{AppState, Inner};
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{any, get};
 use axum::Router;
 use latchkey_core::{limits, ExposeSecret};
 use latchkey_store::{ReplicaChange, Store};
@@ -36,9 +36,16 @@ use utoipa_axum::routes;
 #[derive(OpenApi)]
 #[openapi(
     info(title = "latchkey", description = "Credentials for multi-tenant software: personal access tokens, API keys, service accounts.\n\nEvery success body is `{\"status\": \"ok\", \"results\": <the schema shown>}`; every failure is `{\"status\": \"error\", \"error\": {statusCode, code, message, details?}}`. Authenticate with `Authorization: ApiKey <token>` or `Bearer <token>`, or the `latchkey_session` cookie plus `X-CSRF-Token` on changes."),
-    tags((name = "session"), (name = "identity"), (name = "members"), (name = "projects"), (name = "roles"), (name = "personal access tokens"), (name = "api keys"), (name = "service accounts"), (name = "audit"), (name = "verification"), (name = "operations"))
+    tags((name = "session"), (name = "identity"), (name = "members"), (name = "projects"), (name = "roles"), (name = "personal access tokens"), (name = "api keys"), (name = "service accounts"), (name = "audit"), (name = "verification"), (name = "forward auth"), (name = "operations"))
 )]
 struct ApiDoc;
+
+/// `/auth/forward` answers any method on any path below it, which
+/// `routes!` (one method per annotation) cannot route: it is routed with
+/// `any` and documented from its annotation here.
+#[derive(OpenApi)]
+#[openapi(paths(forward::forward))]
+struct ForwardDoc;
 
 /// Every route: the JSON API with its OpenAPI document, the web pages, and
 /// the layers every request passes through.
@@ -162,7 +169,12 @@ fn api_router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::readyz))
         .routes(routes!(ops::metrics))
+        .route(forward::PATH, any(forward::forward))
+        .route("/auth/forward/", any(forward::forward))
+        .route("/auth/forward/{*rest}", any(forward::forward))
         .split_for_parts();
+    let mut openapi = openapi;
+    openapi.merge(ForwardDoc::openapi());
     (router.with_state(state), openapi)
 }
 
@@ -217,8 +229,10 @@ impl RunningServer {
 
 /// Opens the database, runs first-start setup, binds, and serves in the background.
 pub async fn start(config: ServeConfig) -> Result<RunningServer, StartupError> {
-    let catalog =
-        crate::config::load_catalog(config.config.as_deref()).map_err(StartupError::Config)?;
+    let crate::config::ServerFile {
+        catalog,
+        forward_rules,
+    } = crate::config::load_file(config.config.as_deref()).map_err(StartupError::Config)?;
     let hasher = operator::load_secret_key(&config)?;
     let mut sql_store = operator::open_store(&config.database).await?;
     let cache = Arc::new(AuthCache::new(
@@ -256,6 +270,7 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartupError> {
         passwords,
         hasher,
         catalog,
+        forward_rules,
         last_used: LastUsed::default(),
         sign_in: SignInThrottle::default(),
         verify_failures: LocalThrottle::new(VERIFY_ADDRESS),

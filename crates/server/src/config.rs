@@ -92,7 +92,8 @@ pub struct ServeConfig {
     /// client address taken from `X-Forwarded-For` / `Forwarded`.
     #[arg(long, env = "LATCHKEY_TRUSTED_PROXIES", value_name = "CIDRS", value_delimiter = ',', value_parser = parse_trusted_proxy)]
     pub trusted_proxies: Vec<IpNet>,
-    /// A TOML file with operator-defined scopes: `[[scopes]] name = "billing:read" description = "…"`.
+    /// A TOML file with operator-defined scopes (`[[scopes]]`) and forward-auth
+    /// rules (`[[forward_auth.rules]]`); a bad one stops the server, saying why.
     #[arg(long, env = "LATCHKEY_CONFIG")]
     pub config: Option<PathBuf>,
     /// Passwords hashed at once (each argon2 hash holds 19 MiB); default:
@@ -182,12 +183,16 @@ fn parse_trusted_proxy(text: &str) -> Result<IpNet, String> {
         })
 }
 
-/// The operator's configuration file (`--config`).
+/// The operator's configuration file (`--config`): its sections as written.
+/// Every table refuses keys it does not know, so a misspelt one stops the
+/// server instead of being ignored.
 #[derive(serde::Deserialize, Default, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     #[serde(default)]
     pub scopes: Vec<ScopeEntry>,
+    #[serde(default)]
+    pub forward_auth: ForwardAuthConfig,
 }
 
 #[derive(serde::Deserialize, Debug)]
@@ -198,10 +203,37 @@ pub struct ScopeEntry {
     pub description: String,
 }
 
-/// The scope catalog: the built-in scopes plus the configuration file's.
-pub fn load_catalog(path: Option<&std::path::Path>) -> Result<latchkey_core::ScopeCatalog, String> {
+/// `[forward_auth]`: what `/auth/forward` requires of a request by its
+/// method and path (API.md, "Forward authentication for reverse proxies").
+#[derive(serde::Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct ForwardAuthConfig {
+    #[serde(default)]
+    pub rules: Vec<ForwardRuleEntry>,
+}
+
+/// `[[forward_auth.rules]]`: `methods` (absent: any), `path`, `scope`.
+#[derive(serde::Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct ForwardRuleEntry {
+    pub methods: Option<Vec<String>>,
+    pub path: String,
+    pub scope: String,
+}
+
+/// The configuration file, checked: the scope catalog (built-in scopes plus
+/// the file's) and the forward-auth rules (whose scopes are the catalog's).
+#[derive(Debug, Default)]
+pub struct ServerFile {
+    pub catalog: latchkey_core::ScopeCatalog,
+    pub forward_rules: latchkey_core::forward::Rules,
+}
+
+/// Reads and checks the configuration file; no file is the defaults. A bad
+/// file says which file, and where in it.
+pub fn load_file(path: Option<&std::path::Path>) -> Result<ServerFile, String> {
     let Some(path) = path else {
-        return Ok(latchkey_core::ScopeCatalog::default());
+        return Ok(ServerFile::default());
     };
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read the configuration file {}: {e}", path.display()))?;
@@ -211,10 +243,41 @@ pub fn load_catalog(path: Option<&std::path::Path>) -> Result<latchkey_core::Sco
             path.display()
         )
     })?;
-    latchkey_core::ScopeCatalog::with_custom(
+    let catalog = latchkey_core::ScopeCatalog::with_custom(
         file.scopes.into_iter().map(|s| (s.name, s.description)),
     )
-    .map_err(|e| format!("the configuration file {}: {e}", path.display()))
+    .map_err(|e| format!("the configuration file {}: {e}", path.display()))?;
+    let rules = file
+        .forward_auth
+        .rules
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            latchkey_core::forward::Rule::new(
+                r.methods.as_deref(),
+                &r.path,
+                &r.scope,
+                catalog.parse(&r.scope),
+            )
+            .map_err(|e| {
+                format!(
+                    "the configuration file {}: forward_auth.rules[{i}].{}: {}",
+                    path.display(),
+                    e.field,
+                    e.message
+                )
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(ServerFile {
+        catalog,
+        forward_rules: latchkey_core::forward::Rules::new(rules),
+    })
+}
+
+/// The scope catalog: the built-in scopes plus the configuration file's.
+pub fn load_catalog(path: Option<&std::path::Path>) -> Result<latchkey_core::ScopeCatalog, String> {
+    load_file(path).map(|file| file.catalog)
 }
 
 #[cfg(test)]

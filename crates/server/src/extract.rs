@@ -186,16 +186,18 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
-        let query = parts.uri.query().unwrap_or("");
-        let de = serde_urlencoded_de(query);
-        serde_path_to_error::deserialize(de)
-            .map(ApiQuery)
-            .map_err(|e| {
-                let message = e.inner().to_string();
-                let field = field_of(e.path().to_string(), &message);
-                ApiError::InvalidRequest { field, message }
-            })
+        parse_query(parts.uri.query().unwrap_or("")).map(ApiQuery)
     }
+}
+
+/// A query string, with the failing parameter named.
+pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    let de = serde_urlencoded_de(query);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let message = e.inner().to_string();
+        let field = field_of(e.path().to_string(), &message);
+        ApiError::InvalidRequest { field, message }
+    })
 }
 
 fn serde_urlencoded_de(query: &str) -> serde_urlencoded::Deserializer<'_> {

@@ -22,6 +22,10 @@ const PUBLIC: [&str; 6] = [
 /// Accepted without a credential, or with the invited account's session.
 const SESSION_OPTIONAL: [&str; 1] = ["/api/v1/invites/{code}"];
 
+/// A token in the `Authorization` header only, no session: what a reverse
+/// proxy passes on.
+const TOKEN_ONLY: [&str; 1] = ["/auth/forward"];
+
 const METHODS: [&str; 5] = ["get", "put", "post", "patch", "delete"];
 
 /// The only UUID form latchkey writes, and the one its documents promise.
@@ -409,6 +413,8 @@ fn finish_operation(path: &str, method: &str, op: &mut Map<String, Value>) {
     };
     let security = if public {
         json!([])
+    } else if TOKEN_ONLY.contains(&path) {
+        json!([{ "bearer": [] }, { "apiKey": [] }])
     } else if optional {
         json!([{}, session])
     } else {
@@ -446,7 +452,7 @@ fn finish_operation(path: &str, method: &str, op: &mut Map<String, Value>) {
     if has_body {
         add("413", "payload_too_large: the body is over 64 KiB");
     }
-    if !path.starts_with("/api/") {
+    if !path.starts_with("/api/") && !TOKEN_ONLY.contains(&path) {
         // Operations: plain answers, no envelope.
         return;
     }

@@ -25,6 +25,8 @@ pub struct Inner {
     pub metrics: Metrics,
     pub hasher: TokenHasher,
     pub catalog: ScopeCatalog,
+    /// `[[forward_auth.rules]]` of the configuration file.
+    pub forward_rules: latchkey_core::forward::Rules,
     pub last_used: LastUsed,
     /// Every request-path password hash goes through it.
     pub passwords: PasswordQueue,

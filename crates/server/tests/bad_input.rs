@@ -27,6 +27,7 @@ on_both_backends!(
     garbage_session_cookie,
     non_uuid_path_ids,
     bad_query_params,
+    forward_auth_bad_input,
     unknown_routes_and_methods,
     invite_codes_and_passwords,
     login_bad_input,
@@ -1795,6 +1796,175 @@ async fn bad_query_params(app: TestApp) {
         assert!(resp.expect(200)["items"].is_array(), "{query}");
     }
     healthy(&app).await;
+}
+
+/// `/auth/forward`: a bad query, a forwarded header that is not one, a path
+/// that could be read two ways: `400` naming the parameter or header, with
+/// or without a credential (before it is looked at); garbage credentials are
+/// the API's `401`s. Never a 500, never a hang.
+async fn forward_auth_bad_input(app: TestApp) {
+    let token = app.admin.pat.clone();
+    let uuid = uuid::Uuid::new_v4();
+    let long = "a".repeat(10_000);
+    let queries: Vec<(String, &str)> = vec![
+        ("scope=nope".into(), "scope"),
+        ("scope=".into(), "scope"),
+        ("scope=CONTENT:READ".into(), "scope"),
+        ("scope=content:read&scope=content:write".into(), "scope"),
+        (format!("scope={long}"), "scope"),
+        ("scope=%FF%FE".into(), "scope"),
+        ("scope=content%3Aread%00".into(), "scope"),
+        ("scope=content:read&project=website".into(), "project"),
+        ("scope=content:read&project=".into(), "project"),
+        (
+            format!("scope=content:read&project={}", uuid.simple()),
+            "project",
+        ),
+        (format!("scope=content:read&project={{{uuid}}}"), "project"),
+        (format!("scope=content:read&project={uuid}x"), "project"),
+        (format!("scope=content:read&project={long}"), "project"),
+        (
+            format!("scope=content:read&project={uuid}&project={uuid}"),
+            "project",
+        ),
+        (format!("project={uuid}"), "project"),
+    ];
+    for (query, field) in &queries {
+        for auth in [&Auth::None, &token] {
+            let resp = app.get(&format!("/auth/forward?{query}"), auth).await;
+            assert_invalid(&resp, Some(field), &query[..query.len().min(80)]);
+        }
+    }
+    // A valid project that does not exist is no bad input: a 403.
+    let resp = app
+        .get(
+            &format!("/auth/forward?scope=content:read&project={uuid}"),
+            &token,
+        )
+        .await;
+    assert_error(&resp, 403, "missing_scope", "unknown project");
+    // Garbage credentials, as on every route.
+    for value in [
+        b"".as_slice(),
+        b"Bearer",
+        b"Bearer lkpat_abc",
+        b"Basic YWRtaW46cGFzc3dvcmQ=",
+        &[0xff, 0xfe, 0x80],
+    ] {
+        let resp = send_with_headers(
+            &app,
+            Method::GET,
+            "/auth/forward",
+            &[("authorization", value)],
+            None,
+        )
+        .await;
+        assert_error(
+            &resp,
+            401,
+            "malformed_token",
+            &String::from_utf8_lossy(value),
+        );
+    }
+    // Below /auth/forward the path is the proxied request's (Envoy).
+    for path in [
+        "/auth/forward/a%2Fb",
+        "/auth/forward/a%FF",
+        "/auth/forward/a%5C",
+    ] {
+        let resp = app.get(path, &token).await;
+        assert_error(&resp, 400, "invalid_request", path);
+        assert_eq!(resp.body["error"]["details"]["field"], "path", "{path}");
+    }
+    healthy(&app).await;
+
+    // The forwarded headers are read where rules need them.
+    let rules =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/latchkey.toml");
+    let ruled = TestApp::spawn_with(app.backend, |c| c.config = Some(rules)).await;
+    let auth = format!("Bearer {}", ruled.admin.pat_token);
+    let long_uri = format!("/{}", "a".repeat(9_000));
+    let long_method = "M".repeat(40);
+    // (the forwarded headers sent, the field the refusal must name)
+    type Headers<'a> = Vec<(&'a str, &'a [u8])>;
+    let cases: Vec<(Headers, &str)> = vec![
+        (
+            vec![("x-forwarded-uri", b"/caf\xc3\xa9")],
+            "X-Forwarded-Uri",
+        ),
+        (
+            vec![("x-forwarded-uri", &[b'/', 0xc3, 0xa9])],
+            "X-Forwarded-Uri",
+        ),
+        (vec![("x-original-uri", &[b'/', 0xff])], "X-Original-URI"),
+        (
+            vec![("x-forwarded-uri", long_uri.as_bytes())],
+            "X-Forwarded-Uri",
+        ),
+        (vec![("x-forwarded-uri", b"/a%zz")], "X-Forwarded-Uri"),
+        (vec![("x-forwarded-uri", b"/a%00b")], "X-Forwarded-Uri"),
+        (vec![("x-forwarded-uri", b"/a/../..")], "X-Forwarded-Uri"),
+        (
+            vec![("x-forwarded-uri", b"/admin/..;/public")],
+            "X-Forwarded-Uri",
+        ),
+        (vec![("x-forwarded-uri", b"*")], "X-Forwarded-Uri"),
+        (
+            vec![("x-forwarded-uri", b"https://elsewhere/admin")],
+            "X-Forwarded-Uri",
+        ),
+        (vec![("x-original-uri", b"admin")], "X-Original-URI"),
+        (
+            vec![("x-forwarded-uri", b"/a"), ("x-forwarded-uri", b"/b")],
+            "X-Forwarded-Uri",
+        ),
+        (
+            vec![("x-forwarded-uri", b"/a"), ("x-original-uri", b"/b")],
+            "X-Forwarded-Uri",
+        ),
+        (
+            vec![
+                ("x-forwarded-uri", b"/a"),
+                ("x-forwarded-method", b"GET POST"),
+            ],
+            "X-Forwarded-Method",
+        ),
+        (
+            vec![("x-forwarded-uri", b"/a"), ("x-original-method", b"")],
+            "X-Original-Method",
+        ),
+        (
+            vec![("x-forwarded-uri", b"/a"), ("x-forwarded-method", &[0xff])],
+            "X-Forwarded-Method",
+        ),
+        (
+            vec![
+                ("x-forwarded-uri", b"/a"),
+                ("x-forwarded-method", long_method.as_bytes()),
+            ],
+            "X-Forwarded-Method",
+        ),
+        (
+            vec![
+                ("x-forwarded-uri", b"/a"),
+                ("x-forwarded-method", b"GET"),
+                ("x-original-method", b"PUT"),
+            ],
+            "X-Forwarded-Method",
+        ),
+        (vec![], "X-Forwarded-Uri"),
+    ];
+    for (headers, field) in &cases {
+        for with_token in [false, true] {
+            let mut sent = headers.clone();
+            if with_token {
+                sent.push(("authorization", auth.as_bytes()));
+            }
+            let resp = send_with_headers(&ruled, Method::GET, "/auth/forward", &sent, None).await;
+            assert_invalid(&resp, Some(field), &format!("{headers:?}"));
+        }
+    }
+    healthy(&ruled).await;
 }
 
 /// No such route: `404 not_found`; no such method on a route: `405`.

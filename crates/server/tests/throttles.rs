@@ -35,6 +35,7 @@ on_both!(
     concurrent_wrong_logins_are_counted_before_hashing,
     an_attacker_cannot_lock_the_right_password_out_from_another_address,
     verify_never_refuses_a_valid_token,
+    forward_auth_counts_with_verify_and_never_refuses_a_valid_token,
     forwarded_for_is_believed_only_from_trusted_proxies,
     sign_in_counters_are_shared_by_replicas_and_survive_restarts,
     a_revoked_token_flood_writes_one_refusal_a_minute,
@@ -237,6 +238,56 @@ async fn verify_never_refuses_a_valid_token(backend: Backend) {
     let again = verify("lkpat_still_not_a_token".into()).await;
     again.expect_error(429, "rate_limited");
     assert!(again.headers.get("retry-after").is_some());
+}
+
+/// `/auth/forward` is asked for every user behind a proxy from one address:
+/// its refused credentials count toward the same limit as `/auth/verify`'s
+/// (60 a minute), missing ones do not (nothing was guessed), and a valid
+/// token is never refused.
+async fn forward_auth_counts_with_verify_and_never_refuses_a_valid_token(backend: Backend) {
+    let (app, _) = spawn(backend, |_| {}).await;
+    for _ in 0..70 {
+        app.get("/auth/forward", &Auth::None)
+            .await
+            .expect_error(401, "missing_credentials");
+    }
+    for i in 0..30 {
+        let r = app
+            .post(
+                "/api/v1/auth/verify",
+                &Auth::None,
+                json!({ "token": format!("lkpat_not_a_token_{i}") }),
+            )
+            .await;
+        assert_eq!(r.expect(200)["valid"], false);
+    }
+    let mut refused = 0;
+    for i in 0..40 {
+        let r = app
+            .get(
+                "/auth/forward",
+                &Auth::Token(format!("lkpat_not_a_token_{i}")),
+            )
+            .await;
+        match (r.status, r.code()) {
+            (401, "malformed_token") => {}
+            (429, "rate_limited") => refused += 1,
+            other => panic!("unexpected {other:?}: {}", r.body),
+        }
+    }
+    assert_eq!(
+        refused, 10,
+        "the 61st invalid answer is refused, counted with verify's"
+    );
+    let r = app
+        .get("/auth/forward", &Auth::Token("lkpat_again".into()))
+        .await;
+    r.expect_error(429, "rate_limited");
+    assert!(r.headers.get("retry-after").is_some());
+    for _ in 0..5 {
+        let valid = app.get("/auth/forward", &app.admin.pat).await;
+        assert_eq!(valid.status, 200, "{}", valid.body);
+    }
 }
 
 /// The address in the `project.created` event of the project `name`.

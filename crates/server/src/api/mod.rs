@@ -4,6 +4,7 @@
 pub mod api_keys;
 pub mod audit;
 pub mod catalog;
+pub mod forward;
 pub mod identity;
 pub mod members;
 pub mod ops;

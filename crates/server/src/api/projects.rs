@@ -82,6 +82,23 @@ pub(crate) async fn exists(state: &AppState, org: Uuid, project: Uuid) -> ApiRes
     Ok(found)
 }
 
+/// Whether the caller holds `scope` on `project` (`POST /auth/verify` with
+/// `projectUuid`, `/auth/forward` with a project). A role on the project
+/// means it exists (roles go with their project); without one, the
+/// organization-wide scopes decide, and only when they would allow it is
+/// the project looked up: a project that is not the organization's is
+/// never allowed, and never told apart from one without the scope.
+pub(crate) async fn scope_on_project(
+    state: &AppState,
+    caller: &Caller,
+    scope: Scope,
+    project: Uuid,
+) -> ApiResult<bool> {
+    let (_, role_scopes) = project_standing(caller, project);
+    let allowed = caller.access.project_scopes(role_scopes).contains(scope);
+    Ok(allowed && (role_scopes.is_some() || exists(state, caller.org.uuid, project).await?))
+}
+
 /// Loads a project of the caller's organization. A project the caller cannot
 /// see at all (another organization's, or no role on it) is `404`.
 async fn on_project(state: &AppState, caller: &Caller, uuid: Uuid) -> ApiResult<OnProject> {

@@ -58,15 +58,7 @@ pub async fn verify(
         (None, _) => None,
         (Some(scope), None) => Some(caller.access.org_scopes().contains(scope)),
         (Some(scope), Some(project)) => {
-            // A role on the project means it exists (roles go with their
-            // project); without one, the organization-wide scopes decide,
-            // and only when they would allow it is the project looked up.
-            let (_, role_scopes) = crate::api::projects::project_standing(&caller, project);
-            let allowed = caller.access.project_scopes(role_scopes).contains(scope);
-            let exists = role_scopes.is_some()
-                || (allowed
-                    && crate::api::projects::exists(&state, caller.org.uuid, project).await?);
-            Some(allowed && exists)
+            Some(crate::api::projects::scope_on_project(&state, &caller, scope, project).await?)
         }
     };
     Ok(ok(VerifyResult::Valid {

@@ -22,6 +22,7 @@ pub use cookies::{
 };
 pub use resolved::{Refusal, Resolved};
 pub use session::{csrf_token, session_hash, CSRF_HEADER};
+pub(crate) use token::from_header;
 pub use token::{audit_refusal, verify_token};
 
 use crate::error::{ApiError, AuthFailure};

@@ -119,7 +119,7 @@ pub async fn audit_refusal(
 }
 
 /// `ApiKey <token>` or `Bearer <token>`, scheme case-insensitive.
-pub(super) fn from_header(value: &header::HeaderValue) -> Result<&str, AuthFailure> {
+pub(crate) fn from_header(value: &header::HeaderValue) -> Result<&str, AuthFailure> {
     let value = value.to_str().map_err(|_| AuthFailure::MalformedToken)?;
     let (scheme, token) = value
         .trim()

@@ -7,6 +7,7 @@
 pub mod api_keys;
 pub mod audit;
 pub mod errors;
+pub mod forward;
 pub mod identity;
 pub mod members;
 pub mod pats;
@@ -19,6 +20,7 @@ pub mod verify;
 pub use api_keys::*;
 pub use audit::*;
 pub use errors::*;
+pub use forward::ForwardQuery;
 pub use identity::*;
 pub use members::*;
 pub use pats::*;

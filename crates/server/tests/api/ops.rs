@@ -79,6 +79,7 @@ async fn openapi_describes_every_route(app: TestApp) {
         ("patch", "/api/v1/service-accounts/{uuid}/rotate"),
         ("get", "/api/v1/org/audit-logs"),
         ("post", "/api/v1/auth/verify"),
+        ("get", "/auth/forward"),
         ("get", "/healthz"),
         ("get", "/readyz"),
         ("get", "/metrics"),

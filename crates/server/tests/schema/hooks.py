@@ -5,6 +5,8 @@ server and runs schemathesis with this file).
   test case ends it (logout, a revoked session): schemathesis asks anew
   after any 401. The sign-in comes from its own forwarded address, so the
   fuzzer's wrong passwords from 127.0.0.1 never throttle it.
+- `/auth/forward` takes a token in `Authorization`, not a session: each
+  sign-in also makes a personal access token for it.
 - Positive data: a schema-valid request is accepted, unless the server's
   *state* refuses it with one of the codes in STATE_REFUSALS. JSON Schema
   cannot say "in the future" or "a cursor this server issued"; everything
@@ -37,11 +39,22 @@ class AdminSession:
             timeout=10,
         )
         r.raise_for_status()
-        return {"cookie": r.cookies["latchkey_session"], "csrf": r.json()["results"]["csrfToken"]}
+        cookie, csrf = r.cookies["latchkey_session"], r.json()["results"]["csrfToken"]
+        t = requests.post(
+            f"{BASE}/api/v1/user/me/personal-access-tokens",
+            json={"name": "schemathesis forward auth"},
+            cookies={"latchkey_session": cookie},
+            headers={"X-CSRF-Token": csrf},
+            timeout=10,
+        )
+        t.raise_for_status()
+        return {"cookie": cookie, "csrf": csrf, "token": t.json()["results"]["token"]}
 
     def set(self, case, data, ctx):
         case.cookies = {**(case.cookies or {}), "latchkey_session": data["cookie"]}
         case.headers = {**(case.headers or {}), "X-CSRF-Token": data["csrf"]}
+        if case.path == "/auth/forward":
+            case.headers["Authorization"] = f"Bearer {data['token']}"
 
 
 # Expiry times a server would take: from an hour to 300 days ahead.
@@ -78,9 +91,18 @@ STATE_REFUSALS = [
 ]
 
 
+# Rules between query parameters, which OpenAPI 3.1 cannot state for
+# parameters (a body's schema could); the operation's description says them.
+PARAMETER_RULES = [
+    # `/auth/forward?project=` names the project a `scope` is needed on.
+    ("invalid_request", "project", "needs scope"),
+]
+
+
 def _state_refusal(code, field, message):
     return any(
-        c == code and f in (None, field) and m in (None, message) for c, f, m in STATE_REFUSALS
+        c == code and f in (None, field) and m in (None, message)
+        for c, f, m in STATE_REFUSALS + PARAMETER_RULES
     )
 
 

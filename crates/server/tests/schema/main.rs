@@ -41,6 +41,10 @@ async fn schemathesis_finds_the_server_as_its_document_describes_it() {
     let work = tempfile::tempdir().expect("tempdir");
     let output = tokio::process::Command::new(&schemathesis)
         .args([
+            "--config-file",
+            &PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/schema/schemathesis.toml")
+                .to_string_lossy(),
             "run",
             &format!("{}/api/v1/openapi.json", app.base),
             "--checks",
