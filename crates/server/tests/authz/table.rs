@@ -1,30 +1,11 @@
-//! The authorization table (API.md "Authentication", PRODUCT.md §1-3): every
-//! route of the router, for every kind of principal, written as data and
-//! driven by one loop.
-//!
-//! Each row is a route (method and OpenAPI path template), the resource it is
-//! aimed at (a [`Target`], created fresh for the rows that would destroy it),
-//! a body, the scope a `403 missing_scope` must name, and one expected answer
-//! per principal column. The test also reads the server's OpenAPI document:
-//! an operation without a row, or a row for an operation the server does not
-//! document, fails it, so a new endpoint cannot be added without saying who
-//! may call it.
-
-#[allow(dead_code)]
-#[path = "api/support.rs"]
-mod support;
+//! The table: principal columns, expected answers, targets, and one row per route.
 
 use reqwest::Method;
 use serde_json::{json, Value};
-use std::collections::BTreeSet;
-use std::time::Instant;
-use support::{in_days, Auth, TestApp, ADMIN_EMAIL, PASSWORD};
-
-on_both_backends!(authorization_table);
 
 /// The principal columns of the table, in order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Who {
+pub(crate) enum Who {
     /// No credential at all.
     Anonymous,
     /// A PAT of an organization `member` with no project role.
@@ -57,7 +38,7 @@ enum Who {
     CustomAccount,
 }
 
-const COLUMNS: [Who; 15] = [
+pub(crate) const COLUMNS: [Who; 15] = [
     Who::Anonymous,
     Who::Member,
     Who::Viewer,
@@ -76,26 +57,26 @@ const COLUMNS: [Who; 15] = [
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Expect {
+pub(crate) enum Expect {
     Status(u16),
     Error(u16, &'static str),
 }
 
-const OK: Expect = Expect::Status(200);
-const NEW: Expect = Expect::Status(201);
-const DEL: Expect = Expect::Status(204);
-const ANON: Expect = Expect::Error(401, "missing_credentials");
+pub(crate) const OK: Expect = Expect::Status(200);
+pub(crate) const NEW: Expect = Expect::Status(201);
+pub(crate) const DEL: Expect = Expect::Status(204);
+pub(crate) const ANON: Expect = Expect::Error(401, "missing_credentials");
 /// `403 missing_scope` naming the row's scope in `details.requiredScope`.
-const SCOPE: Expect = Expect::Error(403, "missing_scope");
-const DENY: Expect = Expect::Error(403, "forbidden");
-const UNGRANTABLE: Expect = Expect::Error(403, "scopes_not_grantable");
-const NF: Expect = Expect::Error(404, "not_found");
+pub(crate) const SCOPE: Expect = Expect::Error(403, "missing_scope");
+pub(crate) const DENY: Expect = Expect::Error(403, "forbidden");
+pub(crate) const UNGRANTABLE: Expect = Expect::Error(403, "scopes_not_grantable");
+pub(crate) const NF: Expect = Expect::Error(404, "not_found");
 
 /// What a row is aimed at. `Fresh…` targets are created anew for every cell,
 /// so a cell that destroys its target leaves nothing behind for the next one.
 /// `Other…` targets belong to the other organization (Globex).
 #[derive(Clone, Copy, Debug)]
-enum Target {
+pub(crate) enum Target {
     Nothing,
     /// Acme's shared project (the project admin holds `admin` on it).
     Project,
@@ -145,19 +126,19 @@ enum Target {
     FreshOtherServiceAccount,
 }
 
-struct Row {
-    method: Method,
+pub(crate) struct Row {
+    pub(crate) method: Method,
     /// The path as the OpenAPI document writes it; `{name}` is filled in.
-    path: &'static str,
-    target: Target,
+    pub(crate) path: &'static str,
+    pub(crate) target: Target,
     /// `{name}` inside string values is filled in too.
-    body: Option<Value>,
+    pub(crate) body: Option<Value>,
     /// What a `403 missing_scope` cell must name.
-    scope: Option<&'static str>,
-    expect: [Expect; 15],
+    pub(crate) scope: Option<&'static str>,
+    pub(crate) expect: [Expect; 15],
 }
 
-fn row(
+pub(crate) fn row(
     method: Method,
     path: &'static str,
     target: Target,
@@ -176,7 +157,7 @@ fn row(
 }
 
 #[rustfmt::skip]
-fn table() -> Vec<Row> {
+pub(crate) fn table() -> Vec<Row> {
     use Target::*;
     let (get, post, put, patch, delete) = (Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE);
     let members = Some("members:write");
@@ -391,537 +372,4 @@ fn table() -> Vec<Row> {
         row(get.clone(), "/readyz", Nothing, None, None,                           [OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK  ]),
         row(get, "/api/v1/openapi.json", Nothing, None, None,                      [OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK,   OK  ]),
     ]
-}
-
-/// Principals and the standing resources the rows aim at.
-struct World {
-    /// One credential per column of [`COLUMNS`].
-    auth: Vec<Auth>,
-    acme: String,
-    globex: String,
-    admin_token: String,
-    project: String,
-    globex_project: String,
-    project_admin: String,
-    grantee: String,
-    patchee: String,
-    outsider: String,
-    outsider_session: Auth,
-    globex_member: String,
-    admin_pat: String,
-    globex_pat: String,
-    editor_session: Auth,
-}
-
-fn uuid_of(v: &Value, field: &str) -> String {
-    v[field]
-        .as_str()
-        .unwrap_or_else(|| panic!("no {field} in {v}"))
-        .to_string()
-}
-
-async fn build_world(app: &TestApp) -> World {
-    let admin = &app.admin;
-    let project = app.create_project("Shared").await;
-
-    let member = app.person("member@acme.test", "member").await;
-    let viewer = app.person("viewer@acme.test", "viewer").await;
-    let editor = app.person("editor@acme.test", "editor").await;
-    let developer = app.person("developer@acme.test", "developer").await;
-    let project_admin = app.person("project-admin@acme.test", "member").await;
-    app.put(
-        &format!("/api/v1/projects/{project}/access/{}", project_admin.uuid),
-        &admin.pat,
-        json!({ "role": "admin" }),
-    )
-    .await
-    .expect(200);
-    let (_, narrowed) = app
-        .create_pat(
-            &admin.session,
-            json!({ "name": "narrowed", "scopes": ["content:read"] }),
-        )
-        .await;
-    let (grantee, _) = app.add_member("grantee@acme.test", "viewer").await;
-    let (patchee, _) = app.add_member("patchee@acme.test", "viewer").await;
-    let (admin_pat, _) = app
-        .create_pat(&admin.session, json!({ "name": "aimed at" }))
-        .await;
-    let api_key = |role: &'static str| async move {
-        let resp = app
-            .post(
-                "/api/v1/org/api-keys",
-                &admin.pat,
-                json!({ "name": format!("{role} key"), "role": role }),
-            )
-            .await;
-        Auth::Token(uuid_of(resp.expect(201), "token"))
-    };
-    let editor_key = api_key("editor").await;
-    let admin_key = api_key("admin").await;
-
-    // The outsider joins Acme only to sign in, creates Globex, moves the
-    // session there, and leaves Acme: from then on an admin of another
-    // organization only.
-    let (outsider, code) = app.add_member("outsider@globex.test", "viewer").await;
-    let code = code.expect("a new user gets an invite");
-    app.post(
-        &format!("/api/v1/invites/{code}"),
-        &Auth::None,
-        json!({ "password": PASSWORD }),
-    )
-    .await
-    .expect(200);
-    let outsider_session = app.login("outsider@globex.test", PASSWORD).await;
-    let globex = app
-        .post(
-            "/api/v1/orgs",
-            &outsider_session,
-            json!({ "name": "Globex" }),
-        )
-        .await;
-    let globex = uuid_of(globex.expect(201), "uuid");
-    app.post(
-        "/api/v1/user/me/active-org",
-        &outsider_session,
-        json!({ "orgUuid": globex }),
-    )
-    .await
-    .expect(200);
-    app.delete(&format!("/api/v1/org/users/{outsider}"), &admin.pat)
-        .await
-        .expect(204);
-    let me = app.get("/api/v1/user", &outsider_session).await;
-    assert_eq!(me.expect(200)["org"]["uuid"], globex.as_str());
-    // Custom roles and service accounts need the enterprise plan.
-    app.set_plan_of(&app.org_uuid, "enterprise").await;
-    app.set_plan_of(&globex, "enterprise").await;
-    let custom_role = app
-        .post(
-            "/api/v1/org/roles",
-            &admin.pat,
-            json!({ "name": "auditor", "scopes": ["projects:read", "content:read", "audit:read"] }),
-        )
-        .await;
-    let custom_role = uuid_of(custom_role.expect(201), "uuid");
-    let account = |body: Value| async move {
-        let resp = app.post("/api/v1/service-accounts", &admin.pat, body).await;
-        Auth::Token(uuid_of(resp.expect(201), "token"))
-    };
-    let editor_account = account(
-        json!({ "description": "editor account", "scope": "organization", "role": "editor" }),
-    )
-    .await;
-    let project_account = account(
-        json!({ "description": "project account", "scope": "project",
-        "projects": [{ "projectUuid": project, "role": "admin" }] }),
-    )
-    .await;
-    let custom_account = account(json!({ "description": "custom account", "scope": "organization", "customRoleUuid": custom_role })).await;
-    let (_, other_token) = app
-        .create_pat(&outsider_session, json!({ "name": "globex admin" }))
-        .await;
-    let (globex_pat, _) = app
-        .create_pat(&outsider_session, json!({ "name": "aimed at" }))
-        .await;
-    let globex_project = app
-        .post(
-            "/api/v1/org/projects",
-            &outsider_session,
-            json!({ "name": "Globex project" }),
-        )
-        .await;
-    let globex_project = uuid_of(globex_project.expect(201), "projectUuid");
-    let globex_member = app
-        .post(
-            "/api/v1/org/users",
-            &outsider_session,
-            json!({ "email": "member@globex.test", "role": "viewer" }),
-        )
-        .await;
-    let globex_member = uuid_of(globex_member.expect(201), "userUuid");
-
-    let auth = COLUMNS
-        .iter()
-        .map(|who| match who {
-            Who::Anonymous => Auth::None,
-            Who::Member => member.pat.clone(),
-            Who::Viewer => viewer.pat.clone(),
-            Who::Editor => editor.pat.clone(),
-            Who::Developer => developer.pat.clone(),
-            Who::Admin => admin.pat.clone(),
-            Who::AdminSession => admin.session.clone(),
-            Who::Narrowed => Auth::Token(narrowed.clone()),
-            Who::OtherOrgAdmin => Auth::Token(other_token.clone()),
-            Who::ProjectAdmin => project_admin.pat.clone(),
-            Who::EditorKey => editor_key.clone(),
-            Who::AdminKey => admin_key.clone(),
-            Who::EditorAccount => editor_account.clone(),
-            Who::ProjectAccount => project_account.clone(),
-            Who::CustomAccount => custom_account.clone(),
-        })
-        .collect();
-    World {
-        auth,
-        acme: app.org_uuid.clone(),
-        globex,
-        admin_token: admin.pat_token.clone(),
-        project,
-        globex_project,
-        project_admin: project_admin.uuid,
-        grantee,
-        patchee,
-        outsider,
-        outsider_session,
-        globex_member,
-        admin_pat,
-        globex_pat,
-        editor_session: editor.session,
-    }
-}
-
-type Params = Vec<(&'static str, String)>;
-
-/// Creates what a cell aims at; returns the path parameters and, for the
-/// session column of a logout, the session to use instead of the shared one.
-async fn prepare(
-    app: &TestApp,
-    w: &World,
-    target: Target,
-    who: Who,
-    n: usize,
-) -> (Params, Option<Auth>) {
-    let admin = &app.admin;
-    let mut params: Params = Vec::new();
-    let mut auth = None;
-    let fresh_pat = |auth: Auth, body: Value| async move {
-        let resp = app
-            .post("/api/v1/user/me/personal-access-tokens", &auth, body)
-            .await;
-        uuid_of(resp.expect(201), "uuid")
-    };
-    match target {
-        Target::Nothing => {}
-        Target::Project => params.push(("projectUuid", w.project.clone())),
-        Target::FreshProject => {
-            let project = app.create_project(&format!("Doomed {n}")).await;
-            app.put(
-                &format!("/api/v1/projects/{project}/access/{}", w.project_admin),
-                &admin.pat,
-                json!({ "role": "admin" }),
-            )
-            .await
-            .expect(200);
-            params.push(("projectUuid", project));
-        }
-        Target::OtherProject => params.push(("projectUuid", w.globex_project.clone())),
-        Target::FreshOtherProject => {
-            let resp = app
-                .post(
-                    "/api/v1/org/projects",
-                    &w.outsider_session,
-                    json!({ "name": format!("Doomed {n}") }),
-                )
-                .await;
-            params.push(("projectUuid", uuid_of(resp.expect(201), "projectUuid")));
-        }
-        Target::ProjectGrantee => {
-            params.push(("projectUuid", w.project.clone()));
-            params.push(("userUuid", w.grantee.clone()));
-        }
-        Target::ProjectFreshGrant => {
-            app.put(
-                &format!("/api/v1/projects/{}/access/{}", w.project, w.grantee),
-                &admin.pat,
-                json!({ "role": "viewer" }),
-            )
-            .await
-            .expect(200);
-            params.push(("projectUuid", w.project.clone()));
-            params.push(("userUuid", w.grantee.clone()));
-        }
-        Target::ProjectOutsider => {
-            params.push(("projectUuid", w.project.clone()));
-            params.push(("userUuid", w.outsider.clone()));
-        }
-        Target::OtherProjectMember => {
-            params.push(("projectUuid", w.globex_project.clone()));
-            params.push(("userUuid", w.globex_member.clone()));
-        }
-        Target::OtherProjectFreshGrant => {
-            app.put(
-                &format!(
-                    "/api/v1/projects/{}/access/{}",
-                    w.globex_project, w.globex_member
-                ),
-                &w.outsider_session,
-                json!({ "role": "viewer" }),
-            )
-            .await
-            .expect(200);
-            params.push(("projectUuid", w.globex_project.clone()));
-            params.push(("userUuid", w.globex_member.clone()));
-        }
-        Target::Member => params.push(("userUuid", w.patchee.clone())),
-        Target::FreshMember => {
-            let (uuid, _) = app
-                .add_member(&format!("leaving{n}@acme.test"), "viewer")
-                .await;
-            params.push(("userUuid", uuid));
-        }
-        Target::OtherMember => params.push(("userUuid", w.globex_member.clone())),
-        Target::FreshOtherMember => {
-            let resp = app
-                .post(
-                    "/api/v1/org/users",
-                    &w.outsider_session,
-                    json!({ "email": format!("leaving{n}@globex.test"), "role": "viewer" }),
-                )
-                .await;
-            params.push(("userUuid", uuid_of(resp.expect(201), "userUuid")));
-        }
-        Target::AdminPat => params.push(("uuid", w.admin_pat.clone())),
-        Target::FreshAdminPat => {
-            let body = json!({ "name": format!("fresh {n}"), "expiresAt": in_days(60) });
-            params.push(("uuid", fresh_pat(admin.session.clone(), body).await));
-        }
-        Target::FreshNarrowAdminPat => {
-            let body = json!({ "name": format!("fresh {n}"), "expiresAt": in_days(60), "scopes": ["content:read"] });
-            params.push(("uuid", fresh_pat(admin.session.clone(), body).await));
-        }
-        Target::OtherPat => params.push(("uuid", w.globex_pat.clone())),
-        Target::FreshOtherPat => {
-            let body = json!({ "name": format!("fresh {n}"), "expiresAt": in_days(60) });
-            params.push(("uuid", fresh_pat(w.outsider_session.clone(), body).await));
-        }
-        Target::FreshEditorPat => {
-            let body = json!({ "name": format!("fresh {n}") });
-            params.push(("uuid", fresh_pat(w.editor_session.clone(), body).await));
-        }
-        Target::FreshInvite => {
-            let (_, code) = app
-                .add_member(&format!("invited{n}@acme.test"), "viewer")
-                .await;
-            params.push(("code", code.expect("a new user gets an invite")));
-        }
-        Target::FreshApiKey => {
-            let resp = app
-                .post(
-                    "/api/v1/org/api-keys",
-                    &admin.pat,
-                    json!({ "name": format!("fresh {n}"), "role": "editor", "expiresAt": in_days(60) }),
-                )
-                .await;
-            params.push(("uuid", uuid_of(resp.expect(201), "uuid")));
-        }
-        Target::FreshOtherApiKey => {
-            let resp = app
-                .post(
-                    "/api/v1/org/api-keys",
-                    &w.outsider_session,
-                    json!({ "name": format!("fresh {n}"), "role": "editor", "expiresAt": in_days(60) }),
-                )
-                .await;
-            params.push(("uuid", uuid_of(resp.expect(201), "uuid")));
-        }
-        Target::FreshCustomRole | Target::FreshOtherCustomRole => {
-            let by = match target {
-                Target::FreshCustomRole => &admin.pat,
-                _ => &w.outsider_session,
-            };
-            let resp = app
-                .post(
-                    "/api/v1/org/roles",
-                    by,
-                    json!({ "name": format!("fresh {n}"), "scopes": ["projects:read"] }),
-                )
-                .await;
-            params.push(("roleUuid", uuid_of(resp.expect(201), "uuid")));
-        }
-        Target::FreshServiceAccount | Target::FreshOtherServiceAccount => {
-            let by = match target {
-                Target::FreshServiceAccount => &admin.pat,
-                _ => &w.outsider_session,
-            };
-            let resp = app
-                .post(
-                    "/api/v1/service-accounts",
-                    by,
-                    json!({ "description": format!("fresh {n}"), "scope": "organization", "role": "editor", "expiresAt": in_days(60) }),
-                )
-                .await;
-            params.push(("uuid", uuid_of(resp.expect(201), "uuid")));
-        }
-        Target::FreshSession => {
-            if who == Who::AdminSession {
-                let resp = app.try_login(ADMIN_EMAIL, PASSWORD, Some(&w.acme)).await;
-                let csrf = resp.expect(200)["csrfToken"]
-                    .as_str()
-                    .expect("csrf")
-                    .to_string();
-                let cookie = resp.headers["set-cookie"]
-                    .to_str()
-                    .expect("ascii")
-                    .split(';')
-                    .next()
-                    .and_then(|kv| kv.split_once('='))
-                    .map(|(_, v)| v.to_string())
-                    .expect("cookie");
-                auth = Some(Auth::Session { cookie, csrf });
-            }
-        }
-    }
-    params.push(("n", n.to_string()));
-    params.push(("acme", w.acme.clone()));
-    params.push(("globex", w.globex.clone()));
-    params.push(("adminEmail", ADMIN_EMAIL.to_string()));
-    params.push(("password", PASSWORD.to_string()));
-    params.push(("adminToken", w.admin_token.clone()));
-    params.push(("in30days", in_days(30)));
-    (params, auth)
-}
-
-fn fill(template: &str, params: &Params) -> String {
-    let filled = params.iter().fold(template.to_string(), |s, (k, v)| {
-        s.replace(&format!("{{{k}}}"), v)
-    });
-    assert!(
-        !filled.contains("{projectUuid}")
-            && !filled.contains("{userUuid}")
-            && !filled.contains("{uuid}")
-            && !filled.contains("{code}")
-            && !filled.contains("{roleUuid}"),
-        "the row's target does not fill {template}"
-    );
-    filled
-}
-
-/// Why a response is not what the cell expects, if it is not.
-fn mismatch(resp: &support::Resp, expect: Expect, scope: Option<&str>) -> Option<String> {
-    let body = &resp.body;
-    match expect {
-        Expect::Status(status) => {
-            if resp.status != status {
-                return Some(format!("expected {status}, got {}: {body}", resp.status));
-            }
-            // Enveloped API answers say so (health checks and the OpenAPI
-            // document are not enveloped).
-            if body.is_object() && body.get("results").is_some() && body["status"] != "ok" {
-                return Some(format!("a success without status ok: {body}"));
-            }
-        }
-        Expect::Error(status, code) => {
-            if (resp.status, resp.code()) != (status, code) {
-                return Some(format!(
-                    "expected {status} {code}, got {} {}: {body}",
-                    resp.status,
-                    resp.code()
-                ));
-            }
-            if body["status"] != "error" || body["error"]["statusCode"] != status {
-                return Some(format!("not an error envelope: {body}"));
-            }
-            if code == "missing_scope" && body["error"]["details"]["requiredScope"] != json!(scope)
-            {
-                return Some(format!("details.requiredScope should be {scope:?}: {body}"));
-            }
-            if code == "scopes_not_grantable"
-                && body["error"]["details"]["scopes"]
-                    .as_array()
-                    .is_none_or(Vec::is_empty)
-            {
-                return Some(format!("details.scopes should list the scopes: {body}"));
-            }
-        }
-    }
-    None
-}
-
-/// Every operation the server documents has rows, and every row is an
-/// operation the server documents (or the OpenAPI document itself).
-async fn check_coverage(app: &TestApp, rows: &[Row]) {
-    let doc = app.get("/api/v1/openapi.json", &Auth::None).await;
-    assert_eq!(doc.status, 200);
-    let paths = doc.body["paths"].as_object().expect("OpenAPI paths");
-    let mut documented = BTreeSet::new();
-    for (path, item) in paths {
-        for method in ["get", "post", "put", "patch", "delete", "head", "options"] {
-            if item.get(method).is_some() {
-                documented.insert((method.to_uppercase(), path.clone()));
-            }
-        }
-    }
-    documented.insert(("GET".to_string(), "/api/v1/openapi.json".to_string()));
-    // A row may carry a query (`/auth/forward?scope=…`); the operation is its path.
-    let tabled: BTreeSet<(String, String)> = rows
-        .iter()
-        .map(|r| {
-            let path = r.path.split('?').next().unwrap_or(r.path);
-            (r.method.to_string(), path.to_string())
-        })
-        .collect();
-    let without_rows: Vec<_> = documented.difference(&tabled).collect();
-    assert!(
-        without_rows.is_empty(),
-        "routes without rows in the authorization table: {without_rows:?}"
-    );
-    let undocumented: Vec<_> = tabled.difference(&documented).collect();
-    assert!(
-        undocumented.is_empty(),
-        "rows for routes the server does not document: {undocumented:?}"
-    );
-}
-
-async fn authorization_table(app: TestApp) {
-    let started = Instant::now();
-    let rows = table();
-    for r in &rows {
-        if r.expect.contains(&SCOPE) {
-            assert!(
-                r.scope.is_some(),
-                "{} {} expects missing_scope without naming the scope",
-                r.method,
-                r.path
-            );
-        }
-    }
-    check_coverage(&app, &rows).await;
-    let world = build_world(&app).await;
-    let setup = started.elapsed();
-
-    let mut failures = Vec::new();
-    let mut cells = 0;
-    for r in &rows {
-        for (column, who) in COLUMNS.iter().enumerate() {
-            cells += 1;
-            let (params, own_auth) = prepare(&app, &world, r.target, *who, cells).await;
-            let path = fill(r.path, &params);
-            let body = r
-                .body
-                .as_ref()
-                .map(|b| serde_json::from_str(&fill(&b.to_string(), &params)).expect("body"));
-            let auth = own_auth.as_ref().unwrap_or(&world.auth[column]);
-            let resp = app.send(r.method.clone(), &path, auth, body).await;
-            if let Some(why) = mismatch(&resp, r.expect[column], r.scope) {
-                failures.push(format!(
-                    "{} {} [{:?}] as {who:?}: {why}",
-                    r.method, r.path, r.target
-                ));
-            }
-        }
-    }
-    eprintln!(
-        "{:?}: {} rows x {} principals = {cells} cells; setup {:?}, total {:?}",
-        app.backend,
-        rows.len(),
-        COLUMNS.len(),
-        setup,
-        started.elapsed()
-    );
-    assert!(
-        failures.is_empty(),
-        "{} of {cells} cells differ from the table:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
 }
