@@ -192,8 +192,17 @@ fn forwarded<'h>(
 const NAME_ESCAPES: &AsciiSet = &CONTROLS.add(b'%');
 
 /// The `X-Latchkey-*` headers of a `200`: every one, always, so a proxy that
-/// copies them replaces whatever a client sent under those names.
+/// copies them replaces whatever a client sent under those names. Built once
+/// per cached credential: what they say changes only with a new cache entry.
 fn identity(state: &AppState, caller: &Caller) -> HeaderMap {
+    caller
+        .memo
+        .forward_identity
+        .get_or_init(|| identity_headers(state, caller))
+        .clone()
+}
+
+fn identity_headers(state: &AppState, caller: &Caller) -> HeaderMap {
     let actor = caller.actor();
     let name = utf8_percent_encode(&actor.name, NAME_ESCAPES).to_string();
     let scopes = state.catalog.names(caller.access.org_scopes()).join(" ");

@@ -95,6 +95,8 @@ impl ProjectRow {
 pub struct Memo {
     /// The body of `GET /api/v1/user`.
     pub current_user: OnceLock<Bytes>,
+    /// The `X-Latchkey-*` headers of an allowed `/auth/forward`.
+    pub forward_identity: OnceLock<axum::http::HeaderMap>,
 }
 
 /// An authenticated principal in one organization, as of this request.
