@@ -559,3 +559,91 @@ async fn kept_and_used(
     assert_eq!(status, 200);
     secrets.push(token);
 }
+
+/// `latchkey resource-servers …` and `latchkey audit-instance` on the data
+/// directory: the secret printed once, hashed with the server's key, names
+/// unique without case, revocation by name or id, every change in the
+/// instance log (never the secret).
+#[test]
+fn operator_resource_servers_and_the_instance_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .arg("--data-dir")
+            .arg(&data)
+            .env_remove("LATCHKEY_SECRET_KEY")
+            .output()
+            .unwrap()
+    };
+    let created = run(&["resource-servers", "create", "gateway"]);
+    assert!(created.status.success(), "{created:?}");
+    let out = String::from_utf8(created.stdout).unwrap();
+    let secret = out.lines().last().unwrap().to_string();
+    assert!(secret.starts_with("lkrs_") && secret.len() == 43, "{out}");
+    let client_id = out
+        .lines()
+        .find_map(|l| l.strip_prefix("clientId: "))
+        .unwrap()
+        .to_string();
+    let json = run(&["resource-servers", "create", "reports", "--json"]);
+    assert!(json.status.success(), "{json:?}");
+    let view: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert!(view["secret"].as_str().unwrap().starts_with("lkrs_"));
+
+    let again = run(&["resource-servers", "create", "GATEWAY"]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists"));
+    let bad = run(&["resource-servers", "create", "  "]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("name"));
+
+    let list = run(&["resource-servers", "list", "--json"]);
+    let listed: Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+    assert!(!String::from_utf8_lossy(&list.stdout).contains(&secret));
+    assert!(run(&["resource-servers", "list"]).status.success());
+
+    let revoked = run(&["resource-servers", "revoke", "Gateway"]);
+    assert!(revoked.status.success(), "{revoked:?}");
+    assert!(String::from_utf8_lossy(&revoked.stdout).contains(&client_id));
+    let twice = run(&["resource-servers", "revoke", &client_id]);
+    assert!(!twice.status.success());
+    assert!(String::from_utf8_lossy(&twice.stderr).contains("revoked already"));
+    assert!(!run(&["resource-servers", "revoke", "nobody"])
+        .status
+        .success());
+
+    let audit = run(&["audit-instance", "--json"]);
+    assert!(audit.status.success(), "{audit:?}");
+    let text = String::from_utf8(audit.stdout).unwrap();
+    let actions: Vec<String> = text
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["action"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "resource_server.revoked",
+            "resource_server.created",
+            "resource_server.created"
+        ]
+    );
+    assert!(!text.contains(&secret[10..]));
+    assert!(run(&["audit-instance"]).status.success());
+    // The data directory holds the hash, never the secret.
+    for file in files_under(&data) {
+        let bytes = std::fs::read(&file).unwrap();
+        assert!(
+            !contains(&bytes, &secret),
+            "{} holds the secret",
+            file.display()
+        );
+    }
+}
