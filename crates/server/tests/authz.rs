@@ -79,6 +79,8 @@ const COLUMNS: [Who; 15] = [
 enum Expect {
     Status(u16),
     Error(u16, &'static str),
+    /// An OAuth error body, `{"error": code}` (token introspection).
+    OAuth(u16, &'static str),
 }
 
 const OK: Expect = Expect::Status(200);
@@ -90,6 +92,13 @@ const SCOPE: Expect = Expect::Error(403, "missing_scope");
 const DENY: Expect = Expect::Error(403, "forbidden");
 const UNGRANTABLE: Expect = Expect::Error(403, "scopes_not_grantable");
 const NF: Expect = Expect::Error(404, "not_found");
+/// No organization principal is a resource server: introspection's `401`.
+const CLIENT: Expect = Expect::OAuth(401, "invalid_client");
+
+/// Routes whose one principal is a resource server (instance-level, no
+/// column of the table): every column gets `CLIENT`, and the test checks
+/// that a resource server gets `200` on each.
+const RESOURCE_SERVER_ROUTES: [&str; 1] = ["/oauth2/introspect"];
 
 /// What a row is aimed at. `Fresh…` targets are created anew for every cell,
 /// so a cell that destroys its target leaves nothing behind for the next one.
@@ -372,6 +381,9 @@ fn table() -> Vec<Row> {
 
         // The audit log (`audit:read`), of the caller's own organization.
         row(get.clone(), "/api/v1/org/audit-logs", Nothing, None, audit_read,      [ANON, SCOPE,SCOPE,SCOPE,SCOPE,OK,   OK,   SCOPE,OK,   SCOPE,SCOPE,OK,   SCOPE,SCOPE,OK  ]),
+
+        // A resource server only (checked apart from the columns).
+        row(post.clone(), "/oauth2/introspect", Nothing, None, None,              [CLIENT,CLIENT,CLIENT,CLIENT,CLIENT,CLIENT,CLIENT,CLIENT,CLIENT,CLIENT,CLIENT,CLIENT,CLIENT,CLIENT,CLIENT]),
 
         // No credential needed.
         row(post.clone(), "/api/v1/auth/verify", Nothing, Some(json!({ "token": "{adminToken}", "scope": "projects:read" })), None,
@@ -800,6 +812,23 @@ fn mismatch(resp: &support::Resp, expect: Expect, scope: Option<&str>) -> Option
                 return Some(format!("a success without status ok: {body}"));
             }
         }
+        Expect::OAuth(status, code) => {
+            if resp.status != status || resp.body != json!({ "error": code }) {
+                return Some(format!(
+                    "expected {status} {{\"error\": {code:?}}}, got {}: {body}",
+                    resp.status
+                ));
+            }
+            if status == 401
+                && resp
+                    .headers
+                    .get("www-authenticate")
+                    .and_then(|v| v.to_str().ok())
+                    != Some("Basic realm=\"latchkey\"")
+            {
+                return Some(format!("no Basic challenge: {:?}", resp.headers));
+            }
+        }
         Expect::Error(status, code) => {
             if (resp.status, resp.code()) != (status, code) {
                 return Some(format!(
@@ -895,6 +924,33 @@ async fn authorization_table(app: TestApp) {
                 ));
             }
         }
+    }
+    // The one principal of the resource-server routes gets its answer, and
+    // its secret is no organization's credential.
+    let (client_id, secret) = app.resource_server("authz").await;
+    for r in rows
+        .iter()
+        .filter(|r| RESOURCE_SERVER_ROUTES.contains(&r.path))
+    {
+        assert!(r.expect.iter().all(|e| *e == CLIENT), "{}", r.path);
+        let token = world.admin_token.clone();
+        for auth in [
+            format!("Bearer {secret}"),
+            support::basic(&client_id, &secret),
+        ] {
+            let resp = app.introspect(Some(&auth), &token).await;
+            if resp.status != 200 || resp.body["active"] != true {
+                failures.push(format!("{} as a resource server: {resp:?}", r.path));
+            }
+        }
+    }
+    let resp = app
+        .get("/api/v1/user", &Auth::Header(format!("Bearer {secret}")))
+        .await;
+    if (resp.status, resp.code()) != (401, "invalid_token") {
+        failures.push(format!(
+            "a resource server's secret on the org API: {resp:?}"
+        ));
     }
     eprintln!(
         "{:?}: {} rows x {} principals = {cells} cells; setup {:?}, total {:?}",

@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod catalog;
 pub mod identity;
+pub mod introspect;
 pub mod members;
 pub mod ops;
 pub mod pats;

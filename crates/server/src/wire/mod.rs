@@ -8,6 +8,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod errors;
 pub mod identity;
+pub mod introspect;
 pub mod members;
 pub mod pats;
 pub mod projects;
