@@ -7,6 +7,7 @@ mod api_keys;
 mod audit;
 mod audit_queries;
 mod custom_roles;
+mod introspect;
 mod members;
 mod ops;
 mod pats;

@@ -486,6 +486,12 @@ impl TestApp {
         format!("sqlite://{}", file.display())
     }
 
+    /// The test database's URL, for a second process on it.
+    #[allow(dead_code)]
+    pub fn postgres_url_for_tests(&self) -> String {
+        self.postgres_url()
+    }
+
     #[allow(dead_code)]
     fn postgres_url(&self) -> String {
         self._pg
