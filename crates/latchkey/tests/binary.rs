@@ -281,6 +281,71 @@ async fn no_secret_reaches_the_data_directory_or_the_logs() {
     .unwrap();
     secrets.push(shown_secret(&page));
 
+    // A resource server (operator command on the running server's data
+    // directory) introspects a token by Bearer and by Basic; a wrong client
+    // secret and an inactive token go through the error paths.
+    let created = Command::new(BIN)
+        .args(["resource-servers", "create", "gateway", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(created.status.success(), "{created:?}");
+    let stdout = String::from_utf8(created.stdout).unwrap();
+    let rs_secret = stdout.lines().last().unwrap().to_string();
+    let rs_id = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("clientId: "))
+        .unwrap()
+        .to_string();
+    assert!(!String::from_utf8_lossy(&created.stderr).contains(&rs_secret));
+    prefixes.push(rs_secret[..10].to_string());
+    secrets.push(rs_secret.clone());
+    let wrong_rs = latchkey_core::TokenSecret::generate(
+        latchkey_core::TokenKind::ResourceServer,
+        &mut rand::thread_rng(),
+    )
+    .expose()
+    .to_string();
+    secrets.push(wrong_rs.clone());
+    let introspect = |auth: reqwest::RequestBuilder, token: String| async move {
+        let resp = auth
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(format!("token={token}"))
+            .send()
+            .await
+            .unwrap();
+        (resp.status().as_u16(), resp.text().await.unwrap())
+    };
+    let url = format!("{}/oauth2/introspect", server.base);
+    let live = setup_token.clone();
+    let (status, body) =
+        introspect(admin.http.post(&url).bearer_auth(&rs_secret), live.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"active\":true"), "{body}");
+    let (status, body) = introspect(
+        admin.http.post(&url).basic_auth(&rs_id, Some(&rs_secret)),
+        setup_token.clone(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(!body.contains(&rs_secret));
+    let (status, body) = introspect(admin.http.post(&url).bearer_auth(&wrong_rs), live).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(!body.contains(&wrong_rs));
+    let (status, body) = introspect(
+        admin.http.post(&url).bearer_auth(&rs_secret),
+        wrong_rs.clone(),
+    )
+    .await;
+    assert_eq!((status, body.as_str()), (200, "{\"active\":false}"));
+    let audit = Command::new(BIN)
+        .args(["audit-instance", "--json", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(audit.status.success());
+    assert!(!String::from_utf8_lossy(&audit.stdout).contains(&rs_secret));
+
     // A wrong password at login must not be logged either.
     let wrong = "wrong-password-b41d";
     secrets.push(wrong.to_string());
@@ -646,4 +711,79 @@ fn operator_resource_servers_and_the_instance_log() {
             file.display()
         );
     }
+}
+
+/// SQLite: the operator's `resource-servers revoke` runs in another process,
+/// which cannot tell the running server; the revocation reaches it through
+/// the cache TTL (PostgreSQL's notices make it immediate: the API tests).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resource_server_revoked_by_the_operator_is_refused_within_the_cache_ttl() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let ttl = Duration::from_secs(2);
+    let setup_token = latchkey_core::TokenSecret::generate(
+        latchkey_core::TokenKind::ServiceAccount,
+        &mut rand::thread_rng(),
+    )
+    .expose()
+    .to_string();
+    let server = ServerProcess::start(
+        &data,
+        &[
+            ("LATCHKEY_SETUP_ORG_NAME", "Acme"),
+            ("LATCHKEY_SETUP_ADMIN_EMAIL", "admin@acme.test"),
+            ("LATCHKEY_SETUP_ADMIN_PASSWORD", PASSWORD),
+            ("LATCHKEY_SETUP_SERVICE_ACCOUNT_TOKEN", &setup_token),
+            ("LATCHKEY_AUTH_CACHE_TTL_SECS", "2"),
+        ],
+    );
+    let created = Command::new(BIN)
+        .args(["resource-servers", "create", "gateway", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(created.status.success(), "{created:?}");
+    let secret = String::from_utf8(created.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .to_string();
+    let http = reqwest::Client::new();
+    let url = format!("{}/oauth2/introspect", server.base);
+    let ask = || async {
+        http.post(&url)
+            .bearer_auth(&secret)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(format!("token={setup_token}"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    let before = std::time::Instant::now();
+    assert_eq!(ask().await, 200);
+    let out = Command::new(BIN)
+        .args(["resource-servers", "revoke", "gateway", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        before.elapsed() < ttl,
+        "the operator command took longer than the TTL"
+    );
+    assert_eq!(ask().await, 200, "still the cached resource server");
+    let mut seen = None;
+    while before.elapsed() < ttl + Duration::from_secs(1) {
+        if ask().await == 401 {
+            seen = Some(before.elapsed());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let seen = seen.expect("the revocation is seen within the TTL");
+    assert!(seen >= ttl, "seen after {seen:?}, before the TTL");
+    server.stop();
 }
