@@ -259,6 +259,26 @@ mod tests {
     }
 
     #[test]
+    fn the_public_url_is_an_http_url_kept_without_its_trailing_slash() {
+        let parsed = Serve::try_parse_from(["serve", "--public-url", "https://auth.example.com/"])
+            .expect("parses");
+        assert_eq!(
+            parsed.serve.public_url.as_deref(),
+            Some("https://auth.example.com")
+        );
+        assert_eq!(
+            Serve::try_parse_from(["serve"]).unwrap().serve.public_url,
+            None
+        );
+        for bad in ["auth.example.com", "ftp://x", "https://", "http://a b"] {
+            assert!(
+                Serve::try_parse_from(["serve", "--public-url", bad]).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
     fn trusted_proxies_are_cidrs_or_addresses_and_a_bad_one_says_why() {
         let parsed = Serve::try_parse_from([
             "serve",

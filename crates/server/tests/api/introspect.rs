@@ -3,7 +3,7 @@
 //! false}`, client authentication, revocation, caching and the throttle.
 
 use crate::on_both_backends;
-use crate::support::{basic, in_days, Auth, TestApp};
+use crate::support::{basic, in_days, TestApp};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -446,7 +446,6 @@ async fn introspection_records_last_use(app: TestApp) {
         }
     }
     assert!(seen, "lastUsedAt was written within the flush interval");
-    let _ = Auth::None;
 }
 
 /// PostgreSQL: a revocation by another process (the operator command on
@@ -480,4 +479,19 @@ async fn another_process_revoking_is_heard_postgres() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// `iss` is `--public-url` when given (the address clients use, not the
+/// bound one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_issuer_is_the_public_url() {
+    let app = TestApp::spawn_with(crate::support::Backend::Sqlite, |c| {
+        c.public_url = Some("https://auth.example.com".into())
+    })
+    .await;
+    let (_, secret) = app.resource_server("gateway").await;
+    let resp = app
+        .introspect(Some(&format!("Bearer {secret}")), &app.admin.pat_token)
+        .await;
+    assert_eq!(assert_active(&resp)["iss"], "https://auth.example.com");
 }

@@ -79,6 +79,7 @@ async fn openapi_describes_every_route(app: TestApp) {
         ("patch", "/api/v1/service-accounts/{uuid}/rotate"),
         ("get", "/api/v1/org/audit-logs"),
         ("post", "/api/v1/auth/verify"),
+        ("post", "/oauth2/introspect"),
         ("get", "/healthz"),
         ("get", "/readyz"),
         ("get", "/metrics"),
@@ -97,6 +98,9 @@ async fn openapi_describes_every_route(app: TestApp) {
         "CustomRoleView",
         "CreateRoleRequest",
         "UpdateRoleRequest",
+        "IntrospectRequest",
+        "IntrospectResponse",
+        "OAuthError",
     ] {
         assert!(
             schemas.get(schema).is_some(),
