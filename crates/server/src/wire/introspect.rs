@@ -9,9 +9,8 @@ use uuid::Uuid;
 /// The form body (`application/x-www-form-urlencoded`).
 #[derive(Deserialize, ToSchema)]
 pub struct IntrospectRequest {
-    /// The token asked about; anything at all (a string that is no token is
-    /// simply not active).
-    #[schema(max_length = 1024)]
+    /// The token asked about; any string at all (one that is no token, of
+    /// any length, is simply not active).
     pub token: String,
     /// Accepted and ignored: latchkey tells its tokens apart by prefix.
     pub token_type_hint: Option<String>,
