@@ -18,6 +18,8 @@ with wrk, in one run, requests per second and p50/p99 latency of:
                                        N stored (fills up to --sample entries)
   9. GET /auth/forward                 what a reverse proxy asks (a PAT,
                                        cached, a scope on a project)
+ 10. POST /oauth2/introspect           (a PAT, cached) by a resource server
+                                       (Basic), made by the operator command
 
 and prints each against the baseline, plus the servers' peak memory.
 
@@ -39,6 +41,7 @@ Only the standard library; wrk comes from Debian (installed when missing).
 """
 
 import argparse
+import base64
 import hashlib
 import hmac
 import json
@@ -136,6 +139,42 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 _opener = urllib.request.build_opener(_NoRedirect)
+INTROSPECT_LUA = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.headers["Authorization"] = os.getenv("LATCHKEY_INTROSPECT_AUTH")
+wrk.body = "token=" .. os.getenv("LATCHKEY_INTROSPECT_TOKEN")
+"""
+
+
+def introspection_scenario(binary, data, env, base, pat, owner, work):
+    """POST /oauth2/introspect of a cached PAT by a resource server that
+    `latchkey resource-servers create` makes. Its sample request must say
+    `active: true` with the PAT's owner as `sub`, or the run fails. Returns
+    an entry of the cached scenarios."""
+    name = "POST /oauth2/introspect, PAT, resource server (Basic)"
+    out = subprocess.run([binary, "resource-servers", "create", "bench", "--data-dir", str(data)],
+                         env=dict(os.environ, **env), capture_output=True, text=True)
+    if out.returncode != 0:
+        fail(name, f"creating the resource server failed: {out.stderr[:300]}")
+    lines = out.stdout.splitlines()
+    secret = lines[-1].strip()
+    client_id = next(l.split(": ", 1)[1] for l in lines if l.startswith("clientId: "))
+    auth = "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    req = urllib.request.Request(base + "/oauth2/introspect", data=f"token={pat}".encode(), method="POST",
+                                 headers={"Content-Type": "application/x-www-form-urlencoded",
+                                          "Authorization": auth})
+    try:
+        with _opener.open(req, timeout=30) as resp:
+            status, answer = resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as e:
+        status, answer = e.code, e.read().decode(errors="replace")[:300]
+    if status != 200 or field(answer, "active") is not True or field(answer, "sub") != owner:
+        fail(name, f"expected 200 with active: true and sub {owner}; the sample request got {status}: {answer}")
+    lua = Path(work) / "introspect.lua"
+    lua.write_text(INTROSPECT_LUA)
+    return (name, "/oauth2/introspect",
+            {"script": str(lua), "env": {"LATCHKEY_INTROSPECT_AUTH": auth, "LATCHKEY_INTROSPECT_TOKEN": pat}}, None)
 
 
 def request(base, method, path, body=None, headers=None):
@@ -486,6 +525,7 @@ def main():
             (FORWARD, f"/auth/forward?scope=content:read&project={project}",
              {"headers": [f"Authorization: Bearer {pat}"]}, None),
         ]
+        cached.append(introspection_scenario(binary, data, env, base, pat, owner, work))
         for name, path, _, sample in cached:
             if sample:
                 method, body, headers, status, check, what = sample
@@ -549,6 +589,7 @@ def main():
         print(f"PAT / API key throughput: {pat_r['rps'] / key_r['rps']:.2f}")
     for a, b in [("POST /api/v1/auth/verify, PAT, scope + projectUuid", "POST /api/v1/auth/verify, PAT"),
                  (FORWARD, "POST /api/v1/auth/verify, PAT, scope + projectUuid"),
+                 ("POST /oauth2/introspect, PAT, resource server (Basic)", "POST /api/v1/auth/verify, PAT"),
                  ("GET /settings/tokens (page), session", "GET /api/v1/user/me/personal-access-tokens, session")]:
         if by.get(a) and by.get(b) and by[b]["rps"]:
             print(f"{a} / {b}: {by[a]['rps'] / by[b]['rps']:.2f}")

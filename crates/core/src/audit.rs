@@ -186,9 +186,56 @@ pub struct AuditEvent {
     pub details: serde_json::Value,
 }
 
+/// What the instance audit log records: changes to the instance itself,
+/// which belong to no organization (so never in an organization's log).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum InstanceAction {
+    ResourceServerCreated,
+    ResourceServerRevoked,
+}
+
+impl InstanceAction {
+    pub const ALL: [InstanceAction; 2] = [
+        InstanceAction::ResourceServerCreated,
+        InstanceAction::ResourceServerRevoked,
+    ];
+
+    /// Stored events keep the name, so a name never changes.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            InstanceAction::ResourceServerCreated => "resource_server.created",
+            InstanceAction::ResourceServerRevoked => "resource_server.revoked",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<InstanceAction> {
+        InstanceAction::ALL.into_iter().find(|a| a.as_str() == name)
+    }
+}
+
+/// One append-only event of the instance log. The actor is who ran the
+/// operator command (`operator`); the target is named, never its secret.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InstanceAuditEvent {
+    pub at: time::OffsetDateTime,
+    pub action: InstanceAction,
+    pub actor: String,
+    pub target_uuid: Uuid,
+    pub target_name: String,
+    pub details: serde_json::Value,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn instance_action_names_read_back() {
+        for a in InstanceAction::ALL {
+            assert_eq!(InstanceAction::parse(a.as_str()), Some(a));
+            assert_eq!(AuditAction::parse(a.as_str()), None, "one log per name");
+        }
+    }
 
     #[test]
     fn action_and_target_names_read_back() {

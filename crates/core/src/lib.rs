@@ -18,7 +18,10 @@ pub mod throttle;
 pub mod token;
 
 pub use access::{Access, AccountScope, CredentialKind};
-pub use audit::{Actor, ActorKind, AuditAction, AuditEvent, CredentialRef, Target, TargetKind};
+pub use audit::{
+    Actor, ActorKind, AuditAction, AuditEvent, CredentialRef, InstanceAction, InstanceAuditEvent,
+    Target, TargetKind,
+};
 pub use grant::{Grant, Reach, RoleRef};
 pub use role::{Plan, Role};
 pub use scope::{Scope, ScopeCatalog, ScopeSet};

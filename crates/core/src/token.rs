@@ -1,8 +1,9 @@
 //! The token format and the keyed hash that is all latchkey stores of a token.
 //!
-//! `<prefix><32 base62 random characters><6 base62 checksum>`: 44 characters,
-//! the checksum a CRC32 of everything before it, so a secret scanner (or our
-//! own request path) can reject a look-alike without a database round trip.
+//! `<prefix><32 base62 random characters><6 base62 checksum>`: 44 characters
+//! (43 for the five-character `lkrs_`), the checksum a CRC32 of everything
+//! before it, so a secret scanner (or our own request path) can reject a
+//! look-alike without a database round trip.
 
 use hmac::{Hmac, Mac};
 use rand::distributions::{Alphanumeric, DistString};
@@ -12,7 +13,9 @@ use subtle::ConstantTimeEq;
 
 pub const RANDOM_LEN: usize = 32;
 pub const CHECKSUM_LEN: usize = 6;
+/// The longest prefix; `lkrs_` is one shorter.
 pub const PREFIX_LEN: usize = 6;
+/// The longest token.
 pub const TOKEN_LEN: usize = PREFIX_LEN + RANDOM_LEN + CHECKSUM_LEN;
 /// The non-secret part shown in lists, logs and audit events.
 pub const DISPLAY_PREFIX_LEN: usize = 10;
@@ -24,13 +27,17 @@ pub enum TokenKind {
     PersonalAccessToken,
     ApiKey,
     ServiceAccount,
+    /// An instance-level resource server (token introspection), not a
+    /// credential of any organization.
+    ResourceServer,
 }
 
 impl TokenKind {
-    pub const ALL: [TokenKind; 3] = [
+    pub const ALL: [TokenKind; 4] = [
         TokenKind::PersonalAccessToken,
         TokenKind::ApiKey,
         TokenKind::ServiceAccount,
+        TokenKind::ResourceServer,
     ];
 
     /// Changing a prefix would silently revoke every token of that kind.
@@ -39,15 +46,18 @@ impl TokenKind {
             TokenKind::PersonalAccessToken => "lkpat_",
             TokenKind::ApiKey => "lkkey_",
             TokenKind::ServiceAccount => "lksvc_",
+            TokenKind::ResourceServer => "lkrs_",
         }
     }
 
-    /// The kind of credential a token of this kind belongs to.
-    pub const fn credential_kind(self) -> crate::CredentialKind {
+    /// The kind of organization credential a token of this kind belongs
+    /// to; a resource server belongs to none.
+    pub const fn credential_kind(self) -> Option<crate::CredentialKind> {
         match self {
-            TokenKind::PersonalAccessToken => crate::CredentialKind::Pat,
-            TokenKind::ApiKey => crate::CredentialKind::ApiKey,
-            TokenKind::ServiceAccount => crate::CredentialKind::ServiceAccount,
+            TokenKind::PersonalAccessToken => Some(crate::CredentialKind::Pat),
+            TokenKind::ApiKey => Some(crate::CredentialKind::ApiKey),
+            TokenKind::ServiceAccount => Some(crate::CredentialKind::ServiceAccount),
+            TokenKind::ResourceServer => None,
         }
     }
 
@@ -55,13 +65,19 @@ impl TokenKind {
     pub fn of_credential(kind: crate::CredentialKind) -> Option<TokenKind> {
         TokenKind::ALL
             .into_iter()
-            .find(|k| k.credential_kind() == kind)
+            .find(|k| k.credential_kind() == Some(kind))
     }
 
-    fn from_prefix(prefix: &[u8]) -> Option<TokenKind> {
+    /// The length of a token of this kind.
+    pub const fn token_len(self) -> usize {
+        self.prefix().len() + RANDOM_LEN + CHECKSUM_LEN
+    }
+
+    fn from_start(text: &[u8]) -> Option<TokenKind> {
+        // No prefix starts another (a test pins it), so one matches at most.
         TokenKind::ALL
             .into_iter()
-            .find(|k| k.prefix().as_bytes() == prefix)
+            .find(|k| text.starts_with(k.prefix().as_bytes()))
     }
 }
 
@@ -102,12 +118,18 @@ impl<'a> ParsedToken<'a> {
 /// Checks length, prefix, alphabet and checksum. Allocates nothing.
 pub fn parse(text: &str) -> Result<ParsedToken<'_>, MalformedToken> {
     let bytes = text.as_bytes();
-    if bytes.len() != TOKEN_LEN {
+    if !(TOKEN_LEN - 1..=TOKEN_LEN).contains(&bytes.len()) {
         return Err(MalformedToken::Length);
     }
-    let kind = TokenKind::from_prefix(&bytes[..PREFIX_LEN]).ok_or(MalformedToken::Prefix)?;
-    let (body, checksum) = bytes.split_at(PREFIX_LEN + RANDOM_LEN);
-    if !bytes[PREFIX_LEN..].iter().all(u8::is_ascii_alphanumeric) {
+    let kind = TokenKind::from_start(bytes).ok_or(MalformedToken::Prefix)?;
+    if bytes.len() != kind.token_len() {
+        return Err(MalformedToken::Length);
+    }
+    let (body, checksum) = bytes.split_at(bytes.len() - CHECKSUM_LEN);
+    if !bytes[kind.prefix().len()..]
+        .iter()
+        .all(u8::is_ascii_alphanumeric)
+    {
         return Err(MalformedToken::Alphabet);
     }
     if checksum != checksum_of(body) {
@@ -249,8 +271,9 @@ mod tests {
         assert_eq!(TokenKind::PersonalAccessToken.prefix(), "lkpat_");
         assert_eq!(TokenKind::ApiKey.prefix(), "lkkey_");
         assert_eq!(TokenKind::ServiceAccount.prefix(), "lksvc_");
+        assert_eq!(TokenKind::ResourceServer.prefix(), "lkrs_");
         for a in TokenKind::ALL {
-            assert_eq!(a.prefix().len(), PREFIX_LEN);
+            assert!(a.prefix().len() <= PREFIX_LEN && a.prefix().len() >= PREFIX_LEN - 1);
             for b in TokenKind::ALL {
                 if a != b {
                     assert!(!a.prefix().starts_with(b.prefix()));
@@ -262,7 +285,10 @@ mod tests {
     #[test]
     fn token_and_credential_kinds_correspond() {
         for kind in TokenKind::ALL {
-            assert_eq!(TokenKind::of_credential(kind.credential_kind()), Some(kind));
+            match kind.credential_kind() {
+                Some(c) => assert_eq!(TokenKind::of_credential(c), Some(kind)),
+                None => assert_eq!(kind, TokenKind::ResourceServer),
+            }
         }
         assert_eq!(
             TokenKind::of_credential(crate::CredentialKind::Session),
@@ -275,7 +301,8 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(7);
         for kind in TokenKind::ALL {
             let t = TokenSecret::generate(kind, &mut rng);
-            assert_eq!(t.expose().len(), 44);
+            assert_eq!(t.expose().len(), kind.token_len());
+            assert_eq!(t.expose().len(), kind.prefix().len() + 38);
             assert!(t.expose().starts_with(kind.prefix()));
             assert_eq!(t.display_prefix(), &t.expose()[..10]);
             assert_eq!(t.parsed().kind(), kind);
@@ -296,6 +323,15 @@ mod tests {
         assert_eq!(
             parse(&format!("{}-{}", &good[..20], &good[21..])).err(),
             Some(MalformedToken::Alphabet)
+        );
+        let rs = TokenSecret::generate(TokenKind::ResourceServer, &mut rng);
+        assert_eq!(
+            parse(rs.expose()).map(|t| t.kind()),
+            Ok(TokenKind::ResourceServer)
+        );
+        assert_eq!(
+            parse(&format!("{}x", rs.expose())).err(),
+            Some(MalformedToken::Length)
         );
         // Multi-byte characters must not panic on slicing.
         assert!(parse(&format!("lkpat_{}", "é".repeat(19))).is_err());
@@ -329,7 +365,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn format_round_trips(seed in any::<u64>(), k in 0usize..3) {
+        fn format_round_trips(seed in any::<u64>(), k in 0usize..4) {
             let mut rng = StdRng::seed_from_u64(seed);
             let t = TokenSecret::generate(TokenKind::ALL[k], &mut rng);
             let parsed = parse(t.expose()).unwrap();
@@ -339,10 +375,12 @@ mod tests {
 
         #[test]
         fn checksum_rejects_any_single_character_change(
-            seed in any::<u64>(), pos in 6usize..44, replacement in 0usize..62,
+            seed in any::<u64>(), offset in 0usize..38, replacement in 0usize..62, k in 0usize..4,
         ) {
             let mut rng = StdRng::seed_from_u64(seed);
-            let t = TokenSecret::generate(TokenKind::PersonalAccessToken, &mut rng);
+            let kind = TokenKind::ALL[k];
+            let t = TokenSecret::generate(kind, &mut rng);
+            let pos = kind.prefix().len() + offset;
             let mut bytes = t.expose().as_bytes().to_vec();
             prop_assume!(bytes[pos] != BASE62[replacement]);
             bytes[pos] = BASE62[replacement];

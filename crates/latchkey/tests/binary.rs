@@ -281,6 +281,71 @@ async fn no_secret_reaches_the_data_directory_or_the_logs() {
     .unwrap();
     secrets.push(shown_secret(&page));
 
+    // A resource server (operator command on the running server's data
+    // directory) introspects a token by Bearer and by Basic; a wrong client
+    // secret and an inactive token go through the error paths.
+    let created = Command::new(BIN)
+        .args(["resource-servers", "create", "gateway", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(created.status.success(), "{created:?}");
+    let stdout = String::from_utf8(created.stdout).unwrap();
+    let rs_secret = stdout.lines().last().unwrap().to_string();
+    let rs_id = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("clientId: "))
+        .unwrap()
+        .to_string();
+    assert!(!String::from_utf8_lossy(&created.stderr).contains(&rs_secret));
+    prefixes.push(rs_secret[..10].to_string());
+    secrets.push(rs_secret.clone());
+    let wrong_rs = latchkey_core::TokenSecret::generate(
+        latchkey_core::TokenKind::ResourceServer,
+        &mut rand::thread_rng(),
+    )
+    .expose()
+    .to_string();
+    secrets.push(wrong_rs.clone());
+    let introspect = |auth: reqwest::RequestBuilder, token: String| async move {
+        let resp = auth
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(format!("token={token}"))
+            .send()
+            .await
+            .unwrap();
+        (resp.status().as_u16(), resp.text().await.unwrap())
+    };
+    let url = format!("{}/oauth2/introspect", server.base);
+    let live = setup_token.clone();
+    let (status, body) =
+        introspect(admin.http.post(&url).bearer_auth(&rs_secret), live.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"active\":true"), "{body}");
+    let (status, body) = introspect(
+        admin.http.post(&url).basic_auth(&rs_id, Some(&rs_secret)),
+        setup_token.clone(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(!body.contains(&rs_secret));
+    let (status, body) = introspect(admin.http.post(&url).bearer_auth(&wrong_rs), live).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(!body.contains(&wrong_rs));
+    let (status, body) = introspect(
+        admin.http.post(&url).bearer_auth(&rs_secret),
+        wrong_rs.clone(),
+    )
+    .await;
+    assert_eq!((status, body.as_str()), (200, "{\"active\":false}"));
+    let audit = Command::new(BIN)
+        .args(["audit-instance", "--json", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(audit.status.success());
+    assert!(!String::from_utf8_lossy(&audit.stdout).contains(&rs_secret));
+
     // A wrong password at login must not be logged either.
     let wrong = "wrong-password-b41d";
     secrets.push(wrong.to_string());
@@ -558,4 +623,167 @@ async fn kept_and_used(
         .await;
     assert_eq!(status, 200);
     secrets.push(token);
+}
+
+/// `latchkey resource-servers …` and `latchkey audit-instance` on the data
+/// directory: the secret printed once, hashed with the server's key, names
+/// unique without case, revocation by name or id, every change in the
+/// instance log (never the secret).
+#[test]
+fn operator_resource_servers_and_the_instance_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .arg("--data-dir")
+            .arg(&data)
+            .env_remove("LATCHKEY_SECRET_KEY")
+            .output()
+            .unwrap()
+    };
+    let created = run(&["resource-servers", "create", "gateway"]);
+    assert!(created.status.success(), "{created:?}");
+    let out = String::from_utf8(created.stdout).unwrap();
+    let secret = out.lines().last().unwrap().to_string();
+    assert!(secret.starts_with("lkrs_") && secret.len() == 43, "{out}");
+    let client_id = out
+        .lines()
+        .find_map(|l| l.strip_prefix("clientId: "))
+        .unwrap()
+        .to_string();
+    let json = run(&["resource-servers", "create", "reports", "--json"]);
+    assert!(json.status.success(), "{json:?}");
+    let view: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert!(view["secret"].as_str().unwrap().starts_with("lkrs_"));
+
+    let again = run(&["resource-servers", "create", "GATEWAY"]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists"));
+    let bad = run(&["resource-servers", "create", "  "]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("name"));
+
+    let list = run(&["resource-servers", "list", "--json"]);
+    let listed: Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+    assert!(!String::from_utf8_lossy(&list.stdout).contains(&secret));
+    assert!(run(&["resource-servers", "list"]).status.success());
+
+    let revoked = run(&["resource-servers", "revoke", "Gateway"]);
+    assert!(revoked.status.success(), "{revoked:?}");
+    assert!(String::from_utf8_lossy(&revoked.stdout).contains(&client_id));
+    let twice = run(&["resource-servers", "revoke", &client_id]);
+    assert!(!twice.status.success());
+    assert!(String::from_utf8_lossy(&twice.stderr).contains("revoked already"));
+    assert!(!run(&["resource-servers", "revoke", "nobody"])
+        .status
+        .success());
+
+    let audit = run(&["audit-instance", "--json"]);
+    assert!(audit.status.success(), "{audit:?}");
+    let text = String::from_utf8(audit.stdout).unwrap();
+    let actions: Vec<String> = text
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["action"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "resource_server.revoked",
+            "resource_server.created",
+            "resource_server.created"
+        ]
+    );
+    assert!(!text.contains(&secret[10..]));
+    assert!(run(&["audit-instance"]).status.success());
+    // The data directory holds the hash, never the secret.
+    for file in files_under(&data) {
+        let bytes = std::fs::read(&file).unwrap();
+        assert!(
+            !contains(&bytes, &secret),
+            "{} holds the secret",
+            file.display()
+        );
+    }
+}
+
+/// SQLite: the operator's `resource-servers revoke` runs in another process,
+/// which cannot tell the running server; the revocation reaches it through
+/// the cache TTL (PostgreSQL's notices make it immediate: the API tests).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resource_server_revoked_by_the_operator_is_refused_within_the_cache_ttl() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let ttl = Duration::from_secs(2);
+    let setup_token = latchkey_core::TokenSecret::generate(
+        latchkey_core::TokenKind::ServiceAccount,
+        &mut rand::thread_rng(),
+    )
+    .expose()
+    .to_string();
+    let server = ServerProcess::start(
+        &data,
+        &[
+            ("LATCHKEY_SETUP_ORG_NAME", "Acme"),
+            ("LATCHKEY_SETUP_ADMIN_EMAIL", "admin@acme.test"),
+            ("LATCHKEY_SETUP_ADMIN_PASSWORD", PASSWORD),
+            ("LATCHKEY_SETUP_SERVICE_ACCOUNT_TOKEN", &setup_token),
+            ("LATCHKEY_AUTH_CACHE_TTL_SECS", "2"),
+        ],
+    );
+    let created = Command::new(BIN)
+        .args(["resource-servers", "create", "gateway", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(created.status.success(), "{created:?}");
+    let secret = String::from_utf8(created.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .to_string();
+    let http = reqwest::Client::new();
+    let url = format!("{}/oauth2/introspect", server.base);
+    let ask = || async {
+        http.post(&url)
+            .bearer_auth(&secret)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(format!("token={setup_token}"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    let before = std::time::Instant::now();
+    assert_eq!(ask().await, 200);
+    let out = Command::new(BIN)
+        .args(["resource-servers", "revoke", "gateway", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        before.elapsed() < ttl,
+        "the operator command took longer than the TTL"
+    );
+    assert_eq!(ask().await, 200, "still the cached resource server");
+    let mut seen = None;
+    while before.elapsed() < ttl + Duration::from_secs(1) {
+        if ask().await == 401 {
+            seen = Some(before.elapsed());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let seen = seen.expect("the revocation is seen within the TTL");
+    assert!(seen >= ttl, "seen after {seen:?}, before the TTL");
+    server.stop();
 }

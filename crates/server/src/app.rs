@@ -1,5 +1,6 @@
 //! The router, and starting and stopping the server.
 
+use crate::api::introspect;
 use crate::api::{
     api_keys, audit, catalog, forward, identity, members, ops, pats, projects, roles,
     service_accounts, session, verify,
@@ -11,7 +12,7 @@ use crate::forwarded::{ClientAddr, TrustedProxies};
 use crate::last_used::LastUsed;
 use crate::operator::{self, SetupOutcome, StartupError};
 use crate::passwords::PasswordQueue;
-use crate::rate_limit::{LocalThrottle, SignInThrottle, VERIFY_ADDRESS};
+use crate::rate_limit::{LocalThrottle, SignInThrottle, INTROSPECT_CLIENT_ADDRESS, VERIFY_ADDRESS};
 use crate::refusals::RefusalLog;
 use crate::state::{AppState, Inner};
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
@@ -166,6 +167,7 @@ fn api_router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(api_keys::rotate))
         .routes(routes!(audit::list))
         .routes(routes!(verify::verify))
+        .routes(routes!(introspect::introspect))
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::readyz))
         .routes(routes!(ops::metrics))
@@ -183,6 +185,7 @@ fn api_router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
 struct Caches(
     Arc<AuthCache<latchkey_core::TokenHash, crate::auth::Resolved>>,
     Arc<AuthCache<(uuid::Uuid, uuid::Uuid), bool>>,
+    Arc<AuthCache<latchkey_core::TokenHash, latchkey_store::ResourceServer>>,
 );
 
 impl Caches {
@@ -191,14 +194,17 @@ impl Caches {
             ReplicaChange::Org(org) => {
                 self.0.invalidate_org(org);
                 self.1.invalidate_org(org);
+                self.2.invalidate_org(org);
             }
             ReplicaChange::Lost => {
                 self.0.distrust();
                 self.1.distrust();
+                self.2.distrust();
             }
             ReplicaChange::Resumed => {
                 self.0.trust_again();
                 self.1.trust_again();
+                self.2.trust_again();
             }
         }
     }
@@ -243,9 +249,17 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartupError> {
         config.auth_cache_capacity,
         Duration::from_secs(config.auth_cache_ttl_secs.max(1)),
     ));
+    let resource_servers = Arc::new(AuthCache::new(
+        config.auth_cache_capacity,
+        Duration::from_secs(config.auth_cache_ttl_secs.max(1)),
+    ));
     // Changes committed here invalidate this replica's caches synchronously;
     // changes committed by other replicas arrive through the watcher.
-    let caches = Caches(cache.clone(), project_exists.clone());
+    let caches = Caches(
+        cache.clone(),
+        project_exists.clone(),
+        resource_servers.clone(),
+    );
     let on_commit = caches.clone();
     sql_store.set_change_hook(Arc::new(move |org| {
         on_commit.heard(ReplicaChange::Org(org))
@@ -262,24 +276,6 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartupError> {
         Duration::from_millis(config.password_hash_wait_ms),
         &metrics,
     );
-    let state = AppState::new(Inner {
-        store: store.clone(),
-        cache,
-        project_exists,
-        metrics,
-        passwords,
-        hasher,
-        catalog,
-        forward_rules,
-        last_used: LastUsed::default(),
-        sign_in: SignInThrottle::default(),
-        verify_failures: LocalThrottle::new(VERIFY_ADDRESS),
-        refusals: RefusalLog::new(REFUSALS_COLLAPSED_FOR),
-        trusted_proxies: TrustedProxies::new(&config.trusted_proxies),
-        secure_cookies: config.secure_cookies,
-        service_accounts_enabled: config.service_accounts_enabled,
-        org_creation: config.org_creation,
-    });
     // Before binding and before the cap is derived from the limit.
     let fd_limit = crate::listener::raise_fd_limit();
     let limits = crate::listener::Limits {
@@ -297,6 +293,31 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartupError> {
     let addr = listener
         .local_addr()
         .map_err(|e| StartupError::Bind(config.bind, e))?;
+    let state = AppState::new(Inner {
+        store: store.clone(),
+        cache,
+        project_exists,
+        resource_servers,
+        metrics,
+        passwords,
+        hasher,
+        catalog,
+        forward_rules,
+        last_used: LastUsed::default(),
+        sign_in: SignInThrottle::default(),
+        verify_failures: LocalThrottle::new(VERIFY_ADDRESS),
+        introspect_failures: LocalThrottle::new(INTROSPECT_CLIENT_ADDRESS),
+        // The bound address, once known (port 0 picks one).
+        issuer: config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}")),
+        refusals: RefusalLog::new(REFUSALS_COLLAPSED_FOR),
+        trusted_proxies: TrustedProxies::new(&config.trusted_proxies),
+        secure_cookies: config.secure_cookies,
+        service_accounts_enabled: config.service_accounts_enabled,
+        org_creation: config.org_creation,
+    });
     let (tx, rx) = oneshot::channel::<()>();
     let app = router(state.clone());
     let flush_every = Duration::from_secs(config.last_used_flush_secs.max(1));

@@ -35,11 +35,27 @@ impl DatabaseConfig {
     }
 }
 
+/// The database and the server key, for operator commands that make a
+/// secret: it is hashed with the key the server checks it with.
+#[derive(Args, Clone, Debug)]
+pub struct KeyedDatabaseConfig {
+    #[command(flatten)]
+    pub database: DatabaseConfig,
+    /// The server's token-hash key (with SQLite, the key file in the data
+    /// directory when unset).
+    #[arg(long, env = "LATCHKEY_SECRET_KEY", hide_env_values = true, value_parser = secret_arg)]
+    pub secret_key: Option<SecretString>,
+}
+
 #[derive(Args, Clone, Debug)]
 pub struct ServeConfig {
     /// Address to listen on.
     #[arg(long, env = "LATCHKEY_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
+    /// The address clients reach this server at (`iss` of token
+    /// introspection); `http://<bind>` when unset.
+    #[arg(long, env = "LATCHKEY_PUBLIC_URL", value_parser = parse_public_url)]
+    pub public_url: Option<String>,
     #[command(flatten)]
     pub database: DatabaseConfig,
     /// Key of the token hash (at least 32 bytes). Required with PostgreSQL;
@@ -138,6 +154,7 @@ impl ServeConfig {
     pub fn for_data_dir(data_dir: PathBuf) -> ServeConfig {
         ServeConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            public_url: None,
             database: DatabaseConfig {
                 data_dir,
                 database_url: None,
@@ -164,6 +181,19 @@ impl ServeConfig {
             max_connections: None,
         }
     }
+}
+
+/// `--public-url`: an absolute http(s) URL, kept without a trailing slash.
+fn parse_public_url(text: &str) -> Result<String, String> {
+    let text = text.trim().trim_end_matches('/');
+    let rest = text
+        .strip_prefix("https://")
+        .or_else(|| text.strip_prefix("http://"))
+        .ok_or_else(|| format!("{text:?} must start with https:// or http://"))?;
+    if rest.is_empty() || rest.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("{text:?} is not a URL"));
+    }
+    Ok(text.to_string())
 }
 
 /// One `--trusted-proxies` entry: a CIDR (`10.0.0.0/8`, `fd00::/8`) or a
@@ -289,6 +319,26 @@ mod tests {
     struct Serve {
         #[command(flatten)]
         serve: ServeConfig,
+    }
+
+    #[test]
+    fn the_public_url_is_an_http_url_kept_without_its_trailing_slash() {
+        let parsed = Serve::try_parse_from(["serve", "--public-url", "https://auth.example.com/"])
+            .expect("parses");
+        assert_eq!(
+            parsed.serve.public_url.as_deref(),
+            Some("https://auth.example.com")
+        );
+        assert_eq!(
+            Serve::try_parse_from(["serve"]).unwrap().serve.public_url,
+            None
+        );
+        for bad in ["auth.example.com", "ftp://x", "https://", "http://a b"] {
+            assert!(
+                Serve::try_parse_from(["serve", "--public-url", bad]).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

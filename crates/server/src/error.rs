@@ -207,6 +207,7 @@ fn conflict_text(what: latchkey_store::Conflict) -> &'static str {
         Conflict::ProjectListedTwice => "a project is listed twice",
         Conflict::LastAdmin => "the organization must keep an active admin",
         Conflict::CustomRoleInUse => "the custom role is still assigned",
+        Conflict::ResourceServerName => "a resource server with this name exists",
     }
 }
 

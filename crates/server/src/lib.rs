@@ -21,5 +21,5 @@ pub mod web;
 pub mod wire;
 
 pub use app::{router, serve, start, RunningServer};
-pub use config::{DatabaseConfig, ServeConfig};
+pub use config::{DatabaseConfig, KeyedDatabaseConfig, ServeConfig};
 pub use operator::StartupError;

@@ -19,6 +19,10 @@ const PUBLIC: [&str; 6] = [
     "/api/v1/openapi.json",
 ];
 
+/// Authenticated by a resource server (instance-level), not by an
+/// organization's credential; OAuth's own error body for `401`.
+const RESOURCE_SERVER: [&str; 1] = ["/oauth2/introspect"];
+
 /// Accepted without a credential, or with the invited account's session.
 const SESSION_OPTIONAL: [&str; 1] = ["/api/v1/invites/{code}"];
 
@@ -403,6 +407,9 @@ fn assert_formats(value: &mut Value, rules: &Rules) {
 }
 
 fn finish_operation(path: &str, method: &str, op: &mut Map<String, Value>) {
+    if RESOURCE_SERVER.contains(&path) {
+        return finish_resource_server_operation(op);
+    }
     let public = PUBLIC.contains(&path);
     let optional = SESSION_OPTIONAL.contains(&path);
     // A session changes nothing without its CSRF token.
@@ -472,6 +479,48 @@ fn finish_operation(path: &str, method: &str, op: &mut Map<String, Value>) {
     }
 }
 
+/// Token introspection: Basic or Bearer of a resource server; its answer
+/// and `401` are RFC 7662's and RFC 6749's own bodies, any other failure the
+/// API's error body.
+fn finish_resource_server_operation(op: &mut Map<String, Value>) {
+    op.insert(
+        "security".into(),
+        json!([{ "basic": [] }, { "bearer": [] }]),
+    );
+    let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for (status, description) in [
+        (
+            "400",
+            "invalid_request: not a form, or no `token` (details.field names it)",
+        ),
+        (
+            "401",
+            "invalid_client: no valid resource server authentication",
+        ),
+        ("413", "payload_too_large: the body is over 64 KiB"),
+        (
+            "429",
+            "rate_limited: too many failed client authentications from this address (Retry-After)",
+        ),
+        ("503", "unavailable: the database is unreachable"),
+    ] {
+        let response = responses
+            .entry(status.to_string())
+            .or_insert_with(|| json!({ "description": description }));
+        if let Some(response) = response.as_object_mut() {
+            response.insert("description".into(), description.into());
+            if status != "401" {
+                response.insert(
+                    "content".into(),
+                    json!({ "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } }),
+                );
+            }
+        }
+    }
+}
+
 /// `{"status": "ok", "results": <the handler's schema>}`.
 fn wrap_success(response: &mut Map<String, Value>) {
     let Some(schema) = response
@@ -517,7 +566,12 @@ fn security_schemes() -> Value {
         "bearer": {
             "type": "http",
             "scheme": "bearer",
-            "description": "`Authorization: Bearer <token>`: a personal access token, API key or service account token",
+            "description": "`Authorization: Bearer <token>`: a personal access token, API key or service account token; for POST /oauth2/introspect, a resource server's `lkrs_` secret",
+        },
+        "basic": {
+            "type": "http",
+            "scheme": "basic",
+            "description": "a resource server's `clientId:secret` (each form-urlencoded first, RFC 6749 §2.3.1), for POST /oauth2/introspect",
         },
         "apiKey": {
             "type": "apiKey",

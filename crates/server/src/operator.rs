@@ -8,9 +8,12 @@ use latchkey_core::{
     limits, Actor, ActorKind, AuditEvent, CredentialKind, Plan, Role, Target, TokenHash,
     TokenHasher, TokenKind, TokenSecret,
 };
-use latchkey_core::{AuditAction, ExposeSecret, SecretString, TargetKind};
+use latchkey_core::{
+    AuditAction, ExposeSecret, InstanceAction, InstanceAuditEvent, SecretString, TargetKind,
+};
 use latchkey_store::{
-    Credential, NewAdmin, Org, PoolSettings, ServiceAccount, SqlStore, Store, StoreError, User,
+    Credential, NewAdmin, Org, PoolSettings, ResourceServer, ServiceAccount, SqlStore, Store,
+    StoreError, User,
 };
 use std::io::Write;
 use std::net::SocketAddr;
@@ -85,12 +88,21 @@ pub async fn open_store(db: &DatabaseConfig) -> Result<SqlStore, StartupError> {
 /// The token-hash key: `LATCHKEY_SECRET_KEY`, or with SQLite a key generated
 /// on first start into the data directory (mode 0600).
 pub fn load_secret_key(config: &ServeConfig) -> Result<TokenHasher, StartupError> {
-    let key = match &config.secret_key {
+    load_key(config.secret_key.as_ref(), &config.database)
+}
+
+/// `load_secret_key` for an operator command, which hashes what it makes
+/// with the key the server will check it with.
+pub fn load_key(
+    secret_key: Option<&SecretString>,
+    database: &DatabaseConfig,
+) -> Result<TokenHasher, StartupError> {
+    let key = match secret_key {
         Some(key) => key.expose_secret().trim().to_string(),
-        None if config.database.is_postgres() => return Err(StartupError::SecretKeyRequired),
+        None if database.is_postgres() => return Err(StartupError::SecretKeyRequired),
         None => {
-            create_private_dir(&config.database.data_dir)?;
-            read_or_create_key_file(&config.database.data_dir.join(SECRET_KEY_FILE))?
+            create_private_dir(&database.data_dir)?;
+            read_or_create_key_file(&database.data_dir.join(SECRET_KEY_FILE))?
         }
     };
     TokenHasher::new(key.as_bytes()).ok_or(StartupError::SecretKeyTooShort)
@@ -267,6 +279,88 @@ pub async fn setup_service_account(
     };
     store.insert_service_account(&account, hash, &event).await?;
     Ok(())
+}
+
+/// Who the instance log names for an operator command.
+const OPERATOR: &str = "operator";
+
+fn instance_event(
+    action: InstanceAction,
+    server: &ResourceServer,
+    at: OffsetDateTime,
+) -> InstanceAuditEvent {
+    InstanceAuditEvent {
+        at,
+        action,
+        actor: OPERATOR.into(),
+        target_uuid: server.uuid,
+        target_name: server.name.clone(),
+        details: serde_json::json!({ "displayPrefix": server.display_prefix }),
+    }
+}
+
+/// `latchkey resource-servers create NAME`: the server and its secret, which
+/// exists only in this return value (the store keeps its keyed hash).
+pub async fn create_resource_server(
+    store: &dyn Store,
+    hasher: &TokenHasher,
+    name: &str,
+) -> Result<(ResourceServer, TokenSecret), StartupError> {
+    let name = limits::name("name", name, limits::MAX_NAME_CHARS)
+        .map_err(|e| StartupError::Setup(e.to_string()))?;
+    let secret = TokenSecret::generate(TokenKind::ResourceServer, &mut rand::rngs::OsRng);
+    let at = now();
+    let server = ResourceServer {
+        uuid: Uuid::new_v4(),
+        name: name.into(),
+        display_prefix: secret.display_prefix().to_string(),
+        created_at: at,
+        revoked_at: None,
+    };
+    let event = instance_event(InstanceAction::ResourceServerCreated, &server, at);
+    match store
+        .create_resource_server(&server, &hasher.hash(secret.expose()), &event)
+        .await
+    {
+        Err(StoreError::Conflict(_)) => Err(StartupError::Setup(format!(
+            "a resource server named `{}` exists (names are compared without case)",
+            server.name
+        ))),
+        other => other.map(|()| (server, secret)).map_err(Into::into),
+    }
+}
+
+/// `latchkey resource-servers revoke ID|NAME`, a name among live ones.
+pub async fn revoke_resource_server(
+    store: &dyn Store,
+    server_ref: &str,
+) -> Result<ResourceServer, StartupError> {
+    let servers = store.resource_servers().await?;
+    let server = match Uuid::parse_str(server_ref) {
+        Ok(uuid) => servers.into_iter().find(|s| s.uuid == uuid),
+        Err(_) => {
+            let key = limits::name_key(server_ref.trim());
+            servers
+                .into_iter()
+                .find(|s| s.revoked_at.is_none() && limits::name_key(&s.name) == key)
+        }
+    }
+    .ok_or_else(|| StartupError::Setup(format!("no resource server `{server_ref}`")))?;
+    if server.revoked_at.is_some() {
+        return Err(StartupError::Setup(format!(
+            "the resource server `{}` is revoked already",
+            server.name
+        )));
+    }
+    let at = now();
+    let event = instance_event(InstanceAction::ResourceServerRevoked, &server, at);
+    store
+        .revoke_resource_server(server.uuid, at, &event)
+        .await?;
+    Ok(ResourceServer {
+        revoked_at: Some(at),
+        ..server
+    })
 }
 
 fn operator_event(org: &Org, action: AuditAction, at: OffsetDateTime) -> AuditEvent {

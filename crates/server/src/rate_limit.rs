@@ -43,6 +43,16 @@ pub const VERIFY_ADDRESS: Rule = Rule {
     max_doublings: 0,
 };
 
+/// Failed client authentications of token introspection by one address:
+/// 20 a minute, then doubling windows. A resource server's secret has 190
+/// random bits, so this is against flooding (every miss is a database read)
+/// more than guessing.
+pub const INTROSPECT_CLIENT_ADDRESS: Rule = Rule {
+    limit: 20,
+    window: Duration::minutes(1),
+    max_doublings: 4,
+};
+
 /// Beyond this many keys held in memory, new keys are not tracked (windows
 /// already counting keep counting), so memory stays bounded and a flood of
 /// addresses cannot wipe the windows of others.

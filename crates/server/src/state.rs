@@ -22,6 +22,9 @@ pub struct Inner {
     /// Whether a project (organization, project) exists, for the request
     /// path; kept current by the same epochs as `cache`.
     pub project_exists: Arc<AuthCache<(Uuid, Uuid), bool>>,
+    /// Resource servers (introspection's clients) by their secret's hash,
+    /// kept current under `latchkey_store::INSTANCE_CHANGES`.
+    pub resource_servers: Arc<AuthCache<TokenHash, latchkey_store::ResourceServer>>,
     pub metrics: Metrics,
     pub hasher: TokenHasher,
     pub catalog: ScopeCatalog,
@@ -35,6 +38,10 @@ pub struct Inner {
     pub sign_in: SignInThrottle,
     /// Failed verifications, per client address, in memory.
     pub verify_failures: LocalThrottle,
+    /// Failed client authentications of introspection, per address, in memory.
+    pub introspect_failures: LocalThrottle,
+    /// `iss` of introspection: `--public-url`, or `http://<bind>`.
+    pub issuer: String,
     /// `auth.refused` events, collapsed per credential and code.
     pub refusals: RefusalLog,
     /// `--trusted-proxies`: whose `X-Forwarded-For` names the client.

@@ -24,7 +24,9 @@ pub use sql::{Backend, ChangeHook, SqlStore};
 pub use sqlx::Error as SqlxError;
 
 use async_trait::async_trait;
-use latchkey_core::{throttle, Actor, AuditEvent, CredentialKind, Plan, Role, TokenHash};
+use latchkey_core::{
+    throttle, Actor, AuditEvent, CredentialKind, InstanceAuditEvent, Plan, Role, TokenHash,
+};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -40,7 +42,14 @@ pub enum Conflict {
     ProjectListedTwice,
     LastAdmin,
     CustomRoleInUse,
+    /// A live resource server has that name.
+    ResourceServerName,
 }
+
+/// The change channel of the instance itself (resource servers): no
+/// organization has the nil uuid, so caches keyed by organization epochs
+/// keep resource servers current through it as they do everything else.
+pub const INSTANCE_CHANGES: Uuid = Uuid::nil();
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -288,6 +297,34 @@ pub trait Store: Send + Sync + 'static {
         filter: &AuditFilter,
         page: &PageRequest,
     ) -> Result<Page<StoredAuditEvent>>;
+
+    // Resource servers (instance-level; every change writes an instance
+    // audit event and is announced under `INSTANCE_CHANGES`)
+    /// `Conflict(ResourceServerName)` when a live one has the name (after
+    /// case folding).
+    async fn create_resource_server(
+        &self,
+        server: &ResourceServer,
+        token_hash: &TokenHash,
+        audit: &InstanceAuditEvent,
+    ) -> Result<()>;
+    /// Every resource server, revoked ones too, newest first.
+    async fn resource_servers(&self) -> Result<Vec<ResourceServer>>;
+    /// The request path: one query by hash (a unique index), revoked too,
+    /// with the stored hash for a constant-time comparison.
+    async fn resource_server_by_hash(
+        &self,
+        token_hash: &TokenHash,
+    ) -> Result<Option<(ResourceServer, TokenHash)>>;
+    /// `NotFound` unless it exists and is live.
+    async fn revoke_resource_server(
+        &self,
+        uuid: Uuid,
+        now: OffsetDateTime,
+        audit: &InstanceAuditEvent,
+    ) -> Result<()>;
+    /// The instance audit log, newest first.
+    async fn instance_audit_events(&self, limit: u32) -> Result<Vec<StoredInstanceAuditEvent>>;
 
     // Throttles: sign-in attempts counted in the database, so that every
     // replica and the next start see the same counts. Keys are opaque (the

@@ -354,6 +354,29 @@ pub struct StoredAuditEvent {
     pub details: serde_json::Value,
 }
 
+/// An instance-level credential of a backend that introspects tokens of
+/// every organization. Its secret exists only as a keyed hash.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResourceServer {
+    pub uuid: Uuid,
+    pub name: String,
+    pub display_prefix: String,
+    pub created_at: OffsetDateTime,
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+/// An event of the instance audit log as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredInstanceAuditEvent {
+    pub uuid: Uuid,
+    pub at: OffsetDateTime,
+    pub action: String,
+    pub actor: String,
+    pub target_uuid: Uuid,
+    pub target_name: String,
+    pub details: serde_json::Value,
+}
+
 /// An organization-defined role (enterprise): a name and a set of scopes.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CustomRole {

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod catalog;
 pub mod forward;
 pub mod identity;
+pub mod introspect;
 pub mod members;
 pub mod ops;
 pub mod pats;
@@ -194,7 +195,10 @@ pub fn mint(
     let secret = latchkey_core::TokenSecret::generate(kind, &mut rand::thread_rng());
     let credential = latchkey_store::Credential {
         uuid: Uuid::new_v4(),
-        kind: kind.credential_kind(),
+        // Only organization credentials are minted here (code, not input, picks the kind).
+        kind: kind
+            .credential_kind()
+            .expect("mint makes organization credentials"),
         org_uuid: caller.org.uuid,
         owner_uuid: None,
         name: name.into(),

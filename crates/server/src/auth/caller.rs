@@ -106,6 +106,10 @@ pub struct Caller {
     pub principal: Principal,
     pub credential: Arc<CredentialRef>,
     pub credential_expires_at: Option<OffsetDateTime>,
+    /// A token's creation or last rotation; `None` for a web session.
+    pub credential_issued_at: Option<OffsetDateTime>,
+    /// A service account of project scope: `projects` is all it reaches.
+    pub project_scoped: bool,
     /// The organization role of a user, or the fixed role of an API key.
     pub role: Option<Role>,
     /// The custom role that gives `access` its base, if any.

@@ -65,6 +65,10 @@ pub struct Resolved {
     pub(super) credential: Arc<CredentialRef>,
     org_uuid: Uuid,
     expires_at: Option<OffsetDateTime>,
+    /// Creation or last rotation of a token (introspection's `iat`).
+    issued_at: Option<OffsetDateTime>,
+    /// A service account of project scope (its `projects` are its reach).
+    project_scoped: bool,
     revoked_at: Option<OffsetDateTime>,
     standing: Standing,
     role: Option<Role>,
@@ -101,6 +105,8 @@ impl Resolved {
             .as_ref()
             .map(|c| (c.uuid, Arc::<str>::from(c.name.as_str())));
         let mut project_rows = HashMap::new();
+        let project_scoped = c.kind == CredentialKind::ServiceAccount
+            && account_scope == Some(latchkey_store::AccountScope::Project);
         let (principal, standing, role, access) = match (c.kind, owner, membership) {
             (CredentialKind::Pat, Some(owner), Some(m)) => {
                 let narrowing = c
@@ -150,8 +156,6 @@ impl Resolved {
                 // The scope stored at creation decides, never which rows are
                 // left: a project-scoped account reaches its rows and nothing
                 // organization-wide, so with its projects all gone, nothing.
-                let project_scoped = kind == CredentialKind::ServiceAccount
-                    && account_scope == Some(latchkey_store::AccountScope::Project);
                 let base = if project_scoped {
                     ScopeSet::EMPTY
                 } else {
@@ -190,6 +194,8 @@ impl Resolved {
             credential: Arc::new(credential_ref(&c)),
             org_uuid: c.org_uuid,
             expires_at: c.expires_at,
+            issued_at: Some(c.rotated_at.unwrap_or(c.created_at)),
+            project_scoped,
             revoked_at: c.revoked_at,
             standing,
             role,
@@ -254,6 +260,8 @@ impl Resolved {
                 display_prefix: None,
             }),
             expires_at: Some(expires_at),
+            issued_at: None,
+            project_scoped: false,
             revoked_at,
             standing,
             role,
@@ -289,6 +297,8 @@ impl Resolved {
             credential: self.credential.clone(),
             // What a web session makes is not capped by the session's end.
             credential_expires_at: self.expires_at.filter(|_| self.session.is_none()),
+            credential_issued_at: self.issued_at,
+            project_scoped: self.project_scoped,
             role: self.role,
             custom_role: self.custom_role.clone(),
             projects: self.projects.clone(),

@@ -29,6 +29,12 @@ pub async fn verify_token(
         state.metrics.refused(AuthFailure::MalformedToken);
         return Ok(Err(AuthFailure::MalformedToken.into()));
     };
+    // A resource server's secret is no organization's credential: nothing
+    // to look up.
+    if parsed.kind() == latchkey_core::TokenKind::ResourceServer {
+        state.metrics.refused(AuthFailure::InvalidToken);
+        return Ok(Err(AuthFailure::InvalidToken.into()));
+    }
     let hash = state.hasher.hash(parsed.expose());
     let load = async {
         Ok::<_, ApiError>(match state.store.authenticate(&hash).await? {

@@ -38,7 +38,7 @@ impl<S: Send + Sync> FromRequest<S> for Fields {
 /// An `application/x-www-form-urlencoded` body as its pairs; `None` when a
 /// name or value is not UTF-8 once decoded. (Decoding it lossily would turn
 /// what was sent into U+FFFD characters nobody typed, and keep them.)
-fn decode(body: &[u8]) -> Option<Vec<(String, String)>> {
+pub(crate) fn decode(body: &[u8]) -> Option<Vec<(String, String)>> {
     // Strict where `form_urlencoded` is lossy: `+` is a space, then the
     // percent-decoded bytes must be UTF-8.
     let text = |part: &[u8]| -> Option<String> {

@@ -8,7 +8,7 @@
 //! page shows what the API allows the visitor and nothing else.
 
 mod client;
-mod form;
+pub(crate) mod form;
 mod frame;
 mod layout;
 mod pages;

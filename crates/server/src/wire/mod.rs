@@ -9,6 +9,7 @@ pub mod audit;
 pub mod errors;
 pub mod forward;
 pub mod identity;
+pub mod introspect;
 pub mod members;
 pub mod pats;
 pub mod projects;

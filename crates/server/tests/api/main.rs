@@ -8,6 +8,7 @@ mod audit;
 mod audit_queries;
 mod custom_roles;
 mod forward;
+mod introspect;
 mod members;
 mod ops;
 mod pats;

@@ -80,6 +80,7 @@ async fn openapi_describes_every_route(app: TestApp) {
         ("get", "/api/v1/org/audit-logs"),
         ("post", "/api/v1/auth/verify"),
         ("get", "/auth/forward"),
+        ("post", "/oauth2/introspect"),
         ("get", "/healthz"),
         ("get", "/readyz"),
         ("get", "/metrics"),
@@ -98,6 +99,9 @@ async fn openapi_describes_every_route(app: TestApp) {
         "CustomRoleView",
         "CreateRoleRequest",
         "UpdateRoleRequest",
+        "IntrospectRequest",
+        "IntrospectResponse",
+        "OAuthError",
     ] {
         assert!(
             schemas.get(schema).is_some(),

@@ -222,6 +222,55 @@ impl TestApp {
         }
     }
 
+    /// A resource server made as the operator command makes it, on this
+    /// server's store: (clientId, secret).
+    pub async fn resource_server(&self, name: &str) -> (String, String) {
+        let hasher = latchkey_core::TokenHasher::new(SECRET_KEY.as_bytes()).expect("key");
+        let store = &self.server.as_ref().expect("running").store;
+        let (server, secret) =
+            latchkey_server::operator::create_resource_server(store.as_ref(), &hasher, name)
+                .await
+                .expect("resource server");
+        (server.uuid.to_string(), secret.expose().to_string())
+    }
+
+    /// `POST /oauth2/introspect` with this `Authorization` value (if any)
+    /// and a form body (`token=…`, encoded here).
+    pub async fn introspect(&self, authorization: Option<&str>, token: &str) -> Resp {
+        let body = format!("token={}&token_type_hint=access_token", form_encode(token));
+        self.introspect_raw(
+            authorization,
+            Some("application/x-www-form-urlencoded"),
+            body,
+        )
+        .await
+    }
+
+    pub async fn introspect_raw(
+        &self,
+        authorization: Option<&str>,
+        content_type: Option<&str>,
+        body: String,
+    ) -> Resp {
+        let mut req = self.http.post(format!("{}/oauth2/introspect", self.base));
+        if let Some(a) = authorization {
+            req = req.header("Authorization", a);
+        }
+        if let Some(ct) = content_type {
+            req = req.header("Content-Type", ct);
+        }
+        let resp = req.body(body).send().await.expect("request");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.expect("body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Resp {
+            status,
+            body,
+            headers,
+        }
+    }
+
     pub async fn get(&self, path: &str, auth: &Auth) -> Resp {
         self.send(Method::GET, path, auth, None).await
     }
@@ -437,6 +486,12 @@ impl TestApp {
         format!("sqlite://{}", file.display())
     }
 
+    /// The test database's URL, for a second process on it.
+    #[allow(dead_code)]
+    pub fn postgres_url_for_tests(&self) -> String {
+        self.postgres_url()
+    }
+
     #[allow(dead_code)]
     fn postgres_url(&self) -> String {
         self._pg
@@ -500,4 +555,36 @@ pub async fn expires_though_cached(app: &TestApp, token: &str, kind: &str) {
         (v["valid"].clone(), v["code"].clone()),
         (json!(false), json!("token_expired"))
     );
+}
+
+/// `application/x-www-form-urlencoded` encoding of one value.
+pub fn form_encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
+                (b as char).to_string()
+            }
+            b' ' => "+".into(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// `Basic` client authentication: both parts form-encoded, then base64
+/// (RFC 6749 §2.3.1).
+pub fn basic(client_id: &str, secret: &str) -> String {
+    use base64::Engine;
+    let pair = format!("{}:{}", form_encode(client_id), form_encode(secret));
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(pair)
+    )
+}
+
+/// `token` with its last character changed (to one it is not), so that its
+/// checksum no longer holds.
+pub fn with_wrong_checksum(token: &str) -> String {
+    let (head, last) = token.split_at(token.len() - 1);
+    format!("{head}{}", if last == "x" { 'y' } else { 'x' })
 }

@@ -8,7 +8,7 @@ use serde_json::json;
 use std::collections::BTreeSet;
 use std::time::Instant;
 
-on_both_backends!(authorization_table);
+on_both_backends!(authorization_table,);
 
 /// Why a response is not what the cell expects, if it is not.
 pub(crate) fn mismatch(
@@ -26,6 +26,23 @@ pub(crate) fn mismatch(
             // document are not enveloped).
             if body.is_object() && body.get("results").is_some() && body["status"] != "ok" {
                 return Some(format!("a success without status ok: {body}"));
+            }
+        }
+        Expect::OAuth(status, code) => {
+            if resp.status != status || resp.body != json!({ "error": code }) {
+                return Some(format!(
+                    "expected {status} {{\"error\": {code:?}}}, got {}: {body}",
+                    resp.status
+                ));
+            }
+            if status == 401
+                && resp
+                    .headers
+                    .get("www-authenticate")
+                    .and_then(|v| v.to_str().ok())
+                    != Some("Basic realm=\"latchkey\"")
+            {
+                return Some(format!("no Basic challenge: {:?}", resp.headers));
             }
         }
         Expect::Error(status, code) => {
@@ -127,6 +144,33 @@ pub(crate) async fn authorization_table(app: TestApp) {
                 ));
             }
         }
+    }
+    // The one principal of the resource-server routes gets its answer, and
+    // its secret is no organization's credential.
+    let (client_id, secret) = app.resource_server("authz").await;
+    for r in rows
+        .iter()
+        .filter(|r| RESOURCE_SERVER_ROUTES.contains(&r.path))
+    {
+        assert!(r.expect.iter().all(|e| *e == CLIENT), "{}", r.path);
+        let token = world.admin_token.clone();
+        for auth in [
+            format!("Bearer {secret}"),
+            crate::support::basic(&client_id, &secret),
+        ] {
+            let resp = app.introspect(Some(&auth), &token).await;
+            if resp.status != 200 || resp.body["active"] != true {
+                failures.push(format!("{} as a resource server: {resp:?}", r.path));
+            }
+        }
+    }
+    let resp = app
+        .get("/api/v1/user", &Auth::Header(format!("Bearer {secret}")))
+        .await;
+    if (resp.status, resp.code()) != (401, "invalid_token") {
+        failures.push(format!(
+            "a resource server's secret on the org API: {resp:?}"
+        ));
     }
     eprintln!(
         "{:?}: {} rows x {} principals = {cells} cells; setup {:?}, total {:?}",

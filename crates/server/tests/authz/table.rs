@@ -60,6 +60,8 @@ pub(crate) const COLUMNS: [Who; 15] = [
 pub(crate) enum Expect {
     Status(u16),
     Error(u16, &'static str),
+    /// An OAuth error body, `{"error": code}` (token introspection).
+    OAuth(u16, &'static str),
 }
 
 pub(crate) const OK: Expect = Expect::Status(200);
@@ -71,6 +73,13 @@ pub(crate) const SCOPE: Expect = Expect::Error(403, "missing_scope");
 pub(crate) const DENY: Expect = Expect::Error(403, "forbidden");
 pub(crate) const UNGRANTABLE: Expect = Expect::Error(403, "scopes_not_grantable");
 pub(crate) const NF: Expect = Expect::Error(404, "not_found");
+/// No organization principal is a resource server: introspection's `401`.
+pub(crate) const CLIENT: Expect = Expect::OAuth(401, "invalid_client");
+
+/// Routes whose one principal is a resource server (instance-level, no
+/// column of the table): every column gets `CLIENT`, and the test checks
+/// that a resource server gets `200` on each.
+pub(crate) const RESOURCE_SERVER_ROUTES: [&str; 1] = ["/oauth2/introspect"];
 
 /// What a row is aimed at. `Fresh…` targets are created anew for every cell,
 /// so a cell that destroys its target leaves nothing behind for the next one.
@@ -353,6 +362,9 @@ pub(crate) fn table() -> Vec<Row> {
 
         // The audit log (`audit:read`), of the caller's own organization.
         row(get.clone(), "/api/v1/org/audit-logs", Nothing, None, audit_read,      [ANON, SCOPE,SCOPE,SCOPE,SCOPE,OK,   OK,   SCOPE,OK,   SCOPE,SCOPE,OK,   SCOPE,SCOPE,OK  ]),
+
+        // A resource server only (checked apart from the columns).
+        row(post.clone(), "/oauth2/introspect", Nothing, None, None,              [CLIENT,CLIENT,CLIENT,CLIENT,CLIENT,CLIENT,CLIENT,CLIENT,CLIENT,CLIENT,CLIENT,CLIENT,CLIENT,CLIENT,CLIENT]),
 
         // No credential needed.
         row(post.clone(), "/api/v1/auth/verify", Nothing, Some(json!({ "token": "{adminToken}", "scope": "projects:read" })), None,

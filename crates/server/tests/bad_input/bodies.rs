@@ -26,7 +26,19 @@ pub(crate) async fn malformed_bodies(app: TestApp) {
     assert_eq!(doc.status, 200);
     for (path, item) in doc.body["paths"].as_object().expect("paths") {
         for (method, op) in item.as_object().expect("operations") {
-            if op.get("requestBody").is_some() {
+            if let Some(body) = op.get("requestBody") {
+                let form = body["content"]
+                    .get("application/x-www-form-urlencoded")
+                    .is_some();
+                let name = format!("{} {path}", method.to_uppercase());
+                assert_eq!(
+                    form,
+                    FORM_OPERATIONS.contains(&name.as_str()),
+                    "{name}: a form body is listed in FORM_OPERATIONS"
+                );
+                if form {
+                    continue;
+                }
                 let template: Vec<&str> = path
                     .split('/')
                     .map(|part| if part.starts_with('{') { "{}" } else { part })

@@ -7,6 +7,10 @@ use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+/// Operations whose body is a form, not JSON: their bad input is
+/// `introspection_bad_input`'s.
+pub(crate) const FORM_OPERATIONS: [&str; 1] = ["POST /oauth2/introspect"];
+
 pub(crate) const MAX_BODY: usize = 64 * 1024;
 
 /// Every error: a JSON body `{"status": "error", "error": {statusCode, code,

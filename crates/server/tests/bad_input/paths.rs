@@ -3,6 +3,7 @@
 use crate::harness::*;
 use crate::on_both_backends;
 use crate::support::{in_days, Auth, TestApp};
+use latchkey_core::{TokenKind, TokenSecret};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -11,6 +12,7 @@ on_both_backends!(
     bad_query_params,
     forward_auth_bad_input,
     unknown_routes_and_methods,
+    introspection_bad_input,
 );
 
 /// A path id that is not a UUID: `400 invalid_request` naming the path
@@ -485,6 +487,121 @@ pub(crate) async fn unknown_routes_and_methods(app: TestApp) {
                 &format!("{method} {path}"),
             );
         }
+    }
+    healthy(&app).await;
+}
+
+/// Token introspection's bad input: what is not a form, a form without its
+/// one `token`, an oversize body: `400`/`413` in the API's error body, naming
+/// the field. Garbage client authentication: `401 {"error":
+/// "invalid_client"}`. Any garbage as the token: exactly `{"active": false}`.
+pub(crate) async fn introspection_bad_input(app: TestApp) {
+    let (client_id, secret) = app.resource_server("bad-input").await;
+    let bearer = format!("Bearer {secret}");
+    let form = Some("application/x-www-form-urlencoded");
+    let bodies: Vec<(&str, Option<&str>, String, Option<&str>)> = vec![
+        (
+            "JSON",
+            Some("application/json"),
+            json!({ "token": "x" }).to_string(),
+            None,
+        ),
+        ("no content type", None, "token=x".into(), None),
+        ("text", Some("text/plain"), "token=x".into(), None),
+        (
+            "multipart",
+            Some("multipart/form-data; boundary=x"),
+            "--x--".into(),
+            None,
+        ),
+        ("empty form", form, String::new(), Some("token")),
+        (
+            "no token",
+            form,
+            "token_type_hint=access_token".into(),
+            Some("token"),
+        ),
+        ("token twice", form, "token=a&token=b".into(), Some("token")),
+        ("not UTF-8", form, "token=%ff%fe".into(), None),
+    ];
+    for (label, content_type, body, field) in bodies {
+        let resp = app.introspect_raw(Some(&bearer), content_type, body).await;
+        assert_invalid(&resp, field, label);
+    }
+    let huge = format!("token={}", "a".repeat(MAX_BODY + 1));
+    let resp = app.introspect_raw(Some(&bearer), form, huge).await;
+    assert_error(&resp, 413, "payload_too_large", "oversize");
+
+    let unknown_rs = TokenSecret::generate(TokenKind::ResourceServer, &mut rand::thread_rng());
+    let garbage_clients: Vec<(String, String)> = vec![
+        ("none".into(), String::new()),
+        ("a scheme alone".into(), "Basic".into()),
+        ("not base64".into(), "Basic !!!*".into()),
+        (
+            "no colon".into(),
+            crate::support::basic("", "").replace("Og==", "YWJj"),
+        ),
+        (
+            "a non-uuid id".into(),
+            crate::support::basic("gateway", &secret),
+        ),
+        (
+            "another id".into(),
+            crate::support::basic(&uuid::Uuid::new_v4().to_string(), &secret),
+        ),
+        (
+            "an unknown secret".into(),
+            crate::support::basic(&client_id, unknown_rs.expose()),
+        ),
+        (
+            "an organization token".into(),
+            format!("Bearer {}", app.admin.pat_token),
+        ),
+        (
+            "an org token as Basic".into(),
+            crate::support::basic(&client_id, &app.admin.pat_token),
+        ),
+        (
+            "a wrong checksum".into(),
+            format!("Bearer {}", crate::support::with_wrong_checksum(&secret)),
+        ),
+        ("ApiKey scheme".into(), format!("ApiKey {secret}")),
+        ("very long".into(), format!("Bearer {}", "a".repeat(4000))),
+        ("Digest".into(), "Digest username=x".into()),
+    ];
+    for (label, header) in garbage_clients {
+        let auth = (!header.is_empty()).then_some(header.as_str());
+        let resp = app.introspect(auth, &app.admin.pat_token).await;
+        assert_eq!(resp.status, 401, "{label}: {}", resp.body);
+        assert_eq!(resp.body, json!({ "error": "invalid_client" }), "{label}");
+        assert_eq!(
+            resp.headers
+                .get("www-authenticate")
+                .and_then(|v| v.to_str().ok()),
+            Some("Basic realm=\"latchkey\""),
+            "{label}"
+        );
+    }
+
+    let token = app.admin.pat_token.clone();
+    let unknown = TokenSecret::generate(TokenKind::ApiKey, &mut rand::thread_rng());
+    let garbage_tokens = [
+        String::new(),
+        "   ".into(),
+        format!("Bearer {token}"),
+        crate::support::with_wrong_checksum(&token),
+        format!("lkxyz_{}", &token[6..]),
+        format!("lkpat_{}é", &token[6..42]),
+        "a".repeat(1024),
+        "a".repeat(20_000),
+        "\u{0}\u{202e}".into(),
+        unknown.expose().to_string(),
+        secret.clone(),
+    ];
+    for asked in garbage_tokens {
+        let resp = app.introspect(Some(&bearer), &asked).await;
+        assert_eq!(resp.status, 200, "{asked:?}");
+        assert_eq!(resp.body, json!({ "active": false }), "{asked:?}");
     }
     healthy(&app).await;
 }

@@ -1,7 +1,8 @@
 """Schemathesis hooks for latchkey's schema test (`main.rs` starts the
 server and runs schemathesis with this file).
 
-- Authentication: a web session of the admin, signed in again whenever a
+- Authentication: a resource server's secret for token introspection;
+  elsewhere a web session of the admin, signed in again whenever a
   test case ends it (logout, a revoked session): schemathesis asks anew
   after any 401. The sign-in comes from its own forwarded address, so the
   fuzzer's wrong passwords from 127.0.0.1 never throttle it.
@@ -24,6 +25,8 @@ from hypothesis import strategies as st
 BASE = os.environ["LATCHKEY_URL"]
 EMAIL = os.environ["LATCHKEY_EMAIL"]
 PASSWORD = os.environ["LATCHKEY_PASSWORD"]
+# A resource server's secret: token introspection's client authentication.
+RESOURCE_SERVER = os.environ["LATCHKEY_RESOURCE_SERVER"]
 # An address of the documentation range; the test server trusts 127.0.0.1
 # as a proxy, so this is the sign-in's client address.
 SIGN_IN_FROM = "203.0.113.7"
@@ -51,6 +54,9 @@ class AdminSession:
         return {"cookie": cookie, "csrf": csrf, "token": t.json()["results"]["token"]}
 
     def set(self, case, data, ctx):
+        if case.path == "/oauth2/introspect":
+            case.headers = {**(case.headers or {}), "Authorization": f"Bearer {RESOURCE_SERVER}"}
+            return
         case.cookies = {**(case.cookies or {}), "latchkey_session": data["cookie"]}
         case.headers = {**(case.headers or {}), "X-CSRF-Token": data["csrf"]}
         if case.path == "/auth/forward":

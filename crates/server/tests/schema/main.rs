@@ -37,6 +37,8 @@ async fn schemathesis_finds_the_server_as_its_document_describes_it() {
     .await;
     // Service accounts and custom roles need the enterprise plan.
     app.set_plan("enterprise").await;
+    // Token introspection authenticates a resource server, not the session.
+    let (_, resource_server) = app.resource_server("schemathesis").await;
     let seed = std::env::var("LATCHKEY_SCHEMA_SEED").unwrap_or_else(|_| "1".into());
     let work = tempfile::tempdir().expect("tempdir");
     let output = tokio::process::Command::new(&schemathesis)
@@ -70,6 +72,7 @@ async fn schemathesis_finds_the_server_as_its_document_describes_it() {
         .env("LATCHKEY_URL", &app.base)
         .env("LATCHKEY_EMAIL", ADMIN_EMAIL)
         .env("LATCHKEY_PASSWORD", PASSWORD)
+        .env("LATCHKEY_RESOURCE_SERVER", &resource_server)
         .stdin(Stdio::null())
         .kill_on_drop(true)
         .output()

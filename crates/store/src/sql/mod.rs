@@ -12,6 +12,7 @@ mod invites;
 mod members;
 mod orgs;
 mod projects;
+mod resource_servers;
 mod roles;
 mod rows;
 mod service_accounts;
@@ -25,7 +26,9 @@ use crate::postgres::ReplicaChange;
 use crate::{postgres, sqlite, Result, Store};
 use async_trait::async_trait;
 use latchkey_core::limits::name_key;
-use latchkey_core::{throttle, Actor, AuditEvent, CredentialKind, Plan, Role, TokenHash};
+use latchkey_core::{
+    throttle, Actor, AuditEvent, CredentialKind, InstanceAuditEvent, Plan, Role, TokenHash,
+};
 use sqlx::{AnyPool, Row};
 use std::path::Path;
 use std::sync::Arc;
@@ -543,6 +546,40 @@ impl Store for SqlStore {
         page: &PageRequest,
     ) -> Result<Page<StoredAuditEvent>> {
         audit::audit_events(self, org, f, page).await
+    }
+
+    // Resource servers
+    async fn create_resource_server(
+        &self,
+        server: &ResourceServer,
+        token_hash: &TokenHash,
+        audit: &InstanceAuditEvent,
+    ) -> Result<()> {
+        resource_servers::create_resource_server(self, server, token_hash, audit).await
+    }
+
+    async fn resource_servers(&self) -> Result<Vec<ResourceServer>> {
+        resource_servers::resource_servers(self).await
+    }
+
+    async fn resource_server_by_hash(
+        &self,
+        token_hash: &TokenHash,
+    ) -> Result<Option<(ResourceServer, TokenHash)>> {
+        resource_servers::resource_server_by_hash(self, token_hash).await
+    }
+
+    async fn revoke_resource_server(
+        &self,
+        uuid: Uuid,
+        now: OffsetDateTime,
+        audit: &InstanceAuditEvent,
+    ) -> Result<()> {
+        resource_servers::revoke_resource_server(self, uuid, now, audit).await
+    }
+
+    async fn instance_audit_events(&self, limit: u32) -> Result<Vec<StoredInstanceAuditEvent>> {
+        resource_servers::instance_audit_events(self, limit).await
     }
 
     // Throttles

@@ -47,6 +47,7 @@ mod names;
 mod notices;
 mod orgs;
 mod projects;
+mod resource_servers;
 mod schema;
 mod service_accounts;
 mod sessions;

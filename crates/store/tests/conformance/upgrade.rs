@@ -611,6 +611,26 @@ async fn upgraded_rows_are_right(t: TestDb, old: OldRows) {
         .await,
         3
     );
+
+    // The upgraded schema has the resource servers and the instance log,
+    // empty, and they work alongside the old rows.
+    assert!(t.resource_servers().await.unwrap().is_empty());
+    assert!(t.instance_audit_events(10).await.unwrap().is_empty());
+    let at = now();
+    let (server, hash) = crate::resource_servers::new_resource_server("gateway", at);
+    let event = crate::resource_servers::instance_event(
+        latchkey_core::InstanceAction::ResourceServerCreated,
+        &server,
+        at,
+    );
+    t.create_resource_server(&server, &hash, &event)
+        .await
+        .unwrap();
+    assert!(t.resource_server_by_hash(&hash).await.unwrap().is_some());
+    assert!(
+        matches!(t.authenticate(&hash).await.unwrap(), TokenLookup::Unknown),
+        "a resource server is no organization's credential"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
