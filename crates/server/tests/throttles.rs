@@ -501,7 +501,13 @@ async fn cache_hits(app: &TestApp) -> u64 {
 /// Finding: unknown tokens took the same cache as real credentials, so a
 /// flood of them evicted every real entry.
 async fn unknown_tokens_do_not_evict_cached_credentials(backend: Backend) {
-    let (app, _) = spawn(backend, |config| config.auth_cache_capacity = 1_000).await;
+    // A long TTL: what is tested is eviction by unknown tokens, and a slow
+    // flood (a loaded machine) must not let the entries expire instead.
+    let (app, _) = spawn(backend, |config| {
+        config.auth_cache_capacity = 1_000;
+        config.auth_cache_ttl_secs = 3_600;
+    })
+    .await;
     // Real credentials, each seen once (cached, but not yet used again).
     let mut real = vec![app.admin.pat.clone()];
     for i in 0..20 {
