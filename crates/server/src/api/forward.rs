@@ -8,10 +8,9 @@
 //! refusals audited alike); invalid answers count toward the same per-address
 //! limit as `POST /auth/verify`.
 
-use crate::auth::{audit_refusal, from_header, verify_token, Caller, Client};
+use crate::auth::{from_header, refused_verification, verify_token, Caller, Client};
 use crate::error::{ApiError, ApiResult, AuthFailure};
 use crate::extract::parse_query;
-use crate::rate_limit::throttle_address;
 use crate::state::{now, AppState};
 use crate::wire::forward as wire;
 use crate::wire::ForwardQuery;
@@ -67,14 +66,8 @@ pub async fn forward(
             match outcome {
                 Ok(caller) => caller,
                 Err(refusal) => {
-                    audit_refusal(&state, &refusal, &client, at).await;
-                    // As for `/auth/verify`: only refused credentials count
-                    // (a proxy asks for all its users from one address), and
-                    // a valid one is never refused.
-                    state
-                        .verify_failures
-                        .take(&throttle_address(client.ip), at)?;
-                    return Err(ApiError::Unauthenticated(refusal.failure));
+                    let failure = refused_verification(&state, &refusal, &client, at).await?;
+                    return Err(ApiError::Unauthenticated(failure));
                 }
             }
         }

@@ -1,7 +1,7 @@
 //! Who am I, and which organizations.
 
 use super::{created, ok, JsonOk};
-use crate::auth::{Caller, Principal};
+use crate::auth::{Caller, Memo, Principal};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
 use crate::state::{now, AppState};
@@ -47,16 +47,11 @@ impl CredentialView {
 pub async fn current_user(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
     // The same for every request with this credential while it is cached:
     // made once, then answered as bytes.
-    let body = match caller.memo.current_user.get() {
-        Some(body) => body.clone(),
-        None => {
-            let body = Bytes::from(
-                serde_json::to_vec(&current_user_view(&state, &caller).0)
-                    .map_err(ApiError::internal)?,
-            );
-            caller.memo.current_user.get_or_init(|| body).clone()
-        }
-    };
+    let body = Memo::bytes(&caller.memo.current_user, || {
+        serde_json::to_vec(&current_user_view(&state, &caller).0)
+            .map(Bytes::from)
+            .map_err(ApiError::internal)
+    })?;
     Ok(([(header::CONTENT_TYPE, JSON)], body).into_response())
 }
 

@@ -7,7 +7,7 @@
 //! are counted per address in memory, so the endpoint can neither guess
 //! secrets nor turn a flood into database reads.
 
-use crate::auth::{audit_refusal, verify_token, Caller, Client, Principal};
+use crate::auth::{audit_refusal, verify_token, Caller, Client, Memo, Principal};
 use crate::cache::Lookup;
 use crate::error::ApiError;
 use crate::rate_limit::throttle_address;
@@ -64,16 +64,30 @@ pub async fn introspect(
         return Ok(invalid_client());
     }
     let token = token_of(&headers, body)?;
-    let answer = match verify_token(&state, token.expose_secret(), &client, at).await? {
-        Ok(caller) => IntrospectResponse::Active(describe(&state, &caller)),
+    let body = match verify_token(&state, token.expose_secret(), &client, at).await? {
+        // The same for every question about this token while it is cached
+        // (any change makes a new entry): made once, then answered as bytes.
+        Ok(caller) => Memo::bytes(&caller.memo.introspection, || {
+            json_bytes(&IntrospectResponse::Active(describe(&state, &caller)))
+        })?,
         Err(refusal) => {
             audit_refusal(&state, &refusal, &client, at).await;
-            IntrospectResponse::Inactive(IntrospectInactive { active: false })
+            json_bytes(&IntrospectResponse::Inactive(IntrospectInactive {
+                active: false,
+            }))?
         }
     };
-    let mut response = axum::Json(answer).into_response();
+    let mut response = ([(header::CONTENT_TYPE, JSON)], body).into_response();
     no_store(&mut response);
     Ok(response)
+}
+
+const JSON: HeaderValue = HeaderValue::from_static("application/json");
+
+fn json_bytes(value: &IntrospectResponse) -> Result<Bytes, ApiError> {
+    serde_json::to_vec(value)
+        .map(Bytes::from)
+        .map_err(ApiError::internal)
 }
 
 fn no_store(response: &mut Response) {

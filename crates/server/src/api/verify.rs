@@ -1,10 +1,9 @@
 //! `POST /api/v1/auth/verify`: any backend asks latchkey about a token.
 
 use super::{ok, JsonOk};
-use crate::auth::{audit_refusal, verify_token, Client};
+use crate::auth::{refused_verification, verify_token, Client};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
-use crate::rate_limit::throttle_address;
 use crate::state::{now, AppState};
 use crate::wire::{CredentialView, PrincipalView, VerifyOrg, VerifyRequest, VerifyResult};
 use axum::extract::State;
@@ -38,19 +37,10 @@ pub async fn verify(
     let caller = match verify_token(&state, &req.token, &client, at).await? {
         Ok(caller) => caller,
         Err(refusal) => {
-            audit_refusal(&state, &refusal, &client, at).await;
-            // Only invalid answers count, and only they are ever refused: a
-            // backend that verifies for all its users is one address, and a
-            // valid token always gets its answer. Counted in this process's
-            // memory: a token has 190 random bits, so this limit is against
-            // abuse, not guessing, and keeping it off the database means a
-            // flood of bad tokens cannot turn into database writes.
-            state
-                .verify_failures
-                .take(&throttle_address(client.ip), at)?;
+            let failure = refused_verification(&state, &refusal, &client, at).await?;
             return Ok(ok(VerifyResult::Invalid {
                 valid: false,
-                code: refusal.failure.code().into(),
+                code: failure.code().into(),
             }));
         }
     };

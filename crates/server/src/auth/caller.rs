@@ -95,8 +95,24 @@ impl ProjectRow {
 pub struct Memo {
     /// The body of `GET /api/v1/user`.
     pub current_user: OnceLock<Bytes>,
+    /// The body of an active `/oauth2/introspect` answer about this token.
+    pub introspection: OnceLock<Bytes>,
     /// The `X-Latchkey-*` headers of an allowed `/auth/forward`.
     pub forward_identity: OnceLock<axum::http::HeaderMap>,
+}
+
+impl Memo {
+    /// The bytes in `cell`, made by `build` the first time.
+    pub fn bytes(
+        cell: &OnceLock<Bytes>,
+        build: impl FnOnce() -> Result<Bytes, ApiError>,
+    ) -> Result<Bytes, ApiError> {
+        if let Some(bytes) = cell.get() {
+            return Ok(bytes.clone());
+        }
+        let bytes = build()?;
+        Ok(cell.get_or_init(|| bytes).clone())
+    }
 }
 
 /// An authenticated principal in one organization, as of this request.

@@ -16,14 +16,14 @@ mod session;
 mod token;
 
 pub(crate) use caller::client_of;
-pub use caller::{require_in, Caller, Client, Principal, ProjectRow};
+pub use caller::{require_in, Caller, Client, Memo, Principal, ProjectRow};
 pub use cookies::{
     cookie_value, secure_cookies, session_cookie, session_set_cookie, SESSION_COOKIE,
 };
 pub use resolved::{Refusal, Resolved};
 pub use session::{csrf_token, session_hash, CSRF_HEADER};
 pub(crate) use token::from_header;
-pub use token::{audit_refusal, verify_token};
+pub use token::{audit_refusal, refused_verification, verify_token};
 
 use crate::error::{ApiError, AuthFailure};
 use crate::state::{now, AppState};

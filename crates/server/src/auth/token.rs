@@ -124,6 +124,26 @@ pub async fn audit_refusal(
     }
 }
 
+/// A token refused at a verification endpoint (`/auth/verify`, `/auth/forward`):
+/// audited, then counted against its address. Only refused tokens count, and
+/// only they are ever refused: a backend or proxy asking for all its users is
+/// one address, and a valid token always gets its answer. Counted in this
+/// process's memory: a token has 190 random bits, so the limit is against
+/// abuse, not guessing, and a flood of bad tokens cannot become database
+/// writes. `429` once the address is over the limit.
+pub async fn refused_verification(
+    state: &AppState,
+    refusal: &Refusal,
+    client: &Client,
+    at: OffsetDateTime,
+) -> Result<AuthFailure, ApiError> {
+    audit_refusal(state, refusal, client, at).await;
+    state
+        .verify_failures
+        .take(&crate::rate_limit::throttle_address(client.ip), at)?;
+    Ok(refusal.failure)
+}
+
 /// `ApiKey <token>` or `Bearer <token>`, scheme case-insensitive.
 pub(crate) fn from_header(value: &header::HeaderValue) -> Result<&str, AuthFailure> {
     let value = value.to_str().map_err(|_| AuthFailure::MalformedToken)?;
