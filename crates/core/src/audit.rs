@@ -2,6 +2,7 @@
 //! it in the same transaction as the change it records.
 
 use crate::access::CredentialKind;
+use crate::id::OrgId;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -175,7 +176,7 @@ pub struct Target {
 /// One append-only audit event. `at` is set by the caller (time is a parameter).
 #[derive(Clone, Debug, PartialEq)]
 pub struct AuditEvent {
-    pub org_uuid: Uuid,
+    pub org_uuid: OrgId,
     pub at: time::OffsetDateTime,
     pub action: AuditAction,
     pub actor: Option<Actor>,

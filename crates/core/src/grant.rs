@@ -4,22 +4,22 @@
 //! accounts made before roles existed) legacy `org:*` scopes. This is the
 //! one place a grant becomes a [`ScopeSet`].
 
+use crate::id::RoleId;
 use crate::role::Role;
 use crate::scope::{ScopeCatalog, ScopeSet};
-use uuid::Uuid;
 
 /// A role as given and stored: a membership's, a project role's, a service
 /// account's row. A system role or one custom role, never both.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RoleRef {
     System(Role),
-    Custom(Uuid),
+    Custom(RoleId),
 }
 
 impl RoleRef {
     /// As stored in two columns: the custom role when one is named (the
     /// system role beside it is then `member` and says nothing).
-    pub fn from_columns(role: Role, custom: Option<Uuid>) -> RoleRef {
+    pub fn from_columns(role: Role, custom: Option<RoleId>) -> RoleRef {
         match custom {
             Some(uuid) => RoleRef::Custom(uuid),
             None => RoleRef::System(role),
@@ -34,7 +34,7 @@ impl RoleRef {
         }
     }
 
-    pub fn custom(self) -> Option<Uuid> {
+    pub fn custom(self) -> Option<RoleId> {
         match self {
             RoleRef::System(_) => None,
             RoleRef::Custom(uuid) => Some(uuid),
@@ -164,7 +164,7 @@ mod tests {
 
         #[test]
         fn a_stored_role_is_its_custom_role_when_one_is_named(r in role(), ns in names(), custom in any::<bool>(), exists in any::<bool>()) {
-            let stored = RoleRef::from_columns(r, custom.then(uuid::Uuid::nil));
+            let stored = RoleRef::from_columns(r, custom.then(|| RoleId::from_uuid(uuid::Uuid::nil())));
             let g = Grant::of(stored, exists.then_some(ns.as_slice()));
             match (custom, exists) {
                 (true, true) => prop_assert_eq!(g, Grant::Custom(&ns)),

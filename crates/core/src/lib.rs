@@ -9,6 +9,7 @@ pub mod access;
 pub mod audit;
 pub mod forward;
 pub mod grant;
+pub mod id;
 pub mod limits;
 pub mod policy;
 pub mod role;
@@ -23,6 +24,7 @@ pub use audit::{
     Target, TargetKind,
 };
 pub use grant::{Grant, Reach, RoleRef};
+pub use id::{CredentialId, OrgId, ProjectId, RoleId, UserId};
 pub use role::{Plan, Role};
 pub use scope::{Scope, ScopeCatalog, ScopeSet};
 pub use secret::{ExposeSecret, SecretString};

@@ -184,7 +184,7 @@ fn api_router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
 #[derive(Clone)]
 struct Caches(
     Arc<AuthCache<latchkey_core::TokenHash, crate::auth::Resolved>>,
-    Arc<AuthCache<(uuid::Uuid, uuid::Uuid), bool>>,
+    Arc<AuthCache<(latchkey_core::OrgId, latchkey_core::ProjectId), bool>>,
     Arc<AuthCache<latchkey_core::TokenHash, latchkey_store::ResourceServer>>,
 );
 

@@ -10,11 +10,11 @@
 //! shard's own and allocates nothing.
 
 use latchkey_core::CredentialRef;
+use latchkey_core::OrgId;
 use std::hash::Hash;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use uuid::Uuid;
 
 const STRIPES: usize = 1024;
 
@@ -31,7 +31,7 @@ pub enum Lookup<T> {
     Found(Arc<T>),
     /// The hash of a secret that was rotated away.
     Retired {
-        org: Uuid,
+        org: OrgId,
         credential: CredentialRef,
     },
     Unknown,
@@ -65,9 +65,9 @@ pub struct AuthCache<K, T> {
     stripes: Box<[AtomicU64]>,
 }
 
-fn stripe_of(org: Uuid) -> usize {
+fn stripe_of(org: OrgId) -> usize {
     // v4 UUIDs: the low bits are random.
-    (org.as_u128() as usize) & (STRIPES - 1)
+    (org.uuid().as_u128() as usize) & (STRIPES - 1)
 }
 
 impl<K: Eq + Hash + Clone, T> AuthCache<K, T> {
@@ -117,7 +117,7 @@ impl<K: Eq + Hash + Clone, T> AuthCache<K, T> {
         &self,
         hash: K,
         lookup: Lookup<T>,
-        org: Option<Uuid>,
+        org: Option<OrgId>,
         ticket: Ticket,
         now: Instant,
     ) -> Arc<Entry<T>> {
@@ -160,7 +160,7 @@ impl<K: Eq + Hash + Clone, T> AuthCache<K, T> {
         &self,
         key: K,
         now: Instant,
-        load: impl std::future::Future<Output = Result<(Lookup<T>, Option<Uuid>), E>>,
+        load: impl std::future::Future<Output = Result<(Lookup<T>, Option<OrgId>), E>>,
     ) -> Result<(Arc<Entry<T>>, bool), E> {
         if let Some(entry) = self.get(&key, now) {
             return Ok((entry, true));
@@ -171,7 +171,7 @@ impl<K: Eq + Hash + Clone, T> AuthCache<K, T> {
     }
 
     /// Something in `org` changed: its cached credentials are stale.
-    pub fn invalidate_org(&self, org: Uuid) {
+    pub fn invalidate_org(&self, org: OrgId) {
         self.stripes[stripe_of(org)].fetch_add(1, SeqCst);
         self.changes.fetch_add(1, SeqCst);
     }
@@ -221,7 +221,7 @@ mod tests {
     #[test]
     fn entries_live_until_their_organization_changes() {
         let cache = Cache::new(100, Duration::from_secs(60));
-        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        let (a, b) = (OrgId::random(), OrgId::random());
         let now = Instant::now();
         cache.insert(hash(1), Lookup::Unknown, Some(a), cache.ticket(), now);
         cache.insert(hash(2), Lookup::Unknown, Some(b), cache.ticket(), now);
@@ -238,9 +238,9 @@ mod tests {
     #[test]
     fn a_change_during_the_read_keeps_the_result_out() {
         let cache = Cache::new(100, Duration::from_secs(60));
-        let org = Uuid::new_v4();
+        let org = OrgId::random();
         let ticket = cache.ticket();
-        cache.invalidate_org(Uuid::new_v4());
+        cache.invalidate_org(OrgId::random());
         let now = Instant::now();
         let entry = cache.insert(hash(1), Lookup::Unknown, Some(org), ticket, now);
         assert!(
@@ -270,12 +270,12 @@ mod tests {
     fn a_credential_gone_unknown_is_answered_from_the_negative_cache() {
         let cache = Cache::new(100, Duration::from_secs(60));
         let now = Instant::now();
-        let org = Uuid::new_v4();
+        let org = OrgId::random();
         let retired = Lookup::Retired {
             org,
             credential: CredentialRef {
                 kind: latchkey_core::CredentialKind::Pat,
-                uuid: Some(Uuid::new_v4()),
+                uuid: Some(uuid::Uuid::new_v4()),
                 name: None,
                 display_prefix: None,
             },
@@ -293,12 +293,12 @@ mod tests {
     fn unknown_hashes_never_evict_real_entries() {
         let cache = Cache::new(100, Duration::from_secs(60));
         let now = Instant::now();
-        let org = Uuid::new_v4();
+        let org = OrgId::random();
         let real = || Lookup::Retired {
             org,
             credential: CredentialRef {
                 kind: latchkey_core::CredentialKind::Pat,
-                uuid: Some(Uuid::new_v4()),
+                uuid: Some(uuid::Uuid::new_v4()),
                 name: None,
                 display_prefix: None,
             },

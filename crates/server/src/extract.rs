@@ -129,9 +129,10 @@ fn strip_position(message: &str) -> String {
 }
 
 /// A path id that must be a UUID: `400 invalid_request` naming it otherwise.
-pub struct PathUuid(pub uuid::Uuid);
+/// Read as the id type the handler names (`PathUuid<ProjectId>`).
+pub struct PathUuid<T = uuid::Uuid>(pub T);
 
-impl<S: Send + Sync> FromRequestParts<S> for PathUuid {
+impl<S: Send + Sync, T: From<uuid::Uuid>> FromRequestParts<S> for PathUuid<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
@@ -143,7 +144,7 @@ impl<S: Send + Sync> FromRequestParts<S> for PathUuid {
             .last()
             .ok_or_else(|| ApiError::invalid("path", "the path has no id"))?;
         uuid::Uuid::parse_str(value)
-            .map(PathUuid)
+            .map(|uuid| PathUuid(T::from(uuid)))
             .map_err(|_| ApiError::invalid(name, "must be a UUID"))
     }
 }
@@ -160,9 +161,11 @@ fn rejected_param(rejection: &RawPathParamsRejection) -> String {
 }
 
 /// Two path ids, both UUIDs (`/projects/{projectUuid}/access/{userUuid}`).
-pub struct PathUuids(pub uuid::Uuid, pub uuid::Uuid);
+pub struct PathUuids<A = uuid::Uuid, B = uuid::Uuid>(pub A, pub B);
 
-impl<S: Send + Sync> FromRequestParts<S> for PathUuids {
+impl<S: Send + Sync, A: From<uuid::Uuid>, B: From<uuid::Uuid>> FromRequestParts<S>
+    for PathUuids<A, B>
+{
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
@@ -173,7 +176,7 @@ impl<S: Send + Sync> FromRequestParts<S> for PathUuids {
             uuid::Uuid::parse_str(value).map_err(|_| ApiError::invalid(name, "must be a UUID"))
         });
         match (ids.next(), ids.next()) {
-            (Some(a), Some(b)) => Ok(PathUuids(a?, b?)),
+            (Some(a), Some(b)) => Ok(PathUuids(A::from(a?), B::from(b?))),
             _ => Err(ApiError::invalid("path", "the path needs two ids")),
         }
     }

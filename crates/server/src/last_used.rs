@@ -1,25 +1,25 @@
 //! `lastUsedAt` without a database write per request: uses are kept in
 //! memory and written in one batch every flush interval and at shutdown.
 
+use latchkey_core::CredentialId;
 use latchkey_store::Store;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 #[derive(Default)]
 pub struct LastUsed {
-    pending: Mutex<HashMap<Uuid, OffsetDateTime>>,
+    pending: Mutex<HashMap<CredentialId, OffsetDateTime>>,
 }
 
 impl LastUsed {
-    pub fn record(&self, credential: Uuid, at: OffsetDateTime) {
+    pub fn record(&self, credential: CredentialId, at: OffsetDateTime) {
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         pending.insert(credential, at);
     }
 
     pub async fn flush(&self, store: &dyn Store) {
-        let batch: Vec<(Uuid, OffsetDateTime)> = {
+        let batch: Vec<(CredentialId, OffsetDateTime)> = {
             let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
             pending.drain().collect()
         };

@@ -11,9 +11,10 @@ use latchkey_core::{
 use latchkey_core::{
     AuditAction, ExposeSecret, InstanceAction, InstanceAuditEvent, SecretString, TargetKind,
 };
+use latchkey_core::{OrgId, UserId};
 use latchkey_store::{
-    Credential, NewAdmin, Org, PoolSettings, ResourceServer, ServiceAccount, SqlStore, Store,
-    StoreError, User,
+    AccountReach, Credential, CredentialId, NewAdmin, Org, PoolSettings, ResourceServer, RoleRef,
+    ServiceAccount, SqlStore, Store, StoreError, User,
 };
 use std::io::Write;
 use std::net::SocketAddr;
@@ -130,8 +131,8 @@ fn read_or_create_key_file(path: &Path) -> Result<String, StartupError> {
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum SetupOutcome {
-    Created { org_uuid: Uuid },
-    AlreadyExists { org_uuid: Uuid },
+    Created { org_uuid: OrgId },
+    AlreadyExists { org_uuid: OrgId },
 }
 
 /// Creates an organization and its admin; does nothing if it exists.
@@ -154,7 +155,7 @@ pub async fn setup(
         Some(login) => NewAdmin::Existing(login.user.uuid),
         None => NewAdmin::New {
             user: User {
-                uuid: Uuid::new_v4(),
+                uuid: UserId::random(),
                 email: email.clone().into(),
                 name: None,
                 created_at: at,
@@ -169,7 +170,7 @@ pub async fn setup(
         },
     };
     let org = Org {
-        uuid: Uuid::new_v4(),
+        uuid: OrgId::random(),
         name: org_name.into(),
         plan: Plan::Free,
         created_at: at,
@@ -182,7 +183,7 @@ pub async fn setup(
 /// `latchkey org set-plan ORG free|enterprise`, ORG by uuid or name.
 pub async fn set_plan(store: &dyn Store, org_ref: &str, plan: Plan) -> Result<Org, StartupError> {
     let org = match Uuid::parse_str(org_ref) {
-        Ok(uuid) => store.org(uuid).await?,
+        Ok(uuid) => store.org(uuid.into()).await?,
         Err(_) => {
             // Names need not be unique: a name that several organizations
             // share is refused, with their ids to choose from.
@@ -227,7 +228,7 @@ pub fn setup_token(text: &str) -> Result<TokenSecret, StartupError> {
 /// plan and the token becomes its admin service account.
 pub async fn setup_service_account(
     store: &dyn Store,
-    org_uuid: Uuid,
+    org_uuid: OrgId,
     token: &TokenSecret,
     hash: &TokenHash,
 ) -> Result<(), StartupError> {
@@ -242,10 +243,10 @@ pub async fn setup_service_account(
         store.set_plan(org.uuid, Plan::Enterprise, &event).await?;
     }
     // Nobody made it through the API: it stands as its own creator.
-    let uuid = Uuid::new_v4();
+    let uuid = CredentialId::random();
     let operator = Actor {
         kind: ActorKind::ServiceAccount,
-        uuid,
+        uuid: uuid.uuid(),
         name: "setup".into(),
     };
     let credential = Credential {
@@ -256,7 +257,7 @@ pub async fn setup_service_account(
         name: "setup".into(),
         display_prefix: token.display_prefix().to_string(),
         scopes: None,
-        role: Some(Role::Admin),
+        role: None,
         expires_at: None,
         created_at: at,
         rotated_at: None,
@@ -267,15 +268,13 @@ pub async fn setup_service_account(
     let mut event = operator_event(&org, AuditAction::ServiceAccountCreated, at);
     event.target = Some(Target {
         kind: TargetKind::ServiceAccount,
-        uuid: credential.uuid,
+        uuid: credential.uuid.uuid(),
         name: credential.name.clone(),
     });
     event.details = serde_json::json!({ "scope": "organization", "role": Role::Admin, "displayPrefix": credential.display_prefix, "by": "setup" });
     let account = ServiceAccount {
         credential,
-        scope: latchkey_store::AccountScope::Organization,
-        custom_role_uuid: None,
-        grants: Vec::new(),
+        reach: AccountReach::Organization(RoleRef::System(Role::Admin)),
     };
     store.insert_service_account(&account, hash, &event).await?;
     Ok(())
@@ -293,7 +292,7 @@ fn instance_event(
         at,
         action,
         actor: OPERATOR.into(),
-        target_uuid: server.uuid,
+        target_uuid: server.uuid.into(),
         target_name: server.name.clone(),
         details: serde_json::json!({ "displayPrefix": server.display_prefix }),
     }
@@ -311,7 +310,7 @@ pub async fn create_resource_server(
     let secret = TokenSecret::generate(TokenKind::ResourceServer, &mut rand::rngs::OsRng);
     let at = now();
     let server = ResourceServer {
-        uuid: Uuid::new_v4(),
+        uuid: CredentialId::random(),
         name: name.into(),
         display_prefix: secret.display_prefix().to_string(),
         created_at: at,
@@ -337,7 +336,7 @@ pub async fn revoke_resource_server(
 ) -> Result<ResourceServer, StartupError> {
     let servers = store.resource_servers().await?;
     let server = match Uuid::parse_str(server_ref) {
-        Ok(uuid) => servers.into_iter().find(|s| s.uuid == uuid),
+        Ok(uuid) => servers.into_iter().find(|s| s.uuid == uuid.into()),
         Err(_) => {
             let key = limits::name_key(server_ref.trim());
             servers
@@ -372,7 +371,7 @@ fn operator_event(org: &Org, action: AuditAction, at: OffsetDateTime) -> AuditEv
         credential: None,
         target: Some(Target {
             kind: TargetKind::Org,
-            uuid: org.uuid,
+            uuid: org.uuid.into(),
             name: org.name.clone(),
         }),
         ip: None,

@@ -14,6 +14,7 @@
 //! minute for one credential.
 
 use latchkey_core::AuditEvent;
+use latchkey_core::OrgId;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use time::format_description::well_known::Rfc3339;
@@ -27,7 +28,7 @@ const MAX_OPEN: usize = 100_000;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq)]
 struct Key {
-    org: Uuid,
+    org: OrgId,
     credential: Option<Uuid>,
     display_prefix: Option<String>,
     code: &'static str,
@@ -134,7 +135,7 @@ mod tests {
 
     fn refusal(credential: Uuid, at: OffsetDateTime) -> AuditEvent {
         AuditEvent {
-            org_uuid: Uuid::nil(),
+            org_uuid: latchkey_core::OrgId::from_uuid(Uuid::nil()),
             at,
             action: AuditAction::AuthRefused,
             actor: None,

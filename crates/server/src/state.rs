@@ -7,11 +7,11 @@ use crate::metrics::Metrics;
 use crate::passwords::PasswordQueue;
 use crate::rate_limit::{LocalThrottle, SignInThrottle};
 use crate::refusals::RefusalLog;
+use latchkey_core::{OrgId, ProjectId};
 use latchkey_core::{ScopeCatalog, TokenHash, TokenHasher};
 use latchkey_store::Store;
 use std::sync::Arc;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
@@ -21,7 +21,7 @@ pub struct Inner {
     pub cache: Arc<AuthCache<TokenHash, crate::auth::resolved::Resolved>>,
     /// Whether a project (organization, project) exists, for the request
     /// path; kept current by the same epochs as `cache`.
-    pub project_exists: Arc<AuthCache<(Uuid, Uuid), bool>>,
+    pub project_exists: Arc<AuthCache<(OrgId, ProjectId), bool>>,
     /// Resource servers (introspection's clients) by their secret's hash,
     /// kept current under `latchkey_store::INSTANCE_CHANGES`.
     pub resource_servers: Arc<AuthCache<TokenHash, latchkey_store::ResourceServer>>,

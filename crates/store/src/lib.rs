@@ -49,7 +49,7 @@ pub enum Conflict {
 /// The change channel of the instance itself (resource servers): no
 /// organization has the nil uuid, so caches keyed by organization epochs
 /// keep resource servers current through it as they do everything else.
-pub const INSTANCE_CHANGES: Uuid = Uuid::nil();
+pub const INSTANCE_CHANGES: OrgId = OrgId::from_uuid(Uuid::nil());
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -81,19 +81,19 @@ pub trait Store: Send + Sync + 'static {
 
     // Organizations
     async fn create_org(&self, org: &Org, admin: &NewAdmin, audit: &AuditEvent) -> Result<()>;
-    async fn org(&self, uuid: Uuid) -> Result<Option<Org>>;
+    async fn org(&self, uuid: OrgId) -> Result<Option<Org>>;
     /// Every organization of that name (names need not be unique), oldest first.
     async fn orgs_by_name(&self, name: &str) -> Result<Vec<Org>>;
-    async fn set_plan(&self, org: Uuid, plan: Plan, audit: &AuditEvent) -> Result<()>;
+    async fn set_plan(&self, org: OrgId, plan: Plan, audit: &AuditEvent) -> Result<()>;
 
     // Users and memberships
     async fn user_by_email(&self, email: &str) -> Result<Option<UserLogin>>;
     /// The organizations where the user is an accepted member (suspended
     /// or not); invitations not yet accepted are not memberships here.
-    async fn memberships_of(&self, user: Uuid) -> Result<Vec<(Org, Membership)>>;
+    async fn memberships_of(&self, user: UserId) -> Result<Vec<(Org, Membership)>>;
     /// A member or invited person of the organization.
-    async fn member(&self, org: Uuid, user: Uuid) -> Result<Option<Member>>;
-    async fn members(&self, org: Uuid) -> Result<Vec<Member>>;
+    async fn member(&self, org: OrgId, user: UserId) -> Result<Option<Member>>;
+    async fn members(&self, org: OrgId) -> Result<Vec<Member>>;
     /// Adds the person as an invited member with the invitation link; they
     /// become a member only by accepting. `Conflict` when the user is in the
     /// organization already.
@@ -109,20 +109,20 @@ pub trait Store: Send + Sync + 'static {
     /// unless the person is invited and has not accepted.
     async fn reissue_invite(
         &self,
-        org: Uuid,
-        user: Uuid,
+        org: OrgId,
+        user: UserId,
         invite: &NewInvite,
         audit: &AuditEvent,
     ) -> Result<()>;
     /// Withdraws a pending invitation (its membership and links go).
     /// `NotFound` unless the person is invited and has not accepted.
-    async fn withdraw_invite(&self, org: Uuid, user: Uuid, audit: &AuditEvent) -> Result<()>;
+    async fn withdraw_invite(&self, org: OrgId, user: UserId, audit: &AuditEvent) -> Result<()>;
     /// `Conflict` when the change would leave the organization without an
     /// active admin.
     async fn update_member(
         &self,
-        org: Uuid,
-        user: Uuid,
+        org: OrgId,
+        user: UserId,
         change: &MemberChange,
         audit: &AuditEvent,
     ) -> Result<()>;
@@ -130,8 +130,8 @@ pub trait Store: Send + Sync + 'static {
     /// organization, and revokes the member's personal access tokens here.
     async fn remove_member(
         &self,
-        org: Uuid,
-        user: Uuid,
+        org: OrgId,
+        user: UserId,
         now: OffsetDateTime,
         audit: &AuditEvent,
     ) -> Result<()>;
@@ -151,35 +151,35 @@ pub trait Store: Send + Sync + 'static {
         acceptance: &Acceptance<'_>,
         now: OffsetDateTime,
         audit: &AuditEvent,
-    ) -> Result<(User, Uuid)>;
+    ) -> Result<(User, OrgId)>;
 
     // Web sessions
     async fn create_session(&self, session: &NewSession) -> Result<()>;
     async fn session(&self, id_hash: &TokenHash) -> Result<Option<SessionRecord>>;
-    async fn set_session_org(&self, id_hash: &TokenHash, org: Uuid) -> Result<()>;
+    async fn set_session_org(&self, id_hash: &TokenHash, org: OrgId) -> Result<()>;
     async fn delete_session(&self, id_hash: &TokenHash) -> Result<()>;
 
     // Projects
     async fn create_project(&self, project: &Project, audit: &AuditEvent) -> Result<()>;
-    async fn project(&self, org: Uuid, uuid: Uuid) -> Result<Option<Project>>;
-    async fn projects(&self, org: Uuid) -> Result<Vec<Project>>;
+    async fn project(&self, org: OrgId, uuid: ProjectId) -> Result<Option<Project>>;
+    async fn projects(&self, org: OrgId) -> Result<Vec<Project>>;
     async fn rename_project(
         &self,
-        org: Uuid,
-        uuid: Uuid,
+        org: OrgId,
+        uuid: ProjectId,
         name: &str,
         by: &Actor,
         now: OffsetDateTime,
         audit: &AuditEvent,
     ) -> Result<()>;
-    async fn delete_project(&self, org: Uuid, uuid: Uuid, audit: &AuditEvent) -> Result<()>;
+    async fn delete_project(&self, org: OrgId, uuid: ProjectId, audit: &AuditEvent) -> Result<()>;
     /// Every project role the user holds in the organization.
-    async fn project_access(&self, project: Uuid) -> Result<Vec<ProjectGrant>>;
+    async fn project_access(&self, project: ProjectId) -> Result<Vec<ProjectGrant>>;
     async fn set_project_role(
         &self,
-        org: Uuid,
-        project: Uuid,
-        user: Uuid,
+        org: OrgId,
+        project: ProjectId,
+        user: UserId,
         role: Role,
         now: OffsetDateTime,
         audit: &AuditEvent,
@@ -187,20 +187,24 @@ pub trait Store: Send + Sync + 'static {
     /// Gives a custom role on a project (replacing any project role).
     async fn set_project_custom_role(
         &self,
-        org: Uuid,
-        project: Uuid,
-        user: Uuid,
-        custom_role: Uuid,
+        org: OrgId,
+        project: ProjectId,
+        user: UserId,
+        custom_role: RoleId,
         now: OffsetDateTime,
         audit: &AuditEvent,
     ) -> Result<()>;
     /// Every project role the user holds in the organization, custom roles
     /// with their scopes.
-    async fn member_project_roles(&self, org: Uuid, user: Uuid) -> Result<Vec<ProjectRoleRecord>>;
+    async fn member_project_roles(
+        &self,
+        org: OrgId,
+        user: UserId,
+    ) -> Result<Vec<ProjectRoleRecord>>;
     async fn remove_project_role(
         &self,
-        project: Uuid,
-        user: Uuid,
+        project: ProjectId,
+        user: UserId,
         audit: &AuditEvent,
     ) -> Result<()>;
 
@@ -222,22 +226,22 @@ pub trait Store: Send + Sync + 'static {
     /// to three queries, on a cache miss only.
     async fn authenticate(&self, token_hash: &TokenHash) -> Result<TokenLookup>;
     /// A credential that has not been revoked.
-    async fn credential(&self, org: Uuid, uuid: Uuid) -> Result<Option<Credential>>;
-    async fn pats_of(&self, org: Uuid, owner: Uuid) -> Result<Vec<Credential>>;
+    async fn credential(&self, org: OrgId, uuid: CredentialId) -> Result<Option<Credential>>;
+    async fn pats_of(&self, org: OrgId, owner: UserId) -> Result<Vec<Credential>>;
     /// The organization's credentials of one kind that have not been
     /// revoked, newest first.
-    async fn org_credentials(&self, org: Uuid, kind: CredentialKind) -> Result<Vec<Credential>>;
-    async fn org_pats(&self, org: Uuid, page: &PageRequest) -> Result<Page<(Credential, User)>>;
+    async fn org_credentials(&self, org: OrgId, kind: CredentialKind) -> Result<Vec<Credential>>;
+    async fn org_pats(&self, org: OrgId, page: &PageRequest) -> Result<Page<(Credential, User)>>;
     /// A live credential's name, scopes (PATs) and expiry.
     async fn update_credential(
         &self,
-        uuid: Uuid,
+        uuid: CredentialId,
         change: &CredentialChange,
         audit: &AuditEvent,
     ) -> Result<()>;
     async fn revoke_credential(
         &self,
-        uuid: Uuid,
+        uuid: CredentialId,
         now: OffsetDateTime,
         audit: &AuditEvent,
     ) -> Result<()>;
@@ -245,28 +249,28 @@ pub trait Store: Send + Sync + 'static {
     /// `rotation.last_rotated_before`; `Ok(false)` when another rotation won.
     async fn rotate_credential(
         &self,
-        uuid: Uuid,
+        uuid: CredentialId,
         rotation: &Rotation,
         audit: &AuditEvent,
     ) -> Result<bool>;
-    async fn record_last_used(&self, uses: &[(Uuid, OffsetDateTime)]) -> Result<()>;
+    async fn record_last_used(&self, uses: &[(CredentialId, OffsetDateTime)]) -> Result<()>;
 
     // Custom roles
     /// `Conflict` when the organization has a role of that name.
     async fn create_custom_role(&self, role: &CustomRole, audit: &AuditEvent) -> Result<()>;
-    async fn custom_role(&self, org: Uuid, uuid: Uuid) -> Result<Option<CustomRole>>;
+    async fn custom_role(&self, org: OrgId, uuid: RoleId) -> Result<Option<CustomRole>>;
     /// By name.
-    async fn custom_roles(&self, org: Uuid) -> Result<Vec<CustomRole>>;
+    async fn custom_roles(&self, org: OrgId) -> Result<Vec<CustomRole>>;
     async fn update_custom_role(
         &self,
-        org: Uuid,
-        uuid: Uuid,
+        org: OrgId,
+        uuid: RoleId,
         change: &CustomRoleChange,
         now: OffsetDateTime,
         audit: &AuditEvent,
     ) -> Result<()>;
     /// `Conflict` while a member, project role or live service account holds it.
-    async fn delete_custom_role(&self, org: Uuid, uuid: Uuid, audit: &AuditEvent) -> Result<()>;
+    async fn delete_custom_role(&self, org: OrgId, uuid: RoleId, audit: &AuditEvent) -> Result<()>;
 
     // Service accounts
     /// Inserts the credential (kind `service_account`) with its custom role
@@ -278,13 +282,17 @@ pub trait Store: Send + Sync + 'static {
         audit: &AuditEvent,
     ) -> Result<()>;
     /// A live service account with its custom role and project rows.
-    async fn service_account(&self, org: Uuid, uuid: Uuid) -> Result<Option<ServiceAccount>>;
+    async fn service_account(
+        &self,
+        org: OrgId,
+        uuid: CredentialId,
+    ) -> Result<Option<ServiceAccount>>;
     /// Live service accounts, newest first.
-    async fn service_accounts(&self, org: Uuid) -> Result<Vec<ServiceAccount>>;
+    async fn service_accounts(&self, org: OrgId) -> Result<Vec<ServiceAccount>>;
     /// Description, expiry and, for organization scope, the role.
     async fn update_service_account(
         &self,
-        uuid: Uuid,
+        uuid: CredentialId,
         change: &ServiceAccountChange,
         audit: &AuditEvent,
     ) -> Result<()>;
@@ -293,7 +301,7 @@ pub trait Store: Send + Sync + 'static {
     async fn append_audit(&self, event: &AuditEvent) -> Result<()>;
     async fn audit_events(
         &self,
-        org: Uuid,
+        org: OrgId,
         filter: &AuditFilter,
         page: &PageRequest,
     ) -> Result<Page<StoredAuditEvent>>;
@@ -319,7 +327,7 @@ pub trait Store: Send + Sync + 'static {
     /// `NotFound` unless it exists and is live.
     async fn revoke_resource_server(
         &self,
-        uuid: Uuid,
+        uuid: CredentialId,
         now: OffsetDateTime,
         audit: &InstanceAuditEvent,
     ) -> Result<()>;

@@ -3,12 +3,13 @@
 use latchkey_core::SecretString;
 pub use latchkey_core::{AccountScope, RoleRef};
 use latchkey_core::{Actor, CredentialKind, CredentialRef, Grant, Plan, Role, Target, TokenHash};
+pub use latchkey_core::{CredentialId, OrgId, ProjectId, RoleId, UserId};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Org {
-    pub uuid: Uuid,
+    pub uuid: OrgId,
     pub name: String,
     pub plan: Plan,
     pub created_at: OffsetDateTime,
@@ -16,7 +17,7 @@ pub struct Org {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct User {
-    pub uuid: Uuid,
+    pub uuid: UserId,
     pub email: String,
     pub name: Option<String>,
     pub created_at: OffsetDateTime,
@@ -39,8 +40,8 @@ pub struct UserLogin {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Membership {
-    pub org_uuid: Uuid,
-    pub user_uuid: Uuid,
+    pub org_uuid: OrgId,
+    pub user_uuid: UserId,
     pub role: RoleRef,
     pub suspended_at: Option<OffsetDateTime>,
     pub created_at: OffsetDateTime,
@@ -90,18 +91,18 @@ pub struct Member {
 
 /// The first admin of a new organization.
 pub enum NewAdmin {
-    Existing(Uuid),
+    Existing(UserId),
     New { user: User, password_hash: String },
 }
 
 pub enum MemberUser {
-    Existing(Uuid),
+    Existing(UserId),
     /// Created without a password; the invitation may set it.
     New(User),
 }
 
 pub struct NewMember {
-    pub org_uuid: Uuid,
+    pub org_uuid: OrgId,
     pub user: MemberUser,
     pub role: RoleRef,
     pub now: OffsetDateTime,
@@ -121,8 +122,8 @@ pub struct NewInvite {
 /// An invitation link that can still be used.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PendingInvite {
-    pub org_uuid: Uuid,
-    pub user_uuid: Uuid,
+    pub org_uuid: OrgId,
+    pub user_uuid: UserId,
     /// The link may set the password (see [`NewInvite`]); any other link is
     /// accepted only by a signed-in session of that account.
     pub sets_password: bool,
@@ -138,7 +139,7 @@ pub enum Acceptance<'a> {
         name: Option<&'a str>,
     },
     /// By a signed-in session of the invited account.
-    BySession { user_uuid: Uuid },
+    BySession { user_uuid: UserId },
 }
 
 #[derive(Clone, Debug, Default)]
@@ -150,8 +151,8 @@ pub struct MemberChange {
 
 pub struct NewSession {
     pub id_hash: TokenHash,
-    pub user_uuid: Uuid,
-    pub org_uuid: Uuid,
+    pub user_uuid: UserId,
+    pub org_uuid: OrgId,
     pub created_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
 }
@@ -174,8 +175,8 @@ pub struct SessionRecord {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Project {
-    pub uuid: Uuid,
-    pub org_uuid: Uuid,
+    pub uuid: ProjectId,
+    pub org_uuid: OrgId,
     pub name: String,
     pub created_at: OffsetDateTime,
     pub created_by: Actor,
@@ -192,7 +193,7 @@ pub struct ProjectGrant {
 /// A custom role as a grant reads it, in the same query as the grant.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CustomRoleGrant {
-    pub uuid: Uuid,
+    pub uuid: RoleId,
     pub name: String,
     /// Scope names as stored.
     pub scopes: Vec<String>,
@@ -240,18 +241,18 @@ impl HeldRole {
 /// role, or a row of a project-scoped service account.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ProjectRoleRecord {
-    pub project_uuid: Uuid,
+    pub project_uuid: ProjectId,
     pub role: HeldRole,
 }
 
 /// Any kind of credential. The secret is never here, only its display prefix.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Credential {
-    pub uuid: Uuid,
+    pub uuid: CredentialId,
     pub kind: CredentialKind,
-    pub org_uuid: Uuid,
+    pub org_uuid: OrgId,
     /// The user a personal access token belongs to.
-    pub owner_uuid: Option<Uuid>,
+    pub owner_uuid: Option<UserId>,
     pub name: String,
     pub display_prefix: String,
     /// A personal access token's own scope list; `None` is the full role.
@@ -358,7 +359,7 @@ pub struct StoredAuditEvent {
 /// every organization. Its secret exists only as a keyed hash.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ResourceServer {
-    pub uuid: Uuid,
+    pub uuid: CredentialId,
     pub name: String,
     pub display_prefix: String,
     pub created_at: OffsetDateTime,
@@ -380,8 +381,8 @@ pub struct StoredInstanceAuditEvent {
 /// An organization-defined role (enterprise): a name and a set of scopes.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CustomRole {
-    pub uuid: Uuid,
-    pub org_uuid: Uuid,
+    pub uuid: RoleId,
+    pub org_uuid: OrgId,
     pub name: String,
     pub description: Option<String>,
     /// Scope names, as given (a name an operator later removed from the
@@ -403,26 +404,43 @@ pub struct CustomRoleChange {
 /// One row of a project-scoped service account.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ServiceAccountGrant {
-    pub project_uuid: Uuid,
+    pub project_uuid: ProjectId,
     pub role: RoleRef,
 }
 
-/// A service account's role: organization-wide (a system role, a custom role,
-/// legacy scopes kept in the credential's `scopes`) or per project.
+/// What a service account is given: one of these, never two at once.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AccountReach {
+    /// Across the organization, one role.
+    Organization(RoleRef),
+    /// Across the organization, legacy `org:*` scopes (accounts made before
+    /// roles existed).
+    Legacy(Vec<String>),
+    /// One row per project, for the projects that still exist (possibly
+    /// none: the account then reaches nothing).
+    Projects(Vec<ServiceAccountGrant>),
+}
+
+impl AccountReach {
+    pub fn scope(&self) -> AccountScope {
+        match self {
+            AccountReach::Organization(_) | AccountReach::Legacy(_) => AccountScope::Organization,
+            AccountReach::Projects(_) => AccountScope::Project,
+        }
+    }
+}
+
+/// A service account. Its credential's `role` and `scopes` are always
+/// `None`: what the account is given is `reach`, and only there.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ServiceAccount {
     pub credential: Credential,
-    pub scope: AccountScope,
-    /// The custom role of an organization-scoped account.
-    pub custom_role_uuid: Option<Uuid>,
-    /// Empty for organization scope; for project scope, the rows whose
-    /// projects still exist (possibly none: the account then reaches nothing).
-    pub grants: Vec<ServiceAccountGrant>,
+    pub reach: AccountReach,
 }
 
 impl ServiceAccount {
     pub fn is_project_scoped(&self) -> bool {
-        self.scope == AccountScope::Project
+        matches!(self.reach, AccountReach::Projects(_))
     }
 }
 

@@ -40,7 +40,7 @@ const CHANGES_CHANNEL: &str = "latchkey_changes_by";
 /// Delivered at commit, like the trigger's.
 pub(crate) async fn notify_change(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    org: uuid::Uuid,
+    org: crate::OrgId,
     replica: uuid::Uuid,
 ) -> crate::Result<()> {
     // `pg_notify` returns `void`, which the Any driver cannot decode.
@@ -61,7 +61,7 @@ pub(crate) async fn notify_change(
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReplicaChange {
     /// Something in this organization changed.
-    Org(uuid::Uuid),
+    Org(crate::OrgId),
     /// Notices can no longer be heard: nothing cached can be trusted until
     /// `Resumed`.
     Lost,
@@ -112,7 +112,7 @@ pub(crate) async fn watch_changes(
                             if skip.as_deref() == Some(by) {
                                 continue;
                             }
-                            if let Ok(org) = uuid::Uuid::parse_str(org) {
+                            if let Ok(org) = org.parse::<crate::OrgId>() {
                                 on_change(ReplicaChange::Org(org));
                             }
                         }

@@ -15,17 +15,17 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use latchkey_core::access::check_grant;
 use latchkey_core::policy;
+use latchkey_core::CredentialId;
 use latchkey_core::Reach;
 use latchkey_core::{AuditAction, TargetKind};
 use latchkey_core::{CredentialKind, Role, Scope, Target, TokenKind};
 use latchkey_store::{Credential, CredentialChange};
 use serde_json::json;
-use uuid::Uuid;
 
 impl ApiKeyView {
     fn of(c: &Credential) -> ApiKeyView {
         ApiKeyView {
-            uuid: c.uuid,
+            uuid: c.uuid.into(),
             name: c.name.clone(),
             display_prefix: c.display_prefix.clone(),
             expires_at: c.expires_at,
@@ -43,7 +43,7 @@ impl ApiKeyView {
 fn target(c: &Credential) -> Target {
     Target {
         kind: TargetKind::ApiKey,
-        uuid: c.uuid,
+        uuid: c.uuid.into(),
         name: c.name.clone(),
     }
 }
@@ -56,7 +56,7 @@ fn check_role(state: &AppState, caller: &Caller, role: Role) -> ApiResult<()> {
 }
 
 /// One live API key of the caller's organization.
-async fn api_key(state: &AppState, caller: &Caller, uuid: Uuid) -> ApiResult<Credential> {
+async fn api_key(state: &AppState, caller: &Caller, uuid: CredentialId) -> ApiResult<Credential> {
     state
         .store
         .credential(caller.org.uuid, uuid)
@@ -136,7 +136,7 @@ pub async fn create(
 pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
-    PathUuid(uuid): PathUuid,
+    PathUuid(uuid): PathUuid<CredentialId>,
     ApiJson(req): ApiJson<UpdateApiKeyRequest>,
 ) -> ApiResult<JsonOk<ApiKeyView>> {
     caller.require(Scope::API_KEYS_WRITE, &state.catalog)?;
@@ -171,7 +171,7 @@ pub async fn update(
 pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
-    PathUuid(uuid): PathUuid,
+    PathUuid(uuid): PathUuid<CredentialId>,
 ) -> ApiResult<StatusCode> {
     caller.require(Scope::API_KEYS_WRITE, &state.catalog)?;
     let key = api_key(&state, &caller, uuid).await?;
@@ -197,7 +197,7 @@ pub async fn revoke(
 pub async fn rotate(
     State(state): State<AppState>,
     caller: Caller,
-    PathUuid(uuid): PathUuid,
+    PathUuid(uuid): PathUuid<CredentialId>,
     ApiJson(req): ApiJson<RotateRequest>,
 ) -> ApiResult<JsonOk<ApiKeyView>> {
     caller.require(Scope::API_KEYS_WRITE, &state.catalog)?;

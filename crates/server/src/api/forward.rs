@@ -76,7 +76,8 @@ pub async fn forward(
         let allowed = match need.project {
             None => caller.access.org_scopes().contains(need.scope),
             Some(project) => {
-                crate::api::projects::scope_on_project(&state, &caller, need.scope, project).await?
+                crate::api::projects::scope_on_project(&state, &caller, need.scope, project.into())
+                    .await?
             }
         };
         if !allowed {

@@ -12,10 +12,10 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
+use latchkey_core::OrgId;
 use latchkey_core::{AuditAction, TargetKind};
 use latchkey_core::{Plan, Role, Target};
 use latchkey_store::{NewAdmin, Org};
-use uuid::Uuid;
 
 impl PrincipalView {
     pub fn of(caller: &Caller) -> PrincipalView {
@@ -70,7 +70,7 @@ fn current_user_view(state: &AppState, caller: &Caller) -> JsonOk<CurrentUser> {
             .custom_role
             .as_ref()
             .map(|(uuid, name)| CustomRoleRef {
-                uuid: *uuid,
+                uuid: (*uuid).into(),
                 name: name.to_string(),
             }),
         scopes: state.catalog.names(caller.access.org_scopes()),
@@ -84,7 +84,7 @@ fn current_user_view(state: &AppState, caller: &Caller) -> JsonOk<CurrentUser> {
 pub async fn current_org(caller: Caller) -> JsonOk<OrgDetail> {
     let o = &caller.org;
     ok(OrgDetail {
-        uuid: o.uuid,
+        uuid: o.uuid.into(),
         name: o.name.clone(),
         plan: o.plan,
         created_at: o.created_at,
@@ -136,14 +136,14 @@ pub async fn create_org(
     let name = super::name(&req.name)?;
     let at = now();
     let org = Org {
-        uuid: Uuid::new_v4(),
+        uuid: OrgId::random(),
         name: name.into(),
         plan: Plan::Free,
         created_at: at,
     };
     let target = Target {
         kind: TargetKind::Org,
-        uuid: org.uuid,
+        uuid: org.uuid.into(),
         name: org.name.clone(),
     };
     let mut event = caller.audit(

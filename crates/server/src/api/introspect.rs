@@ -142,7 +142,8 @@ async fn authenticate_client(
         .await?;
     Ok(match &entry.lookup {
         Lookup::Found(server)
-            if server.revoked_at.is_none() && client_id.is_none_or(|id| id == server.uuid) =>
+            if server.revoked_at.is_none()
+                && client_id.is_none_or(|id| id == server.uuid.uuid()) =>
         {
             Some(server.clone())
         }
@@ -244,7 +245,7 @@ fn describe(state: &AppState, caller: &Caller) -> IntrospectActive {
             .iter()
             .map(|(uuid, row)| {
                 (
-                    *uuid,
+                    uuid.uuid(),
                     scopes(caller.access.project_scopes(Some(row.scopes))),
                 )
             })
@@ -262,7 +263,7 @@ fn describe(state: &AppState, caller: &Caller) -> IntrospectActive {
             .map_or(0, |t| t.unix_timestamp()),
         exp: caller.credential_expires_at.map(|t| t.unix_timestamp()),
         iss: state.issuer.clone(),
-        latchkey_org_id: caller.org.uuid,
+        latchkey_org_id: caller.org.uuid.into(),
         latchkey_org_name: caller.org.name.clone(),
         latchkey_principal_type: actor.kind.as_str().into(),
         latchkey_credential_kind: caller.credential.kind.as_str().into(),

@@ -12,6 +12,8 @@ use crate::wire::{AddMemberRequest, CustomRoleRef, MemberView, UpdateMemberReque
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use latchkey_core::RoleId;
+use latchkey_core::UserId;
 use latchkey_core::{limits, token, ExposeSecret, Scope, ScopeSet, SecretString, Target};
 use latchkey_core::{AuditAction, TargetKind};
 use latchkey_core::{Grant, Reach};
@@ -19,13 +21,12 @@ use latchkey_store::{Member, MemberChange, MemberUser, NewInvite, NewMember, Use
 use serde_json::json;
 use std::collections::HashMap;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 impl MemberView {
-    fn of(m: &Member, names: &HashMap<Uuid, String>) -> MemberView {
+    fn of(m: &Member, names: &HashMap<RoleId, String>) -> MemberView {
         let status = m.membership.status();
         MemberView {
-            user_uuid: m.user.uuid,
+            user_uuid: m.user.uuid.into(),
             email: m.user.email.clone(),
             // Until they accept, the account is none of the organization's
             // business: its name may come from elsewhere.
@@ -34,7 +35,7 @@ impl MemberView {
                 .flatten(),
             role: m.membership.role.base_role(),
             custom_role: m.membership.role.custom().map(|uuid| CustomRoleRef {
-                uuid,
+                uuid: uuid.into(),
                 name: names.get(&uuid).cloned().unwrap_or_default(),
             }),
             status: status.as_str().to_string(),
@@ -48,7 +49,7 @@ impl MemberView {
 fn member_target(user: &User) -> Target {
     Target {
         kind: TargetKind::User,
-        uuid: user.uuid,
+        uuid: user.uuid.into(),
         name: user.display_name().to_string(),
     }
 }
@@ -105,7 +106,7 @@ pub async fn add(
         Some(login) => (MemberUser::Existing(login.user.uuid), login.user),
         None => {
             let user = User {
-                uuid: Uuid::new_v4(),
+                uuid: UserId::random(),
                 email: email.into(),
                 name: name.map(String::from),
                 created_at: at,
@@ -147,7 +148,7 @@ fn new_invite(state: &AppState, at: OffsetDateTime) -> (SecretString, NewInvite)
 async fn invited_view(
     state: &AppState,
     caller: &Caller,
-    user: Uuid,
+    user: UserId,
     code: SecretString,
 ) -> ApiResult<MemberView> {
     let member = state
@@ -162,7 +163,7 @@ async fn invited_view(
 }
 
 /// A pending invitation of this organization.
-async fn invited(state: &AppState, caller: &Caller, user: Uuid) -> ApiResult<Member> {
+async fn invited(state: &AppState, caller: &Caller, user: UserId) -> ApiResult<Member> {
     state
         .store
         .member(caller.org.uuid, user)
@@ -179,7 +180,7 @@ async fn invited(state: &AppState, caller: &Caller, user: Uuid) -> ApiResult<Mem
 pub async fn reissue_invite(
     State(state): State<AppState>,
     caller: Caller,
-    PathUuid(user_uuid): PathUuid,
+    PathUuid(user_uuid): PathUuid<UserId>,
 ) -> ApiResult<JsonOk<MemberView>> {
     caller.require(Scope::MEMBERS_WRITE, &state.catalog)?;
     let member = invited(&state, &caller, user_uuid).await?;
@@ -206,7 +207,7 @@ pub async fn reissue_invite(
 pub async fn withdraw_invite(
     State(state): State<AppState>,
     caller: Caller,
-    PathUuid(user_uuid): PathUuid,
+    PathUuid(user_uuid): PathUuid<UserId>,
 ) -> ApiResult<StatusCode> {
     caller.require(Scope::MEMBERS_WRITE, &state.catalog)?;
     let member = invited(&state, &caller, user_uuid).await?;
@@ -229,7 +230,7 @@ pub async fn withdraw_invite(
 pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
-    PathUuid(user_uuid): PathUuid,
+    PathUuid(user_uuid): PathUuid<UserId>,
     ApiJson(req): ApiJson<UpdateMemberRequest>,
 ) -> ApiResult<JsonOk<MemberView>> {
     caller.require(Scope::MEMBERS_WRITE, &state.catalog)?;
@@ -285,7 +286,7 @@ pub async fn update(
 pub async fn remove(
     State(state): State<AppState>,
     caller: Caller,
-    PathUuid(user_uuid): PathUuid,
+    PathUuid(user_uuid): PathUuid<UserId>,
 ) -> ApiResult<StatusCode> {
     caller.require(Scope::MEMBERS_WRITE, &state.catalog)?;
     let member = state

@@ -18,7 +18,9 @@ pub mod verify;
 
 use axum::http::StatusCode;
 use axum::Json;
+use latchkey_core::CredentialId;
 use latchkey_core::{Grant, Reach};
+use latchkey_core::{OrgId, RoleId};
 use latchkey_core::{Plan, Role};
 use latchkey_store::{Org, User};
 use serde::Serialize;
@@ -39,7 +41,7 @@ pub fn created<T: Serialize>(results: T) -> (StatusCode, Json<Envelope<T>>) {
 impl OrgView {
     pub fn of(org: &Org) -> OrgView {
         OrgView {
-            uuid: org.uuid,
+            uuid: org.uuid.into(),
             name: org.name.clone(),
             plan: org.plan,
             role: None,
@@ -50,7 +52,7 @@ impl OrgView {
 impl UserView {
     pub fn of(user: &User) -> UserView {
         UserView {
-            uuid: user.uuid,
+            uuid: user.uuid.into(),
             email: user.email.clone(),
             name: user.name.clone(),
         }
@@ -74,7 +76,7 @@ impl GivenRole {
         }
     }
 
-    pub fn custom_uuid(&self) -> Option<Uuid> {
+    pub fn custom_uuid(&self) -> Option<RoleId> {
         self.custom.as_ref().map(|c| c.uuid)
     }
 
@@ -125,7 +127,7 @@ pub async fn resolve_role(
             // exists (made before a move back to `free`) needs the plan.
             let custom = state
                 .store
-                .custom_role(org.uuid, uuid)
+                .custom_role(org.uuid, uuid.into())
                 .await?
                 .ok_or_else(|| {
                     ApiError::invalid("customRoleUuid", "no such custom role in this organization")
@@ -147,8 +149,8 @@ pub async fn resolve_role(
 /// The organization's custom roles by uuid, for lists that name them.
 pub async fn custom_role_names(
     state: &crate::state::AppState,
-    org: Uuid,
-) -> Result<std::collections::HashMap<Uuid, String>, crate::error::ApiError> {
+    org: OrgId,
+) -> Result<std::collections::HashMap<RoleId, String>, crate::error::ApiError> {
     Ok(state
         .store
         .custom_roles(org)
@@ -194,7 +196,7 @@ pub fn mint(
 ) -> (latchkey_store::Credential, latchkey_core::TokenSecret) {
     let secret = latchkey_core::TokenSecret::generate(kind, &mut rand::thread_rng());
     let credential = latchkey_store::Credential {
-        uuid: Uuid::new_v4(),
+        uuid: CredentialId::random(),
         // Only organization credentials are minted here (code, not input, picks the kind).
         kind: kind
             .credential_kind()

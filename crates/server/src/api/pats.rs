@@ -11,6 +11,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use latchkey_core::access::check_grant;
 use latchkey_core::policy;
+use latchkey_core::CredentialId;
 use latchkey_core::{
     limits, Access, Actor, ActorKind, CredentialKind, Role, Scope, ScopeSet, Target, TokenKind,
     TokenSecret,
@@ -19,12 +20,11 @@ use latchkey_core::{AuditAction, TargetKind};
 use latchkey_store::{Credential, CredentialChange, Rotation};
 use serde_json::json;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 impl PatView {
     fn of(c: &Credential) -> PatView {
         PatView {
-            uuid: c.uuid,
+            uuid: c.uuid.into(),
             name: c.name.clone(),
             display_prefix: c.display_prefix.clone(),
             expires_at: c.expires_at,
@@ -41,7 +41,7 @@ impl PatView {
 fn target(c: &Credential) -> Target {
     Target {
         kind: TargetKind::Pat,
-        uuid: c.uuid,
+        uuid: c.uuid.into(),
         name: c.name.clone(),
     }
 }
@@ -97,7 +97,7 @@ pub fn grantable_scopes(caller: &Caller) -> ScopeSet {
 }
 
 /// One of the caller's own tokens in this organization.
-async fn own_pat(state: &AppState, caller: &Caller, uuid: Uuid) -> ApiResult<Credential> {
+async fn own_pat(state: &AppState, caller: &Caller, uuid: CredentialId) -> ApiResult<Credential> {
     let user = caller.user()?;
     state
         .store
@@ -163,7 +163,7 @@ pub async fn create(
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
-    PathUuid(uuid): PathUuid,
+    PathUuid(uuid): PathUuid<CredentialId>,
 ) -> ApiResult<JsonOk<PatView>> {
     Ok(ok(PatView::of(&own_pat(&state, &caller, uuid).await?)))
 }
@@ -176,7 +176,7 @@ pub async fn get(
 pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
-    PathUuid(uuid): PathUuid,
+    PathUuid(uuid): PathUuid<CredentialId>,
     ApiJson(req): ApiJson<UpdatePatRequest>,
 ) -> ApiResult<JsonOk<PatView>> {
     let pat = own_pat(&state, &caller, uuid).await?;
@@ -212,7 +212,7 @@ pub async fn update(
 pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
-    PathUuid(uuid): PathUuid,
+    PathUuid(uuid): PathUuid<CredentialId>,
 ) -> ApiResult<StatusCode> {
     let pat = own_pat(&state, &caller, uuid).await?;
     let at = now();
@@ -283,7 +283,7 @@ async fn check_rotatable(state: &AppState, caller: &Caller, pat: &Credential) ->
 pub async fn rotate(
     State(state): State<AppState>,
     caller: Caller,
-    PathUuid(uuid): PathUuid,
+    PathUuid(uuid): PathUuid<CredentialId>,
     ApiJson(req): ApiJson<RotateRequest>,
 ) -> ApiResult<JsonOk<PatView>> {
     let pat = own_pat(&state, &caller, uuid).await?;
@@ -318,7 +318,7 @@ pub async fn admin_list(
         .map(|(c, owner)| PatView {
             owner: Some(Actor {
                 kind: ActorKind::User,
-                uuid: owner.uuid,
+                uuid: owner.uuid.into(),
                 name: owner.display_name().to_string(),
             }),
             ..PatView::of(c)
@@ -336,7 +336,7 @@ pub async fn admin_list(
 pub async fn admin_revoke(
     State(state): State<AppState>,
     caller: Caller,
-    PathUuid(uuid): PathUuid,
+    PathUuid(uuid): PathUuid<CredentialId>,
 ) -> ApiResult<StatusCode> {
     caller.require(Scope::TOKENS_ADMIN, &state.catalog)?;
     let pat = state

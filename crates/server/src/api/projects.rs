@@ -11,16 +11,17 @@ use crate::wire::{
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use latchkey_core::UserId;
 use latchkey_core::{AuditAction, TargetKind};
+use latchkey_core::{OrgId, ProjectId};
 use latchkey_core::{Role, Scope, ScopeSet, Target};
 use latchkey_store::Project;
 use serde_json::json;
-use uuid::Uuid;
 
 impl ProjectView {
     fn of(p: &Project, role: Option<Role>) -> ProjectView {
         ProjectView {
-            project_uuid: p.uuid,
+            project_uuid: p.uuid.into(),
             name: p.name.clone(),
             role,
             created_at: p.created_at,
@@ -33,7 +34,7 @@ impl ProjectView {
 fn project_target(p: &Project) -> Target {
     Target {
         kind: TargetKind::Project,
-        uuid: p.uuid,
+        uuid: p.uuid.into(),
         name: p.name.clone(),
     }
 }
@@ -55,7 +56,10 @@ fn effective_role(org_role: Option<Role>, project_role: Option<Role>) -> Option<
 /// The caller's project role on one project and the scopes it gives: a
 /// user's project role, or a project-scoped service account's row, as
 /// cached with the credential.
-pub(crate) fn project_standing(caller: &Caller, project: Uuid) -> (Option<Role>, Option<ScopeSet>) {
+pub(crate) fn project_standing(
+    caller: &Caller,
+    project: ProjectId,
+) -> (Option<Role>, Option<ScopeSet>) {
     match caller.project_row(project) {
         Some(row) => (row.role, Some(row.scopes)),
         None => (None, None),
@@ -64,7 +68,7 @@ pub(crate) fn project_standing(caller: &Caller, project: Uuid) -> (Option<Role>,
 
 /// Whether `project` is one of the organization's: one indexed read per
 /// (organization, project) until anything in the organization changes.
-pub(crate) async fn exists(state: &AppState, org: Uuid, project: Uuid) -> ApiResult<bool> {
+pub(crate) async fn exists(state: &AppState, org: OrgId, project: ProjectId) -> ApiResult<bool> {
     use crate::cache::Lookup;
     let now = std::time::Instant::now();
     let key = (org, project);
@@ -92,7 +96,7 @@ pub(crate) async fn scope_on_project(
     state: &AppState,
     caller: &Caller,
     scope: Scope,
-    project: Uuid,
+    project: ProjectId,
 ) -> ApiResult<bool> {
     let (_, role_scopes) = project_standing(caller, project);
     let allowed = caller.access.project_scopes(role_scopes).contains(scope);
@@ -101,7 +105,7 @@ pub(crate) async fn scope_on_project(
 
 /// Loads a project of the caller's organization. A project the caller cannot
 /// see at all (another organization's, or no role on it) is `404`.
-async fn on_project(state: &AppState, caller: &Caller, uuid: Uuid) -> ApiResult<OnProject> {
+async fn on_project(state: &AppState, caller: &Caller, uuid: ProjectId) -> ApiResult<OnProject> {
     let project = state
         .store
         .project(caller.org.uuid, uuid)
@@ -154,7 +158,7 @@ pub async fn create(
     let at = now();
     let actor = caller.actor();
     let project = Project {
-        uuid: Uuid::new_v4(),
+        uuid: ProjectId::random(),
         org_uuid: caller.org.uuid,
         name: name.into(),
         created_at: at,
@@ -177,7 +181,7 @@ pub async fn create(
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
-    PathUuid(uuid): PathUuid,
+    PathUuid(uuid): PathUuid<ProjectId>,
 ) -> ApiResult<JsonOk<ProjectView>> {
     let on = on_project(&state, &caller, uuid).await?;
     require_in(on.scopes, Scope::PROJECTS_READ, &state.catalog)?;
@@ -189,7 +193,7 @@ pub async fn get(
 pub async fn rename(
     State(state): State<AppState>,
     caller: Caller,
-    PathUuid(uuid): PathUuid,
+    PathUuid(uuid): PathUuid<ProjectId>,
     ApiJson(req): ApiJson<ProjectRequest>,
 ) -> ApiResult<JsonOk<ProjectView>> {
     let on = on_project(&state, &caller, uuid).await?;
@@ -220,7 +224,7 @@ pub async fn rename(
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
-    PathUuid(uuid): PathUuid,
+    PathUuid(uuid): PathUuid<ProjectId>,
 ) -> ApiResult<StatusCode> {
     let on = on_project(&state, &caller, uuid).await?;
     require_in(on.scopes, Scope::PROJECTS_WRITE, &state.catalog)?;
@@ -243,7 +247,7 @@ pub async fn delete(
 pub async fn access(
     State(state): State<AppState>,
     caller: Caller,
-    PathUuid(uuid): PathUuid,
+    PathUuid(uuid): PathUuid<ProjectId>,
 ) -> ApiResult<JsonOk<Vec<ProjectAccessView>>> {
     let on = on_project(&state, &caller, uuid).await?;
     require_in(on.scopes, Scope::MEMBERS_WRITE, &state.catalog)?;
@@ -252,12 +256,12 @@ pub async fn access(
     Ok(ok(grants
         .into_iter()
         .map(|g| ProjectAccessView {
-            user_uuid: g.user.uuid,
+            user_uuid: g.user.uuid.into(),
             email: g.user.email,
             name: g.user.name,
             role: g.role.base_role(),
             custom_role: g.role.custom().map(|uuid| CustomRoleRef {
-                uuid,
+                uuid: uuid.into(),
                 name: names.get(&uuid).cloned().unwrap_or_default(),
             }),
         })
@@ -271,7 +275,7 @@ pub async fn access(
 pub async fn grant(
     State(state): State<AppState>,
     caller: Caller,
-    PathUuids(uuid, user_uuid): PathUuids,
+    PathUuids(uuid, user_uuid): PathUuids<ProjectId, UserId>,
     ApiJson(req): ApiJson<ProjectRoleRequest>,
 ) -> ApiResult<JsonOk<ProjectAccessView>> {
     let on = on_project(&state, &caller, uuid).await?;
@@ -322,12 +326,12 @@ pub async fn grant(
         }
     }
     Ok(ok(ProjectAccessView {
-        user_uuid,
+        user_uuid: user_uuid.into(),
         email: member.user.email,
         name: member.user.name,
         role,
         custom_role: given.custom.as_ref().map(|c| CustomRoleRef {
-            uuid: c.uuid,
+            uuid: c.uuid.into(),
             name: c.name.clone(),
         }),
     }))
@@ -339,7 +343,7 @@ pub async fn grant(
 pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
-    PathUuids(uuid, user_uuid): PathUuids,
+    PathUuids(uuid, user_uuid): PathUuids<ProjectId, UserId>,
 ) -> ApiResult<StatusCode> {
     let on = on_project(&state, &caller, uuid).await?;
     require_in(on.scopes, Scope::MEMBERS_WRITE, &state.catalog)?;

@@ -10,17 +10,17 @@ use crate::wire::{CreateRoleRequest, CustomRoleView, UpdateRoleRequest};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use latchkey_core::RoleId;
 use latchkey_core::{limits, Plan, Scope, ScopeSet, Target};
 use latchkey_core::{AuditAction, TargetKind};
 use latchkey_core::{Grant, Reach};
 use latchkey_store::{CustomRole, CustomRoleChange};
 use serde_json::json;
-use uuid::Uuid;
 
 impl CustomRoleView {
     pub fn of(r: &CustomRole) -> CustomRoleView {
         CustomRoleView {
-            uuid: r.uuid,
+            uuid: r.uuid.into(),
             name: r.name.clone(),
             description: r.description.clone(),
             scopes: r.scopes.clone(),
@@ -32,7 +32,7 @@ impl CustomRoleView {
 fn target(r: &CustomRole) -> Target {
     Target {
         kind: TargetKind::Role,
-        uuid: r.uuid,
+        uuid: r.uuid.into(),
         name: r.name.clone(),
     }
 }
@@ -77,7 +77,7 @@ fn role_scopes(state: &AppState, caller: &Caller, names: &[String]) -> ApiResult
     Ok(state.catalog.names(set))
 }
 
-async fn custom_role(state: &AppState, caller: &Caller, uuid: Uuid) -> ApiResult<CustomRole> {
+async fn custom_role(state: &AppState, caller: &Caller, uuid: RoleId) -> ApiResult<CustomRole> {
     state
         .store
         .custom_role(caller.org.uuid, uuid)
@@ -101,7 +101,7 @@ pub async fn create(
     let scopes = role_scopes(&state, &caller, &req.scopes)?;
     let at = now();
     let role = CustomRole {
-        uuid: Uuid::new_v4(),
+        uuid: RoleId::random(),
         org_uuid: caller.org.uuid,
         name: name.into(),
         description,
@@ -126,7 +126,7 @@ pub async fn create(
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
-    PathUuid(uuid): PathUuid,
+    PathUuid(uuid): PathUuid<RoleId>,
 ) -> ApiResult<JsonOk<CustomRoleView>> {
     let role = custom_role(&state, &caller, uuid).await?;
     Ok(ok(CustomRoleView::of(&role)))
@@ -140,7 +140,7 @@ pub async fn get(
 pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
-    PathUuid(uuid): PathUuid,
+    PathUuid(uuid): PathUuid<RoleId>,
     ApiJson(req): ApiJson<UpdateRoleRequest>,
 ) -> ApiResult<JsonOk<CustomRoleView>> {
     caller.require(Scope::ROLES_WRITE, &state.catalog)?;
@@ -189,7 +189,7 @@ pub async fn update(
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
-    PathUuid(uuid): PathUuid,
+    PathUuid(uuid): PathUuid<RoleId>,
 ) -> ApiResult<StatusCode> {
     caller.require(Scope::ROLES_WRITE, &state.catalog)?;
     let role = custom_role(&state, &caller, uuid).await?;

@@ -16,24 +16,26 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use latchkey_core::grant::{legacy_scope_role, LEGACY_SCOPES};
+use latchkey_core::CredentialId;
 use latchkey_core::{limits, policy, Plan, Role, Scope, ScopeSet, Target, TokenKind};
 use latchkey_core::{AuditAction, TargetKind};
 use latchkey_core::{Grant, Reach};
+use latchkey_core::{OrgId, ProjectId, RoleId};
 use latchkey_store::{
-    AccountScope, Credential, RoleRef, ServiceAccount, ServiceAccountChange, ServiceAccountGrant,
+    AccountReach, AccountScope, Credential, RoleRef, ServiceAccount, ServiceAccountChange,
+    ServiceAccountGrant,
 };
 use serde_json::json;
 use std::collections::{HashMap, HashSet};
-use uuid::Uuid;
 
 /// Names of the organization's projects and custom roles, for views.
 struct Names {
-    projects: HashMap<Uuid, String>,
-    roles: HashMap<Uuid, String>,
+    projects: HashMap<ProjectId, String>,
+    roles: HashMap<RoleId, String>,
 }
 
 impl Names {
-    async fn load(state: &AppState, org: Uuid) -> ApiResult<Names> {
+    async fn load(state: &AppState, org: OrgId) -> ApiResult<Names> {
         Ok(Names {
             projects: state
                 .store
@@ -46,9 +48,9 @@ impl Names {
         })
     }
 
-    fn role(&self, uuid: Uuid) -> CustomRoleRef {
+    fn role(&self, uuid: RoleId) -> CustomRoleRef {
         CustomRoleRef {
-            uuid,
+            uuid: uuid.into(),
             name: self.roles.get(&uuid).cloned().unwrap_or_default(),
         }
     }
@@ -57,9 +59,16 @@ impl Names {
 impl ServiceAccountView {
     fn of(a: &ServiceAccount, names: &Names) -> ServiceAccountView {
         let c = &a.credential;
-        let project_scoped = a.is_project_scoped();
+        let (role, custom_role, legacy_scopes, rows) = match &a.reach {
+            AccountReach::Organization(RoleRef::System(r)) => (Some(*r), None, None, None),
+            AccountReach::Organization(RoleRef::Custom(u)) => {
+                (None, Some(names.role(*u)), None, None)
+            }
+            AccountReach::Legacy(scopes) => (None, None, Some(scopes.clone()), None),
+            AccountReach::Projects(rows) => (None, None, None, Some(rows)),
+        };
         ServiceAccountView {
-            uuid: c.uuid,
+            uuid: c.uuid.into(),
             name: c.name.clone(),
             description: c.name.clone(),
             display_prefix: c.display_prefix.clone(),
@@ -67,15 +76,14 @@ impl ServiceAccountView {
             created_at: c.created_at,
             rotated_at: c.rotated_at,
             last_used_at: c.last_used_at,
-            scope: a.scope,
-            role: c.role,
-            custom_role: a.custom_role_uuid.map(|u| names.role(u)),
-            legacy_scopes: c.scopes.clone(),
-            projects: project_scoped.then(|| {
-                a.grants
-                    .iter()
+            scope: a.reach.scope(),
+            role,
+            custom_role,
+            legacy_scopes,
+            projects: rows.map(|rows| {
+                rows.iter()
                     .map(|g| ProjectGrantView {
-                        project_uuid: g.project_uuid,
+                        project_uuid: g.project_uuid.into(),
                         project_name: names
                             .projects
                             .get(&g.project_uuid)
@@ -92,7 +100,7 @@ impl ServiceAccountView {
                     })
                     .collect()
             }),
-            project_count: project_scoped.then_some(a.grants.len()),
+            project_count: rows.map(|rows| rows.len()),
             created_by: c.created_by.clone(),
             warnings: None,
             token: None,
@@ -103,7 +111,7 @@ impl ServiceAccountView {
 fn target(c: &Credential) -> Target {
     Target {
         kind: TargetKind::ServiceAccount,
-        uuid: c.uuid,
+        uuid: c.uuid.into(),
         name: c.name.clone(),
     }
 }
@@ -124,7 +132,11 @@ fn creatable(state: &AppState, caller: &Caller) -> ApiResult<()> {
     Ok(())
 }
 
-async fn account(state: &AppState, caller: &Caller, uuid: Uuid) -> ApiResult<ServiceAccount> {
+async fn account(
+    state: &AppState,
+    caller: &Caller,
+    uuid: CredentialId,
+) -> ApiResult<ServiceAccount> {
     state
         .store
         .service_account(caller.org.uuid, uuid)
@@ -133,7 +145,7 @@ async fn account(state: &AppState, caller: &Caller, uuid: Uuid) -> ApiResult<Ser
 }
 
 /// The scopes of a role reference as this instance reads them now.
-async fn role_ref_scopes(state: &AppState, org: Uuid, role: &RoleRef) -> ApiResult<ScopeSet> {
+async fn role_ref_scopes(state: &AppState, org: OrgId, role: &RoleRef) -> ApiResult<ScopeSet> {
     let custom = match role.custom() {
         Some(uuid) => state.store.custom_role(org, uuid).await?,
         None => None,
@@ -143,7 +155,7 @@ async fn role_ref_scopes(state: &AppState, org: Uuid, role: &RoleRef) -> ApiResu
 }
 
 /// Whether the caller holds, on that project, every scope given there.
-fn check_project_grant(caller: &Caller, project: Uuid, scopes: ScopeSet) -> ApiResult<()> {
+fn check_project_grant(caller: &Caller, project: ProjectId, scopes: ScopeSet) -> ApiResult<()> {
     let (_, standing) = super::projects::project_standing(caller, project);
     if scopes.is_subset_of(caller.access.project_scopes(standing)) {
         Ok(())
@@ -159,19 +171,24 @@ async fn check_account_fits(
     caller: &Caller,
     a: &ServiceAccount,
 ) -> ApiResult<()> {
-    if a.is_project_scoped() {
-        for g in &a.grants {
-            let scopes = role_ref_scopes(state, caller.org.uuid, &g.role).await?;
-            check_project_grant(caller, g.project_uuid, scopes)?;
+    let scopes = match &a.reach {
+        AccountReach::Projects(rows) => {
+            for g in rows {
+                let scopes = role_ref_scopes(state, caller.org.uuid, &g.role).await?;
+                check_project_grant(caller, g.project_uuid, scopes)?;
+            }
+            return Ok(());
         }
-        return Ok(());
-    }
-    let c = &a.credential;
-    let scopes = match (a.custom_role_uuid, c.role) {
-        (Some(u), _) => role_ref_scopes(state, caller.org.uuid, &RoleRef::Custom(u)).await?,
-        (None, Some(r)) => Grant::System(r).scopes(&state.catalog, Reach::Organization),
-        (None, None) => Grant::Legacy(c.scopes.as_deref().unwrap_or_default())
-            .scopes(&state.catalog, Reach::Organization),
+        AccountReach::Organization(RoleRef::System(r)) => {
+            Grant::System(*r).scopes(&state.catalog, Reach::Organization)
+        }
+        // A custom role's scopes are the same wherever it applies.
+        AccountReach::Organization(custom) => {
+            role_ref_scopes(state, caller.org.uuid, custom).await?
+        }
+        AccountReach::Legacy(names) => {
+            Grant::Legacy(names).scopes(&state.catalog, Reach::Organization)
+        }
     };
     if scopes.is_subset_of(caller.access.org_scopes()) {
         Ok(())
@@ -322,7 +339,7 @@ async fn project_rows(
         }
         if state
             .store
-            .project(caller.org.uuid, row.project_uuid)
+            .project(caller.org.uuid, row.project_uuid.into())
             .await?
             .is_none()
         {
@@ -347,9 +364,9 @@ async fn project_rows(
                 "a project role is viewer or above",
             ));
         }
-        check_project_grant(caller, row.project_uuid, given.scopes)?;
+        check_project_grant(caller, row.project_uuid.into(), given.scopes)?;
         grants.push(ServiceAccountGrant {
-            project_uuid: row.project_uuid,
+            project_uuid: row.project_uuid.into(),
             role: given.role_ref(),
         });
     }
@@ -383,7 +400,7 @@ pub async fn create(
     let at = now();
     policy::check_new_expiry(req.expires_at, at)?;
     check_lifetime(&caller, req.expires_at)?;
-    let (mut credential, secret) = mint(
+    let (credential, secret) = mint(
         &caller,
         TokenKind::ServiceAccount,
         description,
@@ -391,14 +408,16 @@ pub async fn create(
         at,
     );
     let mut warnings = None;
-    let (custom_role_uuid, grants, details) = match req.scope {
+    let (reach, details) = match req.scope {
         AccountScope::Organization => match organization_role(&state, &caller, &req).await? {
             OrgRole::Given(given) => {
                 if !given.scopes.is_subset_of(caller.access.org_scopes()) {
                     return Err(ApiError::RoleTooHigh);
                 }
-                credential.role = given.custom.is_none().then_some(given.role);
-                (given.custom_uuid(), Vec::new(), given.describe())
+                (
+                    AccountReach::Organization(given.role_ref()),
+                    given.describe(),
+                )
             }
             OrgRole::Legacy(names) => {
                 if !Grant::Legacy(&names)
@@ -421,26 +440,20 @@ pub async fn create(
                         .collect(),
                 );
                 let details = json!({ "legacyScopes": names });
-                credential.scopes = Some(names);
-                (None, Vec::new(), details)
+                (AccountReach::Legacy(names), details)
             }
         },
         AccountScope::Project => {
             let grants = project_rows(&state, &caller, &req).await?;
             let details = json!({ "projectCount": grants.len() });
-            (None, grants, details)
+            (AccountReach::Projects(grants), details)
         }
     };
     let mut details = details;
     details["scope"] = json!(req.scope.as_str());
     details["displayPrefix"] = json!(credential.display_prefix);
     details["expiresAt"] = json!(credential.expires_at.map(|t| t.unix_timestamp()));
-    let account = ServiceAccount {
-        credential,
-        scope: req.scope,
-        custom_role_uuid,
-        grants,
-    };
+    let account = ServiceAccount { credential, reach };
     let event = caller.audit(
         AuditAction::ServiceAccountCreated,
         Some(target(&account.credential)),
@@ -467,7 +480,7 @@ pub async fn create(
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
-    PathUuid(uuid): PathUuid,
+    PathUuid(uuid): PathUuid<CredentialId>,
 ) -> ApiResult<JsonOk<ServiceAccountView>> {
     caller.require(Scope::SERVICE_ACCOUNTS_WRITE, &state.catalog)?;
     let a = account(&state, &caller, uuid).await?;
@@ -495,7 +508,7 @@ fn immutable(field: &str) -> ApiError {
 pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
-    PathUuid(uuid): PathUuid,
+    PathUuid(uuid): PathUuid<CredentialId>,
     ApiJson(req): ApiJson<UpdateServiceAccountRequest>,
 ) -> ApiResult<JsonOk<ServiceAccountView>> {
     caller.require(Scope::SERVICE_ACCOUNTS_WRITE, &state.catalog)?;
@@ -552,10 +565,16 @@ pub async fn update(
     });
     if let Some(given) = &given {
         details["newRole"] = given.describe();
+        let (role, custom, legacy) = match &a.reach {
+            AccountReach::Organization(RoleRef::System(r)) => (Some(*r), None, None),
+            AccountReach::Organization(RoleRef::Custom(u)) => (None, Some(*u), None),
+            AccountReach::Legacy(names) => (None, None, Some(names)),
+            AccountReach::Projects(_) => (None, None, None),
+        };
         details["previousRole"] = json!({
-            "role": a.credential.role,
-            "customRoleUuid": a.custom_role_uuid,
-            "legacyScopes": a.credential.scopes,
+            "role": role,
+            "customRoleUuid": custom,
+            "legacyScopes": legacy,
         });
     }
     let event = caller.audit(
@@ -588,7 +607,7 @@ pub async fn update(
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
-    PathUuid(uuid): PathUuid,
+    PathUuid(uuid): PathUuid<CredentialId>,
 ) -> ApiResult<StatusCode> {
     caller.require(Scope::SERVICE_ACCOUNTS_WRITE, &state.catalog)?;
     let a = account(&state, &caller, uuid).await?;
@@ -616,7 +635,7 @@ pub async fn delete(
 pub async fn rotate(
     State(state): State<AppState>,
     caller: Caller,
-    PathUuid(uuid): PathUuid,
+    PathUuid(uuid): PathUuid<CredentialId>,
     ApiJson(req): ApiJson<RotateRequest>,
 ) -> ApiResult<JsonOk<ServiceAccountView>> {
     caller.require(Scope::SERVICE_ACCOUNTS_WRITE, &state.catalog)?;

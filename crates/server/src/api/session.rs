@@ -86,7 +86,7 @@ pub async fn login(
     let chosen = match req.org_uuid {
         Some(org) => memberships
             .into_iter()
-            .find(|(o, _)| o.uuid == org)
+            .find(|(o, _)| o.uuid == org.into())
             .ok_or(ApiError::NotFound)?,
         None => {
             let any = !memberships.is_empty();
@@ -157,7 +157,7 @@ pub async fn set_active_org(
         .memberships_of(user.uuid)
         .await?
         .into_iter()
-        .find(|(o, m)| o.uuid == req.org_uuid && m.suspended_at.is_none())
+        .find(|(o, m)| o.uuid == req.org_uuid.into() && m.suspended_at.is_none())
         .ok_or(ApiError::NotFound)?;
     state.store.set_session_org(id_hash, org.uuid).await?;
     let mut view = OrgView::of(&org);
@@ -211,13 +211,13 @@ pub async fn accept_invite(
         action: AuditAction::MemberJoined,
         actor: Some(Actor {
             kind: ActorKind::User,
-            uuid: user.uuid,
+            uuid: user.uuid.into(),
             name: user.display_name().to_string(),
         }),
         credential: None,
         target: Some(Target {
             kind: TargetKind::User,
-            uuid: user.uuid,
+            uuid: user.uuid.into(),
             name: user.display_name().to_string(),
         }),
         ip: client.ip_text(),
@@ -261,7 +261,7 @@ pub async fn accept_invite(
         .await?;
     Ok(ok(AcceptInviteResult {
         user: UserView::of(&user),
-        org_uuid,
+        org_uuid: org_uuid.into(),
     })
     .into_response())
 }

@@ -47,15 +47,15 @@ pub async fn verify(
     let allowed = match (scope, req.project_uuid) {
         (None, _) => None,
         (Some(scope), None) => Some(caller.access.org_scopes().contains(scope)),
-        (Some(scope), Some(project)) => {
-            Some(crate::api::projects::scope_on_project(&state, &caller, scope, project).await?)
-        }
+        (Some(scope), Some(project)) => Some(
+            crate::api::projects::scope_on_project(&state, &caller, scope, project.into()).await?,
+        ),
     };
     Ok(ok(VerifyResult::Valid {
         valid: true,
         principal: PrincipalView::of(&caller),
         org: VerifyOrg {
-            uuid: caller.org.uuid,
+            uuid: caller.org.uuid.into(),
             name: caller.org.name.clone(),
         },
         credential: CredentialView::of(&caller),

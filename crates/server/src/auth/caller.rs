@@ -8,22 +8,23 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue};
 use latchkey_core::AuditAction;
+use latchkey_core::RoleId;
 use latchkey_core::{
     Access, Actor, ActorKind, AuditEvent, CredentialRef, Reach, Role, Scope, ScopeCatalog,
     ScopeSet, Target, TokenHash,
 };
+use latchkey_core::{CredentialId, ProjectId};
 use latchkey_store::{Org, User};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, OnceLock};
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 #[derive(Clone, Debug)]
 pub enum Principal {
     User(Arc<User>),
-    ApiKey { uuid: Uuid, name: Arc<str> },
-    ServiceAccount { uuid: Uuid, name: Arc<str> },
+    ApiKey { uuid: CredentialId, name: Arc<str> },
+    ServiceAccount { uuid: CredentialId, name: Arc<str> },
 }
 
 /// Where a request came from, for audit events and throttling. Kept as read
@@ -129,11 +130,11 @@ pub struct Caller {
     /// The organization role of a user, or the fixed role of an API key.
     pub role: Option<Role>,
     /// The custom role that gives `access` its base, if any.
-    pub custom_role: Option<(Uuid, Arc<str>)>,
+    pub custom_role: Option<(RoleId, Arc<str>)>,
     /// Its roles on projects, cached with the credential: a user's project
     /// roles, or a project-scoped service account's rows (which reach these
     /// projects and nothing else). Empty for anything else.
-    pub projects: Arc<HashMap<Uuid, ProjectRow>>,
+    pub projects: Arc<HashMap<ProjectId, ProjectRow>>,
     pub access: Access,
     /// Set for cookie sessions: the hash of the session id.
     pub session: Option<TokenHash>,
@@ -146,17 +147,17 @@ impl Caller {
         match &self.principal {
             Principal::User(u) => Actor {
                 kind: ActorKind::User,
-                uuid: u.uuid,
+                uuid: u.uuid.into(),
                 name: u.display_name().to_string(),
             },
             Principal::ApiKey { uuid, name } => Actor {
                 kind: ActorKind::ApiKey,
-                uuid: *uuid,
+                uuid: (*uuid).into(),
                 name: name.to_string(),
             },
             Principal::ServiceAccount { uuid, name } => Actor {
                 kind: ActorKind::ServiceAccount,
-                uuid: *uuid,
+                uuid: (*uuid).into(),
                 name: name.to_string(),
             },
         }
@@ -172,7 +173,7 @@ impl Caller {
     }
 
     /// The caller's role on one project, if it has one there.
-    pub fn project_row(&self, project: Uuid) -> Option<&ProjectRow> {
+    pub fn project_row(&self, project: ProjectId) -> Option<&ProjectRow> {
         self.projects.get(&project)
     }
 

@@ -8,6 +8,7 @@ use latchkey_core::policy::{credential_state, CredentialState};
 use latchkey_core::{
     Access, CredentialKind, CredentialRef, Grant, Reach, Role, ScopeCatalog, ScopeSet, TokenHash,
 };
+use latchkey_core::{OrgId, ProjectId, RoleId, UserId};
 use latchkey_store::{AuthRecord, Org, SessionRecord, User};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -23,7 +24,7 @@ const LAST_USED_EVERY_SECS: i64 = 60;
 /// A refusal, with what is known of the credential for the audit log.
 pub struct Refusal {
     pub failure: AuthFailure,
-    pub known: Option<(Uuid, CredentialRef)>,
+    pub known: Option<(OrgId, CredentialRef)>,
 }
 
 impl From<AuthFailure> for Refusal {
@@ -38,7 +39,7 @@ impl From<AuthFailure> for Refusal {
 pub(super) fn credential_ref(c: &latchkey_store::Credential) -> CredentialRef {
     CredentialRef {
         kind: c.kind,
-        uuid: Some(c.uuid),
+        uuid: Some(c.uuid.into()),
         name: Some(c.name.clone()),
         display_prefix: Some(c.display_prefix.clone()),
     }
@@ -63,7 +64,7 @@ pub struct Resolved {
     org: Arc<Org>,
     principal: Principal,
     pub(super) credential: Arc<CredentialRef>,
-    org_uuid: Uuid,
+    org_uuid: OrgId,
     expires_at: Option<OffsetDateTime>,
     /// Creation or last rotation of a token (introspection's `iat`).
     issued_at: Option<OffsetDateTime>,
@@ -72,8 +73,8 @@ pub struct Resolved {
     revoked_at: Option<OffsetDateTime>,
     standing: Standing,
     role: Option<Role>,
-    custom_role: Option<(Uuid, Arc<str>)>,
-    projects: Arc<HashMap<Uuid, ProjectRow>>,
+    custom_role: Option<(RoleId, Arc<str>)>,
+    projects: Arc<HashMap<ProjectId, ProjectRow>>,
     access: Access,
     /// Set for a web session: the hash of its id.
     session: Option<TokenHash>,
@@ -132,7 +133,7 @@ impl Resolved {
             }
             (CredentialKind::Pat, owner, _) => {
                 let owner = owner.unwrap_or_else(|| User {
-                    uuid: c.owner_uuid.unwrap_or_default(),
+                    uuid: c.owner_uuid.unwrap_or(UserId::from_uuid(Uuid::nil())),
                     email: String::new(),
                     name: None,
                     created_at: c.created_at,

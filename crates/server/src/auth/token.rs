@@ -66,7 +66,7 @@ pub async fn verify_token(
             let caller = resolved.admit(client, at);
             if caller.is_ok() && resolved.due_for_last_used(at) {
                 if let Some(uuid) = resolved.credential.uuid {
-                    state.last_used.record(uuid, at);
+                    state.last_used.record(uuid.into(), at);
                 }
             }
             Ok(caller)
@@ -76,7 +76,7 @@ pub async fn verify_token(
         Lookup::Retired { org, credential } => Ok(Err(Refusal {
             failure: AuthFailure::TokenRevoked,
             known: Some((
-                *org,
+                (*org),
                 CredentialRef {
                     display_prefix: Some(parsed.display_prefix().to_string()),
                     ..credential.clone()
@@ -106,7 +106,7 @@ pub async fn audit_refusal(
         return;
     };
     let event = AuditEvent {
-        org_uuid: *org_uuid,
+        org_uuid: (*org_uuid),
         at,
         action: AuditAction::AuthRefused,
         actor: None,

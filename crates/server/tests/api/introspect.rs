@@ -270,7 +270,7 @@ async fn feature_disabled_on(backend: crate::support::Backend) {
         latchkey_core::TokenKind::ServiceAccount,
         &mut rand::thread_rng(),
     );
-    let org = uuid::Uuid::parse_str(&app.org_uuid).unwrap();
+    let org: latchkey_core::OrgId = app.org_uuid.parse().unwrap();
     latchkey_server::operator::setup_service_account(
         app.server.as_ref().unwrap().store.as_ref(),
         org,

@@ -398,7 +398,7 @@ impl TestApp {
     #[allow(dead_code)]
     pub async fn set_plan_of(&self, org: &str, plan: &str) {
         let store = &self.server.as_ref().expect("running").store;
-        let org_uuid = uuid::Uuid::parse_str(org).expect("org uuid");
+        let org_uuid: latchkey_core::OrgId = org.parse().expect("org uuid");
         let plan = latchkey_core::Plan::parse(plan).expect("a plan");
         let event = latchkey_core::AuditEvent {
             org_uuid,

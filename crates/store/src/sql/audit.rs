@@ -45,7 +45,7 @@ pub(super) async fn append_audit(db: &SqlStore, event: &AuditEvent) -> Result<()
 
 pub(super) async fn audit_events(
     db: &SqlStore,
-    org: Uuid,
+    org: OrgId,
     f: &AuditFilter,
     page: &PageRequest,
 ) -> Result<Page<StoredAuditEvent>> {

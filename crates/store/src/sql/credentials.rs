@@ -57,7 +57,7 @@ pub(super) async fn authenticate(db: &SqlStore, token_hash: &TokenHash) -> Resul
         .await?
     {
         let stored: String = row.try_get("token_hash")?;
-        let owner = match opt_uuid_at(&row, "user_uuid")? {
+        let owner = match opt_uuid_at::<UserId>(&row, "user_uuid")? {
             Some(_) => Some(user_from(&row)?),
             None => None,
         };
@@ -105,7 +105,11 @@ pub(super) async fn authenticate(db: &SqlStore, token_hash: &TokenHash) -> Resul
     }
 }
 
-pub(super) async fn credential(db: &SqlStore, org: Uuid, uuid: Uuid) -> Result<Option<Credential>> {
+pub(super) async fn credential(
+    db: &SqlStore,
+    org: OrgId,
+    uuid: CredentialId,
+) -> Result<Option<Credential>> {
     let sql = format!("SELECT {CRED_COLS} FROM credentials c WHERE c.org_uuid = $1 AND c.uuid = $2 AND c.revoked_at IS NULL");
     let row = sqlx::query(&sql)
         .bind(org.to_string())
@@ -115,7 +119,7 @@ pub(super) async fn credential(db: &SqlStore, org: Uuid, uuid: Uuid) -> Result<O
     row.as_ref().map(credential_from).transpose()
 }
 
-pub(super) async fn pats_of(db: &SqlStore, org: Uuid, owner: Uuid) -> Result<Vec<Credential>> {
+pub(super) async fn pats_of(db: &SqlStore, org: OrgId, owner: UserId) -> Result<Vec<Credential>> {
     let sql = format!(
         "SELECT {CRED_COLS} FROM credentials c WHERE c.org_uuid = $1 AND c.owner_uuid = $2 AND c.kind = 'pat' \
          AND c.revoked_at IS NULL ORDER BY c.created_at DESC, c.uuid DESC"
@@ -130,7 +134,7 @@ pub(super) async fn pats_of(db: &SqlStore, org: Uuid, owner: Uuid) -> Result<Vec
 
 pub(super) async fn org_credentials(
     db: &SqlStore,
-    org: Uuid,
+    org: OrgId,
     kind: CredentialKind,
 ) -> Result<Vec<Credential>> {
     let sql = format!(
@@ -147,7 +151,7 @@ pub(super) async fn org_credentials(
 
 pub(super) async fn org_pats(
     db: &SqlStore,
-    org: Uuid,
+    org: OrgId,
     page: &PageRequest,
 ) -> Result<Page<(Credential, User)>> {
     let (after_t, after_u) = match page.cursor.as_deref() {
@@ -187,7 +191,7 @@ pub(super) async fn org_pats(
 
 pub(super) async fn update_credential(
     db: &SqlStore,
-    uuid: Uuid,
+    uuid: CredentialId,
     change: &CredentialChange,
     audit: &AuditEvent,
 ) -> Result<()> {
@@ -210,7 +214,7 @@ pub(super) async fn update_credential(
 
 pub(super) async fn revoke_credential(
     db: &SqlStore,
-    uuid: Uuid,
+    uuid: CredentialId,
     now: OffsetDateTime,
     audit: &AuditEvent,
 ) -> Result<()> {
@@ -229,7 +233,7 @@ pub(super) async fn revoke_credential(
 
 pub(super) async fn rotate_credential(
     db: &SqlStore,
-    uuid: Uuid,
+    uuid: CredentialId,
     r: &Rotation,
     audit: &AuditEvent,
 ) -> Result<bool> {
@@ -270,7 +274,10 @@ pub(super) async fn rotate_credential(
     Ok(true)
 }
 
-pub(super) async fn record_last_used(db: &SqlStore, uses: &[(Uuid, OffsetDateTime)]) -> Result<()> {
+pub(super) async fn record_last_used(
+    db: &SqlStore,
+    uses: &[(CredentialId, OffsetDateTime)],
+) -> Result<()> {
     if uses.is_empty() {
         return Ok(());
     }

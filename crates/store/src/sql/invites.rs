@@ -9,12 +9,11 @@ use crate::{Result, StoreError};
 use latchkey_core::{AuditEvent, TokenHash};
 use sqlx::{AnyConnection, Row};
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 /// Invitations of one account are decided one after another: two
 /// organizations inviting a new person at once cannot both hand out the link
 /// that sets the password (PostgreSQL runs them in READ COMMITTED).
-async fn lock_user(conn: &mut AnyConnection, user: Uuid) -> Result<()> {
+async fn lock_user(conn: &mut AnyConnection, user: UserId) -> Result<()> {
     let done = sqlx::query("UPDATE users SET uuid = uuid WHERE uuid = $1")
         .bind(user.to_string())
         .execute(conn)
@@ -25,7 +24,7 @@ async fn lock_user(conn: &mut AnyConnection, user: Uuid) -> Result<()> {
 /// Whether an invitation being issued may set the account's password: the
 /// account has none, and nothing in any other organization (no membership,
 /// no pending invitation).
-async fn first_invitation(conn: &mut AnyConnection, org: Uuid, user: Uuid) -> Result<bool> {
+async fn first_invitation(conn: &mut AnyConnection, org: OrgId, user: UserId) -> Result<bool> {
     let row = sqlx::query(
         "SELECT (SELECT password_hash FROM users WHERE uuid = $2) AS password_hash, \
          (SELECT COUNT(*) FROM memberships WHERE user_uuid = $2 AND org_uuid <> $1) AS elsewhere",
@@ -41,8 +40,8 @@ async fn first_invitation(conn: &mut AnyConnection, org: Uuid, user: Uuid) -> Re
 
 async fn insert_invite(
     conn: &mut AnyConnection,
-    org: Uuid,
-    user: Uuid,
+    org: OrgId,
+    user: UserId,
     invite: &NewInvite,
     sets_password: bool,
 ) -> Result<()> {
@@ -103,8 +102,8 @@ pub(super) async fn add_member(
 
 pub(super) async fn reissue_invite(
     db: &SqlStore,
-    org: Uuid,
-    user: Uuid,
+    org: OrgId,
+    user: UserId,
     invite: &NewInvite,
     audit: &AuditEvent,
 ) -> Result<()> {
@@ -142,8 +141,8 @@ pub(super) async fn reissue_invite(
 
 pub(super) async fn withdraw_invite(
     db: &SqlStore,
-    org: Uuid,
-    user: Uuid,
+    org: OrgId,
+    user: UserId,
     audit: &AuditEvent,
 ) -> Result<()> {
     let mut tx = db.write.begin().await?;
@@ -197,7 +196,7 @@ pub(super) async fn accept_invite(
     acceptance: &Acceptance<'_>,
     now: OffsetDateTime,
     audit: &AuditEvent,
-) -> Result<(User, Uuid)> {
+) -> Result<(User, OrgId)> {
     let mut tx = db.write.begin().await?;
     // The conditional update is what makes a code work once, even when
     // two requests race, and only in the way its invitation allows.
@@ -217,11 +216,11 @@ pub(super) async fn accept_invite(
     .fetch_optional(&mut *tx)
     .await?
     .ok_or(StoreError::NotFound)?;
-    let user_uuid = uuid_at(&row, "user_uuid")?;
-    let org_uuid = uuid_at(&row, "org_uuid")?;
+    let user_uuid = uuid_at::<UserId>(&row, "user_uuid")?;
+    let org_uuid = uuid_at::<OrgId>(&row, "org_uuid")?;
     let u = user_uuid.to_string();
     // Organizations besides the audited one whose caches must hear of this.
-    let mut touched: Vec<Uuid> = Vec::new();
+    let mut touched: Vec<OrgId> = Vec::new();
     if let Acceptance::SetPassword {
         password_hash,
         name,

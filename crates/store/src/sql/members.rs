@@ -10,9 +10,8 @@ use latchkey_core::SecretString;
 use latchkey_core::{AuditEvent, Role};
 use sqlx::{AnyConnection, Row};
 use time::OffsetDateTime;
-use uuid::Uuid;
 
-async fn active_admins(conn: &mut AnyConnection, org: Uuid) -> Result<i64> {
+async fn active_admins(conn: &mut AnyConnection, org: OrgId) -> Result<i64> {
     let row = sqlx::query(
         "SELECT COUNT(*) AS n FROM memberships WHERE org_uuid = $1 AND role = 'admin' \
          AND suspended_at IS NULL AND accepted_at IS NOT NULL",
@@ -43,8 +42,8 @@ pub(super) async fn insert_user(
 /// `accepted_at` is `None` for an invitation.
 pub(super) async fn insert_membership(
     conn: &mut AnyConnection,
-    org: Uuid,
-    user: Uuid,
+    org: OrgId,
+    user: UserId,
     role: Role,
     now: OffsetDateTime,
     accepted_at: Option<OffsetDateTime>,
@@ -80,7 +79,7 @@ pub(super) async fn user_by_email(db: &SqlStore, email: &str) -> Result<Option<U
     .transpose()
 }
 
-pub(super) async fn memberships_of(db: &SqlStore, user: Uuid) -> Result<Vec<(Org, Membership)>> {
+pub(super) async fn memberships_of(db: &SqlStore, user: UserId) -> Result<Vec<(Org, Membership)>> {
     let sql = format!(
         "SELECT {ORG_COLS}, {MEMBER_COLS} FROM memberships m JOIN orgs o ON o.uuid = m.org_uuid \
          WHERE m.user_uuid = $1 AND m.accepted_at IS NOT NULL ORDER BY m.created_at, o.name"
@@ -99,7 +98,7 @@ pub(super) async fn memberships_of(db: &SqlStore, user: Uuid) -> Result<Vec<(Org
         .collect()
 }
 
-pub(super) async fn member(db: &SqlStore, org: Uuid, user: Uuid) -> Result<Option<Member>> {
+pub(super) async fn member(db: &SqlStore, org: OrgId, user: UserId) -> Result<Option<Member>> {
     let sql = format!(
         "SELECT {USER_COLS}, {MEMBER_COLS} FROM memberships m JOIN users u ON u.uuid = m.user_uuid \
          WHERE m.org_uuid = $1 AND m.user_uuid = $2"
@@ -118,7 +117,7 @@ pub(super) async fn member(db: &SqlStore, org: Uuid, user: Uuid) -> Result<Optio
     .transpose()
 }
 
-pub(super) async fn members(db: &SqlStore, org: Uuid) -> Result<Vec<Member>> {
+pub(super) async fn members(db: &SqlStore, org: OrgId) -> Result<Vec<Member>> {
     let sql = format!(
         "SELECT {USER_COLS}, {MEMBER_COLS} FROM memberships m JOIN users u ON u.uuid = m.user_uuid \
          WHERE m.org_uuid = $1 ORDER BY m.created_at, u.email"
@@ -139,8 +138,8 @@ pub(super) async fn members(db: &SqlStore, org: Uuid) -> Result<Vec<Member>> {
 
 pub(super) async fn update_member(
     db: &SqlStore,
-    org: Uuid,
-    user: Uuid,
+    org: OrgId,
+    user: UserId,
     change: &MemberChange,
     audit: &AuditEvent,
 ) -> Result<()> {
@@ -178,8 +177,8 @@ pub(super) async fn update_member(
 
 pub(super) async fn remove_member(
     db: &SqlStore,
-    org: Uuid,
-    user: Uuid,
+    org: OrgId,
+    user: UserId,
     now: OffsetDateTime,
     audit: &AuditEvent,
 ) -> Result<()> {

@@ -42,7 +42,7 @@ pub enum Backend {
 }
 
 /// Called with the organization of every committed change.
-pub type ChangeHook = Arc<dyn Fn(Uuid) + Send + Sync>;
+pub type ChangeHook = Arc<dyn Fn(OrgId) + Send + Sync>;
 
 /// The SQL store. Reads and writes have their own pools; for PostgreSQL they
 /// are the same pool.
@@ -137,7 +137,7 @@ impl SqlStore {
         &self,
         mut tx: sqlx::Transaction<'_, sqlx::Any>,
         audit: &AuditEvent,
-        also: &[Uuid],
+        also: &[OrgId],
     ) -> Result<()> {
         audit::write_audit(&mut tx, audit).await?;
         self.notify(&mut tx, also).await?;
@@ -152,7 +152,7 @@ impl SqlStore {
     async fn commit_unaudited(
         &self,
         mut tx: sqlx::Transaction<'_, sqlx::Any>,
-        orgs: &[Uuid],
+        orgs: &[OrgId],
     ) -> Result<()> {
         self.notify(&mut tx, orgs).await?;
         tx.commit().await?;
@@ -162,7 +162,11 @@ impl SqlStore {
 
     /// Other replicas hear of an audited change from the audit trigger; of
     /// these organizations, only from this notice, sent at commit.
-    async fn notify(&self, tx: &mut sqlx::Transaction<'_, sqlx::Any>, orgs: &[Uuid]) -> Result<()> {
+    async fn notify(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        orgs: &[OrgId],
+    ) -> Result<()> {
         if self.backend == Backend::Postgres {
             for org in orgs {
                 postgres::notify_change(tx, *org, self.replica).await?;
@@ -172,7 +176,7 @@ impl SqlStore {
     }
 
     /// This process's caches, right after the commit.
-    fn heard(&self, orgs: &[Uuid]) {
+    fn heard(&self, orgs: &[OrgId]) {
         if let Some(hook) = &self.on_change {
             for org in orgs {
                 hook(*org);
@@ -240,7 +244,7 @@ impl Store for SqlStore {
         orgs::create_org(self, org, admin, audit).await
     }
 
-    async fn org(&self, uuid: Uuid) -> Result<Option<Org>> {
+    async fn org(&self, uuid: OrgId) -> Result<Option<Org>> {
         orgs::org(self, uuid).await
     }
 
@@ -248,7 +252,7 @@ impl Store for SqlStore {
         orgs::orgs_by_name(self, name).await
     }
 
-    async fn set_plan(&self, org: Uuid, plan: Plan, audit: &AuditEvent) -> Result<()> {
+    async fn set_plan(&self, org: OrgId, plan: Plan, audit: &AuditEvent) -> Result<()> {
         orgs::set_plan(self, org, plan, audit).await
     }
 
@@ -257,22 +261,22 @@ impl Store for SqlStore {
         members::user_by_email(self, email).await
     }
 
-    async fn memberships_of(&self, user: Uuid) -> Result<Vec<(Org, Membership)>> {
+    async fn memberships_of(&self, user: UserId) -> Result<Vec<(Org, Membership)>> {
         members::memberships_of(self, user).await
     }
 
-    async fn member(&self, org: Uuid, user: Uuid) -> Result<Option<Member>> {
+    async fn member(&self, org: OrgId, user: UserId) -> Result<Option<Member>> {
         members::member(self, org, user).await
     }
 
-    async fn members(&self, org: Uuid) -> Result<Vec<Member>> {
+    async fn members(&self, org: OrgId) -> Result<Vec<Member>> {
         members::members(self, org).await
     }
 
     async fn update_member(
         &self,
-        org: Uuid,
-        user: Uuid,
+        org: OrgId,
+        user: UserId,
         change: &MemberChange,
         audit: &AuditEvent,
     ) -> Result<()> {
@@ -281,8 +285,8 @@ impl Store for SqlStore {
 
     async fn remove_member(
         &self,
-        org: Uuid,
-        user: Uuid,
+        org: OrgId,
+        user: UserId,
         now: OffsetDateTime,
         audit: &AuditEvent,
     ) -> Result<()> {
@@ -301,15 +305,15 @@ impl Store for SqlStore {
 
     async fn reissue_invite(
         &self,
-        org: Uuid,
-        user: Uuid,
+        org: OrgId,
+        user: UserId,
         invite: &NewInvite,
         audit: &AuditEvent,
     ) -> Result<()> {
         invites::reissue_invite(self, org, user, invite, audit).await
     }
 
-    async fn withdraw_invite(&self, org: Uuid, user: Uuid, audit: &AuditEvent) -> Result<()> {
+    async fn withdraw_invite(&self, org: OrgId, user: UserId, audit: &AuditEvent) -> Result<()> {
         invites::withdraw_invite(self, org, user, audit).await
     }
 
@@ -327,7 +331,7 @@ impl Store for SqlStore {
         acceptance: &Acceptance<'_>,
         now: OffsetDateTime,
         audit: &AuditEvent,
-    ) -> Result<(User, Uuid)> {
+    ) -> Result<(User, OrgId)> {
         invites::accept_invite(self, code_hash, acceptance, now, audit).await
     }
 
@@ -340,7 +344,7 @@ impl Store for SqlStore {
         sessions::session(self, id_hash).await
     }
 
-    async fn set_session_org(&self, id_hash: &TokenHash, org: Uuid) -> Result<()> {
+    async fn set_session_org(&self, id_hash: &TokenHash, org: OrgId) -> Result<()> {
         sessions::set_session_org(self, id_hash, org).await
     }
 
@@ -353,18 +357,18 @@ impl Store for SqlStore {
         projects::create_project(self, p, audit).await
     }
 
-    async fn project(&self, org: Uuid, uuid: Uuid) -> Result<Option<Project>> {
+    async fn project(&self, org: OrgId, uuid: ProjectId) -> Result<Option<Project>> {
         projects::project(self, org, uuid).await
     }
 
-    async fn projects(&self, org: Uuid) -> Result<Vec<Project>> {
+    async fn projects(&self, org: OrgId) -> Result<Vec<Project>> {
         projects::projects(self, org).await
     }
 
     async fn rename_project(
         &self,
-        org: Uuid,
-        uuid: Uuid,
+        org: OrgId,
+        uuid: ProjectId,
         name: &str,
         by: &Actor,
         now: OffsetDateTime,
@@ -373,19 +377,19 @@ impl Store for SqlStore {
         projects::rename_project(self, org, uuid, name, by, now, audit).await
     }
 
-    async fn delete_project(&self, org: Uuid, uuid: Uuid, audit: &AuditEvent) -> Result<()> {
+    async fn delete_project(&self, org: OrgId, uuid: ProjectId, audit: &AuditEvent) -> Result<()> {
         projects::delete_project(self, org, uuid, audit).await
     }
 
-    async fn project_access(&self, project: Uuid) -> Result<Vec<ProjectGrant>> {
+    async fn project_access(&self, project: ProjectId) -> Result<Vec<ProjectGrant>> {
         projects::project_access(self, project).await
     }
 
     async fn set_project_role(
         &self,
-        org: Uuid,
-        project: Uuid,
-        user: Uuid,
+        org: OrgId,
+        project: ProjectId,
+        user: UserId,
         role: Role,
         now: OffsetDateTime,
         audit: &AuditEvent,
@@ -395,24 +399,28 @@ impl Store for SqlStore {
 
     async fn set_project_custom_role(
         &self,
-        org: Uuid,
-        project: Uuid,
-        user: Uuid,
-        custom_role: Uuid,
+        org: OrgId,
+        project: ProjectId,
+        user: UserId,
+        custom_role: RoleId,
         now: OffsetDateTime,
         audit: &AuditEvent,
     ) -> Result<()> {
         projects::set_project_custom_role(self, org, project, user, custom_role, now, audit).await
     }
 
-    async fn member_project_roles(&self, org: Uuid, user: Uuid) -> Result<Vec<ProjectRoleRecord>> {
+    async fn member_project_roles(
+        &self,
+        org: OrgId,
+        user: UserId,
+    ) -> Result<Vec<ProjectRoleRecord>> {
         projects::member_project_roles(self, org, user).await
     }
 
     async fn remove_project_role(
         &self,
-        project: Uuid,
-        user: Uuid,
+        project: ProjectId,
+        user: UserId,
         audit: &AuditEvent,
     ) -> Result<()> {
         projects::remove_project_role(self, project, user, audit).await
@@ -432,25 +440,25 @@ impl Store for SqlStore {
         credentials::authenticate(self, token_hash).await
     }
 
-    async fn credential(&self, org: Uuid, uuid: Uuid) -> Result<Option<Credential>> {
+    async fn credential(&self, org: OrgId, uuid: CredentialId) -> Result<Option<Credential>> {
         credentials::credential(self, org, uuid).await
     }
 
-    async fn pats_of(&self, org: Uuid, owner: Uuid) -> Result<Vec<Credential>> {
+    async fn pats_of(&self, org: OrgId, owner: UserId) -> Result<Vec<Credential>> {
         credentials::pats_of(self, org, owner).await
     }
 
-    async fn org_credentials(&self, org: Uuid, kind: CredentialKind) -> Result<Vec<Credential>> {
+    async fn org_credentials(&self, org: OrgId, kind: CredentialKind) -> Result<Vec<Credential>> {
         credentials::org_credentials(self, org, kind).await
     }
 
-    async fn org_pats(&self, org: Uuid, page: &PageRequest) -> Result<Page<(Credential, User)>> {
+    async fn org_pats(&self, org: OrgId, page: &PageRequest) -> Result<Page<(Credential, User)>> {
         credentials::org_pats(self, org, page).await
     }
 
     async fn update_credential(
         &self,
-        uuid: Uuid,
+        uuid: CredentialId,
         change: &CredentialChange,
         audit: &AuditEvent,
     ) -> Result<()> {
@@ -459,7 +467,7 @@ impl Store for SqlStore {
 
     async fn revoke_credential(
         &self,
-        uuid: Uuid,
+        uuid: CredentialId,
         now: OffsetDateTime,
         audit: &AuditEvent,
     ) -> Result<()> {
@@ -468,14 +476,14 @@ impl Store for SqlStore {
 
     async fn rotate_credential(
         &self,
-        uuid: Uuid,
+        uuid: CredentialId,
         r: &Rotation,
         audit: &AuditEvent,
     ) -> Result<bool> {
         credentials::rotate_credential(self, uuid, r, audit).await
     }
 
-    async fn record_last_used(&self, uses: &[(Uuid, OffsetDateTime)]) -> Result<()> {
+    async fn record_last_used(&self, uses: &[(CredentialId, OffsetDateTime)]) -> Result<()> {
         credentials::record_last_used(self, uses).await
     }
 
@@ -484,18 +492,18 @@ impl Store for SqlStore {
         roles::create_custom_role(self, r, audit).await
     }
 
-    async fn custom_role(&self, org: Uuid, uuid: Uuid) -> Result<Option<CustomRole>> {
+    async fn custom_role(&self, org: OrgId, uuid: RoleId) -> Result<Option<CustomRole>> {
         roles::custom_role(self, org, uuid).await
     }
 
-    async fn custom_roles(&self, org: Uuid) -> Result<Vec<CustomRole>> {
+    async fn custom_roles(&self, org: OrgId) -> Result<Vec<CustomRole>> {
         roles::custom_roles(self, org).await
     }
 
     async fn update_custom_role(
         &self,
-        org: Uuid,
-        uuid: Uuid,
+        org: OrgId,
+        uuid: RoleId,
         change: &CustomRoleChange,
         now: OffsetDateTime,
         audit: &AuditEvent,
@@ -503,7 +511,7 @@ impl Store for SqlStore {
         roles::update_custom_role(self, org, uuid, change, now, audit).await
     }
 
-    async fn delete_custom_role(&self, org: Uuid, uuid: Uuid, audit: &AuditEvent) -> Result<()> {
+    async fn delete_custom_role(&self, org: OrgId, uuid: RoleId, audit: &AuditEvent) -> Result<()> {
         roles::delete_custom_role(self, org, uuid, audit).await
     }
 
@@ -517,17 +525,21 @@ impl Store for SqlStore {
         service_accounts::insert_service_account(self, a, token_hash, audit).await
     }
 
-    async fn service_account(&self, org: Uuid, uuid: Uuid) -> Result<Option<ServiceAccount>> {
+    async fn service_account(
+        &self,
+        org: OrgId,
+        uuid: CredentialId,
+    ) -> Result<Option<ServiceAccount>> {
         service_accounts::service_account(self, org, uuid).await
     }
 
-    async fn service_accounts(&self, org: Uuid) -> Result<Vec<ServiceAccount>> {
+    async fn service_accounts(&self, org: OrgId) -> Result<Vec<ServiceAccount>> {
         service_accounts::service_accounts(self, org).await
     }
 
     async fn update_service_account(
         &self,
-        uuid: Uuid,
+        uuid: CredentialId,
         change: &ServiceAccountChange,
         audit: &AuditEvent,
     ) -> Result<()> {
@@ -541,7 +553,7 @@ impl Store for SqlStore {
 
     async fn audit_events(
         &self,
-        org: Uuid,
+        org: OrgId,
         f: &AuditFilter,
         page: &PageRequest,
     ) -> Result<Page<StoredAuditEvent>> {
@@ -571,7 +583,7 @@ impl Store for SqlStore {
 
     async fn revoke_resource_server(
         &self,
-        uuid: Uuid,
+        uuid: CredentialId,
         now: OffsetDateTime,
         audit: &InstanceAuditEvent,
     ) -> Result<()> {

@@ -7,7 +7,6 @@ use crate::models::*;
 use crate::Conflict;
 use crate::Result;
 use latchkey_core::{AuditEvent, Plan, Role};
-use uuid::Uuid;
 
 pub(super) async fn create_org(
     db: &SqlStore,
@@ -47,7 +46,7 @@ pub(super) async fn create_org(
     Ok(())
 }
 
-pub(super) async fn org(db: &SqlStore, uuid: Uuid) -> Result<Option<Org>> {
+pub(super) async fn org(db: &SqlStore, uuid: OrgId) -> Result<Option<Org>> {
     let sql = format!("SELECT {ORG_COLS} FROM orgs o WHERE o.uuid = $1");
     let row = sqlx::query(&sql)
         .bind(uuid.to_string())
@@ -65,7 +64,7 @@ pub(super) async fn orgs_by_name(db: &SqlStore, name: &str) -> Result<Vec<Org>> 
 
 pub(super) async fn set_plan(
     db: &SqlStore,
-    org: Uuid,
+    org: OrgId,
     plan: Plan,
     audit: &AuditEvent,
 ) -> Result<()> {

@@ -8,7 +8,6 @@ use crate::Result;
 use latchkey_core::limits::name_key;
 use latchkey_core::{Actor, AuditEvent, Role};
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 pub(super) async fn create_project(db: &SqlStore, p: &Project, audit: &AuditEvent) -> Result<()> {
     let mut tx = db.write.begin().await?;
@@ -34,7 +33,7 @@ pub(super) async fn create_project(db: &SqlStore, p: &Project, audit: &AuditEven
     Ok(())
 }
 
-pub(super) async fn project(db: &SqlStore, org: Uuid, uuid: Uuid) -> Result<Option<Project>> {
+pub(super) async fn project(db: &SqlStore, org: OrgId, uuid: ProjectId) -> Result<Option<Project>> {
     let sql = format!("SELECT {PROJECT_COLS} FROM projects WHERE org_uuid = $1 AND uuid = $2");
     let row = sqlx::query(&sql)
         .bind(org.to_string())
@@ -44,7 +43,7 @@ pub(super) async fn project(db: &SqlStore, org: Uuid, uuid: Uuid) -> Result<Opti
     row.as_ref().map(project_from).transpose()
 }
 
-pub(super) async fn projects(db: &SqlStore, org: Uuid) -> Result<Vec<Project>> {
+pub(super) async fn projects(db: &SqlStore, org: OrgId) -> Result<Vec<Project>> {
     let sql =
         format!("SELECT {PROJECT_COLS} FROM projects WHERE org_uuid = $1 ORDER BY name, uuid");
     let rows = sqlx::query(&sql)
@@ -56,8 +55,8 @@ pub(super) async fn projects(db: &SqlStore, org: Uuid) -> Result<Vec<Project>> {
 
 pub(super) async fn rename_project(
     db: &SqlStore,
-    org: Uuid,
-    uuid: Uuid,
+    org: OrgId,
+    uuid: ProjectId,
     name: &str,
     by: &Actor,
     now: OffsetDateTime,
@@ -86,8 +85,8 @@ pub(super) async fn rename_project(
 
 pub(super) async fn delete_project(
     db: &SqlStore,
-    org: Uuid,
-    uuid: Uuid,
+    org: OrgId,
+    uuid: ProjectId,
     audit: &AuditEvent,
 ) -> Result<()> {
     let mut tx = db.write.begin().await?;
@@ -101,7 +100,7 @@ pub(super) async fn delete_project(
     Ok(())
 }
 
-pub(super) async fn project_access(db: &SqlStore, project: Uuid) -> Result<Vec<ProjectGrant>> {
+pub(super) async fn project_access(db: &SqlStore, project: ProjectId) -> Result<Vec<ProjectGrant>> {
     let sql = format!(
         "SELECT {USER_COLS}, pr.role, pr.custom_role_uuid FROM project_roles pr JOIN users u ON u.uuid = pr.user_uuid \
          WHERE pr.project_uuid = $1 ORDER BY u.email"
@@ -125,9 +124,9 @@ pub(super) async fn project_access(db: &SqlStore, project: Uuid) -> Result<Vec<P
 
 pub(super) async fn set_project_role(
     db: &SqlStore,
-    org: Uuid,
-    project: Uuid,
-    user: Uuid,
+    org: OrgId,
+    project: ProjectId,
+    user: UserId,
     role: Role,
     now: OffsetDateTime,
     audit: &AuditEvent,
@@ -150,10 +149,10 @@ pub(super) async fn set_project_role(
 
 pub(super) async fn set_project_custom_role(
     db: &SqlStore,
-    org: Uuid,
-    project: Uuid,
-    user: Uuid,
-    custom_role: Uuid,
+    org: OrgId,
+    project: ProjectId,
+    user: UserId,
+    custom_role: RoleId,
     now: OffsetDateTime,
     audit: &AuditEvent,
 ) -> Result<()> {
@@ -177,8 +176,8 @@ pub(super) async fn set_project_custom_role(
 
 pub(super) async fn member_project_roles(
     db: &SqlStore,
-    org: Uuid,
-    user: Uuid,
+    org: OrgId,
+    user: UserId,
 ) -> Result<Vec<ProjectRoleRecord>> {
     let rows = sqlx::query(
         "SELECT pr.project_uuid, pr.role, pr.custom_role_uuid, r.name AS r_name, r.scopes AS r_scopes \
@@ -194,8 +193,8 @@ pub(super) async fn member_project_roles(
 
 pub(super) async fn remove_project_role(
     db: &SqlStore,
-    project: Uuid,
-    user: Uuid,
+    project: ProjectId,
+    user: UserId,
     audit: &AuditEvent,
 ) -> Result<()> {
     let mut tx = db.write.begin().await?;

@@ -108,7 +108,7 @@ pub(super) async fn resource_server_by_hash(
 
 pub(super) async fn revoke_resource_server(
     db: &SqlStore,
-    uuid: Uuid,
+    uuid: CredentialId,
     now: OffsetDateTime,
     audit: &InstanceAuditEvent,
 ) -> Result<()> {

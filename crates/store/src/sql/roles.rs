@@ -10,7 +10,6 @@ use latchkey_core::limits::name_key;
 use latchkey_core::AuditEvent;
 use sqlx::Row;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 pub(super) async fn create_custom_role(
     db: &SqlStore,
@@ -42,8 +41,8 @@ pub(super) async fn create_custom_role(
 
 pub(super) async fn custom_role(
     db: &SqlStore,
-    org: Uuid,
-    uuid: Uuid,
+    org: OrgId,
+    uuid: RoleId,
 ) -> Result<Option<CustomRole>> {
     let row = sqlx::query("SELECT * FROM custom_roles WHERE org_uuid = $1 AND uuid = $2")
         .bind(org.to_string())
@@ -57,8 +56,8 @@ pub(super) async fn custom_role(
 /// path beside the grant).
 pub(super) async fn custom_role_grant(
     db: &SqlStore,
-    org: Uuid,
-    uuid: Option<Uuid>,
+    org: OrgId,
+    uuid: Option<RoleId>,
 ) -> Result<Option<CustomRoleGrant>> {
     Ok(match uuid {
         Some(uuid) => custom_role(db, org, uuid).await?.map(CustomRoleGrant::from),
@@ -66,7 +65,7 @@ pub(super) async fn custom_role_grant(
     })
 }
 
-pub(super) async fn custom_roles(db: &SqlStore, org: Uuid) -> Result<Vec<CustomRole>> {
+pub(super) async fn custom_roles(db: &SqlStore, org: OrgId) -> Result<Vec<CustomRole>> {
     let rows = sqlx::query("SELECT * FROM custom_roles WHERE org_uuid = $1 ORDER BY name, uuid")
         .bind(org.to_string())
         .fetch_all(&db.read)
@@ -76,8 +75,8 @@ pub(super) async fn custom_roles(db: &SqlStore, org: Uuid) -> Result<Vec<CustomR
 
 pub(super) async fn update_custom_role(
     db: &SqlStore,
-    org: Uuid,
-    uuid: Uuid,
+    org: OrgId,
+    uuid: RoleId,
     change: &CustomRoleChange,
     now: OffsetDateTime,
     audit: &AuditEvent,
@@ -106,8 +105,8 @@ pub(super) async fn update_custom_role(
 
 pub(super) async fn delete_custom_role(
     db: &SqlStore,
-    org: Uuid,
-    uuid: Uuid,
+    org: OrgId,
+    uuid: RoleId,
     audit: &AuditEvent,
 ) -> Result<()> {
     let mut tx = db.write.begin().await?;

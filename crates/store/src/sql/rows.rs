@@ -23,14 +23,15 @@ pub(super) fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(what.to_string())
 }
 
-pub(super) fn uuid_at(row: &AnyRow, col: &str) -> Result<Uuid> {
+/// A uuid column, as whichever id the caller reads it as.
+pub(super) fn uuid_at<T: From<Uuid>>(row: &AnyRow, col: &str) -> Result<T> {
     let s: String = row.try_get(col)?;
-    Uuid::parse_str(&s).map_err(|_| corrupt(col))
+    Uuid::parse_str(&s).map(T::from).map_err(|_| corrupt(col))
 }
 
-pub(super) fn opt_uuid_at(row: &AnyRow, col: &str) -> Result<Option<Uuid>> {
+pub(super) fn opt_uuid_at<T: From<Uuid>>(row: &AnyRow, col: &str) -> Result<Option<T>> {
     let s: Option<String> = row.try_get(col)?;
-    s.map(|s| Uuid::parse_str(&s).map_err(|_| corrupt(col)))
+    s.map(|s| Uuid::parse_str(&s).map(T::from).map_err(|_| corrupt(col)))
         .transpose()
 }
 
@@ -164,7 +165,7 @@ pub(super) fn project_from(row: &AnyRow) -> Result<Project> {
 }
 
 pub(super) fn audit_from(row: &AnyRow) -> Result<StoredAuditEvent> {
-    let actor = match opt_uuid_at(row, "actor_uuid")? {
+    let actor = match opt_uuid_at::<Uuid>(row, "actor_uuid")? {
         Some(_) => Some(actor_at(row, "actor")?),
         None => None,
     };

@@ -10,7 +10,6 @@ use crate::Result;
 use latchkey_core::{AuditEvent, TokenHash};
 use sqlx::any::AnyRow;
 use std::collections::HashMap;
-use uuid::Uuid;
 
 pub(super) async fn insert_service_account(
     db: &SqlStore,
@@ -21,7 +20,11 @@ pub(super) async fn insert_service_account(
     let c = &a.credential;
     let mut tx = db.write.begin().await?;
     insert_credential_row(&mut tx, NewCredentialRow::ServiceAccount(a), token_hash).await?;
-    for g in &a.grants {
+    let rows: &[ServiceAccountGrant] = match &a.reach {
+        AccountReach::Projects(rows) => rows,
+        _ => &[],
+    };
+    for g in rows {
         let (role, custom) = match &g.role {
             RoleRef::System(r) => (Some(r.as_str()), None),
             RoleRef::Custom(u) => (None, Some(u.to_string())),
@@ -46,8 +49,8 @@ pub(super) async fn insert_service_account(
 
 pub(super) async fn service_account(
     db: &SqlStore,
-    org: Uuid,
-    uuid: Uuid,
+    org: OrgId,
+    uuid: CredentialId,
 ) -> Result<Option<ServiceAccount>> {
     let sql = format!(
         "SELECT {CRED_COLS} FROM credentials c WHERE c.org_uuid = $1 AND c.uuid = $2 \
@@ -64,7 +67,7 @@ pub(super) async fn service_account(
     }
 }
 
-pub(super) async fn service_accounts(db: &SqlStore, org: Uuid) -> Result<Vec<ServiceAccount>> {
+pub(super) async fn service_accounts(db: &SqlStore, org: OrgId) -> Result<Vec<ServiceAccount>> {
     let sql = format!(
         "SELECT {CRED_COLS} FROM credentials c WHERE c.org_uuid = $1 AND c.kind = 'service_account' \
          AND c.revoked_at IS NULL ORDER BY c.created_at DESC, c.uuid DESC"
@@ -86,7 +89,7 @@ pub(super) async fn service_accounts(db: &SqlStore, org: Uuid) -> Result<Vec<Ser
     .bind(org.to_string())
     .fetch_all(&db.read)
     .await?;
-    let mut grants: HashMap<Uuid, Vec<ServiceAccountGrant>> = HashMap::new();
+    let mut grants: HashMap<CredentialId, Vec<ServiceAccountGrant>> = HashMap::new();
     for row in &grant_rows {
         grants
             .entry(uuid_at(row, "credential_uuid")?)
@@ -104,7 +107,7 @@ pub(super) async fn service_accounts(db: &SqlStore, org: Uuid) -> Result<Vec<Ser
 
 pub(super) async fn update_service_account(
     db: &SqlStore,
-    uuid: Uuid,
+    uuid: CredentialId,
     change: &ServiceAccountChange,
     audit: &AuditEvent,
 ) -> Result<()> {
@@ -137,7 +140,7 @@ pub(super) async fn update_service_account(
     Ok(())
 }
 
-async fn grants_of(db: &SqlStore, credential: Uuid) -> Result<Vec<ServiceAccountGrant>> {
+async fn grants_of(db: &SqlStore, credential: CredentialId) -> Result<Vec<ServiceAccountGrant>> {
     let rows = sqlx::query(
         "SELECT s.project_uuid, s.role, s.custom_role_uuid FROM service_account_projects s \
          JOIN projects p ON p.uuid = s.project_uuid \
@@ -164,7 +167,7 @@ fn grant_from(row: &AnyRow) -> Result<ServiceAccountGrant> {
 /// A project-scoped service account's rows, with their custom roles' scopes.
 pub(super) async fn project_access_records(
     db: &SqlStore,
-    credential: Uuid,
+    credential: CredentialId,
 ) -> Result<Vec<ProjectRoleRecord>> {
     let rows = sqlx::query(
         "SELECT s.project_uuid, s.role, s.custom_role_uuid, r.name AS r_name, r.scopes AS r_scopes \
@@ -185,13 +188,23 @@ async fn service_account_from(db: &SqlStore, row: &AnyRow) -> Result<ServiceAcco
 
 fn service_account_with(
     row: &AnyRow,
-    credential: Credential,
+    mut credential: Credential,
     grants: Vec<ServiceAccountGrant>,
 ) -> Result<ServiceAccount> {
-    Ok(ServiceAccount {
-        scope: account_scope_at(row)?.ok_or_else(|| corrupt("account_scope"))?,
-        custom_role_uuid: opt_uuid_at(row, "c_custom_role_uuid")?,
-        credential,
-        grants,
-    })
+    let scope = account_scope_at(row)?.ok_or_else(|| corrupt("account_scope"))?;
+    let role = credential.role.take();
+    let legacy = credential.scopes.take();
+    let reach = match (scope, opt_uuid_at(row, "c_custom_role_uuid")?, role, legacy) {
+        (AccountScope::Project, ..) => AccountReach::Projects(grants),
+        (AccountScope::Organization, Some(custom), ..) => {
+            AccountReach::Organization(RoleRef::Custom(custom))
+        }
+        (AccountScope::Organization, None, Some(role), _) => {
+            AccountReach::Organization(RoleRef::System(role))
+        }
+        (AccountScope::Organization, None, None, names) => {
+            AccountReach::Legacy(names.unwrap_or_default())
+        }
+    };
+    Ok(ServiceAccount { credential, reach })
 }

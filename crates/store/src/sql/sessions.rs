@@ -8,7 +8,6 @@ use crate::models::*;
 use crate::{Result, StoreError};
 use latchkey_core::TokenHash;
 use sqlx::Row;
-use uuid::Uuid;
 
 pub(super) async fn create_session(db: &SqlStore, s: &NewSession) -> Result<()> {
     sqlx::query("INSERT INTO sessions (id_hash, user_uuid, org_uuid, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
@@ -65,7 +64,7 @@ pub(super) async fn session(db: &SqlStore, id_hash: &TokenHash) -> Result<Option
 async fn org_of(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     id_hash: &TokenHash,
-) -> Result<Option<Uuid>> {
+) -> Result<Option<OrgId>> {
     let row = sqlx::query("SELECT org_uuid FROM sessions WHERE id_hash = $1")
         .bind(id_hash.to_hex())
         .fetch_optional(&mut **tx)
@@ -73,7 +72,7 @@ async fn org_of(
     row.map(|row| uuid_at(&row, "org_uuid")).transpose()
 }
 
-pub(super) async fn set_session_org(db: &SqlStore, id_hash: &TokenHash, org: Uuid) -> Result<()> {
+pub(super) async fn set_session_org(db: &SqlStore, id_hash: &TokenHash, org: OrgId) -> Result<()> {
     let mut tx = db.write.begin().await?;
     let Some(was) = org_of(&mut tx, id_hash).await? else {
         return Err(StoreError::NotFound);

@@ -6,12 +6,11 @@ use crate::Conflict;
 use crate::Result;
 use latchkey_core::{CredentialKind, Role, TokenHash};
 use sqlx::AnyConnection;
-use uuid::Uuid;
 
 /// Serializes changes to one organization's memberships: on PostgreSQL the
 /// no-op update takes the organization row's lock until commit; on SQLite the
 /// single writer already serializes.
-pub(super) async fn lock_org(conn: &mut AnyConnection, org: Uuid) -> Result<()> {
+pub(super) async fn lock_org(conn: &mut AnyConnection, org: OrgId) -> Result<()> {
     let done = sqlx::query("UPDATE orgs SET plan = plan WHERE uuid = $1")
         .bind(org.to_string())
         .execute(conn)
@@ -34,15 +33,30 @@ pub(super) async fn insert_credential_row(
     new: NewCredentialRow<'_>,
     token_hash: &TokenHash,
 ) -> Result<()> {
-    let (c, kind, owner, custom_role, scope) = match new {
-        NewCredentialRow::Token(c) => (c, c.kind, c.owner_uuid, None, None),
-        NewCredentialRow::ServiceAccount(a) => (
-            &a.credential,
-            CredentialKind::ServiceAccount,
-            None,
-            a.custom_role_uuid,
-            Some(a.scope),
-        ),
+    let c = match new {
+        NewCredentialRow::Token(c)
+        | NewCredentialRow::ServiceAccount(ServiceAccount { credential: c, .. }) => c,
+    };
+    // A service account's role, custom role and legacy scopes come from its
+    // reach alone (its credential holds none of them).
+    let (kind, owner, role, custom_role, scopes, scope) = match new {
+        NewCredentialRow::Token(c) => (c.kind, c.owner_uuid, c.role, None, c.scopes.clone(), None),
+        NewCredentialRow::ServiceAccount(a) => {
+            let (role, custom, scopes) = match &a.reach {
+                AccountReach::Organization(RoleRef::System(r)) => (Some(*r), None, None),
+                AccountReach::Organization(RoleRef::Custom(u)) => (None, Some(*u), None),
+                AccountReach::Legacy(names) => (None, None, Some(names.clone())),
+                AccountReach::Projects(_) => (None, None, None),
+            };
+            (
+                CredentialKind::ServiceAccount,
+                None,
+                role,
+                custom,
+                scopes,
+                Some(a.reach.scope()),
+            )
+        }
     };
     sqlx::query(
         "INSERT INTO credentials (uuid, kind, org_uuid, owner_uuid, name, token_hash, display_prefix, scopes, role, \
@@ -56,8 +70,8 @@ pub(super) async fn insert_credential_row(
     .bind(&c.name)
     .bind(token_hash.to_hex())
     .bind(&c.display_prefix)
-    .bind(scopes_to_db(&c.scopes))
-    .bind(c.role.map(Role::as_str))
+    .bind(scopes_to_db(&scopes))
+    .bind(role.map(Role::as_str))
     .bind(custom_role.map(|u| u.to_string()))
     .bind(opt_ts(c.expires_at))
     .bind(ts(c.created_at))

@@ -91,8 +91,11 @@ async fn audit_filters_and_paging(t: TestDb) {
         actor_uuid: Some(u),
         ..AuditFilter::default()
     };
-    assert_eq!(query(by(bob.uuid), 100).await.0, vec![6, 3, 0]);
-    assert_eq!(query(by(alice.uuid), 4).await.0, vec![8, 7, 5, 4, 2, 1]);
+    assert_eq!(query(by(bob.uuid.into()), 100).await.0, vec![6, 3, 0]);
+    assert_eq!(
+        query(by(alice.uuid.into()), 4).await.0,
+        vec![8, 7, 5, 4, 2, 1]
+    );
 
     let on = |u: Uuid| AuditFilter {
         target_uuid: Some(u),
@@ -127,7 +130,7 @@ async fn audit_filters_and_paging(t: TestDb) {
     // Combined.
     let combined = AuditFilter {
         action: Some("pat.updated".to_string()),
-        actor_uuid: Some(alice.uuid),
+        actor_uuid: Some(alice.uuid.into()),
         target_uuid: Some(p1),
         since: Some(t0),
         until: Some(t0 + secs(80)),

@@ -34,7 +34,7 @@ async fn credentials_revoke(t: TestDb) {
         StoreError::NotFound
     );
     assert_err!(
-        t.revoke_credential(Uuid::new_v4(), at, &ev(a.uuid, "pat.revoked"))
+        t.revoke_credential(Uuid::new_v4().into(), at, &ev(a.uuid, "pat.revoked"))
             .await,
         StoreError::NotFound
     );
@@ -169,8 +169,12 @@ async fn credentials_rotate(t: TestDb) {
         last_rotated_before: t0 + secs(100),
     };
     assert_err!(
-        t.rotate_credential(Uuid::new_v4(), &fresh(t0), &ev(a.uuid, "pat.rotated"))
-            .await,
+        t.rotate_credential(
+            Uuid::new_v4().into(),
+            &fresh(t0),
+            &ev(a.uuid, "pat.rotated")
+        )
+        .await,
         StoreError::NotFound
     );
     t.revoke_credential(c.uuid, t0 + secs(2), &ev(a.uuid, "pat.revoked"))
@@ -282,7 +286,7 @@ async fn credentials_record_last_used(t: TestDb) {
     t.record_last_used(&[
         (c1.uuid, t0 + secs(5)),
         (c2.uuid, t0 - secs(3)),
-        (Uuid::new_v4(), t0),
+        (Uuid::new_v4().into(), t0),
         (c1.uuid, t0 + secs(2)),
     ])
     .await
@@ -344,7 +348,7 @@ async fn credentials_org_credentials_by_kind(t: TestDb) {
     let names: Vec<&str> = listed.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(names.len(), 4, "{names:?}");
     assert_eq!(&names[2..], ["deploy", "ci"], "newest first");
-    let mut same_second: Vec<Uuid> = [&keys[2], &keys[3]].iter().map(|k| k.uuid).collect();
+    let mut same_second: Vec<CredentialId> = [&keys[2], &keys[3]].iter().map(|k| k.uuid).collect();
     same_second.sort();
     same_second.reverse();
     assert_eq!(
@@ -382,7 +386,7 @@ async fn credentials_org_credentials_by_kind(t: TestDb) {
         .unwrap();
     assert_eq!(bravo, vec![bravo_key]);
     assert!(t
-        .org_credentials(Uuid::new_v4(), CredentialKind::ApiKey)
+        .org_credentials(Uuid::new_v4().into(), CredentialKind::ApiKey)
         .await
         .unwrap()
         .is_empty());

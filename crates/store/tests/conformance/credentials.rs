@@ -25,7 +25,7 @@ async fn credentials_authenticate(t: TestDb) {
     let hash = new_hash();
     let created = AuditEvent {
         actor: Some(actor(&bob)),
-        target: Some(target("pat", bob_pat.uuid, "bob laptop")),
+        target: Some(target("pat", bob_pat.uuid.into(), "bob laptop")),
         ..ev(a.uuid, "pat.created")
     };
     t.insert_credential(&bob_pat, &hash, &created)
@@ -135,7 +135,10 @@ async fn credentials_authenticate(t: TestDb) {
         Some(bob_pat.clone())
     );
     assert_eq!(t.credential(b.uuid, bob_pat.uuid).await.unwrap(), None);
-    assert_eq!(t.credential(a.uuid, Uuid::new_v4()).await.unwrap(), None);
+    assert_eq!(
+        t.credential(a.uuid, Uuid::new_v4().into()).await.unwrap(),
+        None
+    );
     assert_eq!(
         t.credential(a.uuid, key.uuid).await.unwrap(),
         Some(key.clone())
@@ -156,7 +159,11 @@ async fn credentials_authenticate(t: TestDb) {
         .collect();
     assert_eq!(names, vec!["bob laptop", "older"]);
     assert_eq!(t.pats_of(b.uuid, bob.uuid).await.unwrap(), vec![other_org]);
-    assert!(t.pats_of(a.uuid, Uuid::new_v4()).await.unwrap().is_empty());
+    assert!(t
+        .pats_of(a.uuid, Uuid::new_v4().into())
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 async fn credentials_org_pats_paging(t: TestDb) {
@@ -206,10 +213,10 @@ async fn credentials_org_pats_paging(t: TestDb) {
         assert!(pages.len() < 10, "paging does not terminate");
     }
     assert_eq!(pages, vec![2, 2, 1]);
-    let got: Vec<Uuid> = seen.iter().map(|(c, _)| c.uuid).collect();
-    let unique: BTreeSet<Uuid> = got.iter().copied().collect();
+    let got: Vec<CredentialId> = seen.iter().map(|(c, _)| c.uuid).collect();
+    let unique: BTreeSet<CredentialId> = got.iter().copied().collect();
     assert_eq!(unique.len(), 5, "every PAT exactly once: {got:?}");
-    let want: BTreeSet<Uuid> = live.iter().map(|(c, _)| c.uuid).collect();
+    let want: BTreeSet<CredentialId> = live.iter().map(|(c, _)| c.uuid).collect();
     assert_eq!(unique, want);
     assert!(
         seen.windows(2)
@@ -235,7 +242,7 @@ async fn credentials_org_pats_paging(t: TestDb) {
         .unwrap();
     assert_eq!(all.items.len(), 5);
     assert!(all.next_cursor.is_none());
-    let ids: Vec<Uuid> = all.items.iter().map(|(c, _)| c.uuid).collect();
+    let ids: Vec<CredentialId> = all.items.iter().map(|(c, _)| c.uuid).collect();
     assert_eq!(ids, got, "paged order is the unpaged order");
 
     assert_err!(
@@ -251,7 +258,7 @@ async fn credentials_org_pats_paging(t: TestDb) {
     );
     assert!(t
         .org_pats(
-            Uuid::new_v4(),
+            Uuid::new_v4().into(),
             &PageRequest {
                 limit: 2,
                 cursor: None
@@ -415,7 +422,7 @@ async fn credentials_update_credential(t: TestDb) {
     // Unknown and revoked: not found, no event.
     assert_err!(
         t.update_credential(
-            Uuid::new_v4(),
+            Uuid::new_v4().into(),
             &CredentialChange {
                 name: Some("x".to_string()),
                 ..CredentialChange::default()

@@ -233,10 +233,8 @@ async fn custom_role_delete_while_assigned(t: TestDb) {
     let mut credential = service_account_value(org.uuid, &admin);
     credential.role = None;
     let account = ServiceAccount {
-        scope: AccountScope::Organization,
         credential,
-        custom_role_uuid: Some(role.uuid),
-        grants: Vec::new(),
+        reach: AccountReach::Organization(RoleRef::Custom(role.uuid)),
     };
     insert_account(&t, &account).await;
     log.expect(&t, "service_account.created").await;
@@ -259,13 +257,11 @@ async fn custom_role_delete_while_assigned(t: TestDb) {
     let mut credential = service_account_value(org.uuid, &admin);
     credential.role = None;
     let rows = ServiceAccount {
-        scope: AccountScope::Project,
         credential,
-        custom_role_uuid: None,
-        grants: vec![ServiceAccountGrant {
+        reach: AccountReach::Projects(vec![ServiceAccountGrant {
             project_uuid: project.uuid,
             role: RoleRef::Custom(role.uuid),
-        }],
+        }]),
     };
     insert_account(&t, &rows).await;
     log.expect(&t, "service_account.created").await;

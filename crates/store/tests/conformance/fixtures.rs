@@ -11,12 +11,13 @@ pub(crate) use latchkey_store::{
     Acceptance, AccountScope, MemberStatus, PendingInvite, ServiceAccountChange,
 };
 pub(crate) use latchkey_store::{
+    AccountReach, CredentialId, CustomRole, CustomRoleChange, OrgId, ProjectId, RoleRef,
+    ServiceAccount, ServiceAccountGrant, UserId,
+};
+pub(crate) use latchkey_store::{
     AuditFilter, Backend, Credential, CredentialChange, MemberChange, MemberUser, NewAdmin,
     NewInvite, NewMember, NewSession, Org, PageRequest, PoolSettings, Project, Rotation, SqlStore,
     Store, StoreError, StoredAuditEvent, TokenLookup, User,
-};
-pub(crate) use latchkey_store::{
-    CustomRole, CustomRoleChange, RoleRef, ServiceAccount, ServiceAccountGrant,
 };
 pub(crate) use latchkey_store::{CustomRoleGrant, HeldRole, ProjectRoleRecord};
 pub(crate) use sqlx::{AnyConnection, Connection, PgConnection, Row, SqliteConnection};
@@ -49,7 +50,7 @@ pub(crate) fn new_hash() -> TokenHash {
 
 pub(crate) fn new_user(email: &str) -> User {
     User {
-        uuid: Uuid::new_v4(),
+        uuid: Uuid::new_v4().into(),
         email: email.to_string(),
         name: Some(format!("Name of {email}")),
         created_at: now(),
@@ -59,7 +60,7 @@ pub(crate) fn new_user(email: &str) -> User {
 pub(crate) fn actor(user: &User) -> Actor {
     Actor {
         kind: ActorKind::User,
-        uuid: user.uuid,
+        uuid: user.uuid.into(),
         name: user.display_name().to_string(),
     }
 }
@@ -73,7 +74,7 @@ pub(crate) fn target(kind: &str, uuid: Uuid, name: &str) -> Target {
 }
 
 /// A minimal audit event for `org`, named as stored.
-pub(crate) fn ev(org: Uuid, action: &str) -> AuditEvent {
+pub(crate) fn ev(org: OrgId, action: &str) -> AuditEvent {
     AuditEvent {
         org_uuid: org,
         at: now(),
@@ -89,7 +90,7 @@ pub(crate) fn ev(org: Uuid, action: &str) -> AuditEvent {
 
 pub(crate) fn new_org_value(name: &str) -> Org {
     Org {
-        uuid: Uuid::new_v4(),
+        uuid: Uuid::new_v4().into(),
         name: name.to_string(),
         plan: Plan::Free,
         created_at: now(),
@@ -98,7 +99,7 @@ pub(crate) fn new_org_value(name: &str) -> Org {
 
 /// An organization with a new admin user `admin@<name>.test`.
 /// A second organization founded by an existing user (its admin).
-pub(crate) async fn org_founded_by(t: &TestDb, name: &str, founder: Uuid) -> Org {
+pub(crate) async fn org_founded_by(t: &TestDb, name: &str, founder: UserId) -> Org {
     let org = new_org_value(name);
     t.create_org(
         &org,
@@ -143,7 +144,7 @@ pub(crate) fn set_password(password_hash: &str) -> Acceptance<'_> {
     }
 }
 
-pub(crate) fn by_session(user_uuid: Uuid) -> Acceptance<'static> {
+pub(crate) fn by_session(user_uuid: UserId) -> Acceptance<'static> {
     Acceptance::BySession { user_uuid }
 }
 
@@ -152,7 +153,7 @@ pub(crate) fn by_session(user_uuid: Uuid) -> Acceptance<'static> {
 /// `member.invited`.
 pub(crate) async fn invite_new_member(
     t: &TestDb,
-    org: Uuid,
+    org: OrgId,
     email: &str,
     role: Role,
 ) -> (User, TokenHash) {
@@ -177,8 +178,8 @@ pub(crate) async fn invite_new_member(
 /// One event, `member.invited`.
 pub(crate) async fn invite_existing_member(
     t: &TestDb,
-    org: Uuid,
-    user: Uuid,
+    org: OrgId,
+    user: UserId,
     role: Role,
 ) -> TokenHash {
     let invite = invite_at(now());
@@ -203,7 +204,7 @@ pub(crate) async fn accept(
     t: &TestDb,
     code: &TokenHash,
     acceptance: &Acceptance<'_>,
-) -> (User, Uuid) {
+) -> (User, OrgId) {
     let at = now();
     let pending = t
         .pending_invite(code, at)
@@ -217,7 +218,7 @@ pub(crate) async fn accept(
 
 /// A new user who was invited to `org` and accepted, setting a password: an
 /// active member. Two events, `member.invited` and `member.joined`.
-pub(crate) async fn add_new_member(t: &TestDb, org: Uuid, email: &str, role: Role) -> User {
+pub(crate) async fn add_new_member(t: &TestDb, org: OrgId, email: &str, role: Role) -> User {
     let (user, code) = invite_new_member(t, org, email, role).await;
     let hash = format!("$argon2id${email}");
     accept(t, &code, &set_password(&hash)).await;
@@ -226,14 +227,14 @@ pub(crate) async fn add_new_member(t: &TestDb, org: Uuid, email: &str, role: Rol
 
 /// An existing user invited to `org` who accepted from a signed-in session:
 /// an active member. Two events, `member.invited` and `member.joined`.
-pub(crate) async fn add_existing_member(t: &TestDb, org: Uuid, user: Uuid, role: Role) {
+pub(crate) async fn add_existing_member(t: &TestDb, org: OrgId, user: UserId, role: Role) {
     let code = invite_existing_member(t, org, user, role).await;
     accept(t, &code, &by_session(user)).await;
 }
 
-pub(crate) fn pat(org: Uuid, owner: &User, name: &str, created_at: OffsetDateTime) -> Credential {
+pub(crate) fn pat(org: OrgId, owner: &User, name: &str, created_at: OffsetDateTime) -> Credential {
     Credential {
-        uuid: Uuid::new_v4(),
+        uuid: Uuid::new_v4().into(),
         kind: CredentialKind::Pat,
         org_uuid: org,
         owner_uuid: Some(owner.uuid),
@@ -252,12 +253,12 @@ pub(crate) fn pat(org: Uuid, owner: &User, name: &str, created_at: OffsetDateTim
 
 pub(crate) fn org_credential(
     kind: CredentialKind,
-    org: Uuid,
+    org: OrgId,
     creator: &User,
     role: Role,
 ) -> Credential {
     Credential {
-        uuid: Uuid::new_v4(),
+        uuid: Uuid::new_v4().into(),
         kind,
         org_uuid: org,
         owner_uuid: None,
@@ -283,10 +284,10 @@ pub(crate) async fn insert(t: &TestDb, c: &Credential) -> TokenHash {
     hash
 }
 
-pub(crate) fn new_project(org: Uuid, name: &str, by: &User) -> Project {
+pub(crate) fn new_project(org: OrgId, name: &str, by: &User) -> Project {
     let at = now();
     Project {
-        uuid: Uuid::new_v4(),
+        uuid: Uuid::new_v4().into(),
         org_uuid: org,
         name: name.to_string(),
         created_at: at,
@@ -296,7 +297,7 @@ pub(crate) fn new_project(org: Uuid, name: &str, by: &User) -> Project {
     }
 }
 
-pub(crate) async fn create_project(t: &TestDb, org: Uuid, name: &str, by: &User) -> Project {
+pub(crate) async fn create_project(t: &TestDb, org: OrgId, name: &str, by: &User) -> Project {
     let p = new_project(org, name, by);
     t.create_project(&p, &ev(org, "project.created"))
         .await
@@ -312,7 +313,7 @@ pub(crate) async fn found(t: &TestDb, hash: &TokenHash) -> latchkey_store::AuthR
 }
 
 /// Every audit event of `org`, newest first, walking all pages.
-pub(crate) async fn all_events(t: &TestDb, org: Uuid) -> Vec<StoredAuditEvent> {
+pub(crate) async fn all_events(t: &TestDb, org: OrgId) -> Vec<StoredAuditEvent> {
     let mut out = Vec::new();
     let mut cursor = None;
     loop {
@@ -335,12 +336,12 @@ pub(crate) async fn all_events(t: &TestDb, org: Uuid) -> Vec<StoredAuditEvent> {
 /// Follows one organization's audit log: each mutation must add exactly one
 /// event, each refused mutation none.
 pub(crate) struct AuditLog {
-    pub(crate) org: Uuid,
+    pub(crate) org: OrgId,
     pub(crate) seen: usize,
 }
 
 impl AuditLog {
-    pub(crate) async fn start(t: &TestDb, org: Uuid) -> AuditLog {
+    pub(crate) async fn start(t: &TestDb, org: OrgId) -> AuditLog {
         AuditLog {
             org,
             seen: all_events(t, org).await.len(),
@@ -411,9 +412,9 @@ impl AuditLog {
     }
 }
 
-pub(crate) fn custom_role_value(org: Uuid, name: &str, scopes: &[&str], by: &User) -> CustomRole {
+pub(crate) fn custom_role_value(org: OrgId, name: &str, scopes: &[&str], by: &User) -> CustomRole {
     CustomRole {
-        uuid: Uuid::new_v4(),
+        uuid: Uuid::new_v4().into(),
         org_uuid: org,
         name: name.to_string(),
         description: Some(format!("about {name}")),
@@ -426,7 +427,7 @@ pub(crate) fn custom_role_value(org: Uuid, name: &str, scopes: &[&str], by: &Use
 
 pub(crate) async fn create_custom_role(
     t: &TestDb,
-    org: Uuid,
+    org: OrgId,
     name: &str,
     scopes: &[&str],
     by: &User,
@@ -438,7 +439,7 @@ pub(crate) async fn create_custom_role(
     role
 }
 
-pub(crate) fn service_account_value(org: Uuid, by: &User) -> Credential {
+pub(crate) fn service_account_value(org: OrgId, by: &User) -> Credential {
     Credential {
         name: "bot".into(),
         display_prefix: "lksvc_abcd".into(),
@@ -477,7 +478,7 @@ pub(crate) async fn password_of(t: &TestDb, email: &str) -> Option<String> {
 }
 
 /// A session of `user` pointing at `org`, valid for a day.
-pub(crate) async fn new_session(t: &TestDb, user: Uuid, org: Uuid) -> TokenHash {
+pub(crate) async fn new_session(t: &TestDb, user: UserId, org: OrgId) -> TokenHash {
     let s = NewSession {
         id_hash: new_hash(),
         user_uuid: user,
@@ -491,7 +492,11 @@ pub(crate) async fn new_session(t: &TestDb, user: Uuid, org: Uuid) -> TokenHash 
 
 /// `user`'s project roles in `org`, as stored: a custom role's row shows
 /// its system column, `member`.
-pub(crate) async fn project_roles_of(t: &TestDb, org: Uuid, user: Uuid) -> Vec<(Uuid, Role)> {
+pub(crate) async fn project_roles_of(
+    t: &TestDb,
+    org: OrgId,
+    user: UserId,
+) -> Vec<(ProjectId, Role)> {
     t.member_project_roles(org, user)
         .await
         .expect("member_project_roles")
@@ -501,7 +506,7 @@ pub(crate) async fn project_roles_of(t: &TestDb, org: Uuid, user: Uuid) -> Vec<(
 }
 
 /// `user`'s role on `project`, as stored (see [`project_roles_of`]).
-pub(crate) async fn project_role(t: &TestDb, project: Uuid, user: Uuid) -> Option<Role> {
+pub(crate) async fn project_role(t: &TestDb, project: ProjectId, user: UserId) -> Option<Role> {
     t.project_access(project)
         .await
         .expect("project_access")

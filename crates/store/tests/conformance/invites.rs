@@ -86,7 +86,7 @@ async fn invites_sets_password_rule(t: TestDb) {
         !link_sets_password(&t, &xc2.code_hash).await,
         "an account with a password"
     );
-    let orgs: BTreeSet<Uuid> = t
+    let orgs: BTreeSet<OrgId> = t
         .memberships_of(x.uuid)
         .await
         .unwrap()
@@ -213,7 +213,7 @@ async fn invites_accept_by_session(t: TestDb) {
     log.expect(&t, "member.invited").await;
     for wrong in [
         by_session(alice.uuid),
-        by_session(Uuid::new_v4()),
+        by_session(UserId::random()),
         set_password("$argon2id$x"),
     ] {
         assert_err!(
@@ -370,10 +370,10 @@ async fn invites_reissue_and_withdraw(t: TestDb) {
     );
 
     // Not found: nobody, or someone not invited to that organization.
-    for (org, user) in [(a.uuid, Uuid::new_v4()), (b.uuid, x.uuid)] {
+    for (org, user) in [(a.uuid, Uuid::new_v4()), (b.uuid, x.uuid.into())] {
         let link = invite_at(now());
         assert_err!(
-            t.reissue_invite(org, user, &link, &ev(org, "member.invite_reissued"))
+            t.reissue_invite(org, user.into(), &link, &ev(org, "member.invite_reissued"))
                 .await,
             StoreError::NotFound
         );
@@ -382,7 +382,7 @@ async fn invites_reissue_and_withdraw(t: TestDb) {
             None
         );
         assert_err!(
-            t.withdraw_invite(org, user, &ev(org, "member.invite_withdrawn"))
+            t.withdraw_invite(org, user.into(), &ev(org, "member.invite_withdrawn"))
                 .await,
             StoreError::NotFound
         );

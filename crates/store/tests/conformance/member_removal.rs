@@ -69,15 +69,15 @@ async fn members_remove_cleans_up(t: TestDb) {
 
     let session = |user: Uuid, org: Uuid| NewSession {
         id_hash: new_hash(),
-        user_uuid: user,
-        org_uuid: org,
+        user_uuid: user.into(),
+        org_uuid: org.into(),
         created_at: t0,
         expires_at: t0 + Duration::days(1),
     };
     let (s_bob_a, s_bob_b, s_alice_a) = (
-        session(bob.uuid, a.uuid),
-        session(bob.uuid, b.uuid),
-        session(alice.uuid, a.uuid),
+        session(bob.uuid.into(), a.uuid.into()),
+        session(bob.uuid.into(), b.uuid.into()),
+        session(alice.uuid.into(), a.uuid.into()),
     );
     for s in [&s_bob_a, &s_bob_b, &s_alice_a] {
         t.create_session(s).await.unwrap();

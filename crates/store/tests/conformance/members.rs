@@ -453,7 +453,7 @@ async fn members_update(t: TestDb) {
     assert_err!(
         t.update_member(
             org.uuid,
-            Uuid::new_v4(),
+            Uuid::new_v4().into(),
             &role(Role::Viewer),
             &ev(org.uuid, "member.updated")
         )
@@ -463,7 +463,7 @@ async fn members_update(t: TestDb) {
     assert_err!(
         t.update_member(
             org.uuid,
-            Uuid::new_v4(),
+            Uuid::new_v4().into(),
             &MemberChange {
                 role: None,
                 suspended_at: Some(None)
@@ -476,16 +476,16 @@ async fn members_update(t: TestDb) {
     let ghost = Uuid::new_v4();
     assert_err!(
         t.update_member(
-            ghost,
+            ghost.into(),
             bob.uuid,
             &role(Role::Viewer),
-            &ev(ghost, "member.updated")
+            &ev(ghost.into(), "member.updated")
         )
         .await,
         StoreError::NotFound
     );
     log.expect_none(&t).await;
-    assert!(all_events(&t, ghost).await.is_empty());
+    assert!(all_events(&t, ghost.into()).await.is_empty());
 }
 
 async fn members_last_admin_is_kept(t: TestDb) {
@@ -520,7 +520,7 @@ async fn members_last_admin_is_kept(t: TestDb) {
     let mut log = AuditLog::start(&t, org.uuid).await;
     let before = t.member(org.uuid, alice.uuid).await.unwrap().unwrap();
 
-    async fn unchanged(t: &TestDb, org: Uuid, before: &latchkey_store::Member) {
+    async fn unchanged(t: &TestDb, org: OrgId, before: &latchkey_store::Member) {
         assert_eq!(
             t.member(org, before.user.uuid).await.unwrap().as_ref(),
             Some(before),

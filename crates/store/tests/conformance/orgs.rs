@@ -15,7 +15,7 @@ async fn orgs_lifecycle(t: TestDb) {
     let alice = new_user("alice@example.com");
     let created = AuditEvent {
         actor: Some(actor(&alice)),
-        target: Some(target("org", org.uuid, "acme")),
+        target: Some(target("org", org.uuid.into(), "acme")),
         ..ev(org.uuid, "org.created")
     };
     t.create_org(
@@ -35,7 +35,7 @@ async fn orgs_lifecycle(t: TestDb) {
     assert_eq!(t.orgs_by_name("acme").await.unwrap(), vec![org.clone()]);
     assert!(t.orgs_by_name("ACME-nope").await.unwrap().is_empty());
     assert!(t.orgs_by_name("ACME").await.unwrap().is_empty());
-    assert_eq!(t.org(Uuid::new_v4()).await.unwrap(), None);
+    assert_eq!(t.org(Uuid::new_v4().into()).await.unwrap(), None);
     let login = t.user_by_email("alice@example.com").await.unwrap().unwrap();
     assert_eq!(login.user, alice);
     assert_eq!(
@@ -148,7 +148,7 @@ async fn orgs_lifecycle(t: TestDb) {
     // An existing user may found a second organization.
     let second = org_founded_by(&t, "second", alice.uuid).await;
     assert_eq!(AuditLog::start(&t, second.uuid).await.seen, 1);
-    let orgs: Vec<Uuid> = t
+    let orgs: Vec<OrgId> = t
         .memberships_of(alice.uuid)
         .await
         .unwrap()
@@ -187,11 +187,15 @@ async fn orgs_lifecycle(t: TestDb) {
     assert_eq!(t.org(org.uuid).await.unwrap().unwrap().plan, Plan::Free);
     let ghost = Uuid::new_v4();
     assert_err!(
-        t.set_plan(ghost, Plan::Enterprise, &ev(ghost, "org.plan_changed"))
-            .await,
+        t.set_plan(
+            ghost.into(),
+            Plan::Enterprise,
+            &ev(ghost.into(), "org.plan_changed")
+        )
+        .await,
         StoreError::NotFound
     );
-    assert!(all_events(&t, ghost).await.is_empty());
+    assert!(all_events(&t, ghost.into()).await.is_empty());
 }
 
 async fn audit_event_round_trip(t: TestDb) {

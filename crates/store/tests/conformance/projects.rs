@@ -40,7 +40,10 @@ async fn projects_lifecycle(t: TestDb) {
     // Scoped by organization.
     assert_eq!(t.project(b.uuid, web.uuid).await.unwrap(), None);
     assert_eq!(t.project(a.uuid, b_web.uuid).await.unwrap(), None);
-    assert_eq!(t.project(a.uuid, Uuid::new_v4()).await.unwrap(), None);
+    assert_eq!(
+        t.project(a.uuid, Uuid::new_v4().into()).await.unwrap(),
+        None
+    );
 
     let api = create_project(&t, a.uuid, "api", &alice).await;
     log.expect(&t, "project.created").await;
@@ -100,7 +103,7 @@ async fn projects_lifecycle(t: TestDb) {
     assert_err!(
         t.rename_project(
             a.uuid,
-            Uuid::new_v4(),
+            Uuid::new_v4().into(),
             "x",
             &actor(&bob),
             later,
@@ -287,7 +290,7 @@ async fn project_roles(t: TestDb) {
     );
     assert_err!(
         t.remove_project_role(
-            Uuid::new_v4(),
+            Uuid::new_v4().into(),
             carol.uuid,
             &ev(a.uuid, "project_access.revoked")
         )

@@ -12,7 +12,7 @@ on_both_backends! {
 
 pub(crate) fn new_resource_server(name: &str, at: OffsetDateTime) -> (ResourceServer, TokenHash) {
     let server = ResourceServer {
-        uuid: Uuid::new_v4(),
+        uuid: Uuid::new_v4().into(),
         name: name.to_string(),
         display_prefix: "lkrs_abcde".into(),
         created_at: at,
@@ -33,7 +33,7 @@ pub(crate) fn instance_event(
         at,
         action,
         actor: "operator".into(),
-        target_uuid: server.uuid,
+        target_uuid: server.uuid.into(),
         target_name: server.name.clone(),
         details: serde_json::json!({ "displayPrefix": server.display_prefix }),
     }
@@ -92,7 +92,7 @@ async fn resource_servers_live_by_hash_until_revoked(t: TestDb) {
     );
     assert_err!(
         t.revoke_resource_server(
-            Uuid::new_v4(),
+            Uuid::new_v4().into(),
             at,
             &instance_event(InstanceAction::ResourceServerRevoked, &a, at)
         )
@@ -212,7 +212,7 @@ async fn instance_audit_log_is_append_only_and_apart(t: TestDb) {
         actions,
         ["resource_server.revoked", "resource_server.created"]
     );
-    assert_eq!(events[1].target_uuid, a.uuid);
+    assert_eq!(events[1].target_uuid, a.uuid.uuid());
     assert_eq!(events[1].target_name, "gateway");
     assert_eq!(events[1].actor, "operator");
     assert_eq!(events[1].at, t0);

@@ -13,15 +13,13 @@ async fn service_accounts_lifecycle(t: TestDb) {
     let role = create_custom_role(&t, org.uuid, "Deployer", &["deploy:write"], &admin).await;
     let mut log = AuditLog::start(&t, org.uuid).await;
 
-    // Legacy scopes are kept in the credential's scopes.
+    // Legacy scopes are a reach of their own (stored in the credential's
+    // scopes, which the request path reads).
     let mut legacy = service_account_value(org.uuid, &admin);
     legacy.role = None;
-    legacy.scopes = Some(vec!["org:edit".into()]);
     let legacy = ServiceAccount {
-        scope: AccountScope::Organization,
         credential: legacy,
-        custom_role_uuid: None,
-        grants: Vec::new(),
+        reach: AccountReach::Legacy(vec!["org:edit".into()]),
     };
     let legacy_hash = insert_account(&t, &legacy).await;
     log.expect(&t, "service_account.created").await;
@@ -31,7 +29,7 @@ async fn service_accounts_lifecycle(t: TestDb) {
         .unwrap()
         .unwrap();
     assert_eq!(read, legacy);
-    assert_eq!(read.scope, AccountScope::Organization);
+    assert_eq!(read.reach.scope(), AccountScope::Organization);
     assert!(!read.is_project_scoped());
     let record = found(&t, &legacy_hash).await;
     assert_eq!(record.credential.scopes, Some(vec!["org:edit".to_string()]));
@@ -42,10 +40,8 @@ async fn service_accounts_lifecycle(t: TestDb) {
     let mut custom = service_account_value(org.uuid, &admin);
     custom.role = None;
     let custom = ServiceAccount {
-        scope: AccountScope::Organization,
         credential: custom,
-        custom_role_uuid: Some(role.uuid),
-        grants: Vec::new(),
+        reach: AccountReach::Organization(RoleRef::Custom(role.uuid)),
     };
     let custom_hash = insert_account(&t, &custom).await;
     log.expect(&t, "service_account.created").await;
@@ -59,7 +55,7 @@ async fn service_accounts_lifecycle(t: TestDb) {
     );
 
     // Listed newest first; not another organization's; not an API key.
-    let listed: Vec<Uuid> = t
+    let listed: Vec<CredentialId> = t
         .service_accounts(org.uuid)
         .await
         .unwrap()
@@ -111,7 +107,10 @@ async fn service_accounts_lifecycle(t: TestDb) {
         .unwrap()
         .unwrap();
     assert_eq!(read.credential.name, "renamed");
-    assert_eq!(read.credential.scopes, Some(vec!["org:edit".to_string()]));
+    assert_eq!(
+        read.reach,
+        AccountReach::Legacy(vec!["org:edit".to_string()])
+    );
     t.update_service_account(
         legacy.credential.uuid,
         &ServiceAccountChange {
@@ -129,13 +128,10 @@ async fn service_accounts_lifecycle(t: TestDb) {
         .unwrap()
         .unwrap();
     assert_eq!(
-        (
-            read.credential.role,
-            read.credential.scopes.clone(),
-            read.custom_role_uuid
-        ),
-        (Some(Role::Developer), None, None)
+        read.reach,
+        AccountReach::Organization(RoleRef::System(Role::Developer))
     );
+    assert_eq!((read.credential.role, read.credential.scopes), (None, None));
     t.update_service_account(
         legacy.credential.uuid,
         &ServiceAccountChange {
@@ -153,8 +149,8 @@ async fn service_accounts_lifecycle(t: TestDb) {
         .unwrap()
         .unwrap();
     assert_eq!(
-        (read.credential.role, read.custom_role_uuid),
-        (None, Some(role.uuid))
+        read.reach,
+        AccountReach::Organization(RoleRef::Custom(role.uuid))
     );
     assert_eq!(
         found(&t, &legacy_hash).await.custom_role.map(|c| c.uuid),
@@ -183,9 +179,13 @@ async fn service_accounts_lifecycle(t: TestDb) {
         (
             read.credential.name.as_str(),
             read.credential.expires_at,
-            read.custom_role_uuid
+            read.reach
         ),
-        ("renamed", Some(exp), Some(role.uuid))
+        (
+            "renamed",
+            Some(exp),
+            AccountReach::Organization(RoleRef::Custom(role.uuid))
+        )
     );
     t.update_service_account(
         legacy.credential.uuid,
@@ -248,20 +248,19 @@ async fn service_accounts_project_rows(t: TestDb) {
     let mut log = AuditLog::start(&t, org.uuid).await;
     let mut credential = service_account_value(org.uuid, &admin);
     credential.role = None;
+    let rows = vec![
+        ServiceAccountGrant {
+            project_uuid: web.uuid,
+            role: RoleRef::System(Role::Editor),
+        },
+        ServiceAccountGrant {
+            project_uuid: api.uuid,
+            role: RoleRef::Custom(role.uuid),
+        },
+    ];
     let account = ServiceAccount {
-        scope: AccountScope::Project,
         credential,
-        custom_role_uuid: None,
-        grants: vec![
-            ServiceAccountGrant {
-                project_uuid: web.uuid,
-                role: RoleRef::System(Role::Editor),
-            },
-            ServiceAccountGrant {
-                project_uuid: api.uuid,
-                role: RoleRef::Custom(role.uuid),
-            },
-        ],
+        reach: AccountReach::Projects(rows.clone()),
     };
     let hash = insert_account(&t, &account).await;
     log.expect(&t, "service_account.created").await;
@@ -273,8 +272,8 @@ async fn service_accounts_project_rows(t: TestDb) {
         .unwrap();
     assert!(read.is_project_scoped());
     assert_eq!(
-        read.grants,
-        [account.grants[1].clone(), account.grants[0].clone()]
+        read.reach,
+        AccountReach::Projects(vec![rows[1].clone(), rows[0].clone()])
     );
     // The request path gets each row with its custom role's scopes.
     let mut rows = found(&t, &hash).await.projects;
@@ -301,10 +300,8 @@ async fn service_accounts_project_rows(t: TestDb) {
     let mut credential = service_account_value(org.uuid, &admin);
     credential.role = None;
     let twice = ServiceAccount {
-        scope: AccountScope::Project,
         credential,
-        custom_role_uuid: None,
-        grants: vec![
+        reach: AccountReach::Projects(vec![
             ServiceAccountGrant {
                 project_uuid: web.uuid,
                 role: RoleRef::System(Role::Viewer),
@@ -313,7 +310,7 @@ async fn service_accounts_project_rows(t: TestDb) {
                 project_uuid: web.uuid,
                 role: RoleRef::System(Role::Editor),
             },
-        ],
+        ]),
     };
     assert_err!(
         t.insert_service_account(
@@ -342,7 +339,7 @@ async fn service_accounts_project_rows(t: TestDb) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(read.grants.len(), 1);
+    assert!(matches!(&read.reach, AccountReach::Projects(rows) if rows.len() == 1));
     assert_eq!(found(&t, &hash).await.projects.len(), 1);
 
     // With every project deleted the account reaches nothing, and is still
@@ -356,9 +353,8 @@ async fn service_accounts_project_rows(t: TestDb) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(read.scope, AccountScope::Project);
+    assert_eq!(read.reach, AccountReach::Projects(Vec::new()));
     assert!(read.is_project_scoped());
-    assert!(read.grants.is_empty());
     let listed = t.service_accounts(org.uuid).await.unwrap();
     assert_eq!(listed.len(), 1);
     assert!(listed[0].is_project_scoped());
@@ -393,8 +389,8 @@ async fn service_accounts_project_rows(t: TestDb) {
             .await
             .unwrap()
             .unwrap()
-            .custom_role_uuid,
-        None
+            .reach,
+        AccountReach::Projects(Vec::new())
     );
     // Its name and expiry can.
     let exp = now() + Duration::days(5);
@@ -419,7 +415,7 @@ async fn service_accounts_project_rows(t: TestDb) {
         (
             read.credential.name.as_str(),
             read.credential.expires_at,
-            read.scope
+            read.reach.scope()
         ),
         ("previews", Some(exp), AccountScope::Project)
     );

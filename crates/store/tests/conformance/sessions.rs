@@ -80,7 +80,7 @@ async fn session_changes_tell_the_caches(t: TestDb) {
     store.delete_session(&id).await.unwrap();
     assert_eq!(
         heard(),
-        Vec::<Uuid>::new(),
+        Vec::<OrgId>::new(),
         "nothing to end, nothing to tell"
     );
 

@@ -369,25 +369,28 @@ async fn upgraded_rows_are_right(t: TestDb, old: OldRows) {
     };
     // Nothing lost through the rebuild of `orgs`: both organizations and
     // everything pointing at them.
-    let a = t.org(old.a).await.unwrap().expect("A");
-    let b = t.org(old.b).await.unwrap().expect("B");
+    let a = t.org(old.a.into()).await.unwrap().expect("A");
+    let b = t.org(old.b.into()).await.unwrap().expect("B");
     assert_eq!(
         (a.name.as_str(), a.plan, a.created_at),
         ("acme", Plan::Free, old.t0)
     );
     assert_eq!((b.name.as_str(), b.plan), ("bravo", Plan::Enterprise));
-    assert_eq!(t.members(old.a).await.unwrap().len(), 4);
-    assert_eq!(t.members(old.b).await.unwrap().len(), 2);
+    assert_eq!(t.members(old.a.into()).await.unwrap().len(), 4);
+    assert_eq!(t.members(old.b.into()).await.unwrap().len(), 2);
     assert_eq!(
-        t.projects(old.a)
+        t.projects(old.a.into())
             .await
             .unwrap()
             .iter()
-            .map(|p| p.uuid)
+            .map(|p| p.uuid.uuid())
             .collect::<Vec<_>>(),
         vec![old.web_a]
     );
-    assert_eq!(t.projects(old.b).await.unwrap()[0].uuid, old.web_b);
+    assert_eq!(
+        t.projects(old.b.into()).await.unwrap()[0].uuid,
+        old.web_b.into()
+    );
     for (org, n) in [(old.a, 3), (old.b, 5)] {
         assert_eq!(
             count("SELECT COUNT(*) FROM credentials WHERE org_uuid = $1", org).await,
@@ -397,18 +400,18 @@ async fn upgraded_rows_are_right(t: TestDb, old: OldRows) {
             count("SELECT COUNT(*) FROM sessions WHERE org_uuid = $1", org).await,
             1
         );
-        assert_eq!(all_events(&t, org).await.len(), 1);
+        assert_eq!(all_events(&t, org.into()).await.len(), 1);
     }
     assert_eq!(
         count("SELECT COUNT(*) FROM invites WHERE org_uuid = $1", old.a).await,
         3
     );
     assert_eq!(
-        project_role(&t, old.web_a, old.zed).await,
+        project_role(&t, old.web_a.into(), old.zed.into()).await,
         Some(Role::Editor)
     );
     assert!(t
-        .custom_role(old.b, old.custom_role)
+        .custom_role(old.b.into(), old.custom_role.into())
         .await
         .unwrap()
         .is_some());
@@ -419,17 +422,27 @@ async fn upgraded_rows_are_right(t: TestDb, old: OldRows) {
         (old.b, old.zed, Role::Admin),
         (old.a, old.zed, Role::Viewer),
     ] {
-        let m = t.member(org, user).await.unwrap().unwrap().membership;
+        let m = t
+            .member(org.into(), user.into())
+            .await
+            .unwrap()
+            .unwrap()
+            .membership;
         assert_eq!(m.role, RoleRef::System(role));
         assert_eq!(m.status(), MemberStatus::Active);
         assert_eq!(m.accepted_at, Some(m.created_at));
     }
     for (org, user) in [(old.a, old.bob), (old.a, old.carol), (old.b, old.carol)] {
-        let m = t.member(org, user).await.unwrap().unwrap().membership;
+        let m = t
+            .member(org.into(), user.into())
+            .await
+            .unwrap()
+            .unwrap()
+            .membership;
         assert_eq!(m.status(), MemberStatus::Invited, "{user}");
     }
-    assert_eq!(t.memberships_of(old.zed).await.unwrap().len(), 2);
-    assert!(t.memberships_of(old.bob).await.unwrap().is_empty());
+    assert_eq!(t.memberships_of(old.zed.into()).await.unwrap().len(), 2);
+    assert!(t.memberships_of(old.bob.into()).await.unwrap().is_empty());
     let alice = t.session(&old.alice_session).await.unwrap().unwrap();
     assert_eq!(alice.revoked_at, None);
     assert_eq!(
@@ -457,8 +470,8 @@ async fn upgraded_rows_are_right(t: TestDb, old: OldRows) {
         assert_eq!(
             t.pending_invite(&code, at).await.unwrap(),
             Some(PendingInvite {
-                org_uuid: org,
-                user_uuid: user,
+                org_uuid: org.into(),
+                user_uuid: user.into(),
                 sets_password: sets,
                 expires_at: old.t0 + Duration::days(7),
             })
@@ -469,9 +482,9 @@ async fn upgraded_rows_are_right(t: TestDb, old: OldRows) {
         None
     );
     let (bob, _) = accept(&t, &old.bob_code, &set_password("$argon2id$bob")).await;
-    assert_eq!(bob.uuid, old.bob);
+    assert_eq!(bob.uuid, old.bob.into());
     assert_eq!(
-        t.member(old.a, old.bob)
+        t.member(old.a.into(), old.bob.into())
             .await
             .unwrap()
             .unwrap()
@@ -484,12 +497,12 @@ async fn upgraded_rows_are_right(t: TestDb, old: OldRows) {
             &old.carol_a_code,
             &set_password("$argon2id$carol"),
             now(),
-            &ev(old.a, "member.joined")
+            &ev(old.a.into(), "member.joined")
         )
         .await,
         StoreError::NotFound
     );
-    accept(&t, &old.carol_a_code, &by_session(old.carol)).await;
+    accept(&t, &old.carol_a_code, &by_session(old.carol.into())).await;
 
     // Service accounts: their scope as they were made.
     for ((uuid, hash), org, scope, grants) in [
@@ -500,26 +513,36 @@ async fn upgraded_rows_are_right(t: TestDb, old: OldRows) {
         (old.sa_legacy, old.b, AccountScope::Organization, 0),
     ] {
         let account = t
-            .service_account(org, uuid)
+            .service_account(org.into(), uuid.into())
             .await
             .unwrap()
             .expect("account");
-        assert_eq!(account.scope, scope, "{}", account.credential.name);
-        assert_eq!(account.grants.len(), grants, "{}", account.credential.name);
+        let rows = match &account.reach {
+            AccountReach::Projects(rows) => rows.len(),
+            _ => 0,
+        };
+        assert_eq!(account.reach.scope(), scope, "{}", account.credential.name);
+        assert_eq!(rows, grants, "{}", account.credential.name);
         assert_eq!(found(&t, &hash).await.account_scope, Some(scope));
     }
     let role = t
-        .service_account(old.b, old.sa_role.0)
+        .service_account(old.b.into(), old.sa_role.0.into())
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(role.credential.role, Some(Role::Developer));
+    assert_eq!(
+        role.reach,
+        AccountReach::Organization(RoleRef::System(Role::Developer))
+    );
     let custom = t
-        .service_account(old.b, old.sa_custom.0)
+        .service_account(old.b.into(), old.sa_custom.0.into())
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(custom.custom_role_uuid, Some(old.custom_role));
+    assert_eq!(
+        custom.reach,
+        AccountReach::Organization(RoleRef::Custom(old.custom_role.into()))
+    );
     assert_eq!(
         found(&t, &old.b_key).await.account_scope,
         None,
@@ -529,23 +552,23 @@ async fn upgraded_rows_are_right(t: TestDb, old: OldRows) {
     // role cannot be set.
     assert_err!(
         t.update_service_account(
-            old.sa_gone.0,
+            old.sa_gone.0.into(),
             &ServiceAccountChange {
                 role: Some(RoleRef::System(Role::Admin)),
                 ..ServiceAccountChange::default()
             },
-            &ev(old.a, "service_account.updated")
+            &ev(old.a.into(), "service_account.updated")
         )
         .await,
         StoreError::NotFound
     );
     t.update_service_account(
-        old.sa_role.0,
+        old.sa_role.0.into(),
         &ServiceAccountChange {
             role: Some(RoleRef::System(Role::Viewer)),
             ..ServiceAccountChange::default()
         },
-        &ev(old.b, "service_account.updated"),
+        &ev(old.b.into(), "service_account.updated"),
     )
     .await
     .unwrap();
@@ -557,7 +580,7 @@ async fn upgraded_rows_are_right(t: TestDb, old: OldRows) {
     };
     t.create_org(
         &twin,
-        &NewAdmin::Existing(old.alice),
+        &NewAdmin::Existing(old.alice.into()),
         &ev(twin.uuid, "org.created"),
     )
     .await
@@ -567,17 +590,17 @@ async fn upgraded_rows_are_right(t: TestDb, old: OldRows) {
             .await
             .unwrap()
             .iter()
-            .map(|o| o.uuid)
+            .map(|o| o.uuid.uuid())
             .collect::<Vec<_>>(),
-        vec![old.a, twin.uuid]
+        vec![old.a, twin.uuid.uuid()]
     );
 
     // Foreign keys are enforced again, and point at the rebuilt table.
     assert!(
         t.create_session(&NewSession {
             id_hash: new_hash(),
-            user_uuid: old.alice,
-            org_uuid: Uuid::new_v4(),
+            user_uuid: old.alice.into(),
+            org_uuid: Uuid::new_v4().into(),
             created_at: now(),
             expires_at: now() + Duration::days(1),
         })
@@ -602,7 +625,11 @@ async fn upgraded_rows_are_right(t: TestDb, old: OldRows) {
     ] {
         assert_eq!(count(sql, old.b).await, 0, "deleting B cascades: {sql}");
     }
-    assert_eq!(t.members(old.a).await.unwrap().len(), 4, "A untouched");
+    assert_eq!(
+        t.members(old.a.into()).await.unwrap().len(),
+        4,
+        "A untouched"
+    );
     assert_eq!(
         count(
             "SELECT COUNT(*) FROM credentials WHERE org_uuid = $1",
