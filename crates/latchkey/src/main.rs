@@ -199,6 +199,7 @@ fn resource_server_json(s: &latchkey_store::ResourceServer) -> serde_json::Value
         "displayPrefix": s.display_prefix,
         "createdAt": rfc3339(s.created_at),
         "revokedAt": s.revoked_at.map(rfc3339),
+        "lastUsedAt": s.last_used_at.map(rfc3339),
     })
 }
 
@@ -233,17 +234,20 @@ async fn run_resource_servers(command: ResourceServerCommand, json: bool) -> Res
                 println!("no resource servers");
             } else {
                 println!(
-                    "{:<36}  {:<24}  {:<10}  {:<20}  REVOKED",
-                    "CLIENT ID", "NAME", "PREFIX", "CREATED"
+                    "{:<36}  {:<24}  {:<10}  {:<20}  {:<20}  REVOKED",
+                    "CLIENT ID", "NAME", "PREFIX", "CREATED", "LAST USED"
                 );
+                let or_dash =
+                    |t: Option<time::OffsetDateTime>| t.map(rfc3339).unwrap_or_else(|| "-".into());
                 for s in &servers {
                     println!(
-                        "{:<36}  {:<24}  {:<10}  {:<20}  {}",
+                        "{:<36}  {:<24}  {:<10}  {:<20}  {:<20}  {}",
                         s.uuid,
                         s.name,
                         s.display_prefix,
                         rfc3339(s.created_at),
-                        s.revoked_at.map(rfc3339).unwrap_or_else(|| "-".into())
+                        or_dash(s.last_used_at),
+                        or_dash(s.revoked_at)
                     );
                 }
             }

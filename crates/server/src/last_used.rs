@@ -9,29 +9,55 @@ use time::OffsetDateTime;
 
 #[derive(Default)]
 pub struct LastUsed {
-    pending: Mutex<HashMap<CredentialId, OffsetDateTime>>,
+    credentials: Pending,
+    /// Resource servers' uses, written to their own table.
+    resource_servers: Pending,
+}
+
+/// Uses not yet written, the latest per id.
+#[derive(Default)]
+struct Pending(Mutex<HashMap<CredentialId, OffsetDateTime>>);
+
+impl Pending {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<CredentialId, OffsetDateTime>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn take(&self) -> Vec<(CredentialId, OffsetDateTime)> {
+        self.lock().drain().collect()
+    }
+
+    /// After a failed write: kept for the next flush rather than lost.
+    fn put_back(&self, batch: Vec<(CredentialId, OffsetDateTime)>) {
+        let mut pending = self.lock();
+        for (uuid, at) in batch {
+            pending.entry(uuid).or_insert(at);
+        }
+    }
 }
 
 impl LastUsed {
     pub fn record(&self, credential: CredentialId, at: OffsetDateTime) {
-        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        pending.insert(credential, at);
+        self.credentials.lock().insert(credential, at);
+    }
+
+    pub fn record_resource_server(&self, server: CredentialId, at: OffsetDateTime) {
+        self.resource_servers.lock().insert(server, at);
     }
 
     pub async fn flush(&self, store: &dyn Store) {
-        let batch: Vec<(CredentialId, OffsetDateTime)> = {
-            let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-            pending.drain().collect()
-        };
-        if batch.is_empty() {
-            return;
+        let batch = self.credentials.take();
+        if !batch.is_empty() {
+            if let Err(error) = store.record_last_used(&batch).await {
+                tracing::warn!(%error, count = batch.len(), "could not record last use");
+                self.credentials.put_back(batch);
+            }
         }
-        if let Err(error) = store.record_last_used(&batch).await {
-            // Put them back for the next flush rather than lose them.
-            tracing::warn!(%error, count = batch.len(), "could not record last use");
-            let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-            for (uuid, at) in batch {
-                pending.entry(uuid).or_insert(at);
+        let batch = self.resource_servers.take();
+        if !batch.is_empty() {
+            if let Err(error) = store.record_resource_server_use(&batch).await {
+                tracing::warn!(%error, count = batch.len(), "could not record resource servers' last use");
+                self.resource_servers.put_back(batch);
             }
         }
     }

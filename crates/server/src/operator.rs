@@ -315,6 +315,7 @@ pub async fn create_resource_server(
         display_prefix: secret.display_prefix().to_string(),
         created_at: at,
         revoked_at: None,
+        last_used_at: None,
     };
     let event = instance_event(InstanceAction::ResourceServerCreated, &server, at);
     match store

@@ -331,6 +331,12 @@ pub trait Store: Send + Sync + 'static {
         now: OffsetDateTime,
         audit: &InstanceAuditEvent,
     ) -> Result<()>;
+    /// Records when resource servers last authenticated (batched by the
+    /// caller); an earlier time than the stored one changes nothing.
+    async fn record_resource_server_use(
+        &self,
+        uses: &[(CredentialId, OffsetDateTime)],
+    ) -> Result<()>;
     /// The instance audit log, newest first.
     async fn instance_audit_events(&self, limit: u32) -> Result<Vec<StoredInstanceAuditEvent>>;
 

@@ -364,6 +364,8 @@ pub struct ResourceServer {
     pub display_prefix: String,
     pub created_at: OffsetDateTime,
     pub revoked_at: Option<OffsetDateTime>,
+    /// Its last introspection call, to the minute.
+    pub last_used_at: Option<OffsetDateTime>,
 }
 
 /// An event of the instance audit log as stored.

@@ -23,6 +23,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use latchkey_core::{token, ExposeSecret, SecretString, TokenKind};
 use latchkey_store::{ResourceServer, INSTANCE_CHANGES};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -57,7 +58,7 @@ pub async fn introspect(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let at = now();
-    if authenticate_client(&state, &headers).await?.is_none() {
+    if authenticate_client(&state, &headers, at).await?.is_none() {
         state
             .introspect_failures
             .take(&throttle_address(client.ip), at)?;
@@ -112,12 +113,40 @@ fn invalid_client() -> Response {
     response
 }
 
+/// A resource server as cached: what the store said, and when its last use
+/// was last handed to `lastUsedAt` (at most once a minute, as for tokens).
+pub struct CachedClient {
+    pub server: ResourceServer,
+    last_recorded: AtomicI64,
+}
+
+impl CachedClient {
+    fn new(server: ResourceServer) -> CachedClient {
+        CachedClient {
+            server,
+            last_recorded: AtomicI64::new(i64::MIN),
+        }
+    }
+
+    /// True at most once a minute: when this use should reach `lastUsedAt`.
+    fn due_for_last_used(&self, at: time::OffsetDateTime) -> bool {
+        let now = at.unix_timestamp();
+        let last = self.last_recorded.load(Ordering::Relaxed);
+        now.saturating_sub(last) >= 60
+            && self
+                .last_recorded
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+    }
+}
+
 /// The live resource server the request authenticates as, if any. The outer
 /// error is the server's own trouble (database unreachable).
 async fn authenticate_client(
     state: &AppState,
     headers: &HeaderMap,
-) -> Result<Option<Arc<ResourceServer>>, ApiError> {
+    at: time::OffsetDateTime,
+) -> Result<Option<Arc<CachedClient>>, ApiError> {
     let Some((client_id, secret)) = headers.get(header::AUTHORIZATION).and_then(presented) else {
         return Ok(None);
     };
@@ -130,9 +159,10 @@ async fn authenticate_client(
     let load = async {
         Ok::<_, ApiError>(match state.store.resource_server_by_hash(&hash).await? {
             // Found by the index; compared again in constant time.
-            Some((server, stored)) if stored.ct_eq(&hash) => {
-                (Lookup::Found(Arc::new(server)), Some(INSTANCE_CHANGES))
-            }
+            Some((server, stored)) if stored.ct_eq(&hash) => (
+                Lookup::Found(Arc::new(CachedClient::new(server))),
+                Some(INSTANCE_CHANGES),
+            ),
             _ => (Lookup::Unknown, None),
         })
     };
@@ -141,11 +171,16 @@ async fn authenticate_client(
         .get_or_load(hash, std::time::Instant::now(), load)
         .await?;
     Ok(match &entry.lookup {
-        Lookup::Found(server)
-            if server.revoked_at.is_none()
-                && client_id.is_none_or(|id| id == server.uuid.uuid()) =>
+        Lookup::Found(client)
+            if client.server.revoked_at.is_none()
+                && client_id.is_none_or(|id| id == client.server.uuid.uuid()) =>
         {
-            Some(server.clone())
+            if client.due_for_last_used(at) {
+                state
+                    .last_used
+                    .record_resource_server(client.server.uuid, at);
+            }
+            Some(client.clone())
         }
         _ => None,
     })

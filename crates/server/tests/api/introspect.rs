@@ -437,15 +437,22 @@ async fn introspection_records_last_use(app: TestApp) {
         &app.introspect(Some(&format!("Bearer {secret}")), &token)
             .await,
     );
-    let mut seen = false;
+    // The token's and the resource server's (what `latchkey resource-servers
+    // list` shows) are both written within the flush interval.
+    let store = app.server.as_ref().expect("running").store.clone();
+    let (mut token_seen, mut server_seen) = (false, false);
     for _ in 0..40 {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        if !app.get(&path, &app.admin.session).await.expect(200)["lastUsedAt"].is_null() {
-            seen = true;
+        token_seen = !app.get(&path, &app.admin.session).await.expect(200)["lastUsedAt"].is_null();
+        server_seen = store.resource_servers().await.unwrap()[0]
+            .last_used_at
+            .is_some();
+        if token_seen && server_seen {
             break;
         }
     }
-    assert!(seen, "lastUsedAt was written within the flush interval");
+    assert!(token_seen, "the token's lastUsedAt was written");
+    assert!(server_seen, "the resource server's last use was written");
 }
 
 /// PostgreSQL: a revocation by another process (the operator command on

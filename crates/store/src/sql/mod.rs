@@ -590,6 +590,13 @@ impl Store for SqlStore {
         resource_servers::revoke_resource_server(self, uuid, now, audit).await
     }
 
+    async fn record_resource_server_use(
+        &self,
+        uses: &[(CredentialId, OffsetDateTime)],
+    ) -> Result<()> {
+        resource_servers::record_resource_server_use(self, uses).await
+    }
+
     async fn instance_audit_events(&self, limit: u32) -> Result<Vec<StoredInstanceAuditEvent>> {
         resource_servers::instance_audit_events(self, limit).await
     }

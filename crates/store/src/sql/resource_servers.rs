@@ -12,7 +12,7 @@ use sqlx::{AnyConnection, Row};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-const COLS: &str = "uuid, name, display_prefix, created_at, revoked_at";
+const COLS: &str = "uuid, name, display_prefix, created_at, revoked_at, last_used_at";
 
 fn resource_server_from(row: &AnyRow) -> Result<ResourceServer> {
     Ok(ResourceServer {
@@ -21,6 +21,7 @@ fn resource_server_from(row: &AnyRow) -> Result<ResourceServer> {
         display_prefix: row.try_get("display_prefix")?,
         created_at: time_at(row, "created_at")?,
         revoked_at: opt_time_at(row, "revoked_at")?,
+        last_used_at: opt_time_at(row, "last_used_at")?,
     })
 }
 
@@ -64,13 +65,14 @@ pub(super) async fn create_resource_server(
     let mut tx = db.write.begin().await?;
     let key = name_key(&rs.name);
     sqlx::query(&format!(
-        "INSERT INTO resource_servers ({COLS}, name_key, token_hash) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        "INSERT INTO resource_servers ({COLS}, name_key, token_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
     ))
     .bind(rs.uuid.to_string())
     .bind(rs.name.clone())
     .bind(rs.display_prefix.clone())
     .bind(ts(rs.created_at))
     .bind(opt_ts(rs.revoked_at))
+    .bind(opt_ts(rs.last_used_at))
     .bind(key)
     .bind(token_hash.to_hex())
     .execute(&mut *tx)
@@ -150,4 +152,26 @@ pub(super) async fn instance_audit_events(
             })
         })
         .collect()
+}
+
+pub(super) async fn record_resource_server_use(
+    db: &SqlStore,
+    uses: &[(CredentialId, OffsetDateTime)],
+) -> Result<()> {
+    if uses.is_empty() {
+        return Ok(());
+    }
+    let mut tx = db.write.begin().await?;
+    for (uuid, at) in uses {
+        sqlx::query(
+            "UPDATE resource_servers SET last_used_at = $1 WHERE uuid = $2 \
+             AND (last_used_at IS NULL OR last_used_at < $1)",
+        )
+        .bind(ts(*at))
+        .bind(uuid.to_string())
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }

@@ -8,6 +8,7 @@ on_both_backends! {
     resource_servers_live_by_hash_until_revoked => resource_servers_live_by_hash_until_revoked_sqlite, resource_servers_live_by_hash_until_revoked_postgres;
     resource_server_names_are_unique_among_live_ones => resource_server_names_are_unique_among_live_ones_sqlite, resource_server_names_are_unique_among_live_ones_postgres;
     instance_audit_log_is_append_only_and_apart => instance_audit_log_is_append_only_and_apart_sqlite, instance_audit_log_is_append_only_and_apart_postgres;
+    resource_servers_keep_their_last_use => resource_servers_keep_their_last_use_sqlite, resource_servers_keep_their_last_use_postgres;
 }
 
 pub(crate) fn new_resource_server(name: &str, at: OffsetDateTime) -> (ResourceServer, TokenHash) {
@@ -17,6 +18,7 @@ pub(crate) fn new_resource_server(name: &str, at: OffsetDateTime) -> (ResourceSe
         display_prefix: "lkrs_abcde".into(),
         created_at: at,
         revoked_at: None,
+        last_used_at: None,
     };
     (
         server,
@@ -243,4 +245,33 @@ async fn instance_audit_log_is_append_only_and_apart(t: TestDb) {
         .execute(&mut raw)
         .await
         .is_err());
+}
+
+/// A recorded use shows in the list; an older one (a late batch) does not
+/// move it back; a use of an unknown id writes nothing; no audit event.
+async fn resource_servers_keep_their_last_use(t: TestDb) {
+    let t0 = now();
+    let (a, a_hash) = new_resource_server("gateway", t0);
+    t.create_resource_server(
+        &a,
+        &a_hash,
+        &instance_event(InstanceAction::ResourceServerCreated, &a, t0),
+    )
+    .await
+    .unwrap();
+    let listed = |t: TestDb| async move { t.resource_servers().await.unwrap()[0].last_used_at };
+    assert_eq!(listed(t.clone()).await, None);
+    let used = t0 + secs(90);
+    t.record_resource_server_use(&[(a.uuid, used), (CredentialId::random(), used)])
+        .await
+        .unwrap();
+    assert_eq!(listed(t.clone()).await, Some(used));
+    t.record_resource_server_use(&[(a.uuid, t0 + secs(30))])
+        .await
+        .unwrap();
+    assert_eq!(listed(t.clone()).await, Some(used));
+    let (found, _) = t.resource_server_by_hash(&a_hash).await.unwrap().unwrap();
+    assert_eq!(found.last_used_at, Some(used));
+    t.record_resource_server_use(&[]).await.unwrap();
+    assert_eq!(t.instance_audit_events(10).await.unwrap().len(), 1);
 }
