@@ -69,6 +69,7 @@ audit_actions! {
     ServiceAccountUpdated => "service_account.updated",
     ServiceAccountRotated => "service_account.rotated",
     ServiceAccountDeleted => "service_account.deleted",
+    UserPasswordChanged => "user.password_changed",
     // Records no change: the PostgreSQL trigger that tells other replicas
     // of changes (migration 0004) skips it by this name.
     AuthRefused => "auth.refused",

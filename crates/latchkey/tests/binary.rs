@@ -227,6 +227,18 @@ async fn no_secret_reaches_the_data_directory_or_the_logs() {
         .call(reqwest::Method::GET, "/api/v1/org/projects", None, None)
         .await;
     assert_eq!(status, 200);
+    // A changed password: neither the old nor the new one is kept or logged.
+    let next_password = "member-password-next-3c7a";
+    secrets.push(next_password.to_string());
+    let (status, r) = member
+        .call(
+            post.clone(),
+            "/api/v1/user/me/password",
+            None,
+            Some(json!({ "currentPassword": member_password, "newPassword": next_password })),
+        )
+        .await;
+    assert_eq!(status, 204, "{r}");
     // A token made and rotated through the settings pages' forms: the page
     // shows the secret once, and it is not kept or logged either.
     let form_post = |path: String, fields: Vec<(&'static str, String)>| {

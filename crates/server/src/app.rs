@@ -2,7 +2,7 @@
 
 use crate::api::introspect;
 use crate::api::{
-    api_keys, audit, catalog, forward, identity, members, ops, pats, projects, roles,
+    account, api_keys, audit, catalog, forward, identity, members, ops, pats, projects, roles,
     service_accounts, session, verify,
 };
 use crate::cache::AuthCache;
@@ -37,7 +37,7 @@ use utoipa_axum::routes;
 #[derive(OpenApi)]
 #[openapi(
     info(title = "latchkey", description = "Credentials for multi-tenant software: personal access tokens, API keys, service accounts.\n\nEvery success body is `{\"status\": \"ok\", \"results\": <the schema shown>}`; every failure is `{\"status\": \"error\", \"error\": {statusCode, code, message, details?}}`. Authenticate with `Authorization: ApiKey <token>` or `Bearer <token>`, or the `latchkey_session` cookie plus `X-CSRF-Token` on changes."),
-    tags((name = "session"), (name = "identity"), (name = "members"), (name = "projects"), (name = "roles"), (name = "personal access tokens"), (name = "api keys"), (name = "service accounts"), (name = "audit"), (name = "verification"), (name = "forward auth"), (name = "operations"))
+    tags((name = "session"), (name = "account"), (name = "identity"), (name = "members"), (name = "projects"), (name = "roles"), (name = "personal access tokens"), (name = "api keys"), (name = "service accounts"), (name = "audit"), (name = "verification"), (name = "forward auth"), (name = "operations"))
 )]
 struct ApiDoc;
 
@@ -135,6 +135,7 @@ fn api_router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(session::login))
         .routes(routes!(session::logout))
         .routes(routes!(session::set_active_org))
+        .routes(routes!(account::change_password))
         .routes(routes!(session::accept_invite))
         .routes(routes!(identity::current_user))
         .routes(routes!(identity::current_org))

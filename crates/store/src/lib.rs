@@ -153,6 +153,20 @@ pub trait Store: Send + Sync + 'static {
         audit: &AuditEvent,
     ) -> Result<(User, OrgId)>;
 
+    // Accounts
+    /// Replaces the account's password and ends every other session of it,
+    /// in any organization (`keep` is the session that asked, which stays).
+    /// `NotFound` when the account has no password yet (an invitation sets
+    /// the first).
+    async fn change_password(
+        &self,
+        user: UserId,
+        password_hash: &str,
+        keep: &TokenHash,
+        now: OffsetDateTime,
+        audit: &AuditEvent,
+    ) -> Result<()>;
+
     // Web sessions
     async fn create_session(&self, session: &NewSession) -> Result<()>;
     async fn session(&self, id_hash: &TokenHash) -> Result<Option<SessionRecord>>;

@@ -1,6 +1,7 @@
 //! HTTP handlers, one module per resource. Each is thin: parse, authorize
 //! (one visible call), apply the domain rule, store, render.
 
+pub mod account;
 pub mod api_keys;
 pub mod audit;
 pub mod catalog;

@@ -4,6 +4,7 @@
 //! to compile instead of failing in a client. Serde and OpenAPI only: no
 //! axum, no store, no caller; the handlers fill them from those.
 
+pub mod account;
 pub mod api_keys;
 pub mod audit;
 pub mod errors;
@@ -18,6 +19,7 @@ pub mod service_accounts;
 pub mod session;
 pub mod verify;
 
+pub use account::*;
 pub use api_keys::*;
 pub use audit::*;
 pub use errors::*;

@@ -347,6 +347,21 @@ async fn no_secret_in_the_log(app: TestApp) {
         secrets.push(cookie.clone());
         secrets.push(csrf.clone());
     }
+    // A password change: a wrong current password, then the right one (the
+    // same new password both times, so it is the one kept).
+    let new_password = "the member's next passphrase";
+    for (current, status) in [("a wrong current one", 400), (member_password, 204)] {
+        let changed = app
+            .post(
+                "/api/v1/user/me/password",
+                &member_session,
+                json!({ "currentPassword": current, "newPassword": new_password }),
+            )
+            .await;
+        assert_eq!(changed.status, status, "{}", changed.body);
+    }
+    secrets.push("a wrong current one".to_string());
+    secrets.push(new_password.to_string());
 
     // Tokens of every kind: created, rotated (old and new), revoked and used.
     let pats = "/api/v1/user/me/personal-access-tokens";

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod account;
 mod api_keys;
 mod audit;
 mod audit_queries;

@@ -30,6 +30,7 @@ async fn openapi_describes_every_route(app: TestApp) {
         ("post", "/api/v1/login"),
         ("post", "/api/v1/logout"),
         ("post", "/api/v1/user/me/active-org"),
+        ("post", "/api/v1/user/me/password"),
         ("post", "/api/v1/invites/{code}"),
         ("get", "/api/v1/user"),
         ("get", "/api/v1/org"),

@@ -73,6 +73,8 @@ pub(crate) const SCOPE: Expect = Expect::Error(403, "missing_scope");
 pub(crate) const DENY: Expect = Expect::Error(403, "forbidden");
 pub(crate) const UNGRANTABLE: Expect = Expect::Error(403, "scopes_not_grantable");
 pub(crate) const NF: Expect = Expect::Error(404, "not_found");
+/// A wrong current password for a password change.
+pub(crate) const WRONG_PASSWORD: Expect = Expect::Error(400, "invalid_request");
 /// No organization principal is a resource server: introspection's `401`.
 pub(crate) const CLIENT: Expect = Expect::OAuth(401, "invalid_client");
 
@@ -189,6 +191,10 @@ pub(crate) fn table() -> Vec<Row> {
         // Switching to an organization the user is not in.
         row(post.clone(), "/api/v1/user/me/active-org", Nothing, Some(json!({ "orgUuid": "{globex}" })), None,
                                                                                    [ANON, DENY, DENY, DENY, DENY, DENY, NF,   DENY, DENY, DENY, DENY, DENY, DENY, DENY, DENY]),
+        // Only a session changes a password (a wrong current one here, so the
+        // shared session's password stays): tokens are refused.
+        row(post.clone(), "/api/v1/user/me/password", Nothing, Some(json!({ "currentPassword": "not the password", "newPassword": "{password}" })), None,
+                                                                                   [ANON, DENY, DENY, DENY, DENY, DENY, WRONG_PASSWORD, DENY, DENY, DENY, DENY, DENY, DENY, DENY, DENY]),
         // A new person's first invitation sets the password without a
         // credential; with one, only a session of the invited account accepts
         // (a token is refused, another account's session sees nothing).

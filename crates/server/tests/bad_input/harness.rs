@@ -364,6 +364,14 @@ pub(crate) fn endpoints(app: &TestApp, fx: &Fixture) -> Vec<Endpoint> {
             "orgUuid",
         ),
         e(
+            "change password",
+            Method::POST,
+            "/api/v1/user/me/password".into(),
+            session,
+            json!({ "currentPassword": "x", "newPassword": "long enough" }),
+            "newPassword",
+        ),
+        e(
             "add member",
             Method::POST,
             "/api/v1/org/users".into(),

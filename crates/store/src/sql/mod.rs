@@ -6,6 +6,7 @@
 //! audited change ends with); the statements live in one module per
 //! aggregate, and `impl Store` below hands each call to its module.
 
+mod accounts;
 mod audit;
 mod credentials;
 mod invites;
@@ -333,6 +334,18 @@ impl Store for SqlStore {
         audit: &AuditEvent,
     ) -> Result<(User, OrgId)> {
         invites::accept_invite(self, code_hash, acceptance, now, audit).await
+    }
+
+    // Accounts
+    async fn change_password(
+        &self,
+        user: UserId,
+        password_hash: &str,
+        keep: &TokenHash,
+        now: OffsetDateTime,
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        accounts::change_password(self, user, password_hash, keep, now, audit).await
     }
 
     // Web sessions

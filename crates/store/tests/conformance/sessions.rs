@@ -6,6 +6,74 @@ on_both_backends! {
     sessions_lifecycle => sessions_lifecycle_sqlite, sessions_lifecycle_postgres;
     sessions_carry_what_the_member_holds => sessions_carry_what_the_member_holds_sqlite, sessions_carry_what_the_member_holds_postgres;
     session_changes_tell_the_caches => session_changes_tell_the_caches_sqlite, session_changes_tell_the_caches_postgres;
+    a_password_change_ends_the_other_sessions => a_password_change_ends_the_other_sessions_sqlite, a_password_change_ends_the_other_sessions_postgres;
+}
+
+/// The session that changes the password stays; the account's others end,
+/// in every organization (whose caches hear of it); another account's do
+/// not; one audit event; an account without a password has none to change.
+async fn a_password_change_ends_the_other_sessions(t: TestDb) {
+    use std::sync::Mutex;
+    let (a, alice) = new_org(&t, "acme").await;
+    let b = org_founded_by(&t, "bravo", alice.uuid).await;
+    let (c, carol) = new_org(&t, "charlie").await;
+    let hooked = Arc::new(Mutex::new(Vec::new()));
+    let mut store = t.store.clone();
+    let into_hook = hooked.clone();
+    store.set_change_hook(Arc::new(move |org| into_hook.lock().unwrap().push(org)));
+    let asking = new_session(&t, alice.uuid, a.uuid).await;
+    let elsewhere = new_session(&t, alice.uuid, b.uuid).await;
+    let here = new_session(&t, alice.uuid, a.uuid).await;
+    let carols = new_session(&t, carol.uuid, c.uuid).await;
+    let mut log = AuditLog::start(&t, a.uuid).await;
+    hooked.lock().unwrap().clear();
+    store
+        .change_password(
+            alice.uuid,
+            "$argon2id$new",
+            &asking,
+            now(),
+            &ev(a.uuid, "user.password_changed"),
+        )
+        .await
+        .unwrap();
+    log.expect(&t, "user.password_changed").await;
+    let mut heard = std::mem::take(&mut *hooked.lock().unwrap());
+    heard.sort();
+    let mut want = vec![a.uuid, b.uuid];
+    want.sort();
+    assert_eq!(heard, want);
+    let revoked = |id| {
+        let t = t.clone();
+        async move { t.session(&id).await.unwrap().unwrap().revoked_at.is_some() }
+    };
+    assert!(!revoked(asking).await);
+    assert!(revoked(elsewhere).await && revoked(here).await);
+    assert!(!revoked(carols).await);
+    let stored = t
+        .user_by_email(&alice.email)
+        .await
+        .unwrap()
+        .unwrap()
+        .password_hash
+        .unwrap();
+    assert_eq!(stored.expose_secret(), "$argon2id$new");
+
+    let (x, _) = invite_new_member(&t, a.uuid, "x@example.com", Role::Viewer).await;
+    log.expect(&t, "member.invited").await;
+    let xs = new_session(&t, x.uuid, a.uuid).await;
+    assert_err!(
+        t.change_password(
+            x.uuid,
+            "$argon2id$x",
+            &xs,
+            now(),
+            &ev(a.uuid, "user.password_changed")
+        )
+        .await,
+        StoreError::NotFound
+    );
+    log.expect_none(&t).await;
 }
 
 /// A session is cached like a token, so it comes with everything a token's
