@@ -20,6 +20,12 @@ with wrk, in one run, requests per second and p50/p99 latency of:
                                        cached, a scope on a project)
  10. POST /oauth2/introspect           (a PAT, cached) by a resource server
                                        (Basic), made by the operator command
+ 11. nginx in front of an app:         GET / through nginx to a trivial
+                                       upstream (a) without authentication
+                                       and (b) with `auth_request` to
+                                       /auth/forward, the users' configuration
+                                       examples/nginx/latchkey.conf; b / a is
+                                       what putting latchkey in front costs
 
 and prints each against the baseline, plus the servers' peak memory.
 
@@ -28,9 +34,11 @@ Before a scenario is timed, a sample request must get its expected answer
 `invalid_token` for the wrong token, `valid: true` and `allowed: true` from
 verify, an empty 200 naming the PAT's owner in `X-Latchkey-Principal-Id` from
 forward auth, and `valid: true` for 20 of the seeded tokens on the server that
-scenario uses); after each wrk run, every response must be of the expected
-class (refused, for the wrong token). Otherwise the run exits non-zero
-naming the scenario and what came back.
+scenario uses; through nginx, the app's 200 without authentication, the app's
+200 naming the PAT's owner with it, and 401 without a token); after each wrk
+run, every response must be of the expected class (refused, for the wrong
+token). Otherwise the run exits non-zero naming the scenario and what came
+back.
 
     bench/auth_bench.py                        # 1,000,000 tokens, SQLite
     bench/auth_bench.py --tokens 100000 --duration 5 --connections 32
@@ -38,6 +46,8 @@ naming the scenario and what came back.
     bench/auth_bench.py --smoke                # seconds; what CI runs
 
 Only the standard library; wrk comes from Debian (installed when missing).
+nginx must be installed (Debian's, /usr/sbin/nginx; `--nginx` for another):
+without it the run fails.
 """
 
 import argparse
@@ -272,6 +282,138 @@ def free_port():
         return s.getsockname()[1]
 
 
+# What examples/nginx/latchkey.conf says, replaced as the proxy tests replace
+# it (crates/server/tests/proxies/nginx.rs and harness.rs).
+EXAMPLE_LISTEN = "listen 8000;"
+EXAMPLE_LATCHKEY = "127.0.0.1:8080"
+EXAMPLE_APP = "127.0.0.1:3000"
+NGINX_PLAIN = "nginx -> app, no authentication"
+NGINX_AUTH = "nginx -> app, auth_request /auth/forward, PAT"
+# The app behind nginx: the second server block of the same process, an
+# immediate 200 that says which principal nginx passed on.
+NGINX_APP_BODY = "app\n"
+NGINX_SEEN = "X-Bench-Principal-Id"
+
+
+def nginx_binary(given):
+    """nginx is required: the run fails, never skips, without it."""
+    path = given or ("/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else shutil.which("nginx"))
+    if not path or not os.access(path, os.X_OK):
+        sys.exit(f"auth_bench: nginx is not installed ({given or '/usr/sbin/nginx'} not found): the nginx scenarios "
+                 "need it; install Debian's (apt-get install nginx, as .ci/run does) or name one with --nginx")
+    return path
+
+
+def render(text, replacements):
+    for old, new in replacements:
+        if old not in text:
+            sys.exit(f"auth_bench: {old!r} is not in examples/nginx/latchkey.conf")
+        text = text.replace(old, new)
+    return text
+
+
+class Nginx:
+    """One nginx process (`daemon off; master_process off;`, as the proxy
+    tests run it), a child of the benchmark with everything below `work`:
+    examples/nginx/latchkey.conf in front of a trivial app, the same app
+    behind a plain proxy, and the app itself, each on a free port."""
+
+    def __init__(self, binary, work, latchkey_port):
+        self.dir = Path(work) / "nginx"
+        self.dir.mkdir()
+        d = self.dir
+        ports = {latchkey_port}
+        while len(ports) < 4:
+            ports.add(free_port())
+        self.auth_port, self.plain_port, app_port = sorted(ports - {latchkey_port})
+        self.auth_base = f"http://127.0.0.1:{self.auth_port}"
+        self.plain_base = f"http://127.0.0.1:{self.plain_port}"
+        site = render((ROOT / "examples" / "nginx" / "latchkey.conf").read_text(), [
+            (EXAMPLE_LISTEN, f"listen 127.0.0.1:{self.auth_port};"),
+            (EXAMPLE_LATCHKEY, f"127.0.0.1:{latchkey_port}"),
+            (EXAMPLE_APP, f"127.0.0.1:{app_port}"),
+        ])
+        (d / "latchkey.conf").write_text(site)
+        (d / "nginx.conf").write_text(f"""daemon off;
+master_process off;
+pid {d}/nginx.pid;
+error_log {d}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {d}/body;
+  proxy_temp_path {d}/proxy;
+  fastcgi_temp_path {d}/fastcgi;
+  uwsgi_temp_path {d}/uwsgi;
+  scgi_temp_path {d}/scgi;
+  include {d}/latchkey.conf;
+  # The app: answered at once, naming the principal it was told of.
+  server {{
+    listen 127.0.0.1:{app_port};
+    location / {{
+      add_header {NGINX_SEEN} $http_x_latchkey_principal_id always;
+      return 200 "{NGINX_APP_BODY}";
+    }}
+  }}
+  # The same app behind nginx alone: the example's location without
+  # auth_request.
+  server {{
+    listen 127.0.0.1:{self.plain_port};
+    location / {{
+      proxy_set_header Host $host;
+      proxy_pass http://app;
+    }}
+  }}
+}}
+""")
+        self.log = open(d / "nginx.out", "w")
+        self.proc = subprocess.Popen([binary, "-p", str(d), "-e", str(d / "error.log"), "-c", str(d / "nginx.conf")],
+                                     stdout=self.log, stderr=self.log)
+        for _ in range(100):
+            if self.proc.poll() is not None:
+                self.log.flush()
+                sys.exit(f"auth_bench: nginx exited ({self.proc.returncode}): {self.errors()}")
+            try:
+                request(self.plain_base, "GET", "/")
+                return
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        sys.exit(f"auth_bench: nginx did not answer on 127.0.0.1:{self.plain_port}: {self.errors()}")
+
+    def errors(self):
+        text = ""
+        for name in ("nginx.out", "error.log"):
+            f = self.dir / name
+            if f.exists():
+                text += f.read_text(errors="replace")
+        return text[-1500:] or "(nothing logged)"
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+def expect_nginx(name, base, headers, status, owner=None):
+    """The sample request through nginx: the app's answer (naming `owner`
+    as the principal nginx passed on, when given), or nginx's refusal."""
+    got, seen, raw = request(base, "GET", "/", None, headers)
+    seen = {k.lower(): v for k, v in seen.items()}
+    principal = seen.get(NGINX_SEEN.lower())
+    if status == 200:
+        if got != 200 or raw.decode(errors="replace") != NGINX_APP_BODY or (owner and principal != owner):
+            fail(name, f"expected the app's 200{f' naming {owner}' if owner else ''}; the sample request got "
+                       f"{got}, {NGINX_SEEN} {principal!r}: {raw[:300]!r}")
+    elif got != status:
+        fail(name, f"expected {status}; the sample request got {got}: {raw[:300]!r}")
+
+
 def seed_sqlite(db_path, key, org, owner, count, sample_file, sample_size):
     """Stores `count` PATs of `owner` the way latchkey does (only the keyed
     hash), and writes `sample_size` of the secrets to `sample_file`."""
@@ -372,12 +514,17 @@ def main():
                    help="connections for the cold scenario: its latency, not queueing for the pool")
     p.add_argument("--database-url", help="PostgreSQL server to create a bench database on (default: SQLite)")
     p.add_argument("--binary", help="latchkey binary (default: build and use target/release/latchkey)")
+    p.add_argument("--nginx", help="nginx binary for the scenarios behind a proxy (default: /usr/sbin/nginx, "
+                                   "else nginx on PATH); required")
     p.add_argument("--smoke", action="store_true", help="seconds, not minutes: 2,000 tokens, 1 s per scenario, debug build")
     args = p.parse_args()
     if args.smoke:
         args.tokens, args.sample, args.duration, args.connections, args.cold_connections = 2_000, 500, 1, 8, 2
         args.rounds = 1
+    nginx = nginx_binary(args.nginx)
     ensure_wrk()
+    # Stopped by a signal, the servers are still stopped (below, `finally`).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("auth_bench: terminated"))
 
     binary = args.binary
     if not binary:
@@ -526,6 +673,13 @@ def main():
              {"headers": [f"Authorization: Bearer {pat}"]}, None),
         ]
         cached.append(introspection_scenario(binary, data, env, base, pat, owner, work))
+        proxy = Nginx(nginx, work, server.port)
+        servers.append(proxy)
+        expect_nginx(NGINX_PLAIN, proxy.plain_base, None, 200)
+        expect_nginx(NGINX_AUTH, proxy.auth_base, {"Authorization": f"Bearer {pat}"}, 200, owner)
+        expect_nginx(f"{NGINX_AUTH} (no token)", proxy.auth_base, None, 401)
+        cached += [(NGINX_PLAIN, proxy.plain_base + "/", {}, None),
+                   (NGINX_AUTH, proxy.auth_base + "/", {"headers": [f"Authorization: Bearer {pat}"]}, None)]
         for name, path, _, sample in cached:
             if sample:
                 method, body, headers, status, check, what = sample
@@ -535,7 +689,8 @@ def main():
         for i in range(args.rounds):
             for name, path, kw, _ in cached:
                 log(f"{name} (round {i + 1} of {args.rounds})")
-                rounds[name].append(run_wrk(name, base + path, args, **kw))
+                url = path if path.startswith("http") else base + path
+                rounds[name].append(run_wrk(name, url, args, **kw))
         for name, _, _, _ in cached:
             runs = rounds[name]
             median = lambda key: sorted(r[key] or 0 for r in runs)[len(runs) // 2]
@@ -551,6 +706,8 @@ def main():
         scenario(warm_name, "/api/v1/auth/verify", script=str(random_lua), env={"LATCHKEY_TOKENS_FILE": str(sample_file)})
         warm_rss = server.rss_mib()
         warm_peak = server.peak_rss_mib()
+        proxy.stop()
+        servers.remove(proxy)
         server.stop()
         servers.remove(server)
 
@@ -590,6 +747,7 @@ def main():
     for a, b in [("POST /api/v1/auth/verify, PAT, scope + projectUuid", "POST /api/v1/auth/verify, PAT"),
                  (FORWARD, "POST /api/v1/auth/verify, PAT, scope + projectUuid"),
                  ("POST /oauth2/introspect, PAT, resource server (Basic)", "POST /api/v1/auth/verify, PAT"),
+                 (NGINX_AUTH, NGINX_PLAIN),
                  ("GET /settings/tokens (page), session", "GET /api/v1/user/me/personal-access-tokens, session")]:
         if by.get(a) and by.get(b) and by[b]["rps"]:
             print(f"{a} / {b}: {by[a]['rps'] / by[b]['rps']:.2f}")

@@ -14,11 +14,13 @@ use crate::extract::parse_query;
 use crate::state::{now, AppState};
 use crate::wire::forward as wire;
 use crate::wire::ForwardQuery;
-use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, Uri};
+use axum::response::Response;
 use latchkey_core::forward::{method_name, RequestPath, Requirement};
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
+use std::borrow::Cow;
 
 /// Where the routes are; below it, the rest of the path is the proxied one.
 pub const PATH: &str = "/auth/forward";
@@ -50,12 +52,14 @@ pub const PATH: &str = "/auth/forward";
 pub async fn forward(
     State(state): State<AppState>,
     client: Client,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    request: Request,
 ) -> ApiResult<Response> {
+    // The request's own parts, read in place: no copy of its headers. (The
+    // body, never read, is dropped here as it would be before the handler.)
+    let (parts, _) = request.into_parts();
+    let headers = &parts.headers;
     let at = now();
-    let needed = needed(&state, &method, &uri, &headers)?;
+    let needed = needed(&state, &parts.method, &parts.uri, headers)?;
     let caller = match headers.get(header::AUTHORIZATION) {
         None => return Err(ApiError::Unauthenticated(AuthFailure::MissingCredentials)),
         Some(value) => {
@@ -86,7 +90,10 @@ pub async fn forward(
             ));
         }
     }
-    Ok((StatusCode::OK, identity(&state, &caller)).into_response())
+    // An empty `200` whose headers are the prepared ones as they are.
+    let mut response = Response::new(Body::empty());
+    *response.headers_mut() = identity(&state, &caller);
+    Ok(response)
 }
 
 /// What the request needs, before anything is authenticated: a bad query or
@@ -107,7 +114,7 @@ fn needed(
             RequestPath::parse(rest).map_err(|e| ApiError::invalid("path", e.to_string()))?;
         return Ok(state.forward_rules.requirement(method.as_str(), &path));
     }
-    let query: ForwardQuery = parse_query(uri.query().unwrap_or(""))?;
+    let query = forward_query(uri.query().unwrap_or(""))?;
     if let Some(name) = query.scope {
         let scope = state.catalog.parse(&name).ok_or_else(|| {
             ApiError::invalid(
@@ -150,6 +157,53 @@ fn needed(
     Ok(state.forward_rules.requirement(&method, &path))
 }
 
+/// `scope` and `project` of the forward-auth URL, as `ForwardQuery` reads
+/// them (other parameters ignored), borrowed from the URL unless decoding
+/// changed them. A parameter sent twice is left to `parse_query`, whose
+/// refusal names it as every query's does.
+fn forward_query(query: &str) -> ApiResult<Asked<'_>> {
+    let mut scope = None;
+    let mut project = None;
+    for (key, value) in pairs(query) {
+        let slot = match &*key {
+            "scope" => &mut scope,
+            "project" => &mut project,
+            _ => continue,
+        };
+        if slot.replace(value).is_some() {
+            let owned: ForwardQuery = parse_query(query)?;
+            return Ok(Asked {
+                scope: owned.scope.map(Cow::Owned),
+                project: owned.project.map(Cow::Owned),
+            });
+        }
+    }
+    Ok(Asked { scope, project })
+}
+
+/// The query's pairs as `form_urlencoded::parse` reads them. Without a `%`
+/// or `+` there is nothing to decode: then they are slices of the query.
+fn pairs(query: &str) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
+    let plain = !query.bytes().any(|b| b == b'%' || b == b'+');
+    let sliced = plain.then(|| {
+        query.split('&').filter(|s| !s.is_empty()).map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (Cow::Borrowed(key), Cow::Borrowed(value))
+        })
+    });
+    let decoded = (!plain).then(|| form_urlencoded::parse(query.as_bytes()));
+    sliced
+        .into_iter()
+        .flatten()
+        .chain(decoded.into_iter().flatten())
+}
+
+/// What the forward-auth URL asks for (`ForwardQuery`, borrowed).
+struct Asked<'q> {
+    scope: Option<Cow<'q, str>>,
+    project: Option<Cow<'q, str>>,
+}
+
 /// The value of one of two headers naming the same thing, with the name it
 /// came under. Sent twice, or under both names with different values, it is
 /// refused: one of them was not written by the proxy.
@@ -189,6 +243,7 @@ const NAME_ESCAPES: &AsciiSet = &CONTROLS.add(b'%');
 /// copies them replaces whatever a client sent under those names. Built once
 /// per cached credential: what they say changes only with a new cache entry.
 fn identity(state: &AppState, caller: &Caller) -> HeaderMap {
+    // A clone: cheaper than inserting them one by one into a new map.
     caller
         .memo
         .forward_identity
@@ -226,4 +281,34 @@ fn identity_headers(state: &AppState, caller: &Caller) -> HeaderMap {
         }
     }
     headers
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pairs;
+
+    /// The query is read as `form_urlencoded` reads it, sliced or decoded.
+    #[test]
+    fn pairs_are_form_urlencoded_ones() {
+        for query in [
+            "",
+            "&",
+            "&&scope=a",
+            "scope=content:read&project=6f1c4c7e-5b1a-4a57-9a57-1f0b6a2f1e11",
+            "scope",
+            "scope=",
+            "=x",
+            "scope=a=b&x",
+            "scope=a&scope=b",
+            "scope=content%3Aread",
+            "scope=a+b&project=c",
+            "sc%6Fpe=a",
+            "scope=%FF%FE",
+            "scope=%zz&",
+        ] {
+            let ours: Vec<_> = pairs(query).collect();
+            let theirs: Vec<_> = form_urlencoded::parse(query.as_bytes()).collect();
+            assert_eq!(ours, theirs, "{query:?}");
+        }
+    }
 }
