@@ -70,6 +70,8 @@ ids! {
     CredentialId;
     /// A custom role.
     RoleId;
+    /// A web session, as its owner's list names it (never its secret id).
+    SessionId;
 }
 
 #[cfg(test)]

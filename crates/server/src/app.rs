@@ -136,6 +136,8 @@ fn api_router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(session::logout))
         .routes(routes!(session::set_active_org))
         .routes(routes!(account::change_password))
+        .routes(routes!(account::list_sessions, account::end_other_sessions))
+        .routes(routes!(account::end_session))
         .routes(routes!(session::accept_invite))
         .routes(routes!(identity::current_user))
         .routes(routes!(identity::current_org))

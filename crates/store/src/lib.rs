@@ -172,6 +172,26 @@ pub trait Store: Send + Sync + 'static {
     async fn session(&self, id_hash: &TokenHash) -> Result<Option<SessionRecord>>;
     async fn set_session_org(&self, id_hash: &TokenHash, org: OrgId) -> Result<()>;
     async fn delete_session(&self, id_hash: &TokenHash) -> Result<()>;
+    /// The account's live sessions (unexpired at `now`, not ended), in any
+    /// organization, newest first.
+    async fn sessions_of(&self, user: UserId, now: OffsetDateTime) -> Result<Vec<SessionInfo>>;
+    /// Ends one live session of the account; `NotFound` unless it is one.
+    async fn end_session(
+        &self,
+        user: UserId,
+        session: SessionId,
+        now: OffsetDateTime,
+    ) -> Result<()>;
+    /// Ends every live session of the account but `keep`.
+    async fn end_other_sessions(
+        &self,
+        user: UserId,
+        keep: &TokenHash,
+        now: OffsetDateTime,
+    ) -> Result<()>;
+    /// Records when sessions were last used (batched by the caller); an
+    /// earlier time than the stored one changes nothing.
+    async fn record_sessions_seen(&self, uses: &[(TokenHash, OffsetDateTime)]) -> Result<()>;
 
     // Projects
     async fn create_project(&self, project: &Project, audit: &AuditEvent) -> Result<()>;

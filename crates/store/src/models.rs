@@ -3,7 +3,7 @@
 use latchkey_core::SecretString;
 pub use latchkey_core::{AccountScope, RoleRef};
 use latchkey_core::{Actor, CredentialKind, CredentialRef, Grant, Plan, Role, Target, TokenHash};
-pub use latchkey_core::{CredentialId, OrgId, ProjectId, RoleId, UserId};
+pub use latchkey_core::{CredentialId, OrgId, ProjectId, RoleId, SessionId, UserId};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -151,10 +151,31 @@ pub struct MemberChange {
 
 pub struct NewSession {
     pub id_hash: TokenHash,
+    /// What the owner's list of sessions names it by.
+    pub uuid: SessionId,
     pub user_uuid: UserId,
     pub org_uuid: OrgId,
     pub created_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
+    /// Where it was signed in from, for its owner's list.
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// A live session as its owner's list shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SessionInfo {
+    pub uuid: SessionId,
+    /// To tell the caller's own session; never shown.
+    pub id_hash: TokenHash,
+    pub org_uuid: OrgId,
+    pub created_at: OffsetDateTime,
+    /// The last request made with it, to the minute; `None` before the first
+    /// batch of uses is written.
+    pub last_seen_at: Option<OffsetDateTime>,
+    pub expires_at: OffsetDateTime,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
 }
 
 #[derive(Clone, Debug)]

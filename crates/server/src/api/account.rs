@@ -2,13 +2,15 @@
 
 use crate::auth::{Caller, Client};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, PathUuid};
 use crate::state::{now, AppState};
-use crate::wire::ChangePasswordRequest;
+use crate::wire::{ChangePasswordRequest, SessionView};
 use axum::extract::State;
 use axum::http::StatusCode;
-use latchkey_core::{limits, AuditAction, ExposeSecret, Target, TargetKind};
+use latchkey_core::{limits, AuditAction, ExposeSecret, SessionId, Target, TargetKind};
 use serde_json::json;
+
+use super::{ok, JsonOk};
 
 /// Change the password. The current one is required and checked as a
 /// sign-in is (the same throttle); every other session of the account ends,
@@ -94,6 +96,69 @@ pub async fn change_password(
     state
         .store
         .change_password(user.uuid, &password_hash, session, at, &event)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The caller's live sessions in every organization, newest first: where
+/// each signed in from and when it was last used. A web session only.
+#[utoipa::path(get, path = "/api/v1/user/me/sessions", tag = "account",
+    responses((status = 200, body = Vec<SessionView>),
+        (status = 401, description = "missing_credentials or a refused session"),
+        (status = 403, description = "forbidden: a token instead of a session")))]
+pub async fn list_sessions(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<JsonOk<Vec<SessionView>>> {
+    let current = caller.session()?;
+    let user = caller.user()?;
+    let sessions = state.store.sessions_of(user.uuid, now()).await?;
+    Ok(ok(sessions
+        .into_iter()
+        .map(|s| SessionView {
+            uuid: s.uuid.into(),
+            org_uuid: s.org_uuid.into(),
+            created_at: s.created_at,
+            last_seen_at: s.last_seen_at,
+            expires_at: s.expires_at,
+            ip: s.ip,
+            user_agent: s.user_agent,
+            current: s.id_hash == *current,
+        })
+        .collect()))
+}
+
+/// End one of the caller's sessions (the current one too: that is signing
+/// out). Another account's session, or one already ended, is `404`.
+#[utoipa::path(delete, path = "/api/v1/user/me/sessions/{uuid}", tag = "account",
+    params(("uuid" = Uuid, Path)),
+    responses((status = 204), (status = 401, description = "missing_credentials or a refused session"),
+        (status = 403, description = "forbidden: a token instead of a session, or a session request without its X-CSRF-Token"),
+        (status = 404)))]
+pub async fn end_session(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathUuid(uuid): PathUuid<SessionId>,
+) -> ApiResult<StatusCode> {
+    caller.session()?;
+    let user = caller.user()?;
+    state.store.end_session(user.uuid, uuid, now()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// End every session of the caller but this one, in every organization.
+#[utoipa::path(delete, path = "/api/v1/user/me/sessions", tag = "account",
+    responses((status = 204), (status = 401, description = "missing_credentials or a refused session"),
+        (status = 403, description = "forbidden: a token instead of a session, or a session request without its X-CSRF-Token")))]
+pub async fn end_other_sessions(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<StatusCode> {
+    let current = caller.session()?;
+    let user = caller.user()?;
+    state
+        .store
+        .end_other_sessions(user.uuid, current, now())
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

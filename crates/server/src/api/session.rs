@@ -109,10 +109,13 @@ pub async fn login(
         .store
         .create_session(&NewSession {
             id_hash: session_hash(&state, session_id.expose_secret()),
+            uuid: latchkey_core::SessionId::random(),
             user_uuid: login.user.uuid,
             org_uuid: org.uuid,
             created_at: at,
             expires_at: at + SESSION_LIFETIME,
+            ip: client.ip_text(),
+            user_agent: client.user_agent_text(),
         })
         .await?;
     let mut org_view = OrgView::of(&org);

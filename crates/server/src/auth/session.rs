@@ -55,9 +55,15 @@ pub(super) async fn caller(
         .await?;
     let caller = match &entry.lookup {
         // Refusals of a session are not audited: it names no credential.
-        Lookup::Found(resolved) => resolved
-            .admit(&client_of(parts), at)
-            .map_err(|refusal| ApiError::Unauthenticated(refusal.failure))?,
+        Lookup::Found(resolved) => {
+            let caller = resolved
+                .admit(&client_of(parts), at)
+                .map_err(|refusal| ApiError::Unauthenticated(refusal.failure))?;
+            if resolved.due_for_last_used(at) {
+                state.last_used.record_session(id_hash, at);
+            }
+            caller
+        }
         Lookup::Retired { .. } | Lookup::Unknown => {
             return Err(ApiError::Unauthenticated(AuthFailure::InvalidToken))
         }

@@ -195,6 +195,12 @@ pub(crate) fn table() -> Vec<Row> {
         // shared session's password stays): tokens are refused.
         row(post.clone(), "/api/v1/user/me/password", Nothing, Some(json!({ "currentPassword": "not the password", "newPassword": "{password}" })), None,
                                                                                    [ANON, DENY, DENY, DENY, DENY, DENY, WRONG_PASSWORD, DENY, DENY, DENY, DENY, DENY, DENY, DENY, DENY]),
+        // A person's own sessions: a session only. Ending another's (or one
+        // that does not exist) is 404; ending all the others leaves this one.
+        row(get.clone(), "/api/v1/user/me/sessions", Nothing, None, None,          [ANON, DENY, DENY, DENY, DENY, DENY, OK,   DENY, DENY, DENY, DENY, DENY, DENY, DENY, DENY]),
+        row(delete.clone(), "/api/v1/user/me/sessions/{uuid}", FreshSession, None, None,
+                                                                                   [ANON, DENY, DENY, DENY, DENY, DENY, DEL,  DENY, DENY, DENY, DENY, DENY, DENY, DENY, DENY]),
+        row(delete.clone(), "/api/v1/user/me/sessions", Nothing, None, None,       [ANON, DENY, DENY, DENY, DENY, DENY, DEL,  DENY, DENY, DENY, DENY, DENY, DENY, DENY, DENY]),
         // A new person's first invitation sets the password without a
         // credential; with one, only a session of the invited account accepts
         // (a token is refused, another account's session sees nothing).

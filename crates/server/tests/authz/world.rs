@@ -378,7 +378,24 @@ pub(crate) async fn prepare(
                     .and_then(|kv| kv.split_once('='))
                     .map(|(_, v)| v.to_string())
                     .expect("cookie");
-                auth = Some(Auth::Session { cookie, csrf });
+                let fresh = Auth::Session { cookie, csrf };
+                // Its id, for the rows that end one session.
+                let listed = app.get("/api/v1/user/me/sessions", &fresh).await;
+                let own = listed
+                    .expect(200)
+                    .as_array()
+                    .expect("sessions")
+                    .iter()
+                    .find(|s| s["current"] == true)
+                    .expect("the fresh session is listed")["uuid"]
+                    .as_str()
+                    .expect("uuid")
+                    .to_string();
+                params.push(("uuid", own));
+                auth = Some(fresh);
+            } else {
+                // Refused before any lookup.
+                params.push(("uuid", uuid::Uuid::new_v4().to_string()));
             }
         }
     }

@@ -336,6 +336,32 @@ impl Store for SqlStore {
         invites::accept_invite(self, code_hash, acceptance, now, audit).await
     }
 
+    async fn sessions_of(&self, user: UserId, now: OffsetDateTime) -> Result<Vec<SessionInfo>> {
+        sessions::sessions_of(self, user, now).await
+    }
+
+    async fn end_session(
+        &self,
+        user: UserId,
+        session: SessionId,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        sessions::end_session(self, user, session, now).await
+    }
+
+    async fn end_other_sessions(
+        &self,
+        user: UserId,
+        keep: &TokenHash,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        sessions::end_other_sessions(self, user, keep, now).await
+    }
+
+    async fn record_sessions_seen(&self, uses: &[(TokenHash, OffsetDateTime)]) -> Result<()> {
+        sessions::record_sessions_seen(self, uses).await
+    }
+
     // Accounts
     async fn change_password(
         &self,

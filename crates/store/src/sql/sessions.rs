@@ -8,16 +8,23 @@ use crate::models::*;
 use crate::{Result, StoreError};
 use latchkey_core::TokenHash;
 use sqlx::Row;
+use time::OffsetDateTime;
 
 pub(super) async fn create_session(db: &SqlStore, s: &NewSession) -> Result<()> {
-    sqlx::query("INSERT INTO sessions (id_hash, user_uuid, org_uuid, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
-        .bind(s.id_hash.to_hex())
-        .bind(s.user_uuid.to_string())
-        .bind(s.org_uuid.to_string())
-        .bind(ts(s.created_at))
-        .bind(ts(s.expires_at))
-        .execute(&db.write)
-        .await?;
+    sqlx::query(
+        "INSERT INTO sessions (id_hash, uuid, user_uuid, org_uuid, created_at, expires_at, ip, user_agent) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(s.id_hash.to_hex())
+    .bind(s.uuid.to_string())
+    .bind(s.user_uuid.to_string())
+    .bind(s.org_uuid.to_string())
+    .bind(ts(s.created_at))
+    .bind(ts(s.expires_at))
+    .bind(s.ip.clone())
+    .bind(s.user_agent.clone())
+    .execute(&db.write)
+    .await?;
     Ok(())
 }
 
@@ -95,4 +102,109 @@ pub(super) async fn delete_session(db: &SqlStore, id_hash: &TokenHash) -> Result
         .execute(&mut *tx)
         .await?;
     db.commit_unaudited(tx, &[org]).await
+}
+
+pub(super) async fn sessions_of(
+    db: &SqlStore,
+    user: UserId,
+    now: OffsetDateTime,
+) -> Result<Vec<SessionInfo>> {
+    let rows = sqlx::query(
+        "SELECT uuid, id_hash, org_uuid, created_at, last_seen_at, expires_at, ip, user_agent \
+         FROM sessions WHERE user_uuid = $1 AND revoked_at IS NULL AND expires_at > $2 \
+         ORDER BY created_at DESC, uuid DESC",
+    )
+    .bind(user.to_string())
+    .bind(ts(now))
+    .fetch_all(&db.read)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let hash: String = row.try_get("id_hash")?;
+            Ok(SessionInfo {
+                uuid: uuid_at(row, "uuid")?,
+                id_hash: TokenHash::from_hex(&hash).ok_or_else(|| corrupt("id_hash"))?,
+                org_uuid: uuid_at(row, "org_uuid")?,
+                created_at: time_at(row, "created_at")?,
+                last_seen_at: opt_time_at(row, "last_seen_at")?,
+                expires_at: time_at(row, "expires_at")?,
+                ip: row.try_get("ip")?,
+                user_agent: row.try_get("user_agent")?,
+            })
+        })
+        .collect()
+}
+
+/// Ends the account's live sessions that `which` picks (`$2` in it is the
+/// account, `$3` the value given) and tells each organization's caches.
+async fn end_sessions(
+    db: &SqlStore,
+    which: &str,
+    user: UserId,
+    value: String,
+    now: OffsetDateTime,
+) -> Result<usize> {
+    let mut tx = db.write.begin().await?;
+    let ended = sqlx::query(&format!(
+        "UPDATE sessions SET revoked_at = $1 WHERE user_uuid = $2 AND {which} \
+         AND revoked_at IS NULL AND expires_at > $1 RETURNING org_uuid"
+    ))
+    .bind(ts(now))
+    .bind(user.to_string())
+    .bind(value)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut orgs: Vec<OrgId> = Vec::new();
+    for row in &ended {
+        let org = uuid_at(row, "org_uuid")?;
+        if !orgs.contains(&org) {
+            orgs.push(org);
+        }
+    }
+    db.commit_unaudited(tx, &orgs).await?;
+    Ok(ended.len())
+}
+
+pub(super) async fn end_session(
+    db: &SqlStore,
+    user: UserId,
+    session: SessionId,
+    now: OffsetDateTime,
+) -> Result<()> {
+    match end_sessions(db, "uuid = $3", user, session.to_string(), now).await? {
+        0 => Err(StoreError::NotFound),
+        _ => Ok(()),
+    }
+}
+
+pub(super) async fn end_other_sessions(
+    db: &SqlStore,
+    user: UserId,
+    keep: &TokenHash,
+    now: OffsetDateTime,
+) -> Result<()> {
+    end_sessions(db, "id_hash <> $3", user, keep.to_hex(), now).await?;
+    Ok(())
+}
+
+pub(super) async fn record_sessions_seen(
+    db: &SqlStore,
+    uses: &[(TokenHash, OffsetDateTime)],
+) -> Result<()> {
+    if uses.is_empty() {
+        return Ok(());
+    }
+    let mut tx = db.write.begin().await?;
+    for (id_hash, at) in uses {
+        sqlx::query(
+            "UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2 \
+             AND (last_seen_at IS NULL OR last_seen_at < $1)",
+        )
+        .bind(ts(*at))
+        .bind(id_hash.to_hex())
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }

@@ -19,7 +19,9 @@ pub(crate) use latchkey_store::{
     NewInvite, NewMember, NewSession, Org, PageRequest, PoolSettings, Project, Rotation, SqlStore,
     Store, StoreError, StoredAuditEvent, TokenLookup, User,
 };
-pub(crate) use latchkey_store::{CustomRoleGrant, HeldRole, ProjectRoleRecord};
+pub(crate) use latchkey_store::{
+    CustomRoleGrant, HeldRole, ProjectRoleRecord, SessionId, SessionInfo,
+};
 pub(crate) use sqlx::{AnyConnection, Connection, PgConnection, Row, SqliteConnection};
 pub(crate) use std::collections::{BTreeMap, BTreeSet};
 pub(crate) use std::future::Future;
@@ -481,10 +483,13 @@ pub(crate) async fn password_of(t: &TestDb, email: &str) -> Option<String> {
 pub(crate) async fn new_session(t: &TestDb, user: UserId, org: OrgId) -> TokenHash {
     let s = NewSession {
         id_hash: new_hash(),
+        uuid: SessionId::random(),
         user_uuid: user,
         org_uuid: org,
         created_at: now(),
         expires_at: now() + Duration::days(1),
+        ip: None,
+        user_agent: None,
     };
     t.create_session(&s).await.expect("create_session");
     s.id_hash

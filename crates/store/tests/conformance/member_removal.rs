@@ -69,10 +69,13 @@ async fn members_remove_cleans_up(t: TestDb) {
 
     let session = |user: Uuid, org: Uuid| NewSession {
         id_hash: new_hash(),
+        uuid: SessionId::random(),
         user_uuid: user.into(),
         org_uuid: org.into(),
         created_at: t0,
         expires_at: t0 + Duration::days(1),
+        ip: None,
+        user_agent: None,
     };
     let (s_bob_a, s_bob_b, s_alice_a) = (
         session(bob.uuid.into(), a.uuid.into()),

@@ -499,10 +499,13 @@ async fn members_last_admin_is_kept(t: TestDb) {
     let session = new_hash();
     t.create_session(&NewSession {
         id_hash: session,
+        uuid: SessionId::random(),
         user_uuid: alice.uuid,
         org_uuid: org.uuid,
         created_at: now(),
         expires_at: now() + Duration::days(1),
+        ip: None,
+        user_agent: None,
     })
     .await
     .unwrap();

@@ -7,6 +7,104 @@ on_both_backends! {
     sessions_carry_what_the_member_holds => sessions_carry_what_the_member_holds_sqlite, sessions_carry_what_the_member_holds_postgres;
     session_changes_tell_the_caches => session_changes_tell_the_caches_sqlite, session_changes_tell_the_caches_postgres;
     a_password_change_ends_the_other_sessions => a_password_change_ends_the_other_sessions_sqlite, a_password_change_ends_the_other_sessions_postgres;
+    an_account_lists_and_ends_its_sessions => an_account_lists_and_ends_its_sessions_sqlite, an_account_lists_and_ends_its_sessions_postgres;
+}
+
+/// The list holds the account's live sessions in every organization, newest
+/// first, with where they came from and their last use; one ends by its id
+/// (another account's id is `NotFound`), or all but the asking one.
+async fn an_account_lists_and_ends_its_sessions(t: TestDb) {
+    let (a, alice) = new_org(&t, "acme").await;
+    let b = org_founded_by(&t, "bravo", alice.uuid).await;
+    let (c, carol) = new_org(&t, "charlie").await;
+    let t0 = now();
+    let session = |org: OrgId, at: OffsetDateTime, ip: &str| NewSession {
+        id_hash: new_hash(),
+        uuid: SessionId::random(),
+        user_uuid: alice.uuid,
+        org_uuid: org,
+        created_at: at,
+        expires_at: at + Duration::days(7),
+        ip: Some(ip.into()),
+        user_agent: Some("curl/8".into()),
+    };
+    let (first, second, third) = (
+        session(a.uuid, t0 - secs(30), "192.0.2.1"),
+        session(b.uuid, t0 - secs(20), "192.0.2.2"),
+        session(a.uuid, t0 - secs(10), "2001:db8::1"),
+    );
+    for s in [&first, &second, &third] {
+        t.create_session(s).await.unwrap();
+    }
+    let mut expired = session(a.uuid, t0 - Duration::days(8), "192.0.2.9");
+    expired.expires_at = t0 - Duration::days(1);
+    t.create_session(&expired).await.unwrap();
+    let carols = new_session(&t, carol.uuid, c.uuid).await;
+    t.record_sessions_seen(&[(second.id_hash, t0)])
+        .await
+        .unwrap();
+    let listed = t.sessions_of(alice.uuid, t0).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|s| s.uuid).collect::<Vec<_>>(),
+        [third.uuid, second.uuid, first.uuid]
+    );
+    assert_eq!(
+        listed[1],
+        SessionInfo {
+            uuid: second.uuid,
+            id_hash: second.id_hash,
+            org_uuid: b.uuid,
+            created_at: second.created_at,
+            last_seen_at: Some(t0),
+            expires_at: second.expires_at,
+            ip: Some("192.0.2.2".into()),
+            user_agent: Some("curl/8".into()),
+        }
+    );
+    // An earlier use (a late batch) does not move it back.
+    t.record_sessions_seen(&[(second.id_hash, t0 - secs(5))])
+        .await
+        .unwrap();
+    assert_eq!(
+        t.sessions_of(alice.uuid, t0).await.unwrap()[1].last_seen_at,
+        Some(t0)
+    );
+
+    assert_err!(
+        t.end_session(carol.uuid, first.uuid, t0).await,
+        StoreError::NotFound
+    );
+    t.end_session(alice.uuid, first.uuid, t0).await.unwrap();
+    assert_err!(
+        t.end_session(alice.uuid, first.uuid, t0).await,
+        StoreError::NotFound
+    );
+    assert!(t
+        .session(&first.id_hash)
+        .await
+        .unwrap()
+        .unwrap()
+        .revoked_at
+        .is_some());
+    t.end_other_sessions(alice.uuid, &third.id_hash, t0)
+        .await
+        .unwrap();
+    assert_eq!(
+        t.sessions_of(alice.uuid, t0)
+            .await
+            .unwrap()
+            .iter()
+            .map(|s| s.uuid)
+            .collect::<Vec<_>>(),
+        [third.uuid]
+    );
+    assert!(t
+        .session(&carols)
+        .await
+        .unwrap()
+        .unwrap()
+        .revoked_at
+        .is_none());
 }
 
 /// The session that changes the password stays; the account's others end,
@@ -182,10 +280,13 @@ async fn sessions_lifecycle(t: TestDb) {
     let id = new_hash();
     t.create_session(&NewSession {
         id_hash: id,
+        uuid: SessionId::random(),
         user_uuid: alice.uuid,
         org_uuid: a.uuid,
         created_at: t0,
         expires_at: t0 + Duration::hours(12),
+        ip: None,
+        user_agent: None,
     })
     .await
     .unwrap();
@@ -228,10 +329,13 @@ async fn sessions_lifecycle(t: TestDb) {
     let bob = add_new_member(&t, a.uuid, "bob@example.com", Role::Editor).await;
     let bob_session = NewSession {
         id_hash: new_hash(),
+        uuid: SessionId::random(),
         user_uuid: bob.uuid,
         org_uuid: a.uuid,
         created_at: t0,
         expires_at: t0 + Duration::hours(1),
+        ip: None,
+        user_agent: None,
     };
     t.create_session(&bob_session).await.unwrap();
     assert_eq!(
@@ -261,6 +365,7 @@ async fn sessions_lifecycle(t: TestDb) {
     assert_eq!(ended.user.uuid, bob.uuid);
     let late = NewSession {
         id_hash: new_hash(),
+        uuid: SessionId::random(),
         ..bob_session
     };
     t.create_session(&late).await.unwrap();

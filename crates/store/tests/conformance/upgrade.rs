@@ -599,10 +599,13 @@ async fn upgraded_rows_are_right(t: TestDb, old: OldRows) {
     assert!(
         t.create_session(&NewSession {
             id_hash: new_hash(),
+            uuid: SessionId::random(),
             user_uuid: old.alice.into(),
             org_uuid: Uuid::new_v4().into(),
             created_at: now(),
             expires_at: now() + Duration::days(1),
+            ip: None,
+            user_agent: None,
         })
         .await
         .is_err(),
