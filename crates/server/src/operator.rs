@@ -5,13 +5,12 @@
 use crate::config::{DatabaseConfig, ServeConfig};
 use crate::passwords;
 use latchkey_core::{
-    limits, Actor, ActorKind, AuditEvent, CredentialKind, Plan, Role, Target, TokenHash,
-    TokenHasher, TokenKind, TokenSecret,
+    limits, Actor, ActorKind, AuditEvent, CredentialKind, OrgId, Plan, Role, Target, TokenHash,
+    TokenHasher, TokenKind, TokenSecret, UserId,
 };
 use latchkey_core::{
     AuditAction, ExposeSecret, InstanceAction, InstanceAuditEvent, SecretString, TargetKind,
 };
-use latchkey_core::{OrgId, UserId};
 use latchkey_store::{
     AccountReach, Credential, CredentialId, NewAdmin, Org, PoolSettings, ResourceServer, RoleRef,
     ServiceAccount, SqlStore, Store, StoreError, User,

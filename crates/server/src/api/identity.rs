@@ -12,8 +12,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use latchkey_core::OrgId;
-use latchkey_core::{AuditAction, TargetKind};
+use latchkey_core::{AuditAction, OrgId, TargetKind};
 use latchkey_core::{Plan, Role, Target};
 use latchkey_store::{NewAdmin, Org};
 

@@ -12,9 +12,9 @@ use crate::wire::{AddMemberRequest, CustomRoleRef, MemberView, UpdateMemberReque
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use latchkey_core::RoleId;
-use latchkey_core::UserId;
-use latchkey_core::{limits, token, ExposeSecret, Scope, ScopeSet, SecretString, Target};
+use latchkey_core::{
+    limits, token, ExposeSecret, RoleId, Scope, ScopeSet, SecretString, Target, UserId,
+};
 use latchkey_core::{AuditAction, TargetKind};
 use latchkey_core::{Grant, Reach};
 use latchkey_store::{Member, MemberChange, MemberUser, NewInvite, NewMember, User};

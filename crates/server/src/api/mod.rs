@@ -19,9 +19,7 @@ pub mod verify;
 
 use axum::http::StatusCode;
 use axum::Json;
-use latchkey_core::CredentialId;
-use latchkey_core::{Grant, Reach};
-use latchkey_core::{OrgId, RoleId};
+use latchkey_core::{CredentialId, Grant, OrgId, Reach, RoleId};
 use latchkey_core::{Plan, Role};
 use latchkey_store::{Org, User};
 use serde::Serialize;

@@ -11,10 +11,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use latchkey_core::access::check_grant;
 use latchkey_core::policy;
-use latchkey_core::CredentialId;
 use latchkey_core::{
-    limits, Access, Actor, ActorKind, CredentialKind, Role, Scope, ScopeSet, Target, TokenKind,
-    TokenSecret,
+    limits, Access, Actor, ActorKind, CredentialId, CredentialKind, Role, Scope, ScopeSet, Target,
+    TokenKind, TokenSecret,
 };
 use latchkey_core::{AuditAction, TargetKind};
 use latchkey_store::{Credential, CredentialChange, Rotation};

@@ -11,9 +11,7 @@ use crate::wire::{
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use latchkey_core::UserId;
-use latchkey_core::{AuditAction, TargetKind};
-use latchkey_core::{OrgId, ProjectId};
+use latchkey_core::{AuditAction, OrgId, ProjectId, TargetKind, UserId};
 use latchkey_core::{Role, Scope, ScopeSet, Target};
 use latchkey_store::Project;
 use serde_json::json;

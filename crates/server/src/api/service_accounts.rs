@@ -16,11 +16,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use latchkey_core::grant::{legacy_scope_role, LEGACY_SCOPES};
-use latchkey_core::CredentialId;
-use latchkey_core::{limits, policy, Plan, Role, Scope, ScopeSet, Target, TokenKind};
+use latchkey_core::{
+    limits, policy, CredentialId, OrgId, Plan, ProjectId, Role, RoleId, Scope, ScopeSet, Target,
+    TokenKind,
+};
 use latchkey_core::{AuditAction, TargetKind};
 use latchkey_core::{Grant, Reach};
-use latchkey_core::{OrgId, ProjectId, RoleId};
 use latchkey_store::{
     AccountReach, AccountScope, Credential, RoleRef, ServiceAccount, ServiceAccountChange,
     ServiceAccountGrant,

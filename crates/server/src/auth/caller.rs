@@ -8,12 +8,10 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue};
 use latchkey_core::AuditAction;
-use latchkey_core::RoleId;
 use latchkey_core::{
-    Access, Actor, ActorKind, AuditEvent, CredentialRef, Reach, Role, Scope, ScopeCatalog,
-    ScopeSet, Target, TokenHash,
+    Access, Actor, ActorKind, AuditEvent, CredentialId, CredentialRef, ProjectId, Reach, Role,
+    RoleId, Scope, ScopeCatalog, ScopeSet, Target, TokenHash,
 };
-use latchkey_core::{CredentialId, ProjectId};
 use latchkey_store::{Org, User};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};

@@ -6,9 +6,9 @@ use crate::error::AuthFailure;
 use latchkey_core::grant::legacy_role;
 use latchkey_core::policy::{credential_state, CredentialState};
 use latchkey_core::{
-    Access, CredentialKind, CredentialRef, Grant, Reach, Role, ScopeCatalog, ScopeSet, TokenHash,
+    Access, CredentialKind, CredentialRef, Grant, OrgId, ProjectId, Reach, Role, RoleId,
+    ScopeCatalog, ScopeSet, TokenHash, UserId,
 };
-use latchkey_core::{OrgId, ProjectId, RoleId, UserId};
 use latchkey_store::{AuthRecord, Org, SessionRecord, User};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
