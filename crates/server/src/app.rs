@@ -188,7 +188,7 @@ fn api_router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
 struct Caches(
     Arc<AuthCache<latchkey_core::TokenHash, crate::auth::Resolved>>,
     Arc<AuthCache<(latchkey_core::OrgId, latchkey_core::ProjectId), bool>>,
-    Arc<AuthCache<latchkey_core::TokenHash, crate::api::introspect::CachedClient>>,
+    Arc<AuthCache<latchkey_core::TokenHash, crate::resource_server::CachedClient>>,
 );
 
 impl Caches {

@@ -16,6 +16,7 @@ pub mod operator;
 pub mod passwords;
 pub mod rate_limit;
 pub mod refusals;
+pub mod resource_server;
 pub mod state;
 pub mod web;
 pub mod wire;

@@ -23,7 +23,7 @@ pub struct Inner {
     pub project_exists: Arc<AuthCache<(OrgId, ProjectId), bool>>,
     /// Resource servers (introspection's clients) by their secret's hash,
     /// kept current under `latchkey_store::INSTANCE_CHANGES`.
-    pub resource_servers: Arc<AuthCache<TokenHash, crate::api::introspect::CachedClient>>,
+    pub resource_servers: Arc<AuthCache<TokenHash, crate::resource_server::CachedClient>>,
     pub metrics: Metrics,
     pub hasher: TokenHasher,
     pub catalog: ScopeCatalog,

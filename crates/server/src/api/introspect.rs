@@ -11,6 +11,7 @@ use crate::auth::{audit_refusal, verify_token, Caller, Client, Memo, Principal};
 use crate::cache::Lookup;
 use crate::error::ApiError;
 use crate::rate_limit::throttle_address;
+use crate::resource_server::CachedClient;
 use crate::state::{now, AppState};
 use crate::wire::introspect::{
     IntrospectActive, IntrospectInactive, IntrospectRequest, IntrospectResponse, OAuthError,
@@ -22,8 +23,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use latchkey_core::{token, ExposeSecret, SecretString, TokenKind};
-use latchkey_store::{ResourceServer, INSTANCE_CHANGES};
-use std::sync::atomic::{AtomicI64, Ordering};
+use latchkey_store::INSTANCE_CHANGES;
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -111,33 +111,6 @@ fn invalid_client() -> Response {
     );
     no_store(&mut response);
     response
-}
-
-/// A resource server as cached: what the store said, and when its last use
-/// was last handed to `lastUsedAt` (at most once a minute, as for tokens).
-pub struct CachedClient {
-    pub server: ResourceServer,
-    last_recorded: AtomicI64,
-}
-
-impl CachedClient {
-    fn new(server: ResourceServer) -> CachedClient {
-        CachedClient {
-            server,
-            last_recorded: AtomicI64::new(i64::MIN),
-        }
-    }
-
-    /// True at most once a minute: when this use should reach `lastUsedAt`.
-    fn due_for_last_used(&self, at: time::OffsetDateTime) -> bool {
-        let now = at.unix_timestamp();
-        let last = self.last_recorded.load(Ordering::Relaxed);
-        now.saturating_sub(last) >= 60
-            && self
-                .last_recorded
-                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-    }
 }
 
 /// The live resource server the request authenticates as, if any. The outer
