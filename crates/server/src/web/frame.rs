@@ -26,6 +26,10 @@ impl Notice {
             "removed" => "Removed.",
             "created" => "Created.",
             "switched" => "Switched organization.",
+            "password_changed" => {
+                "Password changed. Every other session of your account is signed out."
+            }
+            "signed_out" => "Signed out.",
             _ => return None,
         };
         Some(Notice::Success(text.into()))

@@ -17,6 +17,7 @@ use time::OffsetDateTime;
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Section {
     Tokens,
+    Account,
     ServiceAccounts,
     ApiKeys,
     Members,
@@ -40,6 +41,7 @@ pub fn page(
             "/settings/tokens",
             true,
         ),
+        (Section::Account, "Account", "/settings/account", true),
         (
             Section::ServiceAccounts,
             "Service accounts",
@@ -102,7 +104,7 @@ pub fn page(
                 nav aria-label="Settings" {
                     // Profile first (the visitor's own tokens), then the
                     // organization's settings.
-                    @for (group, items) in [("Profile", &nav[..1]), (v.me.org.name.as_str(), &nav[1..])] {
+                    @for (group, items) in [("Profile", &nav[..2]), (v.me.org.name.as_str(), &nav[2..])] {
                         p.nav-group { (group) }
                         ul {
                             @for (s, label, href, shown) in items {

@@ -33,7 +33,9 @@ const APP_CSS: &str = include_str!("assets/app.css");
 const APP_JS: &str = include_str!("assets/app.js");
 
 pub fn routes(app: AppState, api: Router) -> Router {
-    use pages::{api_keys, audit, members, projects, roles, service_accounts, session, tokens};
+    use pages::{
+        account, api_keys, audit, members, projects, roles, service_accounts, session, tokens,
+    };
     let state = WebState { app, api };
     Router::new()
         .route("/", get(session::home))
@@ -44,6 +46,16 @@ pub fn routes(app: AppState, api: Router) -> Router {
             get(session::invite_page).post(session::accept_invite),
         )
         .route("/settings/active-org", post(session::switch_org))
+        .route("/settings/account", get(account::page))
+        .route("/settings/account/password", post(account::change_password))
+        .route(
+            "/settings/account/sessions/{uuid}/end",
+            post(account::end_session),
+        )
+        .route(
+            "/settings/account/sessions/end-others",
+            post(account::end_other_sessions),
+        )
         .route("/settings/tokens", get(tokens::list).post(tokens::create))
         .route("/settings/tokens/new", get(tokens::new))
         .route(

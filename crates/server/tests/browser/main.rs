@@ -499,3 +499,64 @@ async fn the_other_pages_render_for_an_admin() {
     invitee.close().await;
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_changes_their_password_and_signs_out_elsewhere() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let elsewhere = app.login(ADMIN_EMAIL, PASSWORD).await;
+    let browser = Browser::start("account", &app.base).await;
+    browser.sign_in(ADMIN_EMAIL, PASSWORD).await;
+    browser.open("/settings/account").await;
+    assert_eq!(browser.heading().await, "Account");
+    let sessions = browser.text("#sessions").await;
+    assert!(sessions.contains("This session"), "{sessions}");
+    // The page's own session, the shared one and `elsewhere`.
+    assert_eq!(
+        browser
+            .script("return document.querySelectorAll('#sessions tbody tr').length")
+            .await,
+        3
+    );
+    browser.shot("01-account").await;
+
+    // A wrong current password: the page says so and nothing changes.
+    browser.fill("#current-password", "not the password").await;
+    browser.fill("#new-password", "a new long passphrase").await;
+    browser.go("#change-password").await;
+    let refused = browser.text(".notice").await;
+    assert!(
+        refused.contains("Current password") || refused.contains("currentPassword"),
+        "{refused}"
+    );
+    assert_eq!(
+        browser.value("#current-password").await,
+        "",
+        "typed passwords are not sent back"
+    );
+    app.get("/api/v1/user", &elsewhere).await.expect(200);
+
+    browser.fill("#current-password", PASSWORD).await;
+    browser.fill("#new-password", "a new long passphrase").await;
+    browser.go("#change-password").await;
+    assert!(browser
+        .text(".notice.success")
+        .await
+        .contains("Password changed"));
+    app.get("/api/v1/user", &elsewhere)
+        .await
+        .expect_error(401, "token_revoked");
+    assert_eq!(
+        browser
+            .script("return document.querySelectorAll('#sessions tbody tr').length")
+            .await,
+        1,
+        "only the page's own session is left"
+    );
+    assert!(!browser.has("#end-other-sessions").await);
+    browser.shot("02-password-changed").await;
+    app.try_login(ADMIN_EMAIL, "a new long passphrase", None)
+        .await
+        .expect(200);
+    browser.close().await;
+    app.stop().await;
+}

@@ -180,6 +180,8 @@ async fn every_form_needs_its_csrf_token() {
     .await;
     let (_, code) = app.add_member("invited@acme.test", "viewer").await;
     let invite = format!("/invite/{}", code.expect("an invite"));
+    // A second session of the admin, so the account page offers to end it.
+    app.login(crate::support::ADMIN_EMAIL, PASSWORD).await;
 
     // Every page an admin can reach from the settings, and every form on them.
     let mut pages = vec!["/settings/tokens".to_string()];
@@ -224,6 +226,9 @@ async fn every_form_needs_its_csrf_token() {
         "/invite/{code}",
         "/login",
         "/logout",
+        "/settings/account/password",
+        "/settings/account/sessions/end-others",
+        "/settings/account/sessions/{uuid}/end",
         "/settings/active-org",
         "/settings/api-keys",
         "/settings/api-keys/{uuid}/revoke",

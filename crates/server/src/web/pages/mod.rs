@@ -1,5 +1,6 @@
 //! One module per settings page, each a thin client of its API resource.
 
+pub mod account;
 pub mod api_keys;
 pub mod audit;
 pub mod members;
