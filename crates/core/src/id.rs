@@ -70,6 +70,8 @@ ids! {
     CredentialId;
     /// A custom role.
     RoleId;
+    /// A team of an organization's members.
+    TeamId;
 }
 
 #[cfg(test)]
