@@ -57,6 +57,13 @@ audit_actions! {
     RoleCreated => "role.created",
     RoleUpdated => "role.updated",
     RoleDeleted => "role.deleted",
+    TeamCreated => "team.created",
+    TeamUpdated => "team.updated",
+    TeamDeleted => "team.deleted",
+    TeamMemberAdded => "team.member_added",
+    TeamMemberRemoved => "team.member_removed",
+    TeamProjectAccessGranted => "team.project_access_granted",
+    TeamProjectAccessRevoked => "team.project_access_revoked",
     PatCreated => "pat.created",
     PatUpdated => "pat.updated",
     PatRotated => "pat.rotated",
@@ -86,10 +93,11 @@ pub enum TargetKind {
     Pat,
     ApiKey,
     ServiceAccount,
+    Team,
 }
 
 impl TargetKind {
-    pub const ALL: [TargetKind; 7] = [
+    pub const ALL: [TargetKind; 8] = [
         TargetKind::Org,
         TargetKind::User,
         TargetKind::Project,
@@ -97,6 +105,7 @@ impl TargetKind {
         TargetKind::Pat,
         TargetKind::ApiKey,
         TargetKind::ServiceAccount,
+        TargetKind::Team,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -108,6 +117,7 @@ impl TargetKind {
             TargetKind::Pat => "pat",
             TargetKind::ApiKey => "api_key",
             TargetKind::ServiceAccount => "service_account",
+            TargetKind::Team => "team",
         }
     }
 

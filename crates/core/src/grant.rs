@@ -108,6 +108,21 @@ impl<'a> Grant<'a> {
     }
 }
 
+/// Everything that reaches a principal at one reach, together: a member's
+/// own role and each of their teams' roles (organization-wide), or every
+/// role that reaches one project. For system roles, which nest, this is
+/// what the highest of them gives; for custom roles, the union of their
+/// scopes. Nothing reaches: nothing.
+pub fn scopes_of_all<'a>(
+    grants: impl IntoIterator<Item = Grant<'a>>,
+    catalog: &ScopeCatalog,
+    reach: Reach,
+) -> ScopeSet {
+    grants.into_iter().fold(ScopeSet::EMPTY, |all, g| {
+        all.union(g.scopes(catalog, reach))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,6 +188,46 @@ mod tests {
             }
             prop_assert_eq!(stored.base_role(), if custom { Role::Member } else { r });
             prop_assert_eq!(stored.custom().is_some(), custom);
+        }
+    }
+
+    fn grant_of<'a>(choice: &'a (Option<Role>, Vec<String>)) -> Grant<'a> {
+        match choice.0 {
+            Some(r) => Grant::System(r),
+            None => Grant::Custom(&choice.1),
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn system_roles_together_give_the_highest(rs in proptest::collection::vec(role(), 0..6), reach in proptest::sample::select(vec![Reach::Organization, Reach::Project])) {
+            let c = catalog();
+            let got = scopes_of_all(rs.iter().map(|r| Grant::System(*r)), &c, reach);
+            let want = rs.iter().max().map(|r| Grant::System(*r).scopes(&c, reach)).unwrap_or(ScopeSet::EMPTY);
+            prop_assert_eq!(got, want);
+        }
+
+        #[test]
+        fn grants_together_give_each_ones_scopes_and_no_more(
+            gs in proptest::collection::vec((proptest::option::of(role()), names()), 0..6),
+            reach in proptest::sample::select(vec![Reach::Organization, Reach::Project]),
+        ) {
+            let c = catalog();
+            let got = scopes_of_all(gs.iter().map(grant_of), &c, reach);
+            let mut rest = got;
+            for g in &gs {
+                let one = grant_of(g).scopes(&c, reach);
+                // Each grant's scopes are held...
+                prop_assert!(one.is_subset_of(got));
+                rest = rest.difference(one);
+            }
+            // ...and nothing that none of them gives.
+            prop_assert!(rest.is_empty());
+            // Order does not matter, and a grant given twice adds nothing.
+            let mut reversed: Vec<Grant> = gs.iter().map(grant_of).collect();
+            reversed.reverse();
+            let twice = reversed.iter().copied().chain(reversed.iter().copied());
+            prop_assert_eq!(scopes_of_all(twice, &c, reach), got);
         }
     }
 

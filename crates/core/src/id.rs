@@ -72,6 +72,8 @@ ids! {
     RoleId;
     /// A web session, as its owner's list names it (never its secret id).
     SessionId;
+    /// A team of an organization's members.
+    TeamId;
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ pub use audit::{
     Target, TargetKind,
 };
 pub use grant::{Grant, Reach, RoleRef};
-pub use id::{CredentialId, OrgId, ProjectId, RoleId, SessionId, UserId};
+pub use id::{CredentialId, OrgId, ProjectId, RoleId, SessionId, TeamId, UserId};
 pub use role::{Plan, Role};
 pub use scope::{Scope, ScopeCatalog, ScopeSet};
 pub use secret::{ExposeSecret, SecretString};

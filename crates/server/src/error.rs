@@ -206,8 +206,9 @@ fn conflict_text(what: latchkey_store::Conflict) -> &'static str {
         Conflict::OrgId => "an organization with this id exists",
         Conflict::ProjectListedTwice => "a project is listed twice",
         Conflict::LastAdmin => "the organization must keep an active admin",
-        Conflict::CustomRoleInUse => "the custom role is still assigned",
+        Conflict::CustomRoleInUse => "the custom role is still assigned (to a member, a team, a project role or a service account)",
         Conflict::ResourceServerName => "a resource server with this name exists",
+        Conflict::TeamName => "a team of this name exists",
     }
 }
 

@@ -44,6 +44,7 @@ pub enum Conflict {
     CustomRoleInUse,
     /// A live resource server has that name.
     ResourceServerName,
+    TeamName,
 }
 
 /// The change channel of the instance itself (resource servers): no
@@ -255,9 +256,10 @@ pub trait Store: Send + Sync + 'static {
     /// Then one query for the custom role, when the credential has one (for
     /// a personal access token: its owner's membership); for a service
     /// account, one for its project rows; for a personal access token of a
-    /// member, one for the owner's project roles. A hash that no credential
-    /// holds is looked up once more among the hashes rotation retired. So one
-    /// to three queries, on a cache miss only.
+    /// member, one for the owner's project roles and one for what the
+    /// owner's teams give. A hash that no credential holds is looked up once
+    /// more among the hashes rotation retired. So one to four queries, on a
+    /// cache miss only.
     async fn authenticate(&self, token_hash: &TokenHash) -> Result<TokenLookup>;
     /// A credential that has not been revoked.
     async fn credential(&self, org: OrgId, uuid: CredentialId) -> Result<Option<Credential>>;
@@ -303,8 +305,65 @@ pub trait Store: Send + Sync + 'static {
         now: OffsetDateTime,
         audit: &AuditEvent,
     ) -> Result<()>;
-    /// `Conflict` while a member, project role or live service account holds it.
+    /// `Conflict` while a member, project role, team, team project role or
+    /// live service account holds it.
     async fn delete_custom_role(&self, org: OrgId, uuid: RoleId, audit: &AuditEvent) -> Result<()>;
+
+    // Teams
+    /// `Conflict(TeamName)` when the organization has a team of that name
+    /// (after case folding).
+    async fn create_team(&self, team: &NewTeam, audit: &AuditEvent) -> Result<()>;
+    /// With its members (in the order they joined) and project roles.
+    async fn team(&self, org: OrgId, uuid: TeamId) -> Result<Option<Team>>;
+    /// By name, each with its members and project roles.
+    async fn teams(&self, org: OrgId) -> Result<Vec<Team>>;
+    async fn update_team(
+        &self,
+        org: OrgId,
+        uuid: TeamId,
+        change: &TeamChange,
+        now: OffsetDateTime,
+        audit: &AuditEvent,
+    ) -> Result<()>;
+    /// Its memberships and project roles go with it.
+    async fn delete_team(&self, org: OrgId, uuid: TeamId, audit: &AuditEvent) -> Result<()>;
+    /// `NotFound` unless the team is the organization's and the user an
+    /// accepted member of it (suspended or not). Adding a member twice
+    /// changes nothing.
+    async fn add_team_member(
+        &self,
+        org: OrgId,
+        team: TeamId,
+        user: UserId,
+        now: OffsetDateTime,
+        audit: &AuditEvent,
+    ) -> Result<()>;
+    /// `NotFound` unless the user is in the team.
+    async fn remove_team_member(
+        &self,
+        org: OrgId,
+        team: TeamId,
+        user: UserId,
+        audit: &AuditEvent,
+    ) -> Result<()>;
+    /// Gives or replaces the team's role on a project; `NotFound` unless
+    /// team and project are the organization's.
+    async fn set_team_project_role(
+        &self,
+        org: OrgId,
+        team: TeamId,
+        project: ProjectId,
+        role: RoleRef,
+        now: OffsetDateTime,
+        audit: &AuditEvent,
+    ) -> Result<()>;
+    async fn remove_team_project_role(
+        &self,
+        org: OrgId,
+        team: TeamId,
+        project: ProjectId,
+        audit: &AuditEvent,
+    ) -> Result<()>;
 
     // Service accounts
     /// Inserts the credential (kind `service_account`) with its custom role

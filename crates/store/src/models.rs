@@ -3,7 +3,7 @@
 use latchkey_core::SecretString;
 pub use latchkey_core::{AccountScope, RoleRef};
 use latchkey_core::{Actor, CredentialKind, CredentialRef, Grant, Plan, Role, Target, TokenHash};
-pub use latchkey_core::{CredentialId, OrgId, ProjectId, RoleId, SessionId, UserId};
+pub use latchkey_core::{CredentialId, OrgId, ProjectId, RoleId, SessionId, TeamId, UserId};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -189,6 +189,8 @@ pub struct SessionRecord {
     pub custom_role: Option<CustomRoleGrant>,
     /// The member's project roles (while a member); empty otherwise.
     pub project_roles: Vec<ProjectRoleRecord>,
+    /// What the member's teams give (while a member); empty otherwise.
+    pub teams: TeamRoles,
     pub expires_at: OffsetDateTime,
     /// Set when the session was ended by its member's removal.
     pub revoked_at: Option<OffsetDateTime>,
@@ -320,6 +322,9 @@ pub struct AuthRecord {
     /// The project roles of a personal access token's owner in the
     /// organization (while a member); empty otherwise.
     pub owner_projects: Vec<ProjectRoleRecord>,
+    /// What the teams of a personal access token's owner give (while a
+    /// member); empty otherwise.
+    pub owner_teams: TeamRoles,
 }
 
 /// An edit of a credential: a PAT's name, scopes and expiry, an API key's
@@ -473,4 +478,54 @@ pub struct ServiceAccountChange {
     pub name: Option<String>,
     pub role: Option<RoleRef>,
     pub expires_at: Option<OffsetDateTime>,
+}
+
+/// A team of an organization's members: what its organization role and
+/// project roles give reaches each of its members, beside their own roles.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Team {
+    pub uuid: TeamId,
+    pub org_uuid: OrgId,
+    pub name: String,
+    /// `None`: the team gives nothing organization-wide.
+    pub role: Option<RoleRef>,
+    /// Its members, accepted members of the organization, in no set order
+    /// beyond what the store documents.
+    pub members: Vec<UserId>,
+    pub project_roles: Vec<TeamProjectRole>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+/// A team's role on one project.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TeamProjectRole {
+    pub project_uuid: ProjectId,
+    pub role: RoleRef,
+}
+
+/// A team as created: a name and a role; members and project roles follow.
+#[derive(Clone, Debug)]
+pub struct NewTeam {
+    pub uuid: TeamId,
+    pub org_uuid: OrgId,
+    pub name: String,
+    pub role: Option<RoleRef>,
+    pub now: OffsetDateTime,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct TeamChange {
+    pub name: Option<String>,
+    /// `Some(None)` takes the team's organization role away.
+    pub role: Option<Option<RoleRef>>,
+}
+
+/// What a member's teams give, as the request path reads it beside the
+/// membership: each team's organization role, and each team project role
+/// (a project may appear once per team).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TeamRoles {
+    pub org: Vec<HeldRole>,
+    pub projects: Vec<ProjectRoleRecord>,
 }

@@ -86,6 +86,15 @@ impl ProjectRow {
             scopes: r.role.grant().scopes(catalog, Reach::Project),
         }
     }
+
+    /// Two roles that reach one project, together: the higher system role,
+    /// and the scopes of both (`grant::scopes_of_all`'s rule).
+    pub fn with(&self, other: &ProjectRow) -> ProjectRow {
+        ProjectRow {
+            role: self.role.max(other.role),
+            scopes: self.scopes.union(other.scopes),
+        }
+    }
 }
 
 /// What is worked out once per cached credential and reused by every request

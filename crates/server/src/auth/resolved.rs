@@ -3,13 +3,15 @@
 //! depend on the moment (expiry, revocation, the owner's standing).
 
 use crate::error::AuthFailure;
-use latchkey_core::grant::legacy_role;
+use latchkey_core::grant::{legacy_role, scopes_of_all};
 use latchkey_core::policy::{credential_state, CredentialState};
 use latchkey_core::{
     Access, CredentialKind, CredentialRef, Grant, OrgId, ProjectId, Reach, Role, RoleId,
     ScopeCatalog, ScopeSet, TokenHash, UserId,
 };
-use latchkey_store::{AuthRecord, Org, SessionRecord, User};
+use latchkey_store::{
+    AuthRecord, HeldRole, Membership, Org, ProjectRoleRecord, SessionRecord, TeamRoles, User,
+};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -57,6 +59,54 @@ enum Standing {
     Removed,
 }
 
+/// What reaches a member, their own roles and their teams' together: the
+/// one place a personal access token's owner and a web session's member get
+/// their access from.
+struct MemberHolds {
+    /// The highest system role among their own and their teams' (a custom
+    /// role shows as `member` beside it).
+    role: Role,
+    /// Organization-wide: what their own role and every team's give.
+    base: ScopeSet,
+    /// Per project: every role that reaches it, their own and their teams'.
+    projects: HashMap<ProjectId, ProjectRow>,
+}
+
+impl MemberHolds {
+    fn of(
+        catalog: &ScopeCatalog,
+        m: &Membership,
+        custom_names: Option<&[String]>,
+        own_projects: &[ProjectRoleRecord],
+        teams: &TeamRoles,
+    ) -> MemberHolds {
+        let own = Grant::of(m.role, custom_names);
+        let base = scopes_of_all(
+            std::iter::once(own).chain(teams.org.iter().map(HeldRole::grant)),
+            catalog,
+            Reach::Organization,
+        );
+        let role = teams
+            .org
+            .iter()
+            .filter_map(HeldRole::system)
+            .fold(m.role.base_role(), Role::max);
+        let mut projects: HashMap<ProjectId, ProjectRow> = HashMap::new();
+        for r in own_projects.iter().chain(&teams.projects) {
+            let row = ProjectRow::of(r, catalog);
+            projects
+                .entry(r.project_uuid)
+                .and_modify(|held| *held = held.with(&row))
+                .or_insert(row);
+        }
+        MemberHolds {
+            role,
+            base,
+            projects,
+        }
+    }
+}
+
 /// A credential as the database described it, prepared once for every
 /// request that presents it while it stays cached.
 #[derive(Debug)]
@@ -99,6 +149,7 @@ impl Resolved {
             account_scope,
             projects,
             owner_projects,
+            owner_teams,
             ..
         } = record;
         let custom_names = custom_role.as_ref().map(|c| c.scopes.as_slice());
@@ -119,16 +170,14 @@ impl Resolved {
                 } else {
                     Standing::Member
                 };
-                let base = Grant::of(m.role, custom_names).scopes(catalog, Reach::Organization);
-                project_rows = owner_projects
-                    .iter()
-                    .map(|r| (r.project_uuid, ProjectRow::of(r, catalog)))
-                    .collect();
+                let held =
+                    MemberHolds::of(catalog, &m, custom_names, &owner_projects, &owner_teams);
+                project_rows = held.projects;
                 (
                     Principal::User(Arc::new(owner)),
                     standing,
-                    Some(m.role.base_role()),
-                    Access::new(base, narrowing),
+                    Some(held.role),
+                    Access::new(held.base, narrowing),
                 )
             }
             (CredentialKind::Pat, owner, _) => {
@@ -219,27 +268,24 @@ impl Resolved {
             membership,
             custom_role,
             project_roles,
+            teams,
             expires_at,
             revoked_at,
         } = record;
         let (standing, role, access, projects) = match &membership {
             Some(m) => {
                 let names = custom_role.as_ref().map(|c| c.scopes.as_slice());
-                let base = Grant::of(m.role, names).scopes(catalog, Reach::Organization);
+                let held = MemberHolds::of(catalog, m, names, &project_roles, &teams);
                 let standing = if m.suspended_at.is_some() {
                     Standing::Suspended
                 } else {
                     Standing::Member
                 };
-                let rows = project_roles
-                    .iter()
-                    .map(|r| (r.project_uuid, ProjectRow::of(r, catalog)))
-                    .collect();
                 (
                     standing,
-                    Some(m.role.base_role()),
-                    Access::new(base, None),
-                    rows,
+                    Some(held.role),
+                    Access::new(held.base, None),
+                    held.projects,
                 )
             }
             // Removed from the session's organization: the session is over.

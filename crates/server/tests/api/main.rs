@@ -16,3 +16,4 @@ mod pats;
 mod projects;
 mod service_accounts;
 mod session;
+mod teams;

@@ -3,7 +3,7 @@
 
 use super::rows::*;
 use super::shared::{insert_credential_row, NewCredentialRow};
-use super::{projects, roles, service_accounts, SqlStore};
+use super::{projects, roles, service_accounts, teams, SqlStore};
 use crate::models::*;
 use crate::Conflict;
 use crate::{Result, StoreError};
@@ -75,11 +75,12 @@ pub(super) async fn authenticate(db: &SqlStore, token_hash: &TokenHash) -> Resul
         } else {
             Vec::new()
         };
-        let owner_projects = match (&membership, credential.kind) {
-            (Some(m), CredentialKind::Pat) => {
-                projects::member_project_roles(db, m.org_uuid, m.user_uuid).await?
-            }
-            _ => Vec::new(),
+        let (owner_projects, owner_teams) = match (&membership, credential.kind) {
+            (Some(m), CredentialKind::Pat) => (
+                projects::member_project_roles(db, m.org_uuid, m.user_uuid).await?,
+                teams::member_team_roles(db, m.org_uuid, m.user_uuid).await?,
+            ),
+            _ => (Vec::new(), TeamRoles::default()),
         };
         return Ok(TokenLookup::Found(AuthRecord {
             credential,
@@ -91,6 +92,7 @@ pub(super) async fn authenticate(db: &SqlStore, token_hash: &TokenHash) -> Resul
             account_scope,
             projects,
             owner_projects,
+            owner_teams,
         }));
     }
     match sqlx::query(&RETIRED_SQL)

@@ -19,6 +19,7 @@ mod rows;
 mod service_accounts;
 mod sessions;
 mod shared;
+mod teams;
 mod throttles;
 
 use crate::models::*;
@@ -552,6 +553,77 @@ impl Store for SqlStore {
 
     async fn delete_custom_role(&self, org: OrgId, uuid: RoleId, audit: &AuditEvent) -> Result<()> {
         roles::delete_custom_role(self, org, uuid, audit).await
+    }
+
+    // Teams
+    async fn create_team(&self, t: &NewTeam, audit: &AuditEvent) -> Result<()> {
+        teams::create_team(self, t, audit).await
+    }
+
+    async fn team(&self, org: OrgId, uuid: TeamId) -> Result<Option<Team>> {
+        teams::team(self, org, uuid).await
+    }
+
+    async fn teams(&self, org: OrgId) -> Result<Vec<Team>> {
+        teams::teams(self, org).await
+    }
+
+    async fn update_team(
+        &self,
+        org: OrgId,
+        uuid: TeamId,
+        change: &TeamChange,
+        now: OffsetDateTime,
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        teams::update_team(self, org, uuid, change, now, audit).await
+    }
+
+    async fn delete_team(&self, org: OrgId, uuid: TeamId, audit: &AuditEvent) -> Result<()> {
+        teams::delete_team(self, org, uuid, audit).await
+    }
+
+    async fn add_team_member(
+        &self,
+        org: OrgId,
+        team: TeamId,
+        user: UserId,
+        now: OffsetDateTime,
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        teams::add_team_member(self, org, team, user, now, audit).await
+    }
+
+    async fn remove_team_member(
+        &self,
+        org: OrgId,
+        team: TeamId,
+        user: UserId,
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        teams::remove_team_member(self, org, team, user, audit).await
+    }
+
+    async fn set_team_project_role(
+        &self,
+        org: OrgId,
+        team: TeamId,
+        project: ProjectId,
+        role: RoleRef,
+        now: OffsetDateTime,
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        teams::set_team_project_role(self, org, team, project, role, now, audit).await
+    }
+
+    async fn remove_team_project_role(
+        &self,
+        org: OrgId,
+        team: TeamId,
+        project: ProjectId,
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        teams::remove_team_project_role(self, org, team, project, audit).await
     }
 
     // Service accounts

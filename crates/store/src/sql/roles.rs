@@ -116,7 +116,9 @@ pub(super) async fn delete_custom_role(
          + (SELECT COUNT(*) FROM project_roles WHERE org_uuid = $1 AND custom_role_uuid = $2) \
          + (SELECT COUNT(*) FROM credentials WHERE org_uuid = $1 AND custom_role_uuid = $2 AND revoked_at IS NULL) \
          + (SELECT COUNT(*) FROM service_account_projects s JOIN credentials c ON c.uuid = s.credential_uuid \
-            WHERE s.org_uuid = $1 AND s.custom_role_uuid = $2 AND c.revoked_at IS NULL) AS n",
+            WHERE s.org_uuid = $1 AND s.custom_role_uuid = $2 AND c.revoked_at IS NULL) \
+         + (SELECT COUNT(*) FROM teams WHERE org_uuid = $1 AND custom_role_uuid = $2) \
+         + (SELECT COUNT(*) FROM team_project_roles WHERE org_uuid = $1 AND custom_role_uuid = $2) AS n",
     )
     .bind(org.to_string())
     .bind(uuid.to_string())

@@ -232,15 +232,21 @@ pub(super) fn custom_role_columns(row: &AnyRow) -> Result<Option<CustomRoleGrant
 /// service account's project row: the custom role when one is named, else
 /// the system role (a row with neither gives nothing).
 pub(super) fn project_role_record(row: &AnyRow) -> Result<ProjectRoleRecord> {
-    let role = match (custom_role_columns(row)?, opt_role_at(row, "role")?) {
-        (Some(custom), _) => HeldRole::Custom(custom),
-        (None, Some(role)) => HeldRole::System(role),
-        (None, None) => HeldRole::Gone,
-    };
     Ok(ProjectRoleRecord {
         project_uuid: uuid_at(row, "project_uuid")?,
-        role,
+        role: held_role_columns(row)?,
     })
+}
+
+/// `role` and the custom role columns as the request path holds them.
+pub(super) fn held_role_columns(row: &AnyRow) -> Result<HeldRole> {
+    Ok(
+        match (custom_role_columns(row)?, opt_role_at(row, "role")?) {
+            (Some(custom), _) => HeldRole::Custom(custom),
+            (None, Some(role)) => HeldRole::System(role),
+            (None, None) => HeldRole::Gone,
+        },
+    )
 }
 
 pub(super) fn custom_role_from(row: &AnyRow) -> Result<CustomRole> {

@@ -3,7 +3,7 @@
 //! every replica, as an audited change does.
 
 use super::rows::*;
-use super::{projects, roles, SqlStore};
+use super::{projects, roles, teams, SqlStore};
 use crate::models::*;
 use crate::{Result, StoreError};
 use latchkey_core::TokenHash;
@@ -47,12 +47,13 @@ pub(super) async fn session(db: &SqlStore, id_hash: &TokenHash) -> Result<Option
     let membership = membership_from(&row)?;
     // What the member holds, read now so the session can be cached with it
     // like a token; a change meanwhile is caught by the cache's ticket.
-    let (custom_role, project_roles) = match &membership {
+    let (custom_role, project_roles, teams) = match &membership {
         Some(m) => (
             roles::custom_role_grant(db, m.org_uuid, m.role.custom()).await?,
             projects::member_project_roles(db, m.org_uuid, m.user_uuid).await?,
+            teams::member_team_roles(db, m.org_uuid, m.user_uuid).await?,
         ),
-        None => (None, Vec::new()),
+        None => (None, Vec::new(), TeamRoles::default()),
     };
     Ok(Some(SessionRecord {
         id_hash: TokenHash::from_hex(&stored).ok_or_else(|| corrupt("id_hash"))?,
@@ -61,6 +62,7 @@ pub(super) async fn session(db: &SqlStore, id_hash: &TokenHash) -> Result<Option
         membership,
         custom_role,
         project_roles,
+        teams,
         expires_at: time_at(&row, "expires_at")?,
         revoked_at: opt_time_at(&row, "revoked_at")?,
     }))

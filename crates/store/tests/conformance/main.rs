@@ -51,5 +51,6 @@ mod resource_servers;
 mod schema;
 mod service_accounts;
 mod sessions;
+mod teams;
 mod throttles;
 mod upgrade;

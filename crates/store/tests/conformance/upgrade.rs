@@ -661,6 +661,42 @@ async fn upgraded_rows_are_right(t: TestDb, old: OldRows) {
         matches!(t.authenticate(&hash).await.unwrap(), TokenLookup::Unknown),
         "a resource server is no organization's credential"
     );
+
+    // Teams arrive empty, and old members and projects take part in them.
+    assert!(t.teams(old.a.into()).await.unwrap().is_empty());
+    assert!(t.teams(old.b.into()).await.unwrap().is_empty());
+    let record = found(&t, &old.alice_pat).await;
+    assert!(record.membership.is_some());
+    assert_eq!(record.owner_teams, latchkey_store::TeamRoles::default());
+    let team = crate::teams::create_team(
+        &t,
+        old.a.into(),
+        "Old hands",
+        Some(RoleRef::System(Role::Developer)),
+    )
+    .await;
+    t.add_team_member(
+        old.a.into(),
+        team.uuid,
+        old.alice.into(),
+        now(),
+        &ev(old.a.into(), "team.member_added"),
+    )
+    .await
+    .unwrap();
+    t.set_team_project_role(
+        old.a.into(),
+        team.uuid,
+        old.web_a.into(),
+        RoleRef::System(Role::Admin),
+        now(),
+        &ev(old.a.into(), "team.project_access_granted"),
+    )
+    .await
+    .unwrap();
+    let teams = found(&t, &old.alice_pat).await.owner_teams;
+    assert_eq!(teams.org, [HeldRole::System(Role::Developer)]);
+    assert_eq!(teams.projects[0].project_uuid, old.web_a.into());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
