@@ -94,6 +94,9 @@ STATE_REFUSALS = [
     ("expiry_extension_not_allowed", None, None),
     ("rotation_requires_expiry", None, None),
     ("credential_expired", None, None),
+    # A password change takes the account's current password, which no
+    # schema can know.
+    ("invalid_request", "currentPassword", "is not this account's password"),
 ]
 
 
